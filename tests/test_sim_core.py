@@ -1,0 +1,68 @@
+"""The simulator's shared machinery: it starts, serves the admin side, parses faults, frames SSE."""
+
+import time
+
+import httpx
+import pytest
+
+from tui.sim.core import Faults, Topic, Journal, sse_block
+
+
+def test_sim_starts_and_serves_admin(sim):
+    root = httpx.get(sim.root + "/").json()
+    assert root["services"]["capx"].endswith("/capx/v1")
+    journal = httpx.get(sim.root + "/_admin/journal").json()
+    assert journal["requests"]["GET /"] == 1
+    faults = httpx.post(sim.root + "/_admin/faults", json={"drop": 3, "hostile": True}).json()
+    assert faults["drop_every"] == 3.0 and faults["hostile_strings"] is True
+    bad = httpx.post(sim.root + "/_admin/faults", json={"nonsense": 1})
+    assert bad.status_code == 400 and "nonsense" in bad.json()["error"]
+
+
+def test_fault_spec_parses_every_switch():
+    faults = Faults.parse("drop=5,close=4001,errors=0.1,throttle=0.05,latency=200,drip=20,framing,malformed=0.05,hostile")
+    assert (faults.drop_every, faults.ws_close_code, faults.error_rate, faults.throttle_rate) == (5.0, 4001, 0.1, 0.05)
+    assert (faults.latency_ms, faults.drip_ms, faults.malformed_rate) == (200, 20, 0.05)
+    assert faults.hostile_framing and faults.hostile_strings
+    with pytest.raises(ValueError, match="unknown fault"):
+        Faults.parse("explode")
+
+
+def test_topic_resumes_after_known_id_only():
+    topic = Topic("t", "boot", Journal(), keep=3)
+    events = [topic.publish({"n": n}) for n in range(5)]
+    assert [e.payload["n"] for e in topic.since(events[2].id)] == [3, 4]
+    assert topic.since(events[4].id) == []
+    assert topic.since(events[0].id) is None  # fell out of the buffer
+    assert topic.since("otherboot-3") is None  # from before a restart
+    assert topic.since(None) is None
+
+
+def test_sse_block_splits_multiline_data():
+    assert sse_block("a\nb", event="x", event_id="1") == "event: x\nid: 1\ndata: a\ndata: b\n\n"
+
+
+def test_sim_cli_starts_quickly(tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = time.monotonic()
+    child = subprocess.Popen([sys.executable, "-m", "tui", "sim", "--port", str(port), "--seed", "1"])
+    try:
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/", timeout=0.5)
+                break
+            except httpx.HTTPError:
+                assert child.poll() is None, "capwatch sim exited"
+                assert time.monotonic() - started < 10
+                time.sleep(0.05)
+        elapsed = time.monotonic() - started
+        print(f"capwatch sim answered after {elapsed:.2f}s")
+    finally:
+        child.terminate()
+        child.wait(10)

@@ -1,0 +1,151 @@
+"""The `capwatch` command line. Imports are deferred to each command so `capwatch --help` stays fast."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Sequence
+
+from tui import __version__
+
+
+def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """Flags that override the config file and the environment (the last and strongest source)."""
+    group = parser.add_argument_group("configuration (file < environment < these flags)")
+    group.add_argument("--config", metavar="PATH", help="config file (default: $CAPWATCH_CONFIG or the user config dir)")
+    group.add_argument("--read-only", action="store_true", default=None, help="refuse every mutating action")
+    group.add_argument("--transport", choices=["ws", "sse"], help="CapOut realtime transport")
+    group.add_argument("--webhook-host", metavar="HOST", help="bind address of the local webhook receiver")
+    group.add_argument("--webhook-port", metavar="PORT", type=int, help="port of the local webhook receiver")
+    group.add_argument("--profile", metavar="NAME", help="a name for this set of services, shown in the header")
+
+
+def _add_sim_flags(parser: argparse.ArgumentParser, *, port_default: int | None) -> None:
+    parser.add_argument("--seed", type=int, help="make the world repeatable")
+    parser.add_argument("--rate", type=float, help="world events per second, all services together (default 4)")
+    parser.add_argument("--token-ttl", type=float, metavar="S", help="CapOut realtime token lifetime (default 900)")
+    parser.add_argument(
+        "--faults",
+        metavar="SPEC",
+        default="",
+        help="comma-separated: drop=S, close=CODE, errors=SHARE, throttle=SHARE, latency=MS, drip=MS, "
+        "framing, malformed=SHARE, hostile",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="capwatch",
+        description="Watch CapOut, Casmo AI, Capx and Captain live from one terminal.",
+        epilog="Run `capwatch demo` to try it on the built-in simulator, with no keys and no network.",
+    )
+    parser.add_argument("--version", action="version", version=f"capwatch {__version__}")
+    _add_config_flags(parser)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    commands.add_parser("monitor", help="the monitor on the configured services (the default)")
+    _add_config_flags(commands.choices["monitor"])
+
+    demo = commands.add_parser("demo", help="the monitor on a simulator started for it (no keys needed)")
+    _add_sim_flags(demo, port_default=None)
+    demo.add_argument("--read-only", action="store_true", default=None, help="refuse every mutating action")
+    demo.add_argument("--transport", choices=["ws", "sse"], help="CapOut realtime transport")
+
+    sim = commands.add_parser("sim", help="serve a simulator of all four APIs")
+    sim.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    sim.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    _add_sim_flags(sim, port_default=8765)
+    sim.add_argument("--webhook-url", metavar="URL", help="send Casmo and Capx webhooks to URL/webhooks/<service>")
+    sim.add_argument("--print-env", action="store_true", help="print the export lines that point capwatch at it, then serve")
+
+    init = commands.add_parser("init", help="write a config file (asks on a terminal, else takes flags)")
+    init.add_argument("--config", metavar="PATH", help="where to write it (default: the user config dir)")
+    init.add_argument("--force", action="store_true", help="overwrite an existing file")
+    for service in ("capout", "casmo", "capx", "captain"):
+        init.add_argument(f"--{service}-base-url", metavar="URL")
+        init.add_argument(f"--{service}-api-key", metavar="KEY")
+    init.add_argument("--captain-organization-id", metavar="UUID")
+    init.add_argument("--casmo-webhook-secret", metavar="SECRET")
+    init.add_argument("--capx-webhook-secret", metavar="SECRET")
+    init.add_argument("--transport", choices=["ws", "sse"])
+    init.add_argument("--webhook-host", metavar="HOST")
+    init.add_argument("--webhook-port", metavar="PORT", type=int)
+    init.add_argument("--read-only", action="store_true", default=None)
+
+    status = commands.add_parser("status", help="one snapshot of every service, as a table or JSON")
+    _add_config_flags(status)
+    status.add_argument("--json", action="store_true", help="print JSON")
+    status.add_argument("--wait", type=float, default=5.0, metavar="S", help="how long to gather (default 5)")
+
+    tail = commands.add_parser("tail", help="the live event stream, one line (or JSON object) per event")
+    _add_config_flags(tail)
+    tail.add_argument("--json", action="store_true", help="one JSON object per line")
+    tail.add_argument("--service", action="append", metavar="S", help="only these services (repeatable)")
+    tail.add_argument("--type", metavar="PATTERN", help="only event types matching this glob, e.g. 'task.*'")
+    return parser
+
+
+def _sim_options(args: argparse.Namespace):
+    from tui.sim.core import Faults, SimOptions
+
+    options = SimOptions()
+    for name in ("host", "port", "seed", "rate", "token_ttl", "webhook_url"):
+        value = getattr(args, name, None)
+        if value is not None:
+            setattr(options, name, value)
+    # Keys and secrets can be overridden from the environment, with the same names clients use.
+    env_keys = {
+        "CAPOUT_API_KEY": "capout_api_key",
+        "CASMO_API_KEY": "casmo_api_key",
+        "CASMO_WEBHOOK_SECRET": "casmo_webhook_secret",
+        "CAPX_API_KEY": "capx_api_key",
+        "CAPX_WEBHOOK_SECRET": "capx_webhook_secret",
+        "CAPTAIN_API_KEY": "captain_api_key",
+        "CAPTAIN_ORGANIZATION_ID": "captain_organization_id",
+    }
+    for variable, attribute in env_keys.items():
+        if os.environ.get(f"CAPWATCH_SIM_{variable}"):
+            setattr(options, attribute, os.environ[f"CAPWATCH_SIM_{variable}"])
+    options.faults = Faults.parse(args.faults or "")
+    return options
+
+
+def run_sim(args: argparse.Namespace) -> int:
+    from tui.sim.server import serve
+
+    options = _sim_options(args)
+    if args.print_env:
+        for name, value in options.client_env().items():
+            print(f"export {name}={value}")
+        if options.webhook_url:
+            print(f"# webhooks go to {options.webhook_url.rstrip('/')}/webhooks/{{casmo,capx}}")
+        sys.stdout.flush()
+    print(f"capwatch sim serving on http://{options.host}:{options.port} (Ctrl-C stops)", file=sys.stderr)
+    serve(options)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    command = args.command or "monitor"
+    try:
+        if command == "sim":
+            return run_sim(args)
+        if command == "init":
+            from tui.config import run_init
+
+            return run_init(args)
+        if command in ("status", "tail"):
+            from tui.headless import run_headless
+
+            return run_headless(command, args)
+        if command in ("monitor", "demo"):
+            from tui.app.launch import run_monitor
+
+            return run_monitor(command, args)
+    except KeyboardInterrupt:
+        return 130
+    parser.error(f"unknown command {command!r}")
+    return 2

@@ -1,0 +1,156 @@
+"""What the four vendor clients share: the error type, read-only refusal, idempotency keys, retries."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import time
+import uuid
+from typing import Any
+
+import httpx
+
+from tui.text import sanitize
+
+# A stream's read timeout must outlast the server's keepalive interval (15 s in the simulator and the
+# vendors' usual value), or a quiet but healthy stream would be torn down.
+STREAM_READ_TIMEOUT = 45.0
+DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+
+
+class ApiError(Exception):
+    """Any failure talking to a vendor: HTTP status, the vendor's code, its message, a docs link."""
+
+    def __init__(
+        self,
+        service: str,
+        status: int | None,
+        message: str,
+        *,
+        code: str | None = None,
+        docs: str | None = None,
+        retry_after: float | None = None,
+    ):
+        self.service = service
+        self.status = status
+        self.code = code
+        self.message = sanitize(message, single_line=True)
+        self.docs = docs
+        self.retry_after = retry_after
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = f"HTTP {self.status}" if self.status else "network"
+        code = f" {self.code}" if self.code else ""
+        return f"{self.service}: {where}{code}: {self.message}"
+
+
+class ReadOnlyError(ApiError):
+    """A mutating call refused because capwatch runs read-only; nothing was sent."""
+
+    def __init__(self, service: str, operation: str):
+        super().__init__(service, None, f"{operation} refused: capwatch is in read-only mode", code="read_only")
+
+
+def new_idempotency_key() -> str:
+    return str(uuid.uuid4())
+
+
+def retry_after_seconds(response: httpx.Response, default: float = 1.0) -> float:
+    """Seconds to wait after a 429/503: `Retry-After` (seconds or HTTP date), else `X-RateLimit-Reset`."""
+    header = response.headers.get("retry-after")
+    if header:
+        try:
+            return max(0.0, float(header))
+        except ValueError:
+            parsed = email.utils.parsedate_to_datetime(header) if header else None
+            if parsed is not None:
+                return max(0.0, parsed.timestamp() - time.time())
+    reset = response.headers.get("x-ratelimit-reset")
+    if reset:
+        try:
+            return max(0.0, float(reset) - time.time())
+        except ValueError:
+            pass
+    return default
+
+
+def json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+class BaseClient:
+    """An httpx.AsyncClient plus the rules every vendor client follows.
+
+    - `read_only`: every mutating method calls `self.guard(...)` first, which raises ReadOnlyError.
+    - Mutations carry an Idempotency-Key that is reused for every retry of the same call.
+    - `send()` retries 429/502/503/504 and connection errors a bounded number of times, waiting for
+      Retry-After; it retries a mutation only when it carries an Idempotency-Key.
+    """
+
+    service = ""
+    max_retries = 3
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        read_only: bool = False,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self.read_only = read_only
+        self.http = httpx.AsyncClient(
+            base_url=self.base_url,
+            headers={"User-Agent": "capwatch", **(headers or {})},
+            timeout=timeout,
+            transport=transport,
+        )
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def guard(self, operation: str) -> None:
+        if self.read_only:
+            raise ReadOnlyError(self.service, operation)
+
+    def error_from(self, response: httpx.Response) -> ApiError:
+        """Build an ApiError from a failed reply; each vendor overrides to read its own error format."""
+        return ApiError(self.service, response.status_code, response.reason_phrase or "request failed")
+
+    async def send(self, method: str, url: str, *, idempotent: bool | None = None, **kwargs: Any) -> httpx.Response:
+        """Send with bounded retries; raise ApiError for any non-2xx reply or transport failure."""
+        if idempotent is None:
+            headers = kwargs.get("headers") or {}
+            idempotent = method in ("GET", "HEAD") or "Idempotency-Key" in headers
+        attempt = 0
+        while True:
+            try:
+                response = await self.http.request(method, url, **kwargs)
+            except httpx.TransportError as error:
+                if not idempotent or attempt >= self.max_retries:
+                    raise ApiError(self.service, None, f"{type(error).__name__}: {error}") from error
+                await asyncio.sleep(min(0.5 * 2**attempt, 4.0))
+                attempt += 1
+                continue
+            if response.status_code < 400:
+                return response
+            if response.status_code in (429, 502, 503, 504) and idempotent and attempt < self.max_retries:
+                await asyncio.sleep(min(retry_after_seconds(response, default=0.5 * 2**attempt), 30.0))
+                attempt += 1
+                continue
+            error = self.error_from(response)
+            if response.status_code == 429:
+                error.retry_after = retry_after_seconds(response)
+            raise error
