@@ -264,8 +264,8 @@ def hostile_sse_block(data: str, *, event: str | None, event_id: str | None, rng
         lines.append(f"event:{event}")  # no space after the colon is legal
     if event_id:
         lines.append(f"id: {event_id}")
-    if "\n" not in data and len(data) > 20 and rng.random() < 0.3:
-        cut = len(data) // 2  # a JSON object split over two data lines joins back with "\n": still valid
+    cut = _json_safe_cut(data) if "\n" not in data and len(data) > 20 and rng.random() < 0.3 else None
+    if cut:  # a JSON object split over two data lines joins back with "\n" between tokens: still valid
         lines.extend([f"data: {data[:cut]}", f"data: {data[cut:]}"])
     else:
         lines.append(f"data: {data}")
@@ -273,6 +273,21 @@ def hostile_sse_block(data: str, *, event: str | None, event_id: str | None, rng
     if rng.random() < 0.15 and event_id:
         block += f"id: {event_id}{newline}{newline}"  # an id-only block: dispatches nothing
     return block
+
+
+def _json_safe_cut(data: str) -> int | None:
+    """A position after a comma where a newline falls between JSON tokens (never inside a string), or None."""
+    start = len(data) // 2
+    for _ in range(8):
+        cut = data.find(",", start) + 1
+        if cut <= 0:
+            return None
+        try:
+            json.loads(data[:cut] + "\n" + data[cut:])
+            return cut
+        except ValueError:
+            start = cut
+    return None
 
 
 MALFORMED_MESSAGES = ['{"type": "document.status", "document_id": ', "not json at all", "[1, 2", '{"a": NaN}', "{}"]

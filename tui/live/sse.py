@@ -1,0 +1,216 @@
+"""A Server-Sent Events reader that survives real servers, following the WHATWG event-stream rules.
+
+Why our own decoder rather than a wrapper around httpx-sse (0.4.3): its quirks are in the parts a wrapper
+cannot reach. `SSEDecoder` resets `retry` after every event, yields events with empty data after keepalive
+comments once an id was seen, commits an id-only block as an event, and does not strip the BOM; its
+`SSELineDecoder` buffers a line without newline with no limit, so a hostile or broken server can grow our
+memory at will. Fixing all of that from outside would mean re-deciding every event it yields; the event-stream
+format is ~40 lines of rules, so we implement them once, here, with the limits built in.
+
+One `SSEReader` outlives its connections: it keeps `last_event_id` (send it as `Last-Event-ID` when
+reconnecting) and the server's `retry_ms`. Per connection: `async for message in reader.events(response)`.
+"""
+
+from __future__ import annotations
+
+import codecs
+from dataclasses import dataclass
+from typing import AsyncIterable, AsyncIterator
+
+import httpx
+
+DEFAULT_MAX_EVENT_SIZE = 1 << 20  # characters of data per event (1 MiB of ASCII JSON)
+# While discarding an over-size event we keep reading, in bounded memory, until the event ends so that its id
+# is known and a reconnect resumes after it. A stream that never ends the event is given up after this much.
+DISCARD_LIMIT_FACTOR = 8
+_MAX_RETRY_DIGITS = 9  # ~11 days in ms; longer values are noise (and int() refuses > 4300 digits)
+
+
+@dataclass(frozen=True, slots=True)
+class SSEMessage:
+    event: str  # "message" when the server named none
+    data: str  # data lines joined with "\n"; never empty
+    id: str | None  # the stream's last event id when this event was dispatched
+
+
+class SSEProtocolError(Exception):
+    """The stream broke a limit (an over-size event or line, a wrong content type). The connection cannot
+    continue; the reader's `last_event_id` already points past the offending event when it was known."""
+
+
+class SSEReader:
+    """Decodes event streams, one connection at a time, remembering `last_event_id` and `retry_ms`."""
+
+    def __init__(self, *, last_event_id: str | None = None, max_event_size: int = DEFAULT_MAX_EVENT_SIZE):
+        self.last_event_id = last_event_id
+        self.retry_ms: int | None = None  # the server's last `retry:` value
+        self.max_event_size = max_event_size
+
+    def request_headers(self) -> dict[str, str]:
+        """Headers for opening (or reopening) the stream."""
+        headers = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
+        if self.last_event_id:
+            headers["Last-Event-ID"] = self.last_event_id
+        return headers
+
+    def decoder(self) -> "SSEDecoder":
+        """A fresh decoder for one connection, reporting ids and retry back to this reader."""
+        return SSEDecoder(self)
+
+    async def events(self, source: httpx.Response | AsyncIterable[bytes | str]) -> AsyncIterator[SSEMessage]:
+        """The messages of one connection: an open streaming `httpx.Response`, or any async iterable of
+        byte (or text) chunks. Ends at EOF (an unfinished event is dropped, as the standard says); raises
+        SSEProtocolError on a broken limit, after yielding every message decoded before it."""
+        if isinstance(source, httpx.Response):
+            content_type = source.headers.get("content-type", "").partition(";")[0].strip().lower()
+            if content_type != "text/event-stream":
+                raise SSEProtocolError(f"expected an event stream, got content type {content_type or 'none'!r}")
+            chunks: AsyncIterable[bytes | str] = source.aiter_bytes()
+        else:
+            chunks = source
+        decoder = self.decoder()
+        async for chunk in chunks:
+            for message in decoder.feed(chunk):
+                yield message
+            if decoder.error is not None:
+                raise decoder.error
+
+
+class SSEDecoder:
+    """The incremental event-stream parser for one connection: `feed(chunk)` returns the messages completed
+    by that chunk. After a limit is broken, `error` is set and further input is ignored."""
+
+    def __init__(self, reader: SSEReader):
+        self.reader = reader
+        self.error: SSEProtocolError | None = None
+        self._limit = reader.max_event_size
+        self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")  # the format is always UTF-8
+        self._at_start = True  # a BOM is allowed (and dropped) only as the stream's first character
+        self._after_cr = False  # the previous chunk ended with CR: a leading LF completes that CRLF
+        self._partial: list[str] = []  # the current line's pieces until its line end arrives
+        self._partial_size = 0
+        self._skip_line = False  # the current line overflowed: drop it up to its line end
+        # The event being built.
+        self._event = ""
+        self._data: list[str] = []
+        self._data_size = 0
+        self._id = reader.last_event_id  # the "last event ID buffer": committed when an event ends
+        self._discarding = False  # the event went over the limit: parse its fields, drop its data
+        self._discarded = 0
+
+    def feed(self, chunk: bytes | str) -> list[SSEMessage]:
+        if self.error is not None:
+            return []
+        text = self._utf8.decode(chunk) if isinstance(chunk, (bytes, bytearray)) else chunk
+        if not text:
+            return []
+        if self._at_start:
+            self._at_start = False
+            if text[0] == "\ufeff":
+                text = text[1:]
+        if self._after_cr:
+            self._after_cr = False
+            if text[:1] == "\n":
+                text = text[1:]
+        if "\r" in text:
+            self._after_cr = text[-1] == "\r"
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        lines = text.split("\n")
+        tail = lines.pop()  # the unfinished last line ("" when the chunk ended with a line end)
+
+        messages: list[SSEMessage] = []
+        limit = self._limit
+        for index, line in enumerate(lines):
+            if index == 0:
+                if self._skip_line:
+                    self._skip_line = False
+                    self._discard(len(line))
+                    if self.error is not None:
+                        return messages
+                    continue
+                if self._partial:
+                    self._partial.append(line)
+                    line = "".join(self._partial)
+                    self._partial.clear()
+                    self._partial_size = 0
+            if len(line) > limit:
+                self._overflow(len(line))
+            elif line:
+                self._field(line)
+            else:
+                message = self._dispatch()
+                if message is not None:
+                    messages.append(message)
+            if self.error is not None:
+                return messages
+
+        if tail:
+            if self._skip_line:
+                self._discard(len(tail))
+            else:
+                self._partial.append(tail)
+                self._partial_size += len(tail)
+                if self._partial_size > limit:
+                    self._overflow(self._partial_size)
+                    self._partial.clear()
+                    self._partial_size = 0
+                    self._skip_line = True
+        return messages
+
+    def _field(self, line: str) -> None:
+        if line[0] == ":":
+            return  # a comment (keepalives)
+        name, colon, value = line.partition(":")
+        if colon and value[:1] == " ":
+            value = value[1:]
+        if name == "data":
+            if self._discarding:
+                self._discard(len(value))
+                return
+            self._data.append(value)
+            self._data_size += len(value) + 1
+            if self._data_size > self._limit:
+                self._overflow(0)
+        elif name == "event":
+            self._event = value
+        elif name == "id":
+            if "\0" not in value:
+                self._id = value or None
+        elif name == "retry":
+            if value.isascii() and value.isdigit() and len(value) <= _MAX_RETRY_DIGITS:
+                self.reader.retry_ms = int(value)
+        # other field names are ignored, as the standard says
+
+    def _dispatch(self) -> SSEMessage | None:
+        """A blank line ends the event: commit its id, then yield it unless its data is empty."""
+        self.reader.last_event_id = self._id
+        event, data, discarded = self._event, self._data, self._discarding
+        self._event, self._data, self._data_size = "", [], 0
+        self._discarding, self._discarded = False, 0
+        if discarded:
+            self.error = SSEProtocolError(
+                f"an event larger than {self._limit} characters was discarded (id {self._id or 'none'})"
+            )
+            return None
+        if not data:
+            return None  # an id-only block, a retry, or the blank line after a keepalive comment
+        text = "\n".join(data)
+        if not text:
+            return None  # `data:` with nothing in it: the phantom events httpx-sse would yield
+        return SSEMessage(event or "message", text, self._id)
+
+    def _overflow(self, size: int) -> None:
+        """The current event broke the size limit: drop what it holds and discard the rest of it."""
+        if not self._discarding:
+            self._discarding = True
+            size += self._data_size
+            self._data, self._data_size = [], 0
+        self._discard(size)
+
+    def _discard(self, size: int) -> None:
+        self._discarding = True
+        self._discarded += size
+        if self._discarded > self._limit * DISCARD_LIMIT_FACTOR:
+            self.error = SSEProtocolError(
+                f"an event or line grew past {self._limit * DISCARD_LIMIT_FACTOR} characters without ending"
+            )

@@ -1,0 +1,349 @@
+"""The Store: the single place live state lives, and the coalesced feeds that publish its changes.
+
+Every method is synchronous and is called on the event loop thread (channels, pollers and the UI all run
+there), so there are no locks. Channels write; the UI and the headless commands read, and learn what changed
+through a `ChangeFeed`: each `take()` returns everything since the previous one in one `ChangeBatch`, so a
+screen repaints once per frame however many events arrived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from tui.live.events import APP_SERVICE, ChannelHealth, ChannelState, Event
+from tui.text import sanitize
+
+_MISSING = object()
+
+
+@dataclass
+class ChangeBatch:
+    """Everything that changed since a feed's previous `take()`."""
+
+    kinds: dict[str, set[str]] = field(default_factory=dict)  # kind -> ids upserted or removed
+    figures: set[str] = field(default_factory=set)
+    health: set[str] = field(default_factory=set)  # channel names
+    events: list[Event] = field(default_factory=list)  # new timeline events, oldest first (the last N)
+    dropped_events: int = 0  # events that arrived but did not fit in `events`
+    # Kinds to treat as wholly changed: a resync happened, or more ids changed than a feed keeps.
+    replaced: set[str] = field(default_factory=set)
+
+
+class ChangeFeed:
+    """One consumer's view of the Store's changes. Independent of every other feed; bounded even when
+    nobody takes: at most `max_events` events and `max_ids` ids per kind (beyond that the kind is
+    reported in `replaced`, meaning "reread it all")."""
+
+    def __init__(self, store: "Store", *, max_events: int = 5000, max_ids: int = 50_000):
+        self._store = store
+        self._max_ids = max_ids
+        self._kinds: dict[str, set[str]] = {}
+        self._figures: set[str] = set()
+        self._health: set[str] = set()
+        self._replaced: set[str] = set()
+        self._events: deque[Event] = deque(maxlen=max_events)
+        self._event_total = 0  # events since the last take, kept or not
+        self._dirty = False
+        self._changed = asyncio.Event()
+        self.closed = False
+
+    # The Store calls these; each is a few attribute operations, as `apply` runs for every event.
+
+    def _mark(self) -> None:
+        if not self._dirty:
+            self._dirty = True
+            self._changed.set()
+
+    def _add_event(self, event: Event) -> None:
+        self._events.append(event)
+        self._event_total += 1
+        if not self._dirty:
+            self._mark()
+
+    def _add_id(self, kind: str, entity_id: str) -> None:
+        if kind not in self._replaced:  # else the whole kind is reported already
+            ids = self._kinds.get(kind)
+            if ids is None:
+                ids = self._kinds[kind] = set()
+            ids.add(entity_id)
+            if len(ids) > self._max_ids:
+                del self._kinds[kind]
+                self._replaced.add(kind)
+        if not self._dirty:
+            self._mark()
+
+    def _add_resync(self, kind: str, entity_ids: list[str]) -> None:
+        for entity_id in entity_ids:
+            self._add_id(kind, entity_id)
+        self._replaced.add(kind)  # ids listed so far stay: a consumer may update just those rows
+        self._mark()
+
+    def _add_figure(self, name: str) -> None:
+        self._figures.add(name)
+        self._mark()
+
+    def _add_health(self, name: str) -> None:
+        self._health.add(name)
+        self._mark()
+
+    # The consumer's side.
+
+    def take(self) -> ChangeBatch | None:
+        """Everything changed since the last take, in one batch; None when nothing changed."""
+        if not self._dirty:
+            return None
+        batch = ChangeBatch(
+            kinds=self._kinds,
+            figures=self._figures,
+            health=self._health,
+            events=list(self._events),
+            dropped_events=self._event_total - len(self._events),
+            replaced=self._replaced,
+        )
+        self._kinds, self._figures, self._health, self._replaced = {}, set(), set(), set()
+        self._events.clear()
+        self._event_total = 0
+        self._dirty = False
+        self._changed.clear()
+        return batch
+
+    async def wait(self, timeout: float | None = None) -> bool:
+        """Return True once something changed since the last take (at once if it already has), or False
+        when `timeout` seconds pass first."""
+        if self._dirty:
+            return True
+        try:
+            await asyncio.wait_for(self._changed.wait(), timeout)
+        except asyncio.TimeoutError:
+            return False
+        return True
+
+    def close(self) -> None:
+        """Stop accumulating; the Store forgets this feed."""
+        if not self.closed:
+            self.closed = True
+            self._store._unsubscribe(self)
+
+
+class Store:
+    """Current state per entity, figures (credits, rate limits), a bounded timeline, health per channel,
+    and event counts per (service, type). Single-threaded by design: call it from the event loop only."""
+
+    def __init__(self, timeline_size: int = 10_000):
+        self.entities: dict[str, dict[str, dict[str, Any]]] = {}
+        self.figures: dict[str, Any] = {}
+        self.timeline: deque[Event] = deque(maxlen=timeline_size)
+        self.health: dict[str, ChannelHealth] = {}
+        self.counts: Counter[tuple[str, str]] = Counter()
+        self._feeds: tuple[ChangeFeed, ...] = ()  # a tuple: the hot path iterates it for every event
+
+    # --------------------------------------------------------------------------------------- feeds
+
+    def subscribe(self, *, max_events: int = 5000, max_ids: int = 50_000) -> ChangeFeed:
+        feed = ChangeFeed(self, max_events=max_events, max_ids=max_ids)
+        self._feeds = (*self._feeds, feed)
+        return feed
+
+    def _unsubscribe(self, feed: ChangeFeed) -> None:
+        self._feeds = tuple(f for f in self._feeds if f is not feed)
+
+    def _changed(self, kind: str, entity_id: str) -> None:
+        for feed in self._feeds:
+            feed._add_id(kind, entity_id)
+
+    # --------------------------------------------------------------------------------------- events
+
+    def apply(self, event: Event) -> None:
+        """Record one event: timeline, counts, and its patch merged into `entities[kind][id]` (created when
+        missing) when the event carries a kind, a patch and an id."""
+        self.timeline.append(event)
+        self.counts[(event.service, event.type)] += 1
+        feeds = self._feeds
+        kind, patch = event.kind, event.patch
+        if kind is not None and patch is not None and event.id:
+            rows = self.entities.get(kind)
+            if rows is None:
+                rows = self.entities[kind] = {}
+            row = rows.get(event.id)
+            if row is None:
+                rows[event.id] = dict(patch)
+                changed = True
+            else:
+                changed = _merge(row, patch)
+            if changed:
+                for feed in feeds:
+                    feed._add_id(kind, event.id)
+        for feed in feeds:
+            feed._add_event(event)
+
+    # --------------------------------------------------------------------------------------- entities
+
+    def upsert(self, kind: str, entity_id: str, fields: dict[str, Any]) -> bool:
+        """Merge `fields` into an entity (created when missing). Returns whether anything changed."""
+        rows = self.entities.setdefault(kind, {})
+        row = rows.get(entity_id)
+        if row is None:
+            rows[entity_id] = dict(fields)
+            changed = True
+        else:
+            changed = _merge(row, fields)
+        if changed:
+            self._changed(kind, entity_id)
+        return changed
+
+    def remove(self, kind: str, entity_id: str) -> bool:
+        rows = self.entities.get(kind)
+        if rows is None or rows.pop(entity_id, None) is None:
+            return False
+        self._changed(kind, entity_id)
+        return True
+
+    def replace(
+        self,
+        kind: str,
+        rows: dict[str, dict[str, Any]],
+        *,
+        where: Callable[[dict[str, Any]], bool] | None = None,
+        merge: bool = True,
+    ) -> int:
+        """Resync from a REST listing: the entities of `kind` matching `where(row)` (all when None) become
+        exactly `rows`. Ones missing from `rows` are removed; the others are merged (fields known only from
+        live events survive) or, with `merge=False`, replaced. Only actual changes are marked; every feed
+        also learns that `kind` was resynced. Returns the number of entities changed."""
+        current = self.entities.setdefault(kind, {})
+        changed_ids: list[str] = [
+            entity_id
+            for entity_id, row in current.items()
+            if entity_id not in rows and (where is None or where(row))
+        ]
+        for entity_id in changed_ids:
+            del current[entity_id]
+        for entity_id, fields in rows.items():
+            row = current.get(entity_id)
+            if row is None:
+                current[entity_id] = dict(fields)
+            elif merge:
+                if not _merge(row, fields):
+                    continue
+            elif row != fields:
+                current[entity_id] = dict(fields)
+            else:
+                continue
+            changed_ids.append(entity_id)
+        for feed in self._feeds:
+            feed._add_resync(kind, changed_ids)
+        return len(changed_ids)
+
+    def get(self, kind: str, entity_id: str) -> dict[str, Any] | None:
+        return self.entities.get(kind, {}).get(entity_id)
+
+    def rows(self, kind: str) -> dict[str, dict[str, Any]]:
+        return self.entities.get(kind, {})
+
+    # --------------------------------------------------------------------------------------- figures
+
+    def set_figure(self, name: str, value: Any) -> bool:
+        if self.figures.get(name, _MISSING) == value:
+            return False
+        self.figures[name] = value
+        for feed in self._feeds:
+            feed._add_figure(name)
+        return True
+
+    # --------------------------------------------------------------------------------------- health
+
+    def channel(self, name: str, service: str) -> ChannelHealth:
+        """The health record of channel `name`, created in state OFF when missing."""
+        health = self.health.get(name)
+        if health is None:
+            health = self.health[name] = ChannelHealth(name=name, service=service)
+            self._health_changed(name)
+        elif service and not health.service:
+            health.service = service
+        return health
+
+    def set_state(self, name: str, state: ChannelState | str, error: str | None = None) -> None:
+        """Move a channel to `state`. `error` (when given) becomes its last error; going to RECONNECTING
+        from another state counts a reconnect. A change of state or error is also a timeline event."""
+        health = self.channel(name, "")
+        state = ChannelState(state)
+        if error is not None:
+            error = sanitize(error, single_line=True).strip()
+        previous = (health.state, health.last_error)
+        if state is not health.state:
+            if state is ChannelState.RECONNECTING:
+                health.reconnects += 1
+            health.state = state
+            health.since = time.time()
+        if error is not None:
+            health.last_error = error
+        if (health.state, health.last_error) == previous:
+            return
+        self._health_changed(name)
+        self._app_event(f"channel.{state.value}", name, {"state": state.value, "error": error})
+
+    def note_event(self, name: str, at: float) -> None:
+        health = self.health.get(name) or self.channel(name, "")
+        health.events += 1
+        health.last_event_at = at
+        self._health_changed(name)
+
+    def record_error(self, name: str, error: str) -> None:
+        """A failure that does not change a channel's state (a poll that failed): remembered and shown."""
+        health = self.channel(name, "")
+        health.last_error = sanitize(error, single_line=True).strip()
+        self._health_changed(name)
+        self._app_event("channel.error", name, {"state": health.state.value, "error": health.last_error})
+
+    def _health_changed(self, name: str) -> None:
+        for feed in self._feeds:
+            feed._add_health(name)
+
+    def _app_event(self, event_type: str, entity_id: str, data: dict[str, Any]) -> None:
+        self.apply(Event(time=time.time(), service=APP_SERVICE, type=event_type, id=entity_id, data=data))
+
+    # --------------------------------------------------------------------------------------- export
+
+    def snapshot(self) -> dict[str, Any]:
+        """A JSON-able summary for `capwatch status --json`."""
+        entities: dict[str, Any] = {}
+        for kind, rows in self.entities.items():
+            by_status: Counter[str] = Counter(str(row.get("status") or "unknown") for row in rows.values())
+            entities[kind] = {"total": len(rows), "by_status": dict(sorted(by_status.items()))}
+        events: dict[str, dict[str, int]] = {}
+        for (service, event_type), count in sorted(self.counts.items()):
+            events.setdefault(service, {})[event_type] = count
+        return {
+            "entities": entities,
+            "figures": {name: _jsonable(value) for name, value in self.figures.items()},
+            "health": {name: health.to_dict() for name, health in self.health.items()},
+            "events": events,
+            "timeline": len(self.timeline),
+        }
+
+
+def _merge(row: dict[str, Any], fields: dict[str, Any]) -> bool:
+    """Update `row` with `fields`; whether any value actually changed."""
+    changed = False
+    for key, value in fields.items():
+        if row.get(key, _MISSING) != value:
+            row[key] = value
+            changed = True
+    return changed
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_jsonable(v) for v in value]
+    dump = getattr(value, "model_dump", None)  # a pydantic model
+    if callable(dump):
+        return _jsonable(dump(mode="json"))
+    return str(value)
