@@ -487,19 +487,23 @@ class Simulator:
         """Advance the world by `dt` seconds at `options.rate`; returns the fractional remainder."""
         budget = self.options.rate * dt + carry
         count = int(budget)
-        carry = budget - count
-        if count and self.vendors:
-            total = sum(v.weight for v in self.vendors)
-            # Deterministic split: each vendor gets its share, the remainder goes by weighted draw.
-            shares = {v.name: int(count * v.weight / total) for v in self.vendors}
-            for _ in range(count - sum(shares.values())):
-                pick = self.rng.choices(self.vendors, weights=[v.weight for v in self.vendors])[0]
-                shares[pick.name] += 1
-            for vendor in self.vendors:
-                if shares[vendor.name]:
-                    vendor.tick(shares[vendor.name])
+        self.happen(count)
         self.ticks += 1
-        return carry
+        return budget - count
+
+    def happen(self, count: int) -> None:
+        """Make `count` things happen, shared among the vendors by weight."""
+        if count <= 0 or not self.vendors:
+            return
+        total = sum(v.weight for v in self.vendors)
+        # Deterministic split: each vendor gets its share, the remainder goes by weighted draw.
+        shares = {v.name: int(count * v.weight / total) for v in self.vendors}
+        for _ in range(count - sum(shares.values())):
+            pick = self.rng.choices(self.vendors, weights=[v.weight for v in self.vendors])[0]
+            shares[pick.name] += 1
+        for vendor in self.vendors:
+            if shares[vendor.name]:
+                vendor.tick(shares[vendor.name])
 
     async def run_world(self, interval: float = 0.05) -> None:
         carry = 0.0

@@ -179,9 +179,14 @@ def admin_routes(sim: Simulator) -> list[Route]:
         return JSONResponse({"paused": False})
 
     async def step(request: Request) -> JSONResponse:
-        """Make `count` things happen now (tests use this with the clock paused)."""
+        """Make `count` things happen now, in one vendor's world with `vendor=NAME` (tests use this with a
+        still world, rate 0)."""
         count = int(request.query_params.get("count", "1"))
-        sim.step(count / max(sim.options.rate, 1e-9), 0.0)
+        vendor = request.query_params.get("vendor")
+        if vendor:
+            sim.vendor(vendor).tick(count)
+        else:
+            sim.happen(count)
         return JSONResponse({"stepped": count})
 
     return [
