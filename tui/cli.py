@@ -147,5 +147,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_monitor(command, args)
     except KeyboardInterrupt:
         return 130
+    except Exception as error:
+        from tui.config import ConfigError
+
+        if isinstance(error, ConfigError):
+            print(f"capwatch: {error}", file=sys.stderr)
+            return 2
+        raise
     parser.error(f"unknown command {command!r}")
     return 2
