@@ -1,0 +1,63 @@
+"""Regenerate screenshots/*.svg: one per tab at 120x40, from the demo world with a fixed seed.
+
+    .venv/bin/python screenshots/generate.py [--size 120x40] [--seconds 8]
+
+The simulator runs in this process on a free port; the monitor runs headless against it (Textual's test
+driver), so the pictures show exactly what an operator sees, with no terminal needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from tui.app.app import CapwatchApp  # noqa: E402
+from tui.config import load_config  # noqa: E402
+from tui.sim.core import SimOptions  # noqa: E402
+from tui.sim.server import SimThread, free_port  # noqa: E402
+
+TAB_KEYS = ["1", "2", "3", "4", "5", "6", "7"]
+
+
+async def capture(app: CapwatchApp, size: tuple[int, int], seconds: float, out: Path) -> list[Path]:
+    written = []
+    async with app.run_test(size=size) as pilot:
+        await asyncio.sleep(seconds)  # let the world live a little: this is a picture, not a test
+        for key, (tab, label) in zip(TAB_KEYS, CapwatchApp.TABS):
+            await pilot.press(key)
+            await pilot.pause(0.5)
+            path = out / f"{tab}.svg"
+            app.save_screenshot(filename=path.name, path=str(out))
+            written.append(path)
+    return written
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", default="120x40")
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--seed", type=int, default=42)
+    args = parser.parse_args()
+    width, height = (int(n) for n in args.size.split("x"))
+    webhook_port = free_port()
+    options = SimOptions(port=0, seed=args.seed, rate=40.0, webhook_url=f"http://127.0.0.1:{webhook_port}")
+    with SimThread(options) as sim:
+        env = {**sim.options.client_env(), "CAPWATCH_WEBHOOK_PORT": str(webhook_port)}
+        namespace = argparse.Namespace(config=os.devnull, read_only=None, transport=None, webhook_host=None,
+                                       webhook_port=None, profile="demo")
+        loaded = load_config(namespace, env=env)
+        app = CapwatchApp(loaded.config, demo=True)
+        written = asyncio.run(capture(app, (width, height), args.seconds, HERE))
+    for path in written:
+        print(path.relative_to(HERE.parent))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,99 @@
+"""Start the monitor: on the configured services, or (`capwatch demo`) on a simulator in a child process."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from typing import Iterator
+
+import httpx
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def demo_simulator(*, seed: int | None, rate: float | None, token_ttl: float | None, faults: str,
+                   webhook_port: int) -> Iterator[dict[str, str]]:
+    """Run `capwatch sim` in a child process on a free port; yield the client environment pointing at it.
+
+    A child process (not a thread) keeps the simulator's world off the monitor's event loop and CPU time, so
+    the demo feels like a remote service; it is terminated when the monitor quits, whatever way it quits.
+    """
+    port = free_port()
+    command = [sys.executable, "-m", "tui", "sim", "--port", str(port),
+               "--webhook-url", f"http://127.0.0.1:{webhook_port}"]
+    if seed is not None:
+        command += ["--seed", str(seed)]
+    if rate is not None:
+        command += ["--rate", str(rate)]
+    if token_ttl is not None:
+        command += ["--token-ttl", str(token_ttl)]
+    if faults:
+        command += ["--faults", faults]
+    child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 15
+        root = f"http://127.0.0.1:{port}/"
+        while True:
+            try:
+                env = httpx.get(root, timeout=0.5).json()["services"]
+                break
+            except (httpx.HTTPError, ValueError, KeyError):
+                if child.poll() is not None:
+                    message = (child.stderr.read() if child.stderr else b"").decode(errors="replace")
+                    raise SystemExit(f"capwatch demo: the simulator did not start:\n{message.strip()}")
+                if time.monotonic() > deadline:
+                    raise SystemExit("capwatch demo: the simulator did not answer within 15 s")
+                time.sleep(0.05)
+        from tui.sim.core import SimOptions
+
+        client_env = SimOptions(port=port).client_env()
+        client_env.update({"CAPOUT_BASE_URL": env["capout"], "CASMO_BASE_URL": env["casmo"],
+                           "CAPX_BASE_URL": env["capx"], "CAPTAIN_BASE_URL": env["captain"]})
+        yield client_env
+    finally:
+        child.terminate()
+        try:
+            child.wait(5)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait(5)
+
+
+def run_monitor(command: str, args: argparse.Namespace) -> int:
+    from tui.config import load_config
+
+    if command == "demo":
+        webhook_port = free_port()
+        with demo_simulator(seed=args.seed, rate=args.rate, token_ttl=args.token_ttl, faults=args.faults,
+                            webhook_port=webhook_port) as sim_env:
+            env = {k: v for k, v in os.environ.items() if not k.startswith(("CAPOUT_", "CASMO_", "CAPX_", "CAPTAIN_"))}
+            env.update(sim_env)
+            env["CAPWATCH_WEBHOOK_HOST"] = "127.0.0.1"
+            env["CAPWATCH_WEBHOOK_PORT"] = str(webhook_port)
+            # The demo never reads the user's config file: it must work the same on every machine.
+            args.config = os.devnull
+            loaded = load_config(args, env=env)
+            return _run_app(loaded, demo=True)
+    loaded = load_config(args)
+    return _run_app(loaded, demo=False)
+
+
+def _run_app(loaded, *, demo: bool) -> int:
+    from tui.app.app import CapwatchApp
+
+    for warning in loaded.warnings:
+        print(f"capwatch: {warning}", file=sys.stderr)
+    app = CapwatchApp(loaded.config, demo=demo)
+    app.run()
+    return app.return_code or 0

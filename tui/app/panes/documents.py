@@ -1,0 +1,175 @@
+"""The Documents tab (CapOut): every document in scope, live; upload a local file or a URL."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+from tui.app.panes.table_pane import TablePane
+from tui.app.screens import ConfirmScreen
+from tui.app.widgets.table import Column
+from tui.live.events import parse_timestamp
+
+STATUS_STYLES = {"completed": "green", "failed": "bold red", "processing": "yellow"}
+
+
+def short_time(value: Any) -> str:
+    moment = parse_timestamp(value)
+    return time.strftime("%H:%M:%S", time.localtime(moment)) if moment else "—"
+
+
+def age_text(value: Any, now: float | None = None) -> str:
+    moment = parse_timestamp(value)
+    if moment is None:
+        return "—"
+    seconds = max(0, int((now or time.time()) - moment))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    if seconds < 86400:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 86400}d"
+
+
+def status_cell(row: dict[str, Any]) -> Text:
+    status = str(row.get("status") or "—")
+    return Text(status, style=STATUS_STYLES.get(status, ""))
+
+
+class UploadScreen(ModalScreen[dict | None]):
+    """Upload a document: a local path or a URL, and the xn address that routes its workflow."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, xn_address: str = ""):
+        super().__init__(classes="modal")
+        self.xn_address = xn_address
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(Text("Upload a document to CapOut", style="bold"), classes="dialog-title")
+            yield Label("Local file path or https:// URL")
+            yield Input(placeholder="./claim.pdf or https://example.com/estimate.pdf", id="upload-source")
+            yield Label("xn address")
+            yield Input(value=self.xn_address, placeholder="team@example.xn", id="upload-xn")
+            yield Label("File name (optional)")
+            yield Input(placeholder="taken from the path or URL", id="upload-name")
+            yield Static("", id="upload-error", classes="form-error")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Upload", id="upload", variant="primary")
+                yield Button("Cancel", id="cancel")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "cancel":
+            self.dismiss(None)
+        else:
+            self._submit()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self._submit()
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def _submit(self) -> None:
+        source = self.query_one("#upload-source", Input).value.strip()
+        xn_address = self.query_one("#upload-xn", Input).value.strip()
+        name = self.query_one("#upload-name", Input).value.strip() or None
+        error = self.query_one("#upload-error", Static)
+        if not source:
+            error.update("Give a file path or a URL.")
+            return
+        if not xn_address:
+            error.update("The xn address is required by CapOut.")
+            return
+        is_url = source.startswith(("http://", "https://"))
+        if not is_url and not Path(source).expanduser().is_file():
+            error.update(Text(f"No such file: {source}"))
+            return
+        form = {"xn_address": xn_address, "file_name": name}
+        form["url" if is_url else "path"] = source
+        self.dismiss(form)
+
+
+class DocumentsPane(TablePane):
+    KIND = "documents"
+    KINDS = frozenset({"documents"})
+    TITLE = "Documents"
+    HELP_TITLE = "Documents (CapOut)"
+    COLUMNS = [
+        Column("document_id", "ID", width=18),
+        Column("file_name", "File", width=None),
+        Column("status", "Status", width=11, render=status_cell),
+        Column("workflow_complete", "Done", width=5,
+               render=lambda row: "yes" if row.get("workflow_complete") else "no"),
+        Column("created_at", "Created", width=8, render=lambda row: short_time(row.get("created_at"))),
+        Column("updated_at", "Updated", width=8, render=lambda row: short_time(row.get("updated_at")),
+               sort_key=lambda row: parse_timestamp(row.get("updated_at")) or 0),
+        Column("age", "Age", width=7, align="right",
+               render=lambda row: age_text(row.get("created_at") or row.get("updated_at")),
+               sort_key=lambda row: -(parse_timestamp(row.get("created_at") or row.get("updated_at")) or 0)),
+    ]
+
+    BINDINGS = [
+        *TablePane.BINDINGS,
+        Binding("u", "upload", "Upload"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text("CapOut documents", style="bold"), classes="pane-title")
+        yield from self.compose_table()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.table.sort_by("updated_at", reverse=True)
+        self.set_interval(1.0, self._tick_ages)
+
+    def _tick_ages(self) -> None:
+        if self.display and self.is_on_screen:
+            self.table.refresh_cells()
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "upload" and (self.capwatch.read_only or getattr(self.capwatch.hub, "capout", True) is None):
+            return None  # not offered at all in read-only mode or with CapOut off
+        return True
+
+    def commands(self):
+        if not self.capwatch.read_only:
+            yield SystemCommand("Upload a document", "CapOut: upload a local file or a URL", self.action_upload)
+
+    def action_upload(self) -> None:
+        if self.capwatch.read_only:
+            return
+        default_xn = getattr(getattr(self.capwatch, "config", None), "capout", None)
+        default_xn = getattr(default_xn, "xn_address", "") or ""
+
+        def chosen(form: dict | None) -> None:
+            if not form:
+                return
+            subject = form.get("path") or form.get("url")
+
+            def confirmed(yes: bool | None) -> None:
+                if yes:
+                    self.run_worker(self._upload(form), group="documents-actions", exit_on_error=False,
+                                    description="upload a document")
+
+            self.app.push_screen(ConfirmScreen(f"Upload {subject} to CapOut? It spends one credit."), confirmed)
+
+        self.app.push_screen(UploadScreen(default_xn), chosen)
+
+    async def _upload(self, form: dict) -> None:
+        try:
+            reply = await self.capwatch.hub.upload_document(**form)
+        except Exception as error:  # ApiError, ReadOnlyError, OSError reading the file
+            self.capwatch.toast_error(f"Upload failed: {error}")
+            return
+        self.capwatch.toast(f"Uploaded: {reply.document_id} is {reply.status}")

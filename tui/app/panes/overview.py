@@ -1,0 +1,449 @@
+"""The Overview tab: credits and rate limit, what each service holds by status, events per second per service
+over the last minute, and the latest alerts.
+
+Everything here is derived incrementally: status counts are adjusted from the ids each batch names (a full
+recount only for a resynced kind), event rates are one counter per service per second, and the alerts come from
+the app's own alert list. A 1 s clock shifts the sparklines and counts down the rate-limit reset while the
+tab is visible.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from rich.console import RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Container, Vertical
+from textual.widget import Widget
+from textual.widgets import Static
+
+from tui.app.panes.base import Pane
+from tui.app.panes.events import EventTable, TimelineReader, clock, event_detail, service_cell, type_cell
+from tui.app.screens import DetailScreen
+from tui.app.widgets.meters import (
+    NO_VALUE, Meter, RateCounter, count_words, duration_words, level_style, pick, seconds_words, sparkline_text,
+    squeeze,
+)
+from tui.app.widgets.table import Column
+from tui.live.events import APP_SERVICE, SERVICES, Event
+from tui.text import sanitize
+
+# What each service holds, in the order the board lists it.
+SERVICE_KINDS: dict[str, tuple[str, ...]] = {
+    "capout": ("documents",),
+    "casmo": ("jobs",),
+    "capx": ("companies", "agents", "tasks"),
+    "captain": ("databases", "indexing_jobs"),
+}
+KIND_LABELS = {"indexing_jobs": "indexing"}
+STATUS_STYLES = {
+    "failed": "bold red", "error": "bold red", "rejected": "red", "stopped": "red", "inactive": "grey50",
+    "awaiting_approval": "bold yellow", "paused": "yellow",
+    "completed": "green", "active": "green", "idle": "green",
+    "processing": "cyan", "in_progress": "cyan", "working": "cyan", "running": "cyan", "open": "cyan",
+}
+STATE_LOOK = {  # a service's channels, worst first
+    "failed": ("✖", "bold red"),
+    "reconnecting": ("◐", "yellow"),
+    "connecting": ("◌", "yellow"),
+    "live": ("●", "green"),
+    "waiting": ("…", "grey50"),
+    "off": ("○", "grey50"),
+}
+RATE_WINDOW = 60  # seconds of event rate the sparklines show
+SPARK_WIDTH = 20  # bars: 3 s each
+SPARK_WIDTH_NARROW = 12  # 5 s each, to leave the counts a line each at 80 columns
+STATUS_RANK = {"failed": 0, "error": 0, "rejected": 0, "awaiting_approval": 1}  # what needs a look comes first
+STATUS_LABELS = {"awaiting_approval": "awaiting"}  # the colour says the rest; keeps a row on one line
+WIDE = 100  # at this width and above the tab has two columns
+ALERTS_SHOWN = 10
+CAPX_RATE_LOW = 0.1  # below this fraction left the rate-limit line turns red whatever level_style says
+
+
+def status_of(kind: str, row: dict[str, Any]) -> str:
+    """The status a row counts under: Captain databases have none, only `is_active`."""
+    status = row.get("status")
+    if isinstance(status, str) and status:
+        return sanitize(status, single_line=True)[:32]
+    if kind == "databases":
+        return "inactive" if row.get("is_active") is False else "active"
+    return "unknown"
+
+
+def alert_subject(event: Event) -> str:
+    data = event.data if isinstance(event.data, dict) else {}
+    subject = (data.get("file_name") or data.get("filename") or data.get("title") or data.get("name")
+               or event.id or "")
+    error = data.get("error") or data.get("message")
+    if "total_usd" in data:
+        error = f"${data.get('total_usd')} of ${data.get('threshold_usd', '?')}"
+    text = f"{subject} — {error}" if error and subject else str(subject or error or "")
+    return sanitize(text, single_line=True)
+
+
+@dataclass
+class ServiceLine:
+    """One service as the activity board shows it."""
+
+    service: str
+    state: str
+    series: list[int] = field(default_factory=list)  # events in each of the last RATE_WINDOW seconds
+    rate: float = 0.0
+    counts: list[tuple[str, int, Counter]] = field(default_factory=list)  # (kind, total, by status)
+
+
+def rate_words(rate: float) -> str:
+    """Events per second in at most six cells: 0.4/s, 12/s, 2.1k/s."""
+    if rate >= 1000:
+        return f"{rate / 1000:.1f}k/s"
+    return f"{rate:.0f}/s" if rate >= 10 else f"{rate:.1f}/s"
+
+
+def counts_text(total: int, by_status: Counter) -> Text:
+    """`12  1 failed · 8 completed · 3 processing`: trouble first, then by count, each in its colour."""
+    text = Text(f"{total:,}", style="bold")
+    ordered = sorted(by_status.items(), key=lambda item: (STATUS_RANK.get(item[0], 2), -item[1], item[0]))
+    for n, (status, count) in enumerate(ordered):
+        text.append("  " if n == 0 else " · ", style="dim")
+        text.append(f"{count:,} {STATUS_LABELS.get(status, status)}", style=STATUS_STYLES.get(status, ""))
+    return text
+
+
+class ActivityBoard(Widget):
+    """Per service: its state, a sparkline of events/s, and its entities counted by status. Lays itself out
+    for its width: inline rows when wide enough, else each service's counts under its sparkline."""
+
+    DEFAULT_CSS = """
+    ActivityBoard {
+        height: auto;
+    }
+    """
+
+    INLINE_WIDTH = 72
+
+    def __init__(self, *, id: str | None = None):
+        super().__init__(id=id)
+        self.lines: list[ServiceLine] = []
+
+    def show(self, lines: list[ServiceLine]) -> None:
+        self.lines = lines
+        self.refresh(layout=True)
+
+    def render(self) -> RenderableType:
+        width = self.size.width or 80
+        inline = width >= self.INLINE_WIDTH
+        spark_width = SPARK_WIDTH if width >= WIDE or not inline else SPARK_WIDTH_NARROW
+        table = Table.grid(padding=(0, 1), expand=True)
+        if inline:
+            table.add_column("service", no_wrap=True, width=10)
+            table.add_column("rate", no_wrap=True, width=spark_width + 7)
+            table.add_column("kind", no_wrap=True, width=9)
+            table.add_column("counts", ratio=1)
+        else:
+            table.add_column("service", no_wrap=True, width=11)
+            table.add_column("rate and counts", ratio=1)
+        for line in self.lines:
+            glyph, style = STATE_LOOK.get(line.state, ("?", ""))
+            name = Text(glyph + " ", style=style).append(line.service, style=service_cell({"service": line.service}).style)
+            if line.state == "off":
+                rate = Text("off", style="grey50")
+            else:
+                rate = sparkline_text(squeeze(line.series, spark_width))
+                rate.append(f" {rate_words(line.rate):>6}", style="bold" if line.rate else "dim")
+            counts = line.counts if line.state != "off" else []
+            if inline:
+                first = counts[0] if counts else None
+                table.add_row(name, rate, *self._count_cells(first))
+                for extra in counts[1:]:
+                    table.add_row("", "", *self._count_cells(extra))
+            else:
+                table.add_row(name, rate)
+                for kind, total, by_status in counts:
+                    table.add_row(Text("  " + KIND_LABELS.get(kind, kind), style="dim"), counts_text(total, by_status))
+        return table
+
+    @staticmethod
+    def _count_cells(entry: tuple[str, int, Counter] | None) -> tuple[Text, Text]:
+        if entry is None:
+            return Text(""), Text("")
+        kind, total, by_status = entry
+        return Text(KIND_LABELS.get(kind, kind), style="dim"), counts_text(total, by_status)
+
+    @property
+    def text(self) -> str:
+        """The board as plain text (for tests)."""
+        parts = []
+        for line in self.lines:
+            parts.append(f"{line.service} {line.state} {line.rate:.1f}/s")
+            for kind, total, by_status in line.counts:
+                parts.append(f"{kind} {total} " + " ".join(f"{n} {s}" for s, n in sorted(by_status.items())))
+        return "\n".join(parts)
+
+
+ALERT_COLUMNS = [
+    Column("time", "Time", width=8, render=lambda row: clock(row.get("time"))),
+    Column("service", "Service", width=8, render=service_cell),
+    Column("type", "Type", width=22, render=type_cell),
+    Column("subject", "Subject"),
+]
+
+
+class OverviewPane(Pane):
+    HELP_TITLE = "Overview"
+    KINDS = frozenset(kind for kinds in SERVICE_KINDS.values() for kind in kinds)
+    WANTS_EVENTS = True
+    WANTS_FIGURES = True
+
+    BINDINGS: ClassVar = [Binding("a", "focus_alerts", "Alerts")]
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None):
+        super().__init__(id=id, classes=classes)
+        self.reader = TimelineReader()
+        self.rates = RateCounter(RATE_WINDOW)
+        self.counts: dict[str, Counter] = {kind: Counter() for kind in self.KINDS}
+        self._status: dict[str, dict[str, str]] = {kind: {} for kind in self.KINDS}  # kind -> id -> status
+        self._alerts_seen: tuple[int, int] | None = None
+
+    def compose(self) -> ComposeResult:
+        with Container(id="overview-top"):
+            with Vertical(id="overview-credits"):
+                yield Static(Text("Credits", style="bold"), classes="overview-title wide-only")
+                yield Meter("CapOut credits", id="meter-capout")
+                yield Meter("Capx credits", id="meter-capx-credits")
+                yield Meter("Capx rate limit", id="meter-capx-rate")
+            with Vertical(id="overview-activity-box"):
+                yield Static(Text.assemble(("Activity", "bold"), ("  events/s over the last minute", "dim")),
+                             classes="overview-title wide-only")
+                yield ActivityBoard(id="overview-activity")
+        with Vertical(id="overview-alerts-box"):
+            yield Static(Text.assemble(("Alerts", "bold"), ("  newest first · Enter opens one", "dim")),
+                         classes="overview-title")
+            yield EventTable(ALERT_COLUMNS, id="overview-alerts")
+
+    def on_mount(self) -> None:
+        self.refresh_all()
+        self.set_interval(1.0, self._tick)
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.width >= WIDE, "-wide")
+
+    @property
+    def alerts_table(self) -> EventTable:
+        return self.query_one("#overview-alerts", EventTable)
+
+    # ---------------------------------------------------------------------------------------- data
+
+    def refresh_all(self) -> None:
+        now = time.time()
+        for kind in self.KINDS:
+            self._recount(kind)
+        self.rates.clear()
+        since = now - RATE_WINDOW
+        for event in reversed(self.store.timeline):
+            if event.received < since:
+                break
+            self.rates.add(event.service, event.received)
+        self.reader.mark(self.store.timeline)
+        self._show_meters(now)
+        self._show_activity(now)
+        self._show_alerts(force=True)
+
+    def apply_changes(self, batch) -> None:
+        now = time.time()
+        activity = False
+        events = self.reader.from_batch(batch.events)
+        if events:
+            self._count_rates(events, batch.dropped_events)
+            activity = True
+        for kind in self.KINDS:
+            if kind in batch.replaced:
+                self._recount(kind)
+                activity = True
+            elif kind in batch.kinds:
+                self._recount_ids(kind, batch.kinds[kind])
+                activity = True
+        if batch.figures or batch.health:
+            self._show_meters(now)
+            activity = True  # a service's state may have changed
+        if activity:
+            self._show_activity(now)
+        self._show_alerts()
+
+    def _count_rates(self, events: list[Event], dropped: int) -> None:
+        add = self.rates.add
+        for event in events:
+            add(event.service, event.received)
+        if dropped:  # squeezed out of the frame: spread over the services in the same proportions
+            per_service = Counter(event.service for event in events)
+            for service, count in per_service.items():
+                add(service, events[-1].received, round(dropped * count / len(events)))
+
+    def _recount(self, kind: str) -> None:
+        statuses = {row_id: status_of(kind, row) for row_id, row in self.store.rows(kind).items()}
+        self._status[kind] = statuses
+        self.counts[kind] = Counter(statuses.values())
+
+    def _recount_ids(self, kind: str, ids: set[str]) -> None:
+        statuses, counts, rows = self._status[kind], self.counts[kind], self.store.rows(kind)
+        for row_id in ids:
+            old = statuses.get(row_id)
+            row = rows.get(row_id)
+            new = None if row is None else status_of(kind, row)
+            if old == new:
+                continue
+            if old is not None:
+                counts[old] -= 1
+                if counts[old] <= 0:
+                    del counts[old]
+                del statuses[row_id]
+            if new is not None:
+                counts[new] += 1
+                statuses[row_id] = new
+
+    def service_state(self, service: str) -> str:
+        """off (not configured), waiting (no channel yet), else the worst state of its channels."""
+        if getattr(self.capwatch.hub, service, True) is None:
+            return "off"
+        states = {health.state.value for health in self.store.health.values() if health.service == service}
+        for state in ("failed", "reconnecting", "connecting", "live"):
+            if state in states:
+                return state
+        return "live" if service == APP_SERVICE else "waiting"  # capwatch itself is running: it is showing this
+
+    # ---------------------------------------------------------------------------------------- views
+
+    def _missing(self, meter: Meter, service: str) -> None:
+        state = self.service_state(service)
+        words = f"{service} off" if state == "off" else f"waiting for {service}"
+        meter.show(None, Text(NO_VALUE, style="dim"), Text(words, style="dim"))
+
+    def _show_meters(self, now: float) -> None:
+        self._show_capout(self.query_one("#meter-capout", Meter))
+        self._show_capx_credits(self.query_one("#meter-capx-credits", Meter))
+        self._show_capx_rate(self.query_one("#meter-capx-rate", Meter), now)
+
+    def _show_capout(self, meter: Meter) -> None:
+        figure = self.store.figures.get("capout.credits")
+        remaining = pick(figure, "credits_remaining", "remaining")
+        if remaining is None:
+            self._missing(meter, "capout")
+            return
+        used = pick(figure, "credits_used", "used")
+        total = pick(figure, "credits_total", "total") or (remaining + used if used is not None else None)
+        fraction = remaining / total if total else None
+        value = Text(count_words(remaining), style=level_style(fraction))
+        if total:
+            value.append(f" / {count_words(total)}", style="")
+        burn = pick(figure, "burn_rate_per_hour")
+        hours = pick(figure, "hours_to_empty")
+        if burn is None:
+            detail = "burn rate —"
+        elif burn <= 0:
+            detail = "no burn"
+        else:
+            detail = f"{count_words(round(burn, 1))}/h · {duration_words(hours)} to empty"
+        meter.show(fraction, value, Text(detail, style="dim"))
+
+    def _show_capx_credits(self, meter: Meter) -> None:
+        figure = self.store.figures.get("capx.credits")
+        if isinstance(figure, dict) and isinstance(figure.get("meta"), dict):  # the whole response meta
+            figure = figure["meta"]
+        remaining = pick(figure, "credits_remaining", "remaining")
+        used = pick(figure, "credits_used", "used")
+        if remaining is None and used is None:
+            self._missing(meter, "capx")
+            return
+        total = pick(figure, "credits_total", "total", "limit")
+        if total is None and remaining is not None and used is not None:
+            total = remaining + used
+        fraction = remaining / total if remaining is not None and total else None
+        value = Text(count_words(remaining), style=level_style(fraction))
+        value.append(" left")
+        detail = f"{count_words(used)} used" if used is not None else ""
+        meter.show(fraction, value, Text(detail, style="dim"))
+
+    def _show_capx_rate(self, meter: Meter, now: float) -> None:
+        figure = self.store.figures.get("capx.rate_limit")
+        limit = pick(figure, "limit", "x-ratelimit-limit", "rate_limit")
+        remaining = pick(figure, "remaining", "x-ratelimit-remaining")
+        if limit is None or remaining is None:
+            self._missing(meter, "capx")
+            return
+        fraction = remaining / limit if limit > 0 else None
+        style = "bold red" if fraction is not None and fraction < CAPX_RATE_LOW else level_style(fraction)
+        value = Text(count_words(remaining), style=style).append(f" / {count_words(limit)}")
+        reset = pick(figure, "reset", "reset_at", "x-ratelimit-reset")
+        if reset is not None and reset > 1e11:  # milliseconds
+            reset /= 1000
+        if reset is None:
+            detail = "reset —"
+        elif reset <= now:
+            detail = "window reset"
+        else:
+            detail = f"resets in {seconds_words(reset - now)}"
+        meter.show(fraction, value, Text(detail, style="dim"))
+
+    def _show_activity(self, now: float) -> None:
+        lines = []
+        for service in (*SERVICES, APP_SERVICE):
+            series = self.rates.series(service, now)
+            counts = [(kind, sum(self.counts[kind].values()), self.counts[kind])
+                      for kind in SERVICE_KINDS.get(service, ())]
+            lines.append(ServiceLine(service=service, state=self.service_state(service), series=series,
+                                     rate=self.rates.rate(service, now), counts=counts))
+        self.query_one(ActivityBoard).show(lines)
+
+    def _show_alerts(self, *, force: bool = False) -> None:
+        alerts = getattr(self.app, "alerts", ())
+        seen = (len(alerts), id(alerts[-1]) if alerts else 0)
+        if seen == self._alerts_seen and not force:
+            return
+        self._alerts_seen = seen
+        newest = list(alerts)[-ALERTS_SHOWN:][::-1]
+        # Row ids must stay with their alert while newer ones push in: time received + object identity.
+        self.alerts_table.set_rows({f"{event.received!r}:{id(event)}": {
+            "time": event.time, "service": event.service, "type": event.type, "subject": alert_subject(event),
+            "status": event.data.get("status") if isinstance(event.data, dict) else None,
+            "event": event} for event in newest})
+
+    def _tick(self) -> None:
+        """The clock: sparklines move left and the rate-limit reset counts down, only while visible."""
+        if not self.is_on_screen or self.app.screen is not self.screen:
+            return
+        now = time.time()
+        self._show_activity(now)
+        self._show_capx_rate(self.query_one("#meter-capx-rate", Meter), now)
+
+    # ---------------------------------------------------------------------------------------- keys
+
+    def focus_default(self) -> None:
+        self.alerts_table.focus()
+
+    def action_focus_alerts(self) -> None:
+        self.alerts_table.focus()
+
+    def on_live_table_row_selected(self, message: EventTable.RowSelected) -> None:
+        event = message.row.get("event")
+        if isinstance(event, Event):
+            message.stop()
+            self.open_alert(event)
+
+    def open_alert(self, event: Event) -> None:
+        self.app.push_screen(DetailScreen(f"Alert: {event.service} {event.type} {event.id}".strip(),
+                                          event_detail(event)))
+
+    def action_open_latest_alert(self) -> None:
+        alerts = getattr(self.app, "alerts", ())
+        if alerts:
+            self.open_alert(alerts[-1])
+        else:
+            self.capwatch.toast("No alerts yet")
+
+    def commands(self):
+        yield SystemCommand("Latest alert", "Open the newest alert as JSON (Overview)", self.action_open_latest_alert)

@@ -1,0 +1,80 @@
+"""A pane whose heart is one LiveTable over one Store kind: filter with `/`, detail on Enter, copy with `y`,
+incremental updates from each coalesced batch. Documents and Extraction are this plus their forms."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import Input
+
+from tui.app.panes.base import Pane
+from tui.app.screens import DetailScreen
+from tui.app.widgets.table import Column, LiveTable
+
+
+class TablePane(Pane):
+    KIND: ClassVar[str] = ""
+    TITLE: ClassVar[str] = ""
+    COLUMNS: ClassVar[list[Column]] = []
+
+    BINDINGS = [Binding("slash", "filter", "Filter", key_display="/")]
+
+    def compose_table(self) -> ComposeResult:
+        yield Input(placeholder=f"filter {self.TITLE.lower()} (Esc clears)", id=f"{self.KIND}-filter",
+                    classes="table-filter")
+        yield LiveTable(self.COLUMNS, id=f"{self.KIND}-table")
+
+    @property
+    def table(self) -> LiveTable:
+        return self.query_one(LiveTable)
+
+    def on_mount(self) -> None:
+        self.query_one(".table-filter", Input).display = False
+
+    def rows_for_table(self) -> dict[str, dict[str, Any]]:
+        return self.store.rows(self.KIND)
+
+    def refresh_all(self) -> None:
+        self.table.set_rows(dict(self.rows_for_table()))
+
+    def apply_changes(self, batch) -> None:
+        if self.KIND in batch.replaced:
+            self.refresh_all()
+            return
+        ids = batch.kinds.get(self.KIND)
+        if ids:
+            rows = self.rows_for_table()
+            self.table.update_rows({row_id: rows.get(row_id) for row_id in ids})
+
+    def focus_default(self) -> None:
+        self.table.focus()
+
+    # ------------------------------------------------------------------------------------------- keys
+
+    def action_filter(self) -> None:
+        box = self.query_one(".table-filter", Input)
+        box.display = True
+        box.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.has_class("table-filter"):
+            self.table.filter_text = event.value
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.has_class("table-filter"):
+            self.table.focus()
+
+    def on_key(self, event) -> None:
+        box = self.query_one(".table-filter", Input)
+        if event.key == "escape" and box.has_focus:
+            box.value = ""
+            box.display = False
+            self.table.filter_text = ""
+            self.table.focus()
+            event.stop()
+
+    def on_live_table_row_selected(self, message: LiveTable.RowSelected) -> None:
+        self.app.push_screen(DetailScreen(f"{self.TITLE[:-1] if self.TITLE.endswith('s') else self.TITLE} "
+                                          f"{message.row_id}", message.row))

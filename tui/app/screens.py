@@ -1,0 +1,162 @@
+"""Modal screens: keys, channel health, JSON detail, and the confirmations every mutation asks for."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+from tui.text import sanitize, sanitize_data
+
+
+class _Modal(ModalScreen):
+    BINDINGS = [Binding("escape", "dismiss_none", "Close")]
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)
+
+
+def pretty_json(value: Any) -> Syntax:
+    """Highlighted JSON built from sanitized data: Syntax highlights text, it never interprets markup."""
+    text = json.dumps(sanitize_data(value), indent=2, ensure_ascii=False, default=str)
+    return Syntax(text, "json", theme="ansi_dark", word_wrap=True, background_color="default")
+
+
+class DetailScreen(_Modal):
+    """A row (or any payload) as pretty JSON, including the fields capwatch does not know."""
+
+    BINDINGS = [Binding("escape,q,enter", "dismiss_none", "Close"), Binding("y", "copy", "Copy JSON")]
+
+    def __init__(self, title: str, value: Any):
+        super().__init__(classes="modal")
+        self.title_text = sanitize(title, single_line=True)
+        self.value = value
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog wide"):
+            yield Label(Text(self.title_text, style="bold"), classes="dialog-title")
+            with VerticalScroll(classes="detail-body"):
+                yield Static(pretty_json(self.value), classes="detail-json")
+            yield Label(Text("Esc closes · y copies the JSON", style="dim"))
+
+    def action_copy(self) -> None:
+        self.app.copy_to_clipboard(json.dumps(sanitize_data(self.value), indent=2, default=str))
+        self.app.notify("Copied the JSON", markup=False)
+
+
+class ConfirmScreen(_Modal):
+    """Yes/no before a mutation. Dismisses with True or False."""
+
+    BINDINGS = [Binding("escape,n", "answer(False)", "No"), Binding("y", "answer(True)", "Yes")]
+
+    def __init__(self, question: str, *, danger: bool = False):
+        super().__init__(classes="modal")
+        self.question = question
+        self.danger = danger
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(Text(self.question), classes="dialog-question")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Yes (y)", id="yes", variant="error" if self.danger else "primary")
+                yield Button("No (n)", id="no")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
+
+
+class TypeToConfirmScreen(_Modal):
+    """Destructive actions ask the operator to type the name of what goes away."""
+
+    def __init__(self, question: str, expected: str):
+        super().__init__(classes="modal")
+        self.question = question
+        self.expected = expected
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(Text(self.question), classes="dialog-question")
+            yield Label(Text.assemble("Type ", (self.expected, "bold"), " to confirm, Esc to cancel"))
+            yield Input(placeholder=self.expected, id="confirm-input")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.value == self.expected:
+            self.dismiss(True)
+        else:
+            self.app.notify("The name does not match; nothing was deleted", severity="warning", markup=False)
+            self.dismiss(False)
+
+
+class HelpScreen(_Modal):
+    """Every key: the global ones and each tab's."""
+
+    BINDINGS = [Binding("escape,q,question_mark", "dismiss_none", "Close")]
+
+    def compose(self) -> ComposeResult:
+        from tui.app.panes.base import Pane
+
+        table = Table(box=None, show_header=False, pad_edge=False, expand=True)
+        table.add_column("key", style="bold cyan", no_wrap=True)
+        table.add_column("action")
+        table.add_row(Text("Global", style="bold underline"), "")
+        for n, (_, label) in enumerate(self.app.TABS, start=1):  # type: ignore[attr-defined]
+            table.add_row(str(n), f"show {label.split(' ', 1)[1]}")
+        for key, text in (("?", "this list"), ("h", "channel health"), ("ctrl+p", "command palette: every action"),
+                          ("tab / shift+tab", "move focus"), ("q", "quit")):
+            table.add_row(key, text)
+        table.add_row(Text("Tables", style="bold underline"), "")
+        for key, text in (("/", "filter"), ("s", "sort by the next column (S reverses)"), ("enter", "open the row as JSON"),
+                          ("y", "copy the row's id (OSC 52)"), ("↑ ↓ pgup pgdn home end", "move")):
+            table.add_row(key, text)
+        for pane in self.app.query(Pane):
+            keys = pane.help_keys()
+            if keys:
+                table.add_row(Text(pane.HELP_TITLE, style="bold underline"), "")
+                for key, text in keys:
+                    table.add_row(key, text)
+        with Vertical(classes="dialog wide"):
+            yield Label(Text("Keys", style="bold"), classes="dialog-title")
+            with VerticalScroll():
+                yield Static(table)
+
+
+class HealthScreen(_Modal):
+    """Every channel: state, age of the last event, events, reconnects, last error. Refreshes every second."""
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog wide"):
+            yield Label(Text("Channel health", style="bold"), classes="dialog-title")
+            yield Static(id="health-table")
+            yield Label(Text("Esc closes", style="dim"))
+
+    def on_mount(self) -> None:
+        self._render()
+        self.set_interval(1.0, self._render)
+
+    def _render(self) -> None:
+        table = Table(expand=True, box=None)
+        for column in ("channel", "state", "last event", "events", "reconnects", "last error"):
+            table.add_column(column)
+        for health in self.app.hub.store.health.values():  # type: ignore[attr-defined]
+            age = health.age()
+            table.add_row(Text(health.name), Text(health.state.value, style=f"bold {STATE_COLOURS.get(health.state.value, '')}"),
+                          Text("—" if age is None else f"{age:.0f}s ago"), Text(str(health.events)),
+                          Text(str(health.reconnects)), Text(sanitize(health.last_error or "", single_line=True)))
+        self.query_one("#health-table", Static).update(table)
+
+
+STATE_COLOURS = {"live": "green", "connecting": "yellow", "reconnecting": "yellow", "failed": "red", "off": "grey50"}
