@@ -49,6 +49,7 @@ class CaptainDatabases(Poller):
         self.client = client
         self.every = every
         self.store.channel(self.name, "captain")
+        self.store.set_state(self.name, ChannelState.CONNECTING)
 
     def interval(self) -> float:
         return self.every

@@ -15,10 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from tui.config import Config
-from tui.live.capout import CapOutCredits, CapOutRealtime, document_event
-from tui.live.captain import CaptainDatabases, CaptainJobs
-from tui.live.capx import CapxActivity, CapxCompanies, activity_event, publish_capx_figures, refresh_costs, resync_company
-from tui.live.casmo import casmo_webhook_event, submitted_job_row
 from tui.live.channel import describe_error
 from tui.live.events import ChannelState, Event
 from tui.live.store import Store
@@ -63,9 +59,10 @@ class LiveHub:
         self.store = store or Store(timeline_size=config.timeline_size)
         self.read_only = bool(config.read_only)
         self.capout = self.casmo = self.capx = self.captain = None
-        self.capout_channel: CapOutRealtime | None = None
-        self.captain_jobs: CaptainJobs | None = None
-        self.capx_channels: dict[str, CapxActivity] = {}
+        # Vendor modules are imported only for services that are on: an unused one costs nothing at start.
+        self.capout_channel = None  # tui.live.capout.CapOutRealtime
+        self.captain_jobs = None  # tui.live.captain.CaptainJobs
+        self.capx_channels: dict[str, Any] = {}  # company id -> tui.live.capx.CapxActivity
         self.receiver = None
         self.seen_capx = SeenActivity()
         self._tasks: set[asyncio.Task] = set()
@@ -114,14 +111,20 @@ class LiveHub:
         """Start every channel; returns at once (they run as tasks until `stop()`)."""
         c = self.config
         if self.capout is not None:
+            from tui.live.capout import CapOutCredits, CapOutRealtime
+
             self.capout_channel = CapOutRealtime(self.capout, self.store, transport=c.capout.transport,
                                                  recent=c.capout.recent)
             self._spawn(self.capout_channel.run(), self.capout_channel.name)
             self._spawn(CapOutCredits(self.capout, self.store).run(), "capout.credits")
         if self.capx is not None:
+            from tui.live.capx import CapxCompanies, publish_capx_figures
+
             self.capx.on_figures = lambda: publish_capx_figures(self.capx, self.store)
             self._spawn(CapxCompanies(self.capx, self.store, self._watch_companies).run(), "capx.companies")
         if self.captain is not None:
+            from tui.live.captain import CaptainDatabases, CaptainJobs
+
             databases = CaptainDatabases(self.captain, self.store)
             self.captain_jobs = CaptainJobs(self.captain, self.store, databases)
             self._spawn(databases.run(), "captain.databases")
@@ -149,6 +152,8 @@ class LiveHub:
         self.store.set_state("webhooks", ChannelState.LIVE)
 
     async def _watch_companies(self, company_ids: list[str]) -> None:
+        from tui.live.capx import CapxActivity
+
         wanted = set(self.config.capx.companies or company_ids)
         for company_id in company_ids:
             if company_id in wanted and company_id not in self.capx_channels:
@@ -159,6 +164,9 @@ class LiveHub:
                 await asyncio.sleep(0)  # the client's rate governor spaces the opens
 
     def _on_webhook(self, service: str, payload: dict[str, Any], received_at: float) -> None:
+        from tui.live.capx import activity_event
+        from tui.live.casmo import casmo_webhook_event
+
         self.store.note_event("webhooks", received_at)
         if service == "casmo":
             self.store.apply(casmo_webhook_event(payload, received_at))
@@ -202,6 +210,8 @@ class LiveHub:
         else:
             reply = await self.capout.upload(file_name or (url or "").rstrip("/").rsplit("/", 1)[-1] or "document",
                                              xn_address, url=url)
+        from tui.live.capout import document_event
+
         row = sanitize_data(reply.model_dump(mode="json"))
         row.setdefault("file_name", file_name or Path(path or url or "").name)
         row["updated_at"] = row.get("created_at")
@@ -213,6 +223,8 @@ class LiveHub:
         return reply
 
     async def submit_casmo(self, path: str, *, kind: str, mode: str = "callback", workflow_id: str | None = None):
+        from tui.live.casmo import submitted_job_row
+
         file_path = Path(path).expanduser()
         content = file_path.read_bytes()
         if kind == "review":
@@ -248,6 +260,8 @@ class LiveHub:
         return await self.capx.list_playbooks()
 
     async def capx_resync(self, company_id: str) -> None:
+        from tui.live.capx import refresh_costs, resync_company
+
         await resync_company(self.capx, self.store, company_id)
         await refresh_costs(self.capx, self.store, company_id)
 

@@ -261,6 +261,7 @@ class CaptainClient(BaseClient):
         path: str,
         *,
         secrets: Iterable[str | None] = (),
+        status_error_is_data: bool = False,
         **kwargs: Any,
     ) -> Any:
         """Send, and return the JSON body; any failure becomes an ApiError free of the call's secrets."""
@@ -274,7 +275,8 @@ class CaptainClient(BaseClient):
         body = json_or_none(response)
         if body is None:
             raise ApiError(self.service, response.status_code, "the reply was not JSON")
-        if isinstance(body, dict) and body.get("status") == "error":  # an error dressed as a 200
+        # An error dressed as a 200 -- except where "error" is a legitimate state (a failed indexing job).
+        if isinstance(body, dict) and body.get("status") == "error" and not status_error_is_data:
             raise ApiError(self.service, response.status_code, _redact(self._error_text(body), secrets))
         return body
 
@@ -433,7 +435,8 @@ class CaptainClient(BaseClient):
     async def indexing_status(self, job_id: str) -> IndexingStatus:
         # The doc's example also sends `Content-Type: application/json` on this body-less GET.
         headers = {**self._bearer(), "Content-Type": "application/json"}
-        body = await self._call("GET", f"/v1/indexing-status/{quote(job_id, safe='')}", headers=headers)
+        body = await self._call("GET", f"/v1/indexing-status/{quote(job_id, safe='')}", headers=headers,
+                                status_error_is_data=True)
         return self._parse(IndexingStatus, body)
 
     # ----------------------------------------------------------------------------------------- query

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import uvicorn
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -140,7 +140,10 @@ class FaultMiddleware:
                 return
             await send(message)
 
-        await self.app(scope, receive, counting_send)
+        try:
+            await self.app(scope, receive, counting_send)
+        except ClientDisconnect:
+            return  # the client went away mid-request: nothing to answer, nothing to log
         route = scope.get("route")
         template = getattr(route, "path", None) or scope["path"]
         prefix = vendor.prefix if vendor else ""
