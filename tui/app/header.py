@@ -42,20 +42,33 @@ def health_tooltip(health: ChannelHealth) -> str:
     return "\n".join(parts)
 
 
-class HealthLight(Static):
-    def __init__(self, channel: str):
-        super().__init__(Text(f"○ {channel}"), classes="health-light health-off", markup=False)
-        self.channel = channel
+GLYPH_STYLES = {
+    ChannelState.OFF: "grey50",
+    ChannelState.CONNECTING: "yellow",
+    ChannelState.LIVE: "green",
+    ChannelState.RECONNECTING: "bold yellow",
+    ChannelState.FAILED: "bold red",
+}
+
+
+class ServiceLights(Static):
+    """One service and a light per channel of it: `capx ●●●◐●`. Hover lists every channel's state; `h` opens
+    the health view. Grouping by service keeps the header one line with a dozen channels."""
+
+    def __init__(self, service: str):
+        super().__init__(Text(service), classes="health-light", markup=False)
+        self.service = service
         self._shown: tuple | None = None
 
-    def show(self, health: ChannelHealth) -> None:
-        glyph, css = LIGHTS.get(health.state, ("?", "health-off"))
-        shown = (glyph, css)
+    def show(self, channels: list[ChannelHealth]) -> None:
+        shown = tuple((h.name, h.state) for h in channels)
         if shown != self._shown:
             self._shown = shown
-            self.update(Text(f"{glyph} {self.channel}"))
-            self.set_classes(f"health-light {css}")
-        self.tooltip = health_tooltip(health)
+            text = Text(f"{self.service} ", style="grey70")
+            for health in channels:
+                text.append(LIGHTS.get(health.state, ("?", ""))[0], style=GLYPH_STYLES.get(health.state, ""))
+            self.update(text)
+        self.tooltip = "\n\n".join(health_tooltip(h) for h in channels)
 
 
 class HeaderBar(Horizontal):
@@ -63,7 +76,7 @@ class HeaderBar(Horizontal):
         super().__init__(id="header")
         self.config = config
         self.demo = demo
-        self._lights: dict[str, HealthLight] = {}
+        self._lights: dict[str, ServiceLights] = {}
 
     def compose(self) -> ComposeResult:
         yield Static(Text("capwatch", style="bold"), id="app-name")
@@ -87,9 +100,12 @@ class HeaderBar(Horizontal):
 
     def update_health(self, store) -> None:
         container = self.query_one("#lights", Horizontal)
-        for name, health in store.health.items():
-            light = self._lights.get(name)
-            if light is None:
-                light = self._lights[name] = HealthLight(name)
-                container.mount(light)
-            light.show(health)
+        by_service: dict[str, list[ChannelHealth]] = {}
+        for health in store.health.values():
+            by_service.setdefault(health.service or "capwatch", []).append(health)
+        for service, channels in by_service.items():
+            lights = self._lights.get(service)
+            if lights is None:
+                lights = self._lights[service] = ServiceLights(service)
+                container.mount(lights)
+            lights.show(channels)

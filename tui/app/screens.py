@@ -110,8 +110,8 @@ class HelpScreen(_Modal):
         from tui.app.panes.base import Pane
 
         table = Table(box=None, show_header=False, pad_edge=False, expand=True)
-        table.add_column("key", style="bold cyan", no_wrap=True)
-        table.add_column("action")
+        table.add_column("key", style="bold cyan", no_wrap=True, width=24)
+        table.add_column("action", ratio=1)
         table.add_row(Text("Global", style="bold underline"), "")
         for n, (_, label) in enumerate(self.app.TABS, start=1):  # type: ignore[attr-defined]
             table.add_row(str(n), f"show {label.split(' ', 1)[1]}")
@@ -144,10 +144,10 @@ class HealthScreen(_Modal):
             yield Label(Text("Esc closes", style="dim"))
 
     def on_mount(self) -> None:
-        self._render()
-        self.set_interval(1.0, self._render)
+        self._refresh_table()
+        self.set_interval(1.0, self._refresh_table)
 
-    def _render(self) -> None:
+    def _refresh_table(self) -> None:
         table = Table(expand=True, box=None)
         for column in ("channel", "state", "last event", "events", "reconnects", "last error"):
             table.add_column(column)

@@ -1,0 +1,86 @@
+"""The whole monitor against the simulator: number keys reach every tab, help and health open, the header
+shows badges and one light per channel, and a burst of events is one repaint."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+from textual.widgets import TabbedContent
+
+from tui.app.app import CapwatchApp
+from tui.app.header import ServiceLights
+from tui.app.screens import HealthScreen, HelpScreen
+from tui.config import load_config
+from tui.live.events import Event
+
+
+def make_app(sim, *, read_only: bool = False, services=("CAPTAIN",)) -> CapwatchApp:
+    env = {k: v for k, v in sim.options.client_env().items() if k.startswith(services)}
+    if read_only:
+        env["CAPWATCH_READ_ONLY"] = "1"
+    args = argparse.Namespace(config=os.devnull, read_only=None, transport=None, webhook_host=None,
+                              webhook_port=0, profile="test")
+    return CapwatchApp(load_config(args, env=env).config, demo=True)
+
+
+async def wait_until(pilot, predicate, timeout: float = 10.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await pilot.pause(0.05)
+
+
+async def test_number_keys_reach_every_tab_in_order(sim):
+    app = make_app(sim)
+    async with app.run_test(size=(120, 40)) as pilot:
+        tabs = app.query_one(TabbedContent)
+        for key, (tab_id, _) in zip("1234567", CapwatchApp.TABS):
+            await pilot.press(key)
+            await pilot.pause()
+            assert tabs.active == tab_id
+        await pilot.press("1")
+        await pilot.pause()
+        assert tabs.active == "overview"
+
+
+async def test_help_and_health_screens(sim):
+    app = make_app(sim)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        await pilot.press("h")
+        await pilot.pause()
+        assert isinstance(app.screen, HealthScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, (HelpScreen, HealthScreen))
+
+
+async def test_header_badges_and_lights_follow_channel_health(sim):
+    app = make_app(sim, read_only=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: "captain" in {w.service for w in app.query(ServiceLights)}
+                         and app.hub.store.health["captain.databases"].state.value == "live")
+        await pilot.pause(0.2)
+        assert app.query_one("#demo-badge") and app.query_one("#ro-badge")
+        assert str(app.query_one("#env-badge").render()) == "dev"
+        lights = {w.service: w for w in app.query(ServiceLights)}
+        assert {"capout", "casmo", "capx", "captain"} <= set(lights)
+        assert "captain.databases: live" in lights["captain"].tooltip
+
+
+async def test_a_burst_of_a_thousand_events_is_one_repaint(sim):
+    app = make_app(sim)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("7")
+        await pilot.pause(0.3)
+        frames_before = app.frames
+        for n in range(1000):
+            app.hub.store.apply(Event(time=1.0 + n, service="capx", type="agent.heartbeat", id=f"ag_{n}", data={}))
+        await pilot.pause(0.2)
+        # Everything above arrived between two frames: one batch, one repaint (other channels may add one more).
+        assert 1 <= app.frames - frames_before <= 3
