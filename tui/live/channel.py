@@ -71,6 +71,7 @@ class Channel:
                                  self.health.last_error if not first else None)
             first = False
             immediate = False
+            wait_at_least = 0.0
             try:
                 await self.session()
                 reason = "stream ended"
@@ -84,6 +85,7 @@ class Channel:
                     self.store.set_state(self.name, ChannelState.FAILED, describe_error(error))
                     return
                 reason = describe_error(error)
+                wait_at_least = error.retry_after or 0.0  # a 429 says how long; never come back sooner
             except StreamEnded as error:
                 reason, immediate = error.reason, error.immediate
             except Exception as error:  # a bad server reply must never kill the channel
@@ -92,6 +94,7 @@ class Channel:
             healthy = self.backoff.disconnected()
             self.health.last_error = reason
             delay = 0.0 if immediate and healthy else self.backoff.next_delay()
+            delay = max(delay, min(wait_at_least, 120.0))
             self.store.set_state(self.name, ChannelState.RECONNECTING, reason)
             if delay:
                 await asyncio.sleep(delay)
