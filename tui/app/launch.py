@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from typing import Iterator
@@ -39,8 +40,9 @@ def demo_simulator(*, seed: int | None, rate: float | None, token_ttl: float | N
         command += ["--token-ttl", str(token_ttl)]
     if faults:
         command += ["--faults", faults]
-    child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, start_new_session=True)
+    # stderr to a file, not a pipe: a pipe nobody reads would block the child once it filled up.
+    log = tempfile.TemporaryFile()
+    child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
     try:
         deadline = time.monotonic() + 15
         root = f"http://127.0.0.1:{port}/"
@@ -50,7 +52,8 @@ def demo_simulator(*, seed: int | None, rate: float | None, token_ttl: float | N
                 break
             except (httpx.HTTPError, ValueError, KeyError):
                 if child.poll() is not None:
-                    message = (child.stderr.read() if child.stderr else b"").decode(errors="replace")
+                    log.seek(0)
+                    message = log.read().decode(errors="replace")[-2000:]
                     raise SystemExit(f"capwatch demo: the simulator did not start:\n{message.strip()}")
                 if time.monotonic() > deadline:
                     raise SystemExit("capwatch demo: the simulator did not answer within 15 s")
@@ -68,6 +71,7 @@ def demo_simulator(*, seed: int | None, rate: float | None, token_ttl: float | N
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait(5)
+        log.close()
 
 
 def run_monitor(command: str, args: argparse.Namespace) -> int:
