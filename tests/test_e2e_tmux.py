@@ -39,7 +39,7 @@ def capture(session: str) -> str:
     return tmux("capture-pane", "-p", "-t", session)
 
 
-def wait_for(session: str, predicate, timeout: float = 30.0) -> str:
+def wait_for(session: str, predicate, timeout: float = 60.0) -> str:
     deadline = time.monotonic() + timeout
     screen = ""
     while time.monotonic() < deadline:
@@ -67,7 +67,7 @@ def demo_session(tmp_path):
 
 def test_demo_in_tmux_every_tab_and_live_values(demo_session):
     session = demo_session
-    wait_for(session, lambda s: "DEMO" in s and "Overview" in s, timeout=40)
+    wait_for(session, lambda s: "DEMO" in s and "Overview" in s, timeout=60)
     # Every tab by its number key.
     for key, marker in TAB_MARKERS.items():
         tmux("send-keys", "-t", session, key)
@@ -75,8 +75,8 @@ def test_demo_in_tmux_every_tab_and_live_values(demo_session):
         assert "Traceback" not in screen
     # Values change over time: the Events tab fills with new rows.
     tmux("send-keys", "-t", session, "7")
-    first = wait_for(session, lambda s: "capx" in body(s) and "capout" in body(s), timeout=30)
-    later = wait_for(session, lambda s: body(s) != body(first), timeout=30)
+    first = wait_for(session, lambda s: "capx" in body(s) and "capout" in body(s), timeout=60)
+    later = wait_for(session, lambda s: body(s) != body(first), timeout=60)
     assert body(later) != body(first)
     # Quit: the app exits and takes the simulator child with it.
     tmux("send-keys", "-t", session, "q")
