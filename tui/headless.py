@@ -86,10 +86,10 @@ def format_status(snapshot: dict[str, Any]) -> str:
     if credits:
         lines.append(f"  capout credits   {credits.get('credits_remaining')} of {credits.get('credits_total')} remaining")
     capx_credits = figures.get("capx.credits") or {}
-    if capx_credits:
-        lines.append(f"  capx credits     {capx_credits.get('remaining', capx_credits.get('credits_remaining'))} remaining")
+    if capx_credits.get("remaining") is not None:
+        lines.append(f"  capx credits     {capx_credits['remaining']} remaining")
     rate = figures.get("capx.rate_limit") or {}
-    if rate:
+    if rate.get("limit") is not None:
         lines.append(f"  capx rate limit  {rate.get('remaining')} of {rate.get('limit')} left this minute")
     return "\n".join(sanitize(line) for line in lines) + "\n"
 

@@ -66,9 +66,17 @@ class CaptainDatabases(Poller):
         for database in databases:
             row = sanitize_data(database.model_dump(mode="json"))
             rows[row.get("database_name") or row.get("database_id")] = row
-        previous = set(self.store.rows("databases"))
+        known = self.store.rows("databases")
+        previous = set(known)
+        now = time.time()
+        for name, row in rows.items():  # a database that appeared or changed is an event on the timeline
+            before = known.get(name)
+            if before is None or any(before.get(k) != v for k, v in row.items()):
+                self.store.apply(Event(time=now, service="captain",
+                                       type="database.discovered" if before is None else "database.updated",
+                                       id=str(name), data=row, kind="databases", patch=row))
         self.store.replace("databases", rows)
-        self.store.note_event(self.name, time.time())
+        self.store.note_event(self.name, now)
         for name in rows.keys() - previous:
             await self.refresh_files(name)
         for name in previous - rows.keys():

@@ -124,6 +124,14 @@ class Poller:
                 await self.poll()
             except asyncio.CancelledError:
                 raise
-            except Exception as error:
+            except ApiError as error:
+                if error.status in (401, 403):  # a wrong key: polling again cannot help
+                    self.store.set_state(self.name, ChannelState.FAILED, describe_error(error))
+                    return
                 self.store.record_error(self.name, describe_error(error))
+            except Exception as error:  # a bad reply is shown, and the next poll still happens
+                self.store.record_error(self.name, describe_error(error))
+            else:
+                if self.store.channel(self.name, "").state is not ChannelState.LIVE:
+                    self.store.set_state(self.name, ChannelState.LIVE)
             await asyncio.sleep(self.interval())

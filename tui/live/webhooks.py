@@ -1,10 +1,16 @@
 """The local webhook receiver for Casmo and Capx: `POST /webhooks/casmo` and `POST /webhooks/capx`.
 
-Served inside the capwatch process by uvicorn on the running event loop (the same server the simulator uses,
-so no extra dependency). Order of checks, so nothing untrusted is parsed before it is authenticated: size
-(413 past 1 MiB, from Content-Length or while reading), then the HMAC-SHA256 of the raw body in constant time
-(401), then JSON (400). A repeated delivery (same body) is acknowledged and not applied twice. Replies are
-fixed small bodies: request content is never reflected back.
+Served inside the capwatch process by uvicorn on the running event loop rather than a hand-written asyncio
+server: uvicorn and h11 are already dependencies (the simulator uses them), and h11 gets the HTTP/1.1 details
+right (chunked bodies, keep-alive, header limits) that a minimal parser would have to re-implement on input
+from the network. We bind the socket ourselves, so port 0 yields the real port before `start()` returns and a
+taken port raises OSError there.
+
+Order of checks, so nothing untrusted is parsed before it is authenticated: size (413 past 1 MiB, from
+Content-Length or while reading, which stops at the cap), then the HMAC-SHA256 hex signature of the raw body
+in constant time (401), then JSON (400). A repeated delivery (same body) is acknowledged and not applied
+twice. Replies are fixed small bodies: request content is never reflected back. Bodies and secrets are never
+logged.
 """
 
 from __future__ import annotations
@@ -12,8 +18,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import hmac
 import json
+import logging
 import socket
 import time
 from collections import OrderedDict
@@ -25,7 +31,29 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-MAX_BODY = 1 << 20
+from tui.services.casmo import verify_signature
+
+# Debug level only: nothing configures logging in the app, and a warning would reach stderr (Python's
+# last-resort handler) and tear the TUI. The counters are what the operator sees.
+log = logging.getLogger("capwatch.webhooks")
+
+SERVICES = ("casmo", "capx")
+MAX_BODY = 1 << 20  # 1 MiB: a result document is a few KiB; anything near this is not a vendor's webhook
+READ_TIMEOUT = 10.0  # a sender that trickles its body this long is cut off (408)
+MAX_CONNECTIONS = 64  # uvicorn answers 503 beyond this: a local flood cannot pile up tasks
+
+OnDelivery = Callable[[str, dict[str, Any], float], None]
+
+
+def _reply(status: int, **body: Any) -> JSONResponse:
+    return JSONResponse(body, status_code=status)
+
+
+# Fixed replies: nothing from the request ever appears in them.
+NOT_FOUND = {"error": "not found"}
+TOO_LARGE = {"error": "payload too large"}
+BAD_SIGNATURE = {"error": "invalid signature"}
+INVALID = {"error": "invalid payload"}
 
 
 class _EmbeddedServer(uvicorn.Server):
@@ -33,90 +61,129 @@ class _EmbeddedServer(uvicorn.Server):
 
     def capture_signals(self):
         return contextlib.nullcontext()
-SERVICES = ("casmo", "capx")
 
 
-def verify_signature(body: bytes, signature: str | None, secret: str) -> bool:
-    """The vendors' recipe: hex HMAC-SHA256 of the raw body with the webhook secret, compared in constant time."""
-    if not signature or not secret:
-        return False
-    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, signature.strip().lower())
+class _TooLarge(Exception):
+    pass
 
 
 class WebhookReceiver:
+    """Receives signed webhooks and hands each new, verified JSON object to `on_delivery(service, payload,
+    received_at)`. `secrets` maps "casmo"/"capx" to the webhook secret; None turns that route off (404)."""
+
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, secrets: dict[str, str | None],
-                 on_delivery: Callable[[str, dict[str, Any], float], None], remember: int = 10_000):
+                 on_delivery: OnDelivery, remember: int = 10_000):
         self.host = host
         self.port = port
-        self.secrets = secrets
+        self._secrets = dict(secrets)  # private, and never in a repr or a log line
         self.on_delivery = on_delivery
-        self.seen: OrderedDict[bytes, None] = OrderedDict()
         self.remember = remember
+        self.seen: OrderedDict[bytes, None] = OrderedDict()  # digests of applied deliveries, oldest first
         self.counts = {"accepted": 0, "rejected_signature": 0, "too_large": 0, "duplicates": 0, "invalid": 0}
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task | None = None
         self._socket: socket.socket | None = None
 
+    def __repr__(self) -> str:
+        routes = ",".join(s for s in SERVICES if self._secrets.get(s))
+        return f"WebhookReceiver(url={self.url!r}, routes={routes!r})"
+
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
     def app(self) -> Starlette:
         return Starlette(routes=[Route("/webhooks/{service}", self.receive, methods=["POST"])])
 
+    # ------------------------------------------------------------------------------------------- one request
+
     async def receive(self, request: Request) -> JSONResponse:
         service = request.path_params["service"]
-        secret = self.secrets.get(service) if service in SERVICES else None
+        secret = self._secrets.get(service) if service in SERVICES else None
         if not secret:
-            return JSONResponse({"error": "not found"}, status_code=404)
+            return _reply(404, **NOT_FOUND)
         declared = request.headers.get("content-length")
-        if declared and (not declared.isdigit() or int(declared) > MAX_BODY):
+        if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
             self.counts["too_large"] += 1
-            return JSONResponse({"error": "payload too large"}, status_code=413)
-        body = bytearray()
+            return _reply(413, **TOO_LARGE)
         try:
-            async for chunk in request.stream():
-                body += chunk
-                if len(body) > MAX_BODY:  # chunked or lying about its length: stop reading now
-                    self.counts["too_large"] += 1
-                    return JSONResponse({"error": "payload too large"}, status_code=413)
+            async with asyncio.timeout(READ_TIMEOUT):
+                raw = await self._read_body(request)
+        except _TooLarge:
+            self.counts["too_large"] += 1
+            return _reply(413, **TOO_LARGE)
+        except TimeoutError:
+            self.counts["invalid"] += 1
+            return _reply(408, error="request timeout")
         except ClientDisconnect:
-            return JSONResponse({"error": "incomplete"}, status_code=400)
-        raw = bytes(body)
+            return _reply(400, error="incomplete body")
+
         if not verify_signature(raw, request.headers.get("x-webhook-signature"), secret):
             self.counts["rejected_signature"] += 1
-            return JSONResponse({"error": "invalid signature"}, status_code=401)
+            log.debug("webhook %s: rejected, bad or missing signature", service)
+            return _reply(401, **BAD_SIGNATURE)
+
         digest = hashlib.sha256(service.encode() + b"\0" + raw).digest()
-        if digest in self.seen:
+        if digest in self.seen:  # the sender retried, or replayed: acknowledge, apply nothing
+            self.seen.move_to_end(digest)
             self.counts["duplicates"] += 1
-            return JSONResponse({"ok": True, "duplicate": True})
+            return _reply(200, ok=True, duplicate=True)
         try:
-            payload = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+            payload = json_object(raw)
+        except ValueError:
             self.counts["invalid"] += 1
-            return JSONResponse({"error": "invalid JSON"}, status_code=400)
-        if not isinstance(payload, dict):
-            self.counts["invalid"] += 1
-            return JSONResponse({"error": "invalid payload"}, status_code=400)
-        self.seen[digest] = None
+            return _reply(400, **INVALID)
+
+        try:
+            self.on_delivery(service, payload, time.time())
+        except Exception as error:  # our bug, not the sender's: answer 500 so it retries, and stay up
+            log.debug("webhook %s: delivery handler failed: %s", service, type(error).__name__)
+            return _reply(500, error="internal error")
+        self.seen[digest] = None  # only now: a failed delivery must not turn its retry into a "duplicate"
         if len(self.seen) > self.remember:
             self.seen.popitem(last=False)
         self.counts["accepted"] += 1
-        self.on_delivery(service, payload, time.time())
-        return JSONResponse({"ok": True})
+        return _reply(200, ok=True)
+
+    @staticmethod
+    async def _read_body(request: Request) -> bytes:
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY:  # chunked, or lying about its length: stop reading here
+                raise _TooLarge
+        return bytes(body)
+
+    # ------------------------------------------------------------------------------------------- lifecycle
 
     async def start(self) -> None:
-        """Bind (raising OSError when the port is taken) and serve in the background."""
-        self._socket = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
+        """Bind (raising OSError when the address is taken) and serve in the background."""
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        self._socket = socket.socket(family, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind((self.host, self.port))
+        try:
+            self._socket.bind((self.host, self.port))
+        except OSError:
+            self._socket.close()
+            self._socket = None
+            raise
         self.port = self._socket.getsockname()[1]
-        config = uvicorn.Config(self.app(), log_level="critical", access_log=False, lifespan="off",
-                                timeout_graceful_shutdown=1)
+        config = uvicorn.Config(
+            self.app(),
+            log_config=None,  # leave the process's logging alone: stray stderr output would tear a TUI
+            log_level="critical",
+            access_log=False,  # an access log line would carry the sender's address and path, nothing useful
+            lifespan="off",
+            limit_concurrency=MAX_CONNECTIONS,
+            timeout_graceful_shutdown=1,
+        )
         self._server = _EmbeddedServer(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[self._socket]), name="webhook receiver")
-        while not self._server.started and not self._task.done():
+        while not self._server.started:
+            if self._task.done():
+                self._task.result()  # raises what stopped it
+                raise RuntimeError("the webhook receiver stopped during start-up")
             await asyncio.sleep(0.01)
 
     async def stop(self) -> None:
@@ -125,7 +192,16 @@ class WebhookReceiver:
         if self._task is not None:
             try:
                 await asyncio.wait_for(self._task, 5)
-            except (asyncio.TimeoutError, asyncio.CancelledError, Exception):
+            except Exception:  # shutting down: a timeout or a server error changes nothing now
                 self._task.cancel()
         if self._socket is not None:
             self._socket.close()
+        self._server = self._task = self._socket = None
+
+
+def json_object(raw: bytes) -> dict[str, Any]:
+    """The body as a JSON object, or ValueError (also for valid JSON that is not an object)."""
+    payload = json.loads(raw)  # UnicodeDecodeError is a ValueError too
+    if not isinstance(payload, dict):
+        raise ValueError("not a JSON object")
+    return payload

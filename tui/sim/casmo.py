@@ -30,7 +30,7 @@ class CasmoSim(VendorSim):
     def __init__(self, sim):
         super().__init__(sim)
         self.jobs: OrderedDict[str, dict[str, Any]] = OrderedDict()
-        self.pending: OrderedDict[str, None] = OrderedDict()  # background callback jobs not finished
+        self.pending: OrderedDict[str, dict[str, Any]] = OrderedDict()  # background jobs not finished (<= 4)
         self.counter = 0
         self._timers: set[asyncio.Task] = set()
 
@@ -38,7 +38,7 @@ class CasmoSim(VendorSim):
 
     def _new_job(self, filename: str, kind: str, workflow_id: str | None, mode: str) -> dict[str, Any]:
         self.counter += 1
-        job_id = f"temp_{self.counter}_{int(time.time() * 1000)}"
+        job_id = f"temp_{self.counter}_{int(time.time())}"  # the doc's "temp_1_1234567890" shape
         job = {"job_id": job_id, "filename": filename, "kind": kind, "workflow_id": workflow_id, "mode": mode,
                "status": "processing", "submitted_at": iso(), "completed_at": None, "result": None}
         self.jobs[job_id] = job
@@ -62,10 +62,12 @@ class CasmoSim(VendorSim):
                            "total": round(rng.uniform(40, 9000), 2), "currency": rng.choice(["USD", "EUR"]),
                            "issued_on": "2026-11-02", "vendor": self.sim.label(rng.choice(["Acme Supply", "Globex"]))}}
 
-    def _finish(self, job_id: str) -> dict[str, Any] | None:
-        job = self.jobs.get(job_id)
+    def _finish(self, job: dict[str, Any]) -> dict[str, Any]:
+        """Complete `job` (held by the caller, so eviction from `jobs` meanwhile does not matter) and send
+        its webhook: in both modes, as the doc says."""
+        job_id = job["job_id"]
         self.pending.pop(job_id, None)
-        if job is None or job["status"] != "processing":
+        if job["status"] != "processing":
             return job
         result = self._result(job)
         job.update(result=result, status="failed" if "error" in result else "completed", completed_at=iso())
@@ -74,11 +76,13 @@ class CasmoSim(VendorSim):
                                                "result": result}, self.sim.options.casmo_webhook_secret)
         return job
 
-    def _finish_later(self, job_id: str) -> None:
+    def _finish_later(self, job: dict[str, Any]) -> None:
         """Callback jobs finish on their own clock, so they complete even in a still world (rate 0)."""
+        delay = 0.2 + self.sim.rng.random() * 0.8
+
         async def later() -> None:
-            await asyncio.sleep(0.2 + self.sim.rng.random() * 0.8)
-            self._finish(job_id)
+            await asyncio.sleep(delay)
+            self._finish(job)
 
         task = asyncio.get_running_loop().create_task(later())
         self._timers.add(task)
@@ -87,13 +91,13 @@ class CasmoSim(VendorSim):
     def tick(self, count: int) -> None:
         for _ in range(count):
             if self.pending and (len(self.pending) > 3 or self.sim.rng.random() < 0.5):
-                self._finish(next(iter(self.pending)))
+                self._finish(self.pending.pop(next(iter(self.pending))))
                 continue
             kind = "review" if self.sim.rng.random() < 0.3 else "extract"
             name = self.sim.rng.choice(BACKGROUND_FILES).format(n=2000 + self.counter)
             job = self._new_job(self.sim.label(name), kind, self.sim.rng.choice(list(WORKFLOWS)) if kind == "review"
                                 else None, "callback")
-            self.pending[job["job_id"]] = None
+            self.pending[job["job_id"]] = job
 
     def snapshot(self) -> dict[str, Any]:
         return {"jobs": {k: dict(v) for k, v in self.jobs.items()}, "workflows": WORKFLOWS}
@@ -141,12 +145,13 @@ class CasmoSim(VendorSim):
             if workflow_id not in WORKFLOWS:
                 return self.error(404, "not_found", "Workflow does not exist or does not belong to you")
         await upload.read()
-        job = self._new_job(upload.filename, kind, workflow_id, mode)
+        # The name comes back from the server, so the `hostile` fault may lace it like any other.
+        job = self._new_job(self.sim.label(upload.filename), kind, workflow_id, mode)
         if mode == "callback":
-            self._finish_later(job["job_id"])
+            self._finish_later(job)
             return JSONResponse({"job_id": job["job_id"], "status": "processing", "filename": job["filename"]},
                                 status_code=202)
         await asyncio.sleep(0.05 + self.sim.rng.random() * 0.2)  # the work, in response mode
-        job = self._finish(job["job_id"])
+        self._finish(job)
         return JSONResponse({"job_id": job["job_id"], "status": job["status"], "filename": job["filename"],
                              "result": job["result"]})
