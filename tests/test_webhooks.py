@@ -10,13 +10,19 @@ import json
 import httpx
 import pytest
 
-from tui.live.webhooks import WebhookReceiver
+from tui.live.webhooks import MAX_BODY, WebhookReceiver
 
 SECRET = "whsec_test_secret"
+# Marker strings planted in request bodies; no reply may contain any of them.
+MARKERS = (b"script", b"invoice", b"temp_1", b"review", b"SECRET", b"not json", b"yyyy", SECRET.encode())
 
 
 def sign(body: bytes, secret: str = SECRET) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def assert_not_reflected(reply: httpx.Response) -> None:
+    assert len(reply.content) < 100 and not any(marker in reply.content for marker in MARKERS)
 
 
 @pytest.fixture
@@ -42,41 +48,98 @@ async def test_good_signature_accepted_once_even_if_delivered_twice(receiver):
     second = await post(receiver, "/webhooks/casmo", body, **{"X-Webhook-Signature": sign(body)})
     assert first.status_code == second.status_code == 200
     assert receiver.deliveries == [("casmo", json.loads(body))]
-    assert receiver.counts["duplicates"] == 1
+    assert receiver.counts["accepted"] == 1 and receiver.counts["duplicates"] == 1
+    assert_not_reflected(first)
+    assert_not_reflected(second)
+    assert "whsec" not in repr(receiver) and receiver.url.startswith("http://127.0.0.1:")
 
 
-@pytest.mark.parametrize("signature", [None, "", "00" * 32, "not-hex", sign(b"other body")])
+@pytest.mark.parametrize("signature", [None, "", "00" * 32, "not-hex", sign(b"other body"), sign(b"x", "wrong"),
+                                       b"\xe9" * 64])
 async def test_bad_or_missing_signature_is_401_and_changes_nothing(receiver, signature):
     body = b'{"event": "review.completed", "data": {"job_id": "j<script>"}}'
     headers = {} if signature is None else {"X-Webhook-Signature": signature}
     reply = await post(receiver, "/webhooks/casmo", body, **headers)
     assert reply.status_code == 401 and receiver.deliveries == []
-    assert b"script" not in reply.content and b"review" not in reply.content  # nothing reflected
+    assert receiver.counts["rejected_signature"] == 1 and receiver.counts["accepted"] == 0
+    assert_not_reflected(reply)
 
 
-async def test_each_service_has_its_own_secret(receiver):
+async def test_each_service_has_its_own_secret_and_a_missing_secret_is_a_closed_route(receiver):
     body = b'{"event": "task.created", "data": {}}'
     assert (await post(receiver, "/webhooks/capx", body, **{"X-Webhook-Signature": sign(body)})).status_code == 401
     good = await post(receiver, "/webhooks/capx", body, **{"X-Webhook-Signature": sign(body, "other_secret")})
     assert good.status_code == 200 and receiver.deliveries == [("capx", json.loads(body))]
     assert (await post(receiver, "/webhooks/other", body)).status_code == 404
 
+    closed = WebhookReceiver(port=0, secrets={"casmo": None, "capx": "other_secret"},
+                             on_delivery=lambda *args: pytest.fail("a closed route delivered"))
+    await closed.start()
+    try:
+        reply = await post(closed, "/webhooks/casmo", body, **{"X-Webhook-Signature": sign(body)})
+        assert reply.status_code == 404
+    finally:
+        await closed.stop()
+
 
 async def test_over_one_mebibyte_is_413_with_length_or_chunked(receiver):
-    big = b"x" * ((1 << 20) + 1)
-    assert (await post(receiver, "/webhooks/casmo", big, **{"X-Webhook-Signature": sign(big)})).status_code == 413
+    big = b"x" * (MAX_BODY + 1)
+    reply = await post(receiver, "/webhooks/casmo", big, **{"X-Webhook-Signature": sign(big)})
+    assert reply.status_code == 413
+    assert_not_reflected(reply)
 
-    async def chunks():
+    async def chunks():  # no Content-Length: 1.25 MiB in 64 KiB pieces; refused before the signature matters
         for _ in range(20):
             yield b"y" * 65536
 
     async with httpx.AsyncClient() as http:
-        reply = await http.post(f"{receiver.url}/webhooks/casmo", content=chunks(),
-                                headers={"X-Webhook-Signature": "00"})
-    assert reply.status_code == 413 and receiver.deliveries == []
+        try:
+            reply = await http.post(f"{receiver.url}/webhooks/casmo", content=chunks(),
+                                    headers={"X-Webhook-Signature": "00"})
+            assert reply.status_code == 413
+            assert_not_reflected(reply)
+        except (httpx.WriteError, httpx.RemoteProtocolError):
+            pass  # the receiver may hang up while the rest is still being written: also a refusal
+    assert receiver.counts["too_large"] == 2 and receiver.deliveries == []
+
+    # Exactly at the cap is fine.
+    padded = json.dumps({"event": "review.completed", "pad": ""}).encode()
+    edge = padded[:-2] + b"p" * (MAX_BODY - len(padded)) + padded[-2:]
+    assert len(edge) == MAX_BODY
+    reply = await post(receiver, "/webhooks/casmo", edge, **{"X-Webhook-Signature": sign(edge)})
+    assert reply.status_code == 200 and len(receiver.deliveries) == 1
 
 
-async def test_invalid_json_with_a_valid_signature_is_400(receiver):
-    body = b"{not json"
+@pytest.mark.parametrize("body", [b"{not json", b"[1, 2, 3]", b"\xff\xfe{}", b""])
+async def test_invalid_json_with_a_valid_signature_is_400(receiver, body):
     reply = await post(receiver, "/webhooks/casmo", body, **{"X-Webhook-Signature": sign(body)})
-    assert reply.status_code == 400 and receiver.deliveries == [] and b"not json" not in reply.content
+    assert reply.status_code == 400 and receiver.deliveries == [] and receiver.counts["invalid"] == 1
+    assert_not_reflected(reply)
+
+
+async def test_a_failing_handler_answers_500_and_the_retry_is_applied():
+    calls = []
+
+    def flaky(service, payload, at):
+        calls.append(payload)
+        if len(calls) == 1:
+            raise RuntimeError("store not ready")
+
+    running = WebhookReceiver(port=0, secrets={"casmo": SECRET}, on_delivery=flaky)
+    await running.start()
+    try:
+        body = b'{"event": "extraction.completed", "data": {"job_id": "temp_1_1"}}'
+        first = await post(running, "/webhooks/casmo", body, **{"X-Webhook-Signature": sign(body)})
+        retry = await post(running, "/webhooks/casmo", body, **{"X-Webhook-Signature": sign(body)})
+        assert (first.status_code, retry.status_code) == (500, 200) and len(calls) == 2
+        assert running.counts["accepted"] == 1 and running.counts["duplicates"] == 0
+        assert b"store not ready" not in first.content
+    finally:
+        await running.stop()
+
+
+async def test_start_raises_when_the_port_is_taken(receiver):
+    other = WebhookReceiver(port=receiver.port, secrets={"casmo": SECRET}, on_delivery=lambda *args: None)
+    with pytest.raises(OSError):
+        await other.start()
+    await other.stop()  # harmless after a failed start

@@ -96,7 +96,7 @@ class ExtractionPane(TablePane):
     TITLE = "Jobs"
     HELP_TITLE = "Extraction (Casmo AI)"
     COLUMNS = [
-        Column("job_id", "Job", width=22),
+        Column("job_id", "Job", width=18),
         Column("filename", "File", width=None),
         Column("kind", "Kind", width=7),
         Column("status", "Status", width=10, render=status_cell),
