@@ -15,7 +15,7 @@ from textual.widgets import Footer
 
 from tui.live.store import Store
 
-STYLES = Path(__file__).resolve().parent.parent / "styles" / "app.tcss"
+STYLES = Path(__file__).resolve().parent.parent / "styles"
 
 
 class StubHub(SimpleNamespace):
@@ -26,7 +26,7 @@ class StubHub(SimpleNamespace):
 
 
 class PaneHost(App):
-    CSS_PATH = [str(STYLES)]
+    CSS_PATH = [str(path) for path in sorted(STYLES.glob("*.tcss"))]  # as the app loads them
 
     def __init__(self, pane_factory, hub: StubHub | None = None):
         super().__init__()

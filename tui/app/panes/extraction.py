@@ -35,8 +35,8 @@ def latency_text(row: dict[str, Any]) -> str:
 
 def verified_cell(row: dict[str, Any]) -> Text:
     if row.get("signature_verified"):
-        return Text("✔ signed", style="green")
-    return Text("— reply" if row.get("status") not in (None, "processing") else "…", style="dim")
+        return Text("✔ hmac", style="green")  # arrived by webhook, HMAC verified before parsing
+    return Text("reply" if row.get("status") not in (None, "processing") else "…", style="dim")
 
 
 class SubmitScreen(ModalScreen[dict | None]):
@@ -100,12 +100,12 @@ class ExtractionPane(TablePane):
         Column("filename", "File", width=None),
         Column("kind", "Kind", width=7),
         Column("status", "Status", width=10, render=status_cell),
-        Column("submitted_at", "Submitted", width=9, render=lambda row: short_time(row.get("submitted_at"))),
-        Column("completed_at", "Completed", width=9, render=lambda row: short_time(row.get("completed_at")),
+        Column("submitted_at", "Sent", width=8, render=lambda row: short_time(row.get("submitted_at"))),
+        Column("completed_at", "Done", width=8, render=lambda row: short_time(row.get("completed_at")),
                sort_key=lambda row: parse_timestamp(row.get("completed_at") or row.get("submitted_at")) or 0),
-        Column("latency", "Latency", width=8, align="right", render=latency_text,
+        Column("latency", "Took", width=7, align="right", render=latency_text,
                sort_key=lambda row: latency_seconds(row) or 0),
-        Column("signature_verified", "Signature", width=9, render=verified_cell),
+        Column("signature_verified", "Signed", width=8, render=verified_cell),
     ]
 
     BINDINGS = [
