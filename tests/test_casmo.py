@@ -171,3 +171,20 @@ def test_verify_signature_is_the_doc_recipe_and_never_raises():
     for bad in (None, "", "not-hex", good[:-2], "\u00e9" * 64, good + "00"):
         assert not verify_signature(body, bad, SECRET)
     assert not verify_signature(body + b" ", good, SECRET) and not verify_signature(body, good, "other")
+
+
+async def test_response_mode_is_not_retried_and_names_come_back_untrusted(sim_factory):
+    """A 5xx in response mode (the work failed or took too long) is not re-run behind the caller's back, and
+    the echoed file name is server text: with the `hostile` fault it carries escapes, kept as sent."""
+    running = sim_factory(faults="errors=1")
+    async with CasmoClient(running.base_urls["casmo"], api_key=KEY) as client:
+        with pytest.raises(ApiError) as caught:
+            await client.extract(b"x", "a.pdf")
+    assert caught.value.status in (500, 504) and caught.value.message == "Simulated server fault"
+    journal = httpx.get(f"{running.root}/_admin/journal").json()["requests"]
+    assert journal == {"FAULT /casmo/v1/extract": 1}
+
+    hostile = sim_factory(faults="hostile")
+    async with CasmoClient(hostile.base_urls["casmo"], api_key=KEY) as client:
+        reply = await client.extract(b"x", "a.pdf")
+    assert "a.pdf" in reply.filename and reply.filename != "a.pdf"
