@@ -178,6 +178,8 @@ class CapOutRealtime(Channel):
 class CapOutCredits(Poller):
     """GET /credits every 30 s; keeps the last samples so the burn rate and time to empty can be shown."""
 
+    service = "capout"
+
     def __init__(self, client: CapOutClient, store: Store, every: float = 30.0):
         super().__init__("capout.credits", store)
         self.client = client

@@ -44,6 +44,8 @@ def eta_seconds(row: dict[str, Any], now: float | None = None) -> float | None:
 
 
 class CaptainDatabases(Poller):
+    service = "captain"
+
     def __init__(self, client: CaptainClient, store: Store, every: float = DATABASES_EVERY):
         super().__init__("captain.databases", store)
         self.client = client
@@ -94,6 +96,8 @@ class CaptainDatabases(Poller):
 
 class CaptainJobs(Poller):
     """Polls the indexing jobs this client started, every 3 s while any is running."""
+
+    service = "captain"
 
     def __init__(self, client: CaptainClient, store: Store, databases: CaptainDatabases, every: float = JOBS_EVERY):
         super().__init__("captain.jobs", store)

@@ -141,6 +141,8 @@ class CapxCompanies(Poller):
     """The company list (every 60 s) and the costs of the watched companies (every 60 s). It also starts a
     CapxActivity channel for each company to watch, via `on_company`."""
 
+    service = "capx"
+
     def __init__(self, client: CapxClient, store: Store, on_companies, every: float = 60.0):
         super().__init__("capx.companies", store)
         self.client = client

@@ -108,9 +108,12 @@ class Poller:
     """A periodic job whose next run is scheduled when the previous one finished, never overlapping.
     `interval()` may change between runs (Captain polls jobs every 3 s only while any is running)."""
 
+    service = ""
+
     def __init__(self, name: str, store: Store):
         self.name = name
         self.store = store
+        store.channel(name, self.service)  # shown under its service from the start
 
     def interval(self) -> float:
         raise NotImplementedError

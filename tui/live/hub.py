@@ -141,7 +141,7 @@ class LiveHub:
         self.receiver = WebhookReceiver(host=self.config.webhooks.host, port=self.config.webhooks.port,
                                         secrets={"casmo": casmo_secret, "capx": capx_secret},
                                         on_delivery=self._on_webhook)
-        self.store.channel("webhooks", "capwatch")
+        self.store.channel("webhooks", "webhooks")
         try:
             await self.receiver.start()
         except OSError as error:
