@@ -21,12 +21,16 @@ from tui.services.base import (STREAM_READ_TIMEOUT, ApiError, BaseClient, json_o
 from tui.text import mask_secret
 
 DEFAULT_BASE_URL = "https://api.capx.ai/v1"
+MAX_PAGE_SIZE = 100  # the docs' maximum `limit`
 EVENT_TYPES = (
     "company.created", "company.status_changed", "agent.heartbeat", "agent.error", "task.created",
     "task.completed", "task.approval_required", "playbook.run_started", "playbook.run_completed",
     "costs.threshold_reached",
 )
+# Known values, for display only: a value not listed here is kept and shown as it comes.
 COMPANY_STATUSES = ("running", "paused", "stopped")
+AGENT_STATUSES = ("idle", "working", "error")
+RUN_STATUSES = ("running", "completed", "failed")
 TASK_STATUSES = ("open", "in_progress", "awaiting_approval", "completed", "rejected")
 
 
@@ -146,34 +150,41 @@ class CapxCredits:
 class RateLimitGovernor:
     """Spaces requests when the window's budget runs low, so the client slows down before the limit.
 
-    With `remaining` requests left until `reset`, and fewer than `reserve` of the limit left, each request
-    waits `seconds_to_reset / remaining`: the budget then lasts until the window resets. No network here.
+    With `remaining` requests left until `reset` and no more than `reserve` of the limit left, requests go
+    out `seconds_to_reset / remaining` apart: the budget then lasts until the window resets. With nothing
+    left, the next request waits for the reset. Pure arithmetic plus one lock: no network here.
     """
+
+    max_wait = 60.0  # a rolling one-minute window never needs more; guards against a nonsense Reset header
 
     def __init__(self, reserve: float = 0.1, clock: Callable[[], float] = time.time):
         self.reserve = reserve
         self.clock = clock
-        self.lock = asyncio.Lock()
+        self.lock = asyncio.Lock()  # one request leaves at a time, so the spacing holds under concurrency
         self.last_sent = 0.0
 
     def delay(self, rate: RateLimit) -> float:
+        """Seconds to wait before the next request, given the last figures the server sent."""
         if rate.limit is None or rate.remaining is None or rate.reset is None:
             return 0.0
-        left = rate.reset - self.clock()
+        now = self.clock()
+        left = rate.reset - now
         if left <= 0:
-            return 0.0
+            return 0.0  # the figures are from a window that has passed
         if rate.remaining <= 0:
             return left
         if rate.remaining > max(1, rate.limit * self.reserve):
             return 0.0
         spacing = left / rate.remaining
-        return max(0.0, spacing - (self.clock() - self.last_sent))
+        return max(0.0, spacing - (now - self.last_sent))
 
-    async def wait(self, rate: RateLimit) -> None:
+    async def wait(self, current: Callable[[], RateLimit]) -> None:
+        """Wait our turn; `current` is read inside the lock, so a waiter sees the figures of the requests
+        that went before it."""
         async with self.lock:
-            pause = self.delay(rate)
+            pause = self.delay(current())
             if pause > 0:
-                await asyncio.sleep(min(pause, 60.0))
+                await asyncio.sleep(min(pause, self.max_wait))
             self.last_sent = self.clock()
 
 
@@ -186,46 +197,53 @@ class CapxClient(BaseClient):
         self.rate_limit = RateLimit()
         self.credits = CapxCredits()
         self.governor = RateLimitGovernor()
-        self.on_figures: Callable[[], None] | None = None
+        self.on_figures: Callable[[], None] | None = None  # called after every reply updated the figures
+        # A response hook sees every reply: errors, the 429s that send() retries, and stream openings.
+        self.http.event_hooks["response"].append(self._observe)
 
     def __repr__(self) -> str:
         return f"CapxClient(base_url={self.base_url!r}, api_key={mask_secret(self._api_key)!r})"
 
     # ----------------------------------------------------------------------------------------- plumbing
 
-    def _record(self, response: httpx.Response, body: Any) -> None:
+    async def _observe(self, response: httpx.Response) -> None:
+        """Record the live figures of one reply: rate limit from the headers, credits from `meta`."""
         headers = response.headers
         try:
             if "x-ratelimit-limit" in headers:
-                self.rate_limit = RateLimit(int(headers["x-ratelimit-limit"]), int(headers["x-ratelimit-remaining"]),
+                self.rate_limit = RateLimit(int(float(headers["x-ratelimit-limit"])),
+                                            int(float(headers["x-ratelimit-remaining"])),
                                             float(headers["x-ratelimit-reset"]), time.time())
         except (KeyError, ValueError):
             pass  # a malformed header is ignored, the last good figures stay
-        meta = body.get("meta") if isinstance(body, dict) else None
-        if isinstance(meta, dict):
-            used, remaining = meta.get("credits_used"), meta.get("credits_remaining")
-            if isinstance(remaining, (int, float)):
-                self.credits = CapxCredits(used if isinstance(used, (int, float)) else None, remaining)
+        if "text/event-stream" not in headers.get("content-type", ""):  # a stream's body is never read here
+            await response.aread()
+            body = json_or_none(response)
+            meta = body.get("meta") if isinstance(body, dict) else None
+            if isinstance(meta, dict) and isinstance(meta.get("credits_remaining"), (int, float)):
+                used = meta.get("credits_used")
+                self.credits = CapxCredits(used if isinstance(used, (int, float)) else None, meta["credits_remaining"])
         if self.on_figures is not None:
             self.on_figures()
 
     def error_from(self, response: httpx.Response) -> ApiError:
         body = json_or_none(response)
-        self._record(response, body)
         detail = body.get("error") if isinstance(body, dict) else None
         if isinstance(detail, dict):
-            return ApiError(self.service, response.status_code, str(detail.get("message") or "request failed"),
-                            code=detail.get("code"), docs=detail.get("docs"))
+            error = ErrorBody.model_validate({k: v for k, v in detail.items() if isinstance(v, str)})
+            return ApiError(self.service, response.status_code, error.message or "request failed",
+                            code=error.code, docs=error.docs)
         return ApiError(self.service, response.status_code, response.reason_phrase or "request failed")
 
     async def _request(self, method: str, path: str, *, mutation: str | None = None, **kwargs: Any) -> tuple[Any, Meta]:
+        """Send one call within the rate budget and unwrap the envelope. `mutation` names a mutating call:
+        it is refused in read-only mode, and its Idempotency-Key is the same on every retry."""
         if mutation:
             self.guard(mutation)
             kwargs["headers"] = {**kwargs.get("headers", {}), "Idempotency-Key": new_idempotency_key()}
-        await self.governor.wait(self.rate_limit)
+        await self.governor.wait(lambda: self.rate_limit)
         response = await self.send(method, path, **kwargs)
         body = json_or_none(response)
-        self._record(response, body)
         if not isinstance(body, dict) or body.get("success") is not True:
             raise ApiError(self.service, response.status_code, "the reply was not a Capx success envelope")
         try:
@@ -254,10 +272,12 @@ class CapxClient(BaseClient):
         data, meta = await self._request("GET", path, params=query)
         return Page(self._many(model, data), meta.cursor, bool(meta.has_more and meta.cursor))
 
-    async def _walk(self, model: type[M], path: str, params: dict[str, Any] | None = None) -> AsyncIterator[M]:
+    async def _walk(self, model: type[M], path: str, params: dict[str, Any] | None = None, *,
+                    page_size: int = MAX_PAGE_SIZE) -> AsyncIterator[M]:
+        """Every item of a list endpoint, following `meta.cursor` until the last page."""
         cursor = None
         while True:
-            page = await self._page(model, path, limit=100, cursor=cursor, params=params)
+            page = await self._page(model, path, limit=page_size, cursor=cursor, params=params)
             for item in page.items:
                 yield item
             if not page.has_more:
@@ -269,8 +289,8 @@ class CapxClient(BaseClient):
     async def list_companies(self, *, limit: int = 25, cursor: str | None = None) -> Page[Company]:
         return await self._page(Company, "/companies", limit=limit, cursor=cursor)
 
-    def iter_companies(self) -> AsyncIterator[Company]:
-        return self._walk(Company, "/companies")
+    def iter_companies(self, *, page_size: int = MAX_PAGE_SIZE) -> AsyncIterator[Company]:
+        return self._walk(Company, "/companies", page_size=page_size)
 
     async def get_company(self, company_id: str) -> Company:
         data, _ = await self._request("GET", f"/companies/{company_id}")
@@ -292,8 +312,10 @@ class CapxClient(BaseClient):
         return await self._page(Task, f"/companies/{company_id}/tasks", limit=limit, cursor=cursor,
                                 params={"status": status} if status else None)
 
-    def iter_tasks(self, company_id: str, *, status: str | None = None) -> AsyncIterator[Task]:
-        return self._walk(Task, f"/companies/{company_id}/tasks", {"status": status} if status else None)
+    def iter_tasks(self, company_id: str, *, status: str | None = None,
+                   page_size: int = MAX_PAGE_SIZE) -> AsyncIterator[Task]:
+        return self._walk(Task, f"/companies/{company_id}/tasks", {"status": status} if status else None,
+                          page_size=page_size)
 
     async def approve_task(self, task_id: str) -> Task:
         data, _ = await self._request("POST", f"/tasks/{task_id}/approve", mutation="approve task")
@@ -317,11 +339,13 @@ class CapxClient(BaseClient):
 
     @asynccontextmanager
     async def open_activity(self, company_id: str, last_event_id: str | None = None) -> AsyncIterator[httpx.Response]:
-        """The activity SSE stream of one company (not parsed here). Opening it counts against the limit."""
+        """The activity SSE stream of one company, unparsed (the live layer reads it). Opening it counts
+        against the rate limit. A non-2xx reply raises ApiError (with `retry_after` on a 429), and so does a
+        transport failure while opening or reading."""
         headers = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
         if last_event_id:
             headers["Last-Event-ID"] = last_event_id
-        await self.governor.wait(self.rate_limit)
+        await self.governor.wait(lambda: self.rate_limit)
         timeout = httpx.Timeout(10.0, read=STREAM_READ_TIMEOUT)
         try:
             async with self.http.stream("GET", f"/companies/{company_id}/activity", params={"stream": "true"},
@@ -332,7 +356,8 @@ class CapxClient(BaseClient):
                     if response.status_code == 429:
                         error.retry_after = retry_after_seconds(response)
                     raise error
-                self._record(response, None)
+                if "text/event-stream" not in response.headers.get("content-type", ""):
+                    raise ApiError(self.service, response.status_code, "the activity reply is not an event stream")
                 yield response
         except httpx.TransportError as error:
             raise ApiError(self.service, None, f"{type(error).__name__}: {error}") from error
