@@ -176,6 +176,9 @@ class LiveHub:
             if self.seen_capx.remember(data):
                 self.store.apply(activity_event(data, company_id=str(data.get("company_id") or ""),
                                                 received=received_at))
+            if data.get("type") == "company.created" and data.get("company_id"):
+                # A new company's activity goes to its own stream: open it now, not at the next company poll.
+                self._spawn(self._watch_companies([str(data["company_id"])]), "capx.watch-new-company")
 
     async def run(self) -> None:
         """Start, then wait until cancelled; stops everything on the way out."""
