@@ -1,4 +1,4 @@
-"""Configuration: file < environment < flags, the environment contract, clear errors, safe files."""
+"""Configuration: file < environment < flags, the environment contract, clear errors, safe files, `capwatch init`."""
 
 from __future__ import annotations
 
@@ -7,10 +7,14 @@ import os
 import stat
 import subprocess
 import sys
+import tomllib
+from pathlib import Path
 
 import pytest
 
 from tui.config import ENVIRONMENT, ConfigError, describe, load_config, run_init
+
+ORGANIZATION = "01999eb7-8554-5c7b-6321-066454166af2"
 
 
 def flags(**values) -> argparse.Namespace:
@@ -25,41 +29,69 @@ def write(path, text: str, mode: int = 0o600):
     return path
 
 
+def config_error(args: argparse.Namespace, env: dict[str, str]) -> str:
+    with pytest.raises(ConfigError) as caught:
+        load_config(args, env=env)
+    return str(caught.value)
+
+
+# --------------------------------------------------------------------------------------------- sources
+
+
 def test_defaults_are_the_vendors_and_services_without_keys_are_off(tmp_path):
-    config = load_config(flags(), env={"HOME": str(tmp_path)}).config
+    loaded = load_config(flags(), env={"HOME": str(tmp_path)})
+    config = loaded.config
     assert config.capout.base_url == "https://api.capout.ai"
     assert config.casmo.base_url == "https://api.casmoai.com"
     assert config.capx.base_url == "https://api.capx.ai/v1"
     assert config.captain.base_url == "https://api.runcaptain.com"
     assert not any(service.enabled for service in config.services().values())
-    assert config.capout.transport == "ws" and config.webhooks.host == "127.0.0.1"
-
-
-def test_file_then_environment_then_flags(tmp_path):
-    path = write(tmp_path / "c.toml", '[capout]\napi_key = "capout_from_file"\ntransport = "sse"\n'
-                                       '[webhooks]\nport = 9000\nhost = "127.0.0.1"\n')
-    env = {"CAPWATCH_WEBHOOK_PORT": "9100"}
-    loaded = load_config(flags(config=str(path)), env=env)
-    assert loaded.config.capout.api_key_value == "capout_from_file"
-    assert loaded.config.capout.transport == "sse"
-    assert loaded.config.webhooks.port == 9100  # environment beats the file
-    loaded = load_config(flags(config=str(path), webhook_port=9200, transport="ws"), env=env)
-    assert loaded.config.webhooks.port == 9200 and loaded.config.capout.transport == "ws"  # flags beat both
+    assert (config.profile, config.read_only, config.timeline_size) == ("default", False, 10_000)
+    assert (config.capout.transport, config.capout.recent, config.capx.companies) == ("ws", 50, [])
+    assert (config.webhooks.host, config.webhooks.port) == ("127.0.0.1", 8787)
     assert loaded.warnings == []
 
 
-def test_config_path_from_environment_variable(tmp_path):
+def test_file_then_environment_then_flags(tmp_path):
+    path = write(tmp_path / "c.toml", 'profile = "file"\nread_only = true\n'
+                                       '[capout]\napi_key = "capout_from_file"\ntransport = "sse"\n'
+                                       '[webhooks]\nport = 9000\nhost = "127.0.0.1"\n')
+    env = {"CAPWATCH_WEBHOOK_PORT": "9100", "CAPWATCH_READ_ONLY": "false", "CAPWATCH_PROFILE": "env"}
+    loaded = load_config(flags(config=str(path)), env=env)
+    assert loaded.config.capout.api_key_value == "capout_from_file"
+    assert loaded.config.capout.transport == "sse"  # the file beats the defaults
+    assert loaded.config.webhooks.port == 9100  # the environment beats the file
+    assert loaded.config.read_only is False and loaded.config.profile == "env"
+    assert loaded.sources["webhooks.port"] == "environment variable CAPWATCH_WEBHOOK_PORT"
+    assert loaded.sources["capout.transport"] == str(path)
+    loaded = load_config(flags(config=str(path), webhook_port=9200, transport="ws", read_only=True, profile="flag"),
+                         env=env)
+    config = loaded.config
+    assert (config.webhooks.port, config.capout.transport) == (9200, "ws")
+    assert (config.read_only, config.profile) == (True, "flag")
+    assert loaded.sources["webhooks.port"] == "flag --webhook-port"
+
+
+def test_config_path_from_environment_variable_and_xdg(tmp_path):
     path = write(tmp_path / "elsewhere.toml", 'profile = "night-shift"\n')
     assert load_config(flags(), env={"CAPWATCH_CONFIG": str(path)}).config.profile == "night-shift"
+    xdg = tmp_path / "xdg"
+    (xdg / "capwatch").mkdir(parents=True)
+    write(xdg / "capwatch" / "config.toml", 'profile = "from-xdg"\n')
+    loaded = load_config(flags(), env={"XDG_CONFIG_HOME": str(xdg), "HOME": str(tmp_path)})
+    assert loaded.config.profile == "from-xdg" and loaded.path == xdg / "capwatch" / "config.toml"
+    # --config beats $CAPWATCH_CONFIG
+    other = write(tmp_path / "other.toml", 'profile = "flagged"\n')
+    assert load_config(flags(config=str(other)), env={"CAPWATCH_CONFIG": str(path)}).config.profile == "flagged"
 
 
 @pytest.mark.parametrize("variable,dotted", sorted(ENVIRONMENT.items()))
 def test_every_environment_variable_reaches_its_field(variable, dotted):
     values = {
-        "base_url": "http://127.0.0.1:1/x",
+        "base_url": "http://127.0.0.1:1/x/",
         "api_key": {"capout": "capout_k", "casmo": "cai_k", "capx": "capx_sk_k", "captain": "cap_dev_k"},
         "webhook_secret": "whsec",
-        "organization_id": "00000000-0000-4000-8000-000000000000",
+        "organization_id": ORGANIZATION,
         "host": "127.0.0.2",
         "port": "8999",
         "read_only": "1",
@@ -72,84 +104,124 @@ def test_every_environment_variable_reaches_its_field(variable, dotted):
         value = value[section]
     env = {variable: value}
     if dotted == "captain.api_key":
-        env["CAPTAIN_ORGANIZATION_ID"] = values["organization_id"]
+        env["CAPTAIN_ORGANIZATION_ID"] = ORGANIZATION  # Captain stays off without it
     config = load_config(flags(config=os.devnull), env=env).config
     target = config
     for part in dotted.split("."):
         target = getattr(target, part)
     shown = target.get_secret_value() if hasattr(target, "get_secret_value") else target
-    expected = {"port": 8999, "read_only": True}.get(field, value.rstrip("/") if field == "base_url" else value)
+    expected = {"port": 8999, "read_only": True, "base_url": "http://127.0.0.1:1/x"}.get(field, value)
     assert shown == expected
+
+
+def test_pasted_whitespace_around_a_key_is_dropped_and_empty_means_off():
+    env = {"CAPX_API_KEY": "  capx_sk_abc\n", "CASMO_API_KEY": "  "}
+    config = load_config(flags(config=os.devnull), env=env).config
+    assert config.capx.api_key_value == "capx_sk_abc" and config.capx.enabled
+    assert not config.casmo.enabled
+
+
+def test_captain_key_without_organization_warns_and_stays_off():
+    loaded = load_config(flags(config=os.devnull), env={"CAPTAIN_API_KEY": "cap_prod_abcdef123456"})
+    assert not loaded.config.captain.enabled
+    assert any("organization id" in w and "CAPTAIN_API_KEY" in w for w in loaded.warnings)
+    assert "abcdef123456" not in str(loaded.warnings)
+
+
+# --------------------------------------------------------------------------------------------- secrets
 
 
 def test_secrets_never_in_repr_or_describe():
     env = {"CAPX_API_KEY": "capx_sk_live_supersecret123", "CAPX_WEBHOOK_SECRET": "whsec_topsecret999"}
     config = load_config(flags(config=os.devnull), env=env).config
-    for text in (repr(config), str(config), str(describe(config))):
+    for text in (repr(config), str(config), repr(config.capx), str(describe(config))):
         assert "supersecret123" not in text and "topsecret999" not in text
-    assert describe(config)["capx"]["api_key"].endswith("t123")
+    shown = describe(config)
+    assert shown["capx"]["api_key"] == "••••t123" and shown["capx"]["enabled"] is True
+    assert shown["capout"]["api_key"] == "(not set)" and shown["capout"]["enabled"] is False
+
+
+# --------------------------------------------------------------------------------------------- errors
 
 
 @pytest.mark.parametrize(
     "text,expected",
     [
-        ('[capout\n', "line 1"),
+        ('profile = "x"\n[capout\n', ", line 2: invalid TOML"),
         ('[capout]\nbase_urll = "https://x"\n', "unknown setting 'capout.base_urll'"),
+        ('colour = 1\n[webhooks]\nprot = 1\n', "unknown settings 'webhooks.prot', 'colour'"),
         ('[capx]\nbase_url = "ftp://x"\n', "capx.base_url must be an http:// or https:// URL"),
-        ('[webhooks]\nport = 70000\n', "webhooks.port"),
+        ('[capx]\nbase_url = ""\n', "capx.base_url must be an http:// or https:// URL"),
+        ('[capx]\nbase_url = "https://me:pw@api.capx.ai"\n', "capx.base_url must not contain a user name"),
+        ('[webhooks]\nport = 70000\n', "webhooks.port must be between 0 and 65535"),
+        ('[webhooks]\nport = "eighty"\n', "webhooks.port must be a whole number"),
         ('[capout]\ntransport = "carrier-pigeon"\n', "capout.transport must be one of"),
         ('[captain]\norganization_id = "not-a-uuid"\n', "captain.organization_id must be a UUID"),
+        ('capout = "on"\n', "capout must be a table of settings"),
+        ('timeline_size = 3\n', "timeline_size must be between"),
     ],
 )
 def test_bad_files_name_the_file_and_the_field(tmp_path, text, expected):
     path = write(tmp_path / "bad.toml", text)
-    with pytest.raises(ConfigError) as caught:
-        load_config(flags(config=str(path)), env={})
-    assert str(path) in str(caught.value) and expected in str(caught.value)
+    message = config_error(flags(config=str(path)), env={})
+    assert message.startswith(str(path)) and expected in message
 
 
-def test_a_key_of_the_wrong_vendor_is_named_without_showing_it():
-    with pytest.raises(ConfigError) as caught:
-        load_config(flags(config=os.devnull), env={"CAPOUT_API_KEY": "capx_sk_live_abcdef123456"})
-    message = str(caught.value)
-    assert "CAPOUT_API_KEY" in message and "Capx key" in message and "abcdef123456" not in message
+@pytest.mark.parametrize(
+    "env,expected",
+    [
+        ({"CAPWATCH_WEBHOOK_PORT": "http"}, "environment variable CAPWATCH_WEBHOOK_PORT: webhooks.port"),
+        ({"CAPWATCH_READ_ONLY": "maybe"}, "environment variable CAPWATCH_READ_ONLY: read_only"),
+        ({"CASMO_BASE_URL": "api.casmoai.com"}, "environment variable CASMO_BASE_URL: casmo.base_url must be"),
+        ({"CAPWATCH_CAPOUT_TRANSPORT": "udp"}, "environment variable CAPWATCH_CAPOUT_TRANSPORT: capout.transport"),
+    ],
+)
+def test_bad_environment_values_name_the_variable(env, expected):
+    assert expected in config_error(flags(config=os.devnull), env)
+
+
+def test_bad_flag_names_the_flag():
+    message = config_error(flags(config=os.devnull, webhook_port=70000), {})
+    assert message == "flag --webhook-port: webhooks.port must be between 0 and 65535"
+
+
+def test_a_key_of_the_wrong_vendor_is_named_without_showing_it(tmp_path):
+    message = config_error(flags(config=os.devnull), {"CAPOUT_API_KEY": "capx_sk_live_abcdef123456"})
+    assert message.startswith("environment variable CAPOUT_API_KEY: capout.api_key looks like a Capx key")
+    assert "abcdef123456" not in message
+    path = write(tmp_path / "keys.toml", '[captain]\napi_key = "cai_zyxwvu987654"\n')
+    message = config_error(flags(config=str(path)), {})
+    assert message.startswith(f"{path}: captain.api_key looks like a Casmo key") and "zyxwvu987654" not in message
+    message = config_error(flags(config=os.devnull), {"CASMO_API_KEY": "sk-live-qwerty55555"})
+    assert "casmo.api_key does not look like a Casmo key" in message and "qwerty55555" not in message
 
 
 def test_missing_explicit_file_is_an_error_but_missing_default_is_fine(tmp_path):
-    with pytest.raises(ConfigError, match="no such config file"):
-        load_config(flags(config=str(tmp_path / "absent.toml")), env={})
-    assert load_config(flags(), env={"HOME": str(tmp_path)}).path == tmp_path / ".config" / "capwatch" / "config.toml"
+    assert "no such config file" in config_error(flags(config=str(tmp_path / "absent.toml")), {})
+    assert "no such config file" in config_error(flags(), {"CAPWATCH_CONFIG": str(tmp_path / "gone.toml")})
+    loaded = load_config(flags(), env={"HOME": str(tmp_path)})
+    assert loaded.path == tmp_path / ".config" / "capwatch" / "config.toml" and loaded.warnings == []
+
+
+def test_unreadable_file_is_a_clear_error(tmp_path, monkeypatch):
+    path = write(tmp_path / "locked.toml", 'profile = "x"\n')
+
+    def refuse(self):
+        raise PermissionError(13, "Permission denied")
+
+    # The tests may run as root, who can read a 0000 file: refuse the read itself.
+    monkeypatch.setattr(Path, "read_bytes", refuse)
+    assert config_error(flags(config=str(path)), {}) == f"{path}: permission denied reading the config file"
+    monkeypatch.undo()
+    assert "cannot read the config file" in config_error(flags(config=str(tmp_path)), {})  # a directory
 
 
 def test_a_file_readable_by_others_warns(tmp_path):
     path = write(tmp_path / "open.toml", 'profile = "x"\n', mode=0o644)
-    assert any("readable by other users" in w for w in load_config(flags(config=str(path)), env={}).warnings)
+    warnings = load_config(flags(config=str(path)), env={}).warnings
+    assert warnings == [f"{path} is readable by other users and may hold API keys; chmod 600 {path}"]
     path.chmod(0o600)
     assert load_config(flags(config=str(path)), env={}).warnings == []
-
-
-def init_args(path, **values) -> argparse.Namespace:
-    base = {f"{s}_{f}": None for s in ("capout", "casmo", "capx", "captain") for f in ("base_url", "api_key")}
-    base.update(config=str(path), force=False, captain_organization_id=None, casmo_webhook_secret=None,
-                capx_webhook_secret=None, transport=None, webhook_host=None, webhook_port=None, read_only=None)
-    base.update(values)
-    return argparse.Namespace(**base)
-
-
-def test_init_writes_0600_in_a_0700_directory_and_never_overwrites_without_force(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(sys.stdin, "isatty", lambda: False)
-    path = tmp_path / "fresh" / "config.toml"
-    assert run_init(init_args(path, capx_api_key="capx_sk_test_1234", webhook_port=8790)) == 0
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
-    loaded = load_config(flags(config=str(path)), env={})
-    assert loaded.config.capx.api_key_value == "capx_sk_test_1234" and loaded.config.webhooks.port == 8790
-    assert "capx_sk_test_1234" not in capsys.readouterr().out  # printed masked
-    assert run_init(init_args(path, capout_api_key="capout_x")) == 1
-    assert load_config(flags(config=str(path)), env={}).config.capout.api_key is None
-    assert run_init(init_args(path, capout_api_key="capout_x", force=True)) == 0
-    assert load_config(flags(config=str(path)), env={}).config.capout.api_key_value == "capout_x"
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
 def test_command_line_prints_one_clear_line_and_no_traceback(tmp_path):
@@ -158,5 +230,127 @@ def test_command_line_prints_one_clear_line_and_no_traceback(tmp_path):
                           text=True, timeout=60)
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
-    assert str(path) in done.stderr and "capout.base_url" in done.stderr
-    assert len(done.stderr.strip().splitlines()) == 1
+    assert done.stderr.strip() == f"capwatch: {path}: capout.base_url must be a string"
+
+
+# --------------------------------------------------------------------------------------------- init
+
+
+def init_args(path, **values) -> argparse.Namespace:
+    base = {f"{s}_{f}": None for s in ("capout", "casmo", "capx", "captain") for f in ("base_url", "api_key")}
+    base.update(config=str(path), force=False, captain_organization_id=None, casmo_webhook_secret=None,
+                capx_webhook_secret=None, transport=None, webhook_host=None, webhook_port=None, read_only=None,
+                profile=None)
+    base.update(values)
+    return argparse.Namespace(**base)
+
+
+def test_init_writes_0600_in_a_0700_directory_and_never_overwrites_without_force(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: False)
+    path = tmp_path / "fresh" / "config.toml"
+    assert run_init(init_args(path, capx_api_key="capx_sk_test_1234", webhook_port=8790, profile="ops")) == 0
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert tomllib.loads(path.read_text()) == {"profile": "ops", "capx": {"api_key": "capx_sk_test_1234"},
+                                               "webhooks": {"port": 8790}}
+    out = capsys.readouterr().out
+    assert f"wrote {path}" in out and "Capx     on" in out and "••••1234" in out and "CapOut   off" in out
+    assert "capx_sk_test_1234" not in out
+
+    assert run_init(init_args(path, capout_api_key="capout_x")) == 1
+    assert "already exists" in capsys.readouterr().err
+    assert load_config(flags(config=str(path)), env={}).config.capout.api_key is None  # untouched
+
+    assert run_init(init_args(path, capout_api_key="capout_x", force=True)) == 0
+    assert load_config(flags(config=str(path)), env={}).config.capout.api_key_value == "capout_x"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert sorted(p.name for p in path.parent.iterdir()) == ["config.toml"]  # no temporary file left behind
+
+
+def test_init_validates_flags_before_writing(tmp_path):
+    path = tmp_path / "config.toml"
+    with pytest.raises(ConfigError) as caught:
+        run_init(init_args(path, capout_api_key="capx_sk_mine_998877"), interactive=False)
+    assert str(caught.value).startswith("flag --capout-api-key: capout.api_key looks like a Capx key")
+    assert "998877" not in str(caught.value)
+    with pytest.raises(ConfigError, match="flag --captain-base-url: captain.base_url"):
+        run_init(init_args(path, captain_base_url="runcaptain.com"), interactive=False)
+    assert not path.exists()
+
+
+def test_init_from_flags_with_stdin_not_a_terminal(tmp_path):
+    """Piped input is not a terminal: no question is asked, the flags are all there is."""
+    path = tmp_path / "c" / "config.toml"
+    done = subprocess.run(
+        [sys.executable, "-m", "tui", "init", "--config", str(path), "--casmo-api-key", "cai_piped_5678",
+         "--casmo-webhook-secret", "whsec_piped", "--transport", "sse"],
+        input="capout_should_not_be_read\n", capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert tomllib.loads(path.read_text()) == {
+        "capout": {"transport": "sse"}, "casmo": {"api_key": "cai_piped_5678", "webhook_secret": "whsec_piped"}}
+    assert "cai_piped_5678" not in done.stdout + done.stderr and "••••5678" in done.stdout
+
+    again = subprocess.run([sys.executable, "-m", "tui", "init", "--config", str(path), "--capx-api-key", "cai_wrong"],
+                           capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert again.returncode == 1 and "already exists" in again.stderr and "Traceback" not in again.stderr
+    bad = subprocess.run([sys.executable, "-m", "tui", "init", "--config", str(tmp_path / "n.toml"),
+                          "--capx-api-key", "cai_wrong_vendor_4444"],
+                         capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1 and "capx.api_key" in bad.stderr and "4444" not in bad.stderr
+
+
+class Answers:
+    """A scripted terminal: answers in order, recording each prompt; EOF when they run out (as Ctrl-D)."""
+
+    def __init__(self, *answers: str):
+        self.answers = list(answers)
+        self.prompts: list[str] = []
+
+    def __call__(self, prompt: str) -> str:
+        self.prompts.append(prompt)
+        if not self.answers:
+            raise EOFError
+        return self.answers.pop(0)
+
+
+def test_init_on_a_terminal_asks_for_what_flags_did_not_give(tmp_path, capsys):
+    path = tmp_path / "config.toml"
+    ask = Answers("", "carrier", "sse",  # CapOut base URL (default), transport (wrong, then right)
+                  "http://127.0.0.1:9/capx/v1/",  # Capx base URL
+                  "", "99999", "9001",  # webhook host (default), port (wrong, then right)
+                  "y")  # read-only
+    ask_secret = Answers("",  # Casmo key: off
+                         "capout_wrong_abcdef", "capx_sk_interactive1234",  # Capx key: wrong vendor, then right
+                         "whsec_capx",  # Capx webhook secret
+                         "")  # Captain key: off
+    args = init_args(path, capout_api_key="capout_flag_key")  # given: never asked
+    assert run_init(args, interactive=True, ask=ask, ask_secret=ask_secret) == 0
+    assert ask.answers == [] and ask_secret.answers == []
+    assert all("key" not in p and "secret" not in p for p in ask.prompts)  # secrets are never echoed
+    assert "[https://api.capout.ai]" in ask.prompts[0]  # the default is shown
+    assert tomllib.loads(path.read_text()) == {
+        "read_only": True,
+        "capout": {"api_key": "capout_flag_key", "transport": "sse"},
+        "capx": {"base_url": "http://127.0.0.1:9/capx/v1", "api_key": "capx_sk_interactive1234",
+                 "webhook_secret": "whsec_capx"},
+        "webhooks": {"port": 9001},
+    }
+    captured = capsys.readouterr()
+    assert "capx.api_key looks like a CapOut key" in captured.err and "abcdef" not in captured.err
+    assert "webhooks.port must be between 0 and 65535" in captured.err
+    assert "capx_sk_interactive1234" not in captured.out + captured.err
+
+
+def test_init_on_a_terminal_needs_captain_organization_and_end_of_input_cancels(tmp_path, capsys):
+    path = tmp_path / "config.toml"
+    ask = Answers("", "", "not-a-uuid", ORGANIZATION, "")  # base URL, org (empty, bad, good), read-only
+    ask_secret = Answers("", "", "", "cap_stage_abc123")
+    assert run_init(init_args(path), interactive=True, ask=ask, ask_secret=ask_secret) == 0
+    captain = load_config(flags(config=str(path)), env={}).config.captain
+    assert captain.enabled and captain.organization_id == ORGANIZATION
+    assert "captain.organization_id must be a UUID" in capsys.readouterr().err
+
+    other = tmp_path / "cancelled.toml"
+    assert run_init(init_args(other), interactive=True, ask=Answers(), ask_secret=Answers("cai_abc")) == 1
+    assert "cancelled" in capsys.readouterr().err and not other.exists()

@@ -10,15 +10,23 @@ from typing import Sequence
 from tui import __version__
 
 
-def _add_config_flags(parser: argparse.ArgumentParser) -> None:
-    """Flags that override the config file and the environment (the last and strongest source)."""
+def _add_config_flags(parser: argparse.ArgumentParser, *, subcommand: bool = False) -> None:
+    """Flags that override the config file and the environment (the last and strongest source).
+
+    They are accepted before and after the command (`capwatch --config X status` and `capwatch status --config
+    X`); a subcommand's copies default to SUPPRESS so they never overwrite a value given before the command.
+    """
+    unset = {"default": argparse.SUPPRESS} if subcommand else {}
     group = parser.add_argument_group("configuration (file < environment < these flags)")
-    group.add_argument("--config", metavar="PATH", help="config file (default: $CAPWATCH_CONFIG or the user config dir)")
-    group.add_argument("--read-only", action="store_true", default=None, help="refuse every mutating action")
-    group.add_argument("--transport", choices=["ws", "sse"], help="CapOut realtime transport")
-    group.add_argument("--webhook-host", metavar="HOST", help="bind address of the local webhook receiver")
-    group.add_argument("--webhook-port", metavar="PORT", type=int, help="port of the local webhook receiver")
-    group.add_argument("--profile", metavar="NAME", help="a name for this set of services, shown in the header")
+    group.add_argument("--config", metavar="PATH", help="config file (default: $CAPWATCH_CONFIG or the user config dir)",
+                       **unset)
+    group.add_argument("--read-only", action="store_true", help="refuse every mutating action",
+                       **(unset or {"default": None}))
+    group.add_argument("--transport", choices=["ws", "sse"], help="CapOut realtime transport", **unset)
+    group.add_argument("--webhook-host", metavar="HOST", help="bind address of the local webhook receiver", **unset)
+    group.add_argument("--webhook-port", metavar="PORT", type=int, help="port of the local webhook receiver", **unset)
+    group.add_argument("--profile", metavar="NAME", help="a name for this set of services, shown in the header",
+                       **unset)
 
 
 def _add_sim_flags(parser: argparse.ArgumentParser, *, port_default: int | None) -> None:
@@ -45,12 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     commands.add_parser("monitor", help="the monitor on the configured services (the default)")
-    _add_config_flags(commands.choices["monitor"])
+    _add_config_flags(commands.choices["monitor"], subcommand=True)
 
     demo = commands.add_parser("demo", help="the monitor on a simulator started for it (no keys needed)")
     _add_sim_flags(demo, port_default=None)
-    demo.add_argument("--read-only", action="store_true", default=None, help="refuse every mutating action")
-    demo.add_argument("--transport", choices=["ws", "sse"], help="CapOut realtime transport")
+    demo.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS, help="refuse every mutating action")
+    demo.add_argument("--transport", choices=["ws", "sse"], default=argparse.SUPPRESS, help="CapOut realtime transport")
 
     sim = commands.add_parser("sim", help="serve a simulator of all four APIs")
     sim.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
@@ -72,14 +80,15 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--webhook-host", metavar="HOST")
     init.add_argument("--webhook-port", metavar="PORT", type=int)
     init.add_argument("--read-only", action="store_true", default=None)
+    init.add_argument("--profile", metavar="NAME")
 
     status = commands.add_parser("status", help="one snapshot of every service, as a table or JSON")
-    _add_config_flags(status)
+    _add_config_flags(status, subcommand=True)
     status.add_argument("--json", action="store_true", help="print JSON")
     status.add_argument("--wait", type=float, default=5.0, metavar="S", help="how long to gather (default 5)")
 
     tail = commands.add_parser("tail", help="the live event stream, one line (or JSON object) per event")
-    _add_config_flags(tail)
+    _add_config_flags(tail, subcommand=True)
     tail.add_argument("--json", action="store_true", help="one JSON object per line")
     tail.add_argument("--service", action="append", metavar="S", help="only these services (repeatable)")
     tail.add_argument("--type", metavar="PATTERN", help="only event types matching this glob, e.g. 'task.*'")

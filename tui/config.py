@@ -1,7 +1,42 @@
 """Configuration: one pydantic model, from a TOML file, then environment variables, then flags (later wins).
 
-A service with no API key is off, not an error. Every problem is one `ConfigError` that names the source
-(file, variable or flag), the field and what is wrong, and never contains a secret.
+Where the file is: `--config PATH`, else `$CAPWATCH_CONFIG`, else `$XDG_CONFIG_HOME/capwatch/config.toml`
+(default `~/.config/capwatch/config.toml`). A missing default file is an empty config; a missing file that was
+named explicitly is an error. The file looks like this (every setting optional):
+
+    profile = "default"          # shown in the header
+    read_only = false            # refuse every mutating action
+    timeline_size = 10000        # events kept in the timeline
+
+    [capout]                     # no api_key: the service is off
+    base_url = "https://api.capout.ai"
+    api_key = "capout_..."
+    transport = "ws"             # or "sse"
+    recent = 50                  # documents backfilled when the realtime stream opens
+    xn_address = ""              # offered by default when uploading
+
+    [casmo]
+    base_url = "https://api.casmoai.com"
+    api_key = "cai_..."
+    webhook_secret = "..."
+
+    [capx]
+    base_url = "https://api.capx.ai/v1"
+    api_key = "capx_sk_..."
+    webhook_secret = "..."
+    companies = []               # company ids to watch; empty: all
+
+    [captain]
+    base_url = "https://api.runcaptain.com"
+    api_key = "cap_dev_..."      # or cap_stage_ / cap_prod_
+    organization_id = "..."      # a UUID; Captain stays off without it
+
+    [webhooks]                   # the local receiver for Casmo and Capx webhooks
+    host = "127.0.0.1"
+    port = 8787                  # 0: pick a free port
+
+Every problem is one `ConfigError` naming the source (file, environment variable or flag), the dotted field and
+what is wrong. No message, repr or str ever contains a secret.
 """
 
 from __future__ import annotations
@@ -9,19 +44,23 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import re
 import stat
 import sys
+import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Callable, Literal, Mapping
+from urllib.parse import urlsplit
 from uuid import UUID
 
-import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from tui.text import mask_secret
+from tui.text import mask_secret, sanitize
 
+SERVICES = ("capout", "casmo", "capx", "captain")
+VENDOR_NAMES = {"capout": "CapOut", "casmo": "Casmo", "capx": "Capx", "captain": "Captain"}
 DEFAULT_BASE_URLS = {
     "capout": "https://api.capout.ai",
     "casmo": "https://api.casmoai.com",
@@ -34,9 +73,11 @@ KEY_PREFIXES = {
     "capx": ("capx_sk_",),
     "captain": ("cap_dev_", "cap_stage_", "cap_prod_"),
 }
-VENDOR_NAMES = {"capout": "CapOut", "casmo": "Casmo", "capx": "Capx", "captain": "Captain"}
+DEFAULT_WEBHOOK_HOST = "127.0.0.1"  # loopback: webhooks reach it through a tunnel the user runs
+DEFAULT_WEBHOOK_PORT = 8787
+SECRET_FIELDS = ("api_key", "webhook_secret")
 
-# (environment variable, dotted field)
+# Environment variable -> dotted field. These names are a contract (the simulator's --print-env uses them).
 ENVIRONMENT = {
     "CAPOUT_BASE_URL": "capout.base_url",
     "CAPOUT_API_KEY": "capout.api_key",
@@ -55,6 +96,7 @@ ENVIRONMENT = {
     "CAPWATCH_CAPOUT_TRANSPORT": "capout.transport",
     "CAPWATCH_PROFILE": "profile",
 }
+# Attribute of the parsed command line (see tui.cli._add_config_flags) -> dotted field; None means "not given".
 FLAGS = {
     "read_only": "read_only",
     "transport": "capout.transport",
@@ -62,50 +104,99 @@ FLAGS = {
     "webhook_port": "webhooks.port",
     "profile": "profile",
 }
+# `capwatch init` takes every field it writes as a flag, named after the field.
+INIT_FLAGS = {
+    **{f"{name}_{part}": f"{name}.{part}" for name in SERVICES for part in ("base_url", "api_key")},
+    "captain_organization_id": "captain.organization_id",
+    "casmo_webhook_secret": "casmo.webhook_secret",
+    "capx_webhook_secret": "capx.webhook_secret",
+    **FLAGS,
+}
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
 
 
 class ConfigError(Exception):
-    """One clear message: where (file, variable or flag), which field, what is wrong."""
+    """One clear message: where (file, variable or flag), which field, what is wrong. Never a secret."""
+
+
+def flag_name(attribute: str) -> str:
+    return "--" + attribute.replace("_", "-")
 
 
 def default_config_path(env: Mapping[str, str] = os.environ) -> Path:
-    base = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME") or Path.home()) / ".config")
+    base = env.get("XDG_CONFIG_HOME", "")
+    if not os.path.isabs(base):  # the XDG spec: a relative value is invalid and ignored
+        base = str(Path(env.get("HOME") or Path.home()) / ".config")
     return Path(base) / "capwatch" / "config.toml"
+
+
+def chosen_config_path(explicit: str | None, env: Mapping[str, str]) -> tuple[Path, bool]:
+    """The file to use and whether it must exist (it must when the user named it)."""
+    if explicit:
+        return Path(explicit).expanduser(), True
+    if env.get("CAPWATCH_CONFIG"):
+        return Path(env["CAPWATCH_CONFIG"]).expanduser(), True
+    return default_config_path(env), False
 
 
 # --------------------------------------------------------------------------------------------- the model
 
 
 class _Section(BaseModel):
+    # Unlike the wire models, unknown settings are refused: a typo must not silently do nothing.
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
 def _check_url(value: str) -> str:
     value = value.strip()
-    if not value.startswith(("http://", "https://")) or len(value.split("://", 1)[1]) == 0:
+    if not value.isprintable() or " " in value:
+        raise ValueError("must be a URL without spaces or control characters")
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise ValueError("must be an http:// or https:// URL")
+    if parts.username or parts.password:  # it would be shown in the header and in `capwatch init`
+        raise ValueError("must not contain a user name or password (the key goes in api_key)")
+    if parts.query or parts.fragment:
+        raise ValueError("must not have a query string or fragment")
+    try:
+        parts.port  # noqa: B018 -- raises on a port that is not a number or out of range
+    except ValueError:
+        raise ValueError("has an invalid port") from None
     return value.rstrip("/")
 
 
+def _clean_secret(value: Any) -> Any:
+    """Strip the whitespace a paste brings along; empty means not set; refuse what would break a header."""
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    if not isinstance(value, str):
+        return value
+    value = value.strip()
+    if not value:
+        return None
+    if not value.isprintable() or any(c.isspace() for c in value):
+        raise ValueError("contains spaces or control characters (a bad paste?)")
+    return value
+
+
 class _Service(_Section):
-    VENDOR: str = ""
-    base_url: str = ""
-    api_key: SecretStr | None = None
+    base_url: str
+    api_key: SecretStr | None = Field(None, repr=False)
 
     @field_validator("base_url")
     @classmethod
     def _url(cls, value: str) -> str:
-        return _check_url(value) if value else value
+        return _check_url(value)
 
     @field_validator("api_key", mode="before")
     @classmethod
-    def _empty_is_none(cls, value: Any) -> Any:
-        if isinstance(value, str) and not value.strip():
-            return None
-        return value
+    def _key(cls, value: Any) -> Any:
+        return _clean_secret(value)
 
     @property
     def enabled(self) -> bool:
+        """A service with no API key is off: not an error."""
         return self.api_key is not None
 
     @property
@@ -113,21 +204,28 @@ class _Service(_Section):
         return self.api_key.get_secret_value() if self.api_key else None
 
 
+class _WebhookService(_Service):
+    webhook_secret: SecretStr | None = Field(None, repr=False)
+
+    @field_validator("webhook_secret", mode="before")
+    @classmethod
+    def _secret(cls, value: Any) -> Any:
+        return _clean_secret(value)
+
+
 class CapOutSettings(_Service):
     base_url: str = DEFAULT_BASE_URLS["capout"]
     transport: Literal["ws", "sse"] = "ws"
     recent: int = Field(50, ge=0, le=1000)
-    xn_address: str = ""  # default address offered when uploading
+    xn_address: str = ""  # offered by default when uploading
 
 
-class CasmoSettings(_Service):
+class CasmoSettings(_WebhookService):
     base_url: str = DEFAULT_BASE_URLS["casmo"]
-    webhook_secret: SecretStr | None = None
 
 
-class CapxSettings(_Service):
+class CapxSettings(_WebhookService):
     base_url: str = DEFAULT_BASE_URLS["capx"]
-    webhook_secret: SecretStr | None = None
     companies: list[str] = Field(default_factory=list)  # empty: watch every company
 
 
@@ -138,18 +236,26 @@ class CaptainSettings(_Service):
     @field_validator("organization_id")
     @classmethod
     def _uuid(cls, value: str | None) -> str | None:
-        if value in (None, ""):
+        if value is None or not value.strip():
             return None
         try:
-            UUID(value)
+            UUID(value.strip())
         except ValueError:
             raise ValueError("must be a UUID such as 01999eb7-8554-5c7b-6321-066454166af2") from None
-        return value
+        return value.strip()
 
 
 class WebhookSettings(_Section):
-    host: str = "127.0.0.1"
-    port: int = Field(8787, ge=0, le=65535)  # 0: pick a free port
+    host: str = DEFAULT_WEBHOOK_HOST
+    port: int = Field(DEFAULT_WEBHOOK_PORT, ge=0, le=65535)  # 0: pick a free port
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        value = value.strip()
+        if not value or not value.isprintable() or " " in value:
+            raise ValueError("must be a host name or address such as 127.0.0.1")
+        return value
 
 
 class Config(_Section):
@@ -162,21 +268,29 @@ class Config(_Section):
     captain: CaptainSettings = Field(default_factory=CaptainSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
 
+    @field_validator("profile")
+    @classmethod
+    def _profile(cls, value: str) -> str:
+        value = value.strip()
+        if not value or not value.isprintable():
+            raise ValueError("must be a non-empty name on one line")
+        return value
+
     def services(self) -> dict[str, _Service]:
-        return {"capout": self.capout, "casmo": self.casmo, "capx": self.capx, "captain": self.captain}
+        return {name: getattr(self, name) for name in SERVICES}
 
 
 def describe(config: Config) -> dict[str, Any]:
-    """The config with every secret masked: for display and logs."""
-
-    def masked(value: Any) -> Any:
-        if isinstance(value, SecretStr):
-            return mask_secret(value.get_secret_value())
-        if isinstance(value, dict):
-            return {k: masked(v) for k, v in value.items()}
-        return value
-
-    return masked(config.model_dump())
+    """The config as plain data with every secret masked (last four characters): for display."""
+    data = config.model_dump(mode="python")
+    for name, service in config.services().items():
+        section = data[name]
+        section["enabled"] = service.enabled
+        for secret in SECRET_FIELDS:
+            if secret in section:
+                value = section[secret]
+                section[secret] = mask_secret(value.get_secret_value() if value is not None else None)
+    return data
 
 
 # --------------------------------------------------------------------------------------------- loading
@@ -185,7 +299,7 @@ def describe(config: Config) -> dict[str, Any]:
 @dataclass
 class LoadedConfig:
     config: Config
-    path: Path | None
+    path: Path | None  # the file used (it may not exist: then the config is the defaults); None for /dev/null
     warnings: list[str] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)  # dotted field -> where its value came from
 
@@ -205,184 +319,335 @@ def _read_file(path: Path, *, required: bool, warnings: list[str]) -> dict[str, 
             raise ConfigError(f"{path}: no such config file") from None
         return {}
     except OSError as error:
-        raise ConfigError(f"{path}: cannot read: {error.strerror}") from None
+        raise ConfigError(f"{path}: cannot read the config file: {error.strerror}") from None
     if stat.S_ISREG(info.st_mode) and info.st_mode & 0o077:
-        warnings.append(f"{path} is readable by other users; it may hold API keys: chmod 600 {path}")
+        warnings.append(f"{path} is readable by other users and may hold API keys; chmod 600 {path}")
     try:
         text = path.read_bytes().decode("utf-8")
     except PermissionError:
         raise ConfigError(f"{path}: permission denied reading the config file") from None
     except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text") from None
+        raise ConfigError(f"{path}: the config file is not UTF-8 text") from None
     except OSError as error:
-        raise ConfigError(f"{path}: cannot read: {error.strerror}") from None
+        raise ConfigError(f"{path}: cannot read the config file: {error.strerror}") from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path}: invalid TOML: {error}") from None
+        raise ConfigError(_toml_message(path, str(error))) from None
 
 
-def _coerce_env(dotted: str, value: str) -> Any:
+def _toml_message(path: Path, message: str) -> str:
+    """`path, line 3: invalid TOML: ...` from tomllib's `... (at line 3, column 7)`."""
+    found = re.search(r"\s*\(at line (\d+), column (\d+)\)$", message)
+    if not found:
+        return f"{path}: invalid TOML: {message}"
+    return f"{path}, line {found[1]}: invalid TOML: {message[:found.start()]} (column {found[2]})"
+
+
+def _environment_value(variable: str, dotted: str, value: str) -> Any:
+    value = value.strip()
     if dotted == "read_only":
-        return value.strip().lower() in ("1", "true", "yes", "on")
+        if value.lower() in _TRUE:
+            return True
+        if value.lower() in _FALSE:
+            return False
+        raise ConfigError(f"environment variable {variable}: read_only must be one of 1/0, true/false, yes/no")
     return value
 
 
 def load_config(args: argparse.Namespace | None = None, env: Mapping[str, str] | None = None) -> LoadedConfig:
+    """The config from the file, then the environment, then `args` (flags; None values are "not given")."""
     env = os.environ if env is None else env
     warnings: list[str] = []
     sources: dict[str, str] = {}
-    explicit = getattr(args, "config", None) if args is not None else None
-    if explicit:
-        path, required = Path(explicit).expanduser(), True
-    elif env.get("CAPWATCH_CONFIG"):
-        path, required = Path(env["CAPWATCH_CONFIG"]).expanduser(), True
-    else:
-        path, required = default_config_path(env), False
-    tree = _read_file(path, required=required, warnings=warnings) if str(path) != os.devnull else {}
-
-    def walk(node: Any, prefix: str = "") -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                dotted = f"{prefix}{key}"
-                if isinstance(value, dict):
-                    walk(value, dotted + ".")
-                else:
-                    sources[dotted] = str(path)
-
-    walk(tree)
+    path, required = chosen_config_path(getattr(args, "config", None), env)
+    empty = str(path) == os.devnull  # `--config /dev/null`: no file at all (the demo uses it)
+    tree = {} if empty else _read_file(path, required=required, warnings=warnings)
+    for section in (*SERVICES, "webhooks"):
+        if not isinstance(tree.get(section, {}), dict):  # the environment and flags are merged into these
+            raise ConfigError(f"{path}: {section} must be a table of settings, written [{section}]")
+    for dotted in _leaves(tree):
+        sources[dotted] = str(path)
     for variable, dotted in ENVIRONMENT.items():
         value = env.get(variable)
-        if value not in (None, ""):
-            _set(tree, dotted, _coerce_env(dotted, value))
+        if value is not None and value.strip():
+            _set(tree, dotted, _environment_value(variable, dotted, value))
             sources[dotted] = f"environment variable {variable}"
-    if args is not None:
-        for attribute, dotted in FLAGS.items():
-            value = getattr(args, attribute, None)
-            if value is not None:
-                _set(tree, dotted, value)
-                sources[dotted] = f"flag --{attribute.replace('_', '-')}"
+    for attribute, dotted in FLAGS.items():
+        value = getattr(args, attribute, None)
+        if value is not None:
+            _set(tree, dotted, value)
+            sources[dotted] = f"flag {flag_name(attribute)}"
+    config = _validate(tree, sources, str(path))
+    warnings.extend(_settle(config, sources))
+    return LoadedConfig(config=config, path=None if empty else path, warnings=warnings, sources=sources)
+
+
+def _leaves(tree: dict[str, Any], prefix: str = "") -> list[str]:
+    found = []
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            found.extend(_leaves(value, f"{prefix}{key}."))
+        else:
+            found.append(f"{prefix}{key}")
+    return found
+
+
+def _validate(tree: dict[str, Any], sources: Mapping[str, str], default_source: str) -> Config:
     try:
         config = Config.model_validate(tree)
     except ValidationError as error:
-        raise ConfigError(_explain(error, sources, path)) from None
-    _check_vendor_keys(config, sources, path)
+        raise ConfigError(_explain(error, sources, default_source)) from None
+    _check_vendor_keys(config, sources, default_source)
+    return config
+
+
+def _settle(config: Config, sources: Mapping[str, str]) -> list[str]:
+    """Warnings for a config that is valid but will not do what it seems to; Captain without its org id is off."""
+    warnings = []
     if config.captain.enabled and not config.captain.organization_id:
-        warnings.append("Captain has an API key but no organization id (CAPTAIN_ORGANIZATION_ID): it stays off")
+        where = sources.get("captain.api_key", "")
+        warnings.append(f"Captain has an API key ({where}) but no organization id "
+                        "(captain.organization_id or CAPTAIN_ORGANIZATION_ID): Captain stays off")
         config.captain.api_key = None
-    return LoadedConfig(config=config, path=None if str(path) == os.devnull else path, warnings=warnings,
-                        sources=sources)
+    return warnings
 
 
-def _explain(error: ValidationError, sources: dict[str, str], path: Path) -> str:
-    first = error.errors()[0]
-    dotted = ".".join(str(part) for part in first["loc"])
-    where = sources.get(dotted) or str(path)
-    if first["type"] == "extra_forbidden":
-        return f"{path}: unknown setting {dotted!r} (check its spelling; see `capwatch init` for a valid file)"
-    message = first["msg"].removeprefix("Value error, ")
-    if first["type"] == "literal_error":
-        message = f"must be one of {first['ctx']['expected']}"
-    return f"{where}: {dotted} {message}"
+def _problem(error: dict[str, Any]) -> str:
+    """What is wrong, in words; never the input value (it may be a secret)."""
+    kind = error["type"]
+    if kind == "literal_error":
+        return f"must be one of {error['ctx']['expected']}"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return "must be a whole number"
+    if kind in ("bool_parsing", "bool_type"):
+        return "must be true or false"
+    if kind in ("string_type",):
+        return "must be a string"
+    if kind in ("list_type",):
+        return "must be a list"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return "must be a table of settings"
+    if kind in ("greater_than_equal", "less_than_equal"):
+        try:
+            low, high = _bounds(error["loc"])
+            return f"must be between {low} and {high}"
+        except (KeyError, AttributeError):
+            pass
+    return sanitize(error["msg"], single_line=True).removeprefix("Value error, ")
 
 
-def _check_vendor_keys(config: Config, sources: dict[str, str], path: Path) -> None:
+def _bounds(loc: tuple) -> tuple[Any, Any]:
+    model: Any = Config
+    for part in loc[:-1]:
+        model = model.model_fields[part].annotation
+    limits = {type(m).__name__: m for m in model.model_fields[loc[-1]].metadata}
+    return limits["Ge"].ge, limits["Le"].le
+
+
+def _dotted(loc: tuple) -> str:
+    return sanitize(".".join(str(part) for part in loc), single_line=True)
+
+
+def _explain(error: ValidationError, sources: Mapping[str, str], default_source: str) -> str:
+    errors = error.errors()
+    unknown = [_dotted(e["loc"]) for e in errors if e["type"] == "extra_forbidden"]
+    if unknown:  # only a file can hold unknown names: the environment and flags map to known fields
+        names = ", ".join(repr(name) for name in unknown)
+        plural = "s" if len(unknown) > 1 else ""
+        return (f"{default_source}: unknown setting{plural} {names} "
+                "(check the spelling; `capwatch init` writes a valid file)")
+    first = errors[0]
+    dotted = _dotted(first["loc"])
+    # An error inside a list item (capx.companies.0) came from where the list came from.
+    where = next((sources[p] for p in _prefixes(dotted) if p in sources), default_source)
+    return f"{where}: {dotted} {_problem(first)}"
+
+
+def _prefixes(dotted: str) -> list[str]:
+    parts = dotted.split(".")
+    return [".".join(parts[:n]) for n in range(len(parts), 0, -1)]
+
+
+def _key_problem(name: str, key: str) -> str | None:
+    """Why `key` cannot be `name`'s API key, or None. Names the vendor it belongs to, never the key itself."""
+    if key.startswith(KEY_PREFIXES[name]):
+        return None
+    expected = " or ".join(f"{prefix}..." for prefix in KEY_PREFIXES[name])
+    owner = next((other for other, prefixes in KEY_PREFIXES.items() if key.startswith(prefixes)), None)
+    if owner:
+        return f"looks like a {VENDOR_NAMES[owner]} key, not a {VENDOR_NAMES[name]} key (those start {expected})"
+    return f"does not look like a {VENDOR_NAMES[name]} key (those start {expected})"
+
+
+def _check_vendor_keys(config: Config, sources: Mapping[str, str], default_source: str) -> None:
     for name, service in config.services().items():
-        key = service.api_key_value
-        if not key or key.startswith(KEY_PREFIXES[name]):
-            continue
-        owner = next((other for other, prefixes in KEY_PREFIXES.items() if key.startswith(prefixes)), None)
-        where = sources.get(f"{name}.api_key") or str(path)
-        expected = " or ".join(f"{p}..." for p in KEY_PREFIXES[name])
-        if owner:
-            raise ConfigError(f"{where}: {name}.api_key looks like a {VENDOR_NAMES[owner]} key, "
-                              f"not a {VENDOR_NAMES[name]} key (expected {expected})")
-        raise ConfigError(f"{where}: {name}.api_key does not look like a {VENDOR_NAMES[name]} key "
-                          f"(expected {expected})")
+        problem = _key_problem(name, service.api_key_value) if service.enabled else None
+        if problem:
+            where = sources.get(f"{name}.api_key", default_source)
+            raise ConfigError(f"{where}: {name}.api_key {problem}")
 
 
 # --------------------------------------------------------------------------------------------- init
 
 
-def _ask(prompt: str, default: str = "", *, secret: bool = False) -> str:
-    shown = f" [{default}]" if default and not secret else ""
-    answer = getpass.getpass(f"{prompt}: ") if secret else input(f"{prompt}{shown}: ")
-    return answer.strip() or default
+def run_init(
+    args: argparse.Namespace,
+    *,
+    interactive: bool | None = None,
+    ask: Callable[[str], str] = input,
+    ask_secret: Callable[[str], str] = getpass.getpass,
+) -> int:
+    """`capwatch init`: write a config file, owner-only. On a terminal, ask for what no flag gave.
 
-
-def run_init(args: argparse.Namespace) -> int:
-    env = os.environ
-    path = Path(args.config).expanduser() if args.config else (
-        Path(env["CAPWATCH_CONFIG"]).expanduser() if env.get("CAPWATCH_CONFIG") else default_config_path(env))
-    if path.exists() and not args.force:
-        print(f"capwatch init: {path} exists; use --force to overwrite it", file=sys.stderr)
+    `interactive`, `ask` and `ask_secret` are seams for tests; by default the terminal decides.
+    """
+    path, _ = chosen_config_path(getattr(args, "config", None), os.environ)
+    force = bool(getattr(args, "force", False))
+    if os.path.lexists(path) and not force:
+        print(f"capwatch init: {path} already exists; nothing written (--force overwrites it)", file=sys.stderr)
         return 1
-    interactive = sys.stdin.isatty()
     tree: dict[str, Any] = {}
-    for name in ("capout", "casmo", "capx", "captain"):
-        base = getattr(args, f"{name}_base_url", None)
-        key = getattr(args, f"{name}_api_key", None)
-        if interactive and key is None:
-            key = _ask(f"{VENDOR_NAMES[name]} API key (empty: off)", secret=True)
-            if key and base is None:
-                base = _ask(f"{VENDOR_NAMES[name]} base URL", DEFAULT_BASE_URLS[name])
-        section: dict[str, Any] = {}
-        if base and base != DEFAULT_BASE_URLS[name]:
-            section["base_url"] = base
-        if key:
-            section["api_key"] = key
-        if section:
-            tree[name] = section
-    organization = args.captain_organization_id
-    if interactive and organization is None and "api_key" in tree.get("captain", {}):
-        organization = _ask("Captain organization id (UUID)")
-    if organization:
-        tree.setdefault("captain", {})["organization_id"] = organization
-    for name in ("casmo", "capx"):
-        secret = getattr(args, f"{name}_webhook_secret", None)
-        if interactive and secret is None and "api_key" in tree.get(name, {}):
-            secret = _ask(f"{VENDOR_NAMES[name]} webhook secret (empty: none)", secret=True)
-        if secret:
-            tree.setdefault(name, {})["webhook_secret"] = secret
-    if args.transport:
-        tree.setdefault("capout", {})["transport"] = args.transport
-    if args.webhook_host or args.webhook_port is not None:
-        webhooks = tree.setdefault("webhooks", {})
-        if args.webhook_host:
-            webhooks["host"] = args.webhook_host
-        if args.webhook_port is not None:
-            webhooks["port"] = args.webhook_port
-    if args.read_only:
-        tree["read_only"] = True
-    try:
-        config = Config.model_validate(tree)
-    except ValidationError as error:
-        raise ConfigError(_explain(error, {}, path)) from None
-    _check_vendor_keys(config, {k: f"flag --{k.replace('.', '-').replace('_', '-')}" for k in ENVIRONMENT.values()},
-                       path)
-    write_config(path, tree, force=args.force)
-    enabled = [VENDOR_NAMES[n] for n, s in config.services().items() if s.enabled] or ["none"]
-    print(f"wrote {path} (mode 0600); services on: {', '.join(enabled)}")
+    sources: dict[str, str] = {}
+    for attribute, dotted in INIT_FLAGS.items():
+        value = getattr(args, attribute, None)
+        if value is not None:
+            _set(tree, dotted, value)
+            sources[dotted] = f"flag {flag_name(attribute)}"
+    if sys.stdin.isatty() if interactive is None else interactive:
+        try:
+            _Interview(tree, ask, ask_secret).run()
+        except (EOFError, KeyboardInterrupt):
+            print("\ncapwatch init: cancelled; nothing written", file=sys.stderr)
+            return 1
+    config = _validate(tree, sources, "capwatch init")
+    content = _file_content(config)
+    warnings = _settle(config, sources)
+    write_config(path, content, force=force)
+    print(f"wrote {path} (mode 0600)")
     for name, service in config.services().items():
-        if service.enabled:
-            print(f"  {name:<8} {service.base_url}  key {mask_secret(service.api_key_value)}")
+        state = f"on   {service.base_url}  key {mask_secret(service.api_key_value)}" if service.enabled else "off"
+        print(f"  {VENDOR_NAMES[name]:<8} {state}")
+    for warning in warnings:
+        print(f"capwatch init: {warning}", file=sys.stderr)
     return 0
 
 
+class _Interview:
+    """The questions `capwatch init` asks on a terminal: only for fields no flag gave; each answer is checked at
+    once and asked again when wrong. Keys and secrets are read without echo; an empty key leaves a service off."""
+
+    def __init__(self, tree: dict[str, Any], ask: Callable[[str], str], ask_secret: Callable[[str], str]):
+        self.tree = tree
+        self.ask = ask
+        self.ask_secret = ask_secret
+
+    def given(self, dotted: str) -> bool:
+        section, _, leaf = dotted.rpartition(".")
+        node = self.tree.get(section, {}) if section else self.tree
+        return leaf in node
+
+    def question(self, dotted: str, prompt: str, default: str = "", *, secret: bool = False) -> None:
+        if self.given(dotted):
+            return
+        shown = f" [{default}]" if default else ""
+        while True:
+            answer = (self.ask_secret if secret else self.ask)(f"{prompt}{shown}: ").strip() or default
+            if not answer:
+                return
+            problem = _answer_problem(dotted, answer)
+            if problem is None:
+                _set(self.tree, dotted, answer)
+                return
+            print(f"  {dotted} {problem}; try again", file=sys.stderr)
+
+    def run(self) -> None:
+        print("Settings for capwatch (an empty API key leaves that service off).")
+        for name in SERVICES:
+            vendor = VENDOR_NAMES[name]
+            prefixes = "/".join(KEY_PREFIXES[name])
+            self.question(f"{name}.api_key", f"{vendor} API key ({prefixes}...)", secret=True)
+            if not self.given(f"{name}.api_key"):
+                continue
+            self.question(f"{name}.base_url", f"{vendor} base URL", DEFAULT_BASE_URLS[name])
+            if name == "captain":
+                while not self.given("captain.organization_id"):  # Captain does not work without it
+                    self.question("captain.organization_id", "Captain organization id (a UUID)")
+                    if not self.given("captain.organization_id"):
+                        print("  Captain needs its organization id with a key (Ctrl-D cancels)", file=sys.stderr)
+            if name == "capout":
+                self.question("capout.transport", "CapOut realtime transport, ws or sse", "ws")
+            if name in ("casmo", "capx"):
+                self.question(f"{name}.webhook_secret", f"{vendor} webhook secret (empty: none)", secret=True)
+        if self.given("casmo.api_key") or self.given("capx.api_key"):
+            self.question("webhooks.host", "Webhook receiver address", DEFAULT_WEBHOOK_HOST)
+            self.question("webhooks.port", "Webhook receiver port (0: any free port)", str(DEFAULT_WEBHOOK_PORT))
+        if not self.given("read_only"):
+            answer = self.ask("Read-only: refuse every mutating action? [y/N]: ").strip().lower()
+            if answer in ("y", "yes"):
+                self.tree["read_only"] = True
+
+
+def _answer_problem(dotted: str, answer: str) -> str | None:
+    """Check one answer with the same model and key rules as the file."""
+    tree: dict[str, Any] = {}
+    _set(tree, dotted, answer)
+    try:
+        config = Config.model_validate(tree)
+    except ValidationError as error:
+        return _problem(error.errors()[0])
+    section, _, leaf = dotted.rpartition(".")
+    if leaf == "api_key":
+        return _key_problem(section, getattr(config, section).api_key_value)
+    return None
+
+
+def _file_content(config: Config) -> dict[str, Any]:
+    """What `init` writes: the validated values that were given, less those equal to the default (the file stays
+    short and follows future defaults)."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, SecretStr):
+            return value.get_secret_value()
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        return value
+
+    given = plain(config.model_dump(exclude_unset=True))
+    defaults = Config().model_dump()
+    content: dict[str, Any] = {}
+    for name, value in given.items():
+        if isinstance(value, dict):
+            section = {k: v for k, v in value.items() if v is not None and v != defaults[name].get(k)}
+            if section:
+                content[name] = section
+        elif value != defaults[name]:
+            content[name] = value
+    return content
+
+
 def write_config(path: Path, tree: dict[str, Any], *, force: bool) -> None:
-    """Write TOML readable by the owner only: created 0600 (never briefly wider), in a 0700 directory."""
+    """Write TOML readable by the owner only: created 0600 (never briefly wider), in a directory made 0700."""
+    import tomli_w  # only `init` writes: reading a config does not need it
+
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     data = tomli_w.dumps(tree).encode()
-    if force and path.exists():
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        fd = os.open(temporary, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(temporary, path)
-    else:
+    if not force:
         try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)  # O_EXCL: no symlink followed
         except FileExistsError:
-            raise ConfigError(f"{path}: exists; use --force to overwrite it") from None
+            raise ConfigError(f"{path}: already exists; --force overwrites it") from None
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+        return
+    # mkstemp creates the file 0600 with O_EXCL; os.replace swaps it in whole, so no reader sees half a file.
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 from typing import Iterable
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 import httpx
 from pydantic import BaseModel, ConfigDict
@@ -136,7 +136,8 @@ class CapOutClient(BaseClient):
             raise ValueError("give exactly one of url or file_base64")
         self.guard("upload")
         body = UploadRequest(file_name=file_name, xn_address=xn_address, url=url, file_base64=file_base64)
-        # CapOut documents no Idempotency-Key; sending one is harmless and lets a retry be recognised.
+        # CapOut documents no Idempotency-Key. We send one per call, reused on retries, as every client here
+        # does; a server that ignores it may count a retried upload (after a 5xx or a lost reply) twice.
         reply = await self.send("POST", "/upload", json=body.model_dump(exclude_none=True),
                                 headers={"Idempotency-Key": new_idempotency_key()})
         return UploadResponse.model_validate(reply.json())
@@ -148,7 +149,8 @@ class CapOutClient(BaseClient):
         return await self.upload(file_name or file_path.name, xn_address, file_base64=encoded)
 
     async def status(self, document_id: str) -> DocumentStatus:
-        reply = await self.send("GET", f"/status/{document_id}")
+        # Quoted: an id that carries "/" or "?" must stay one path segment.
+        reply = await self.send("GET", f"/status/{quote(document_id, safe='')}")
         return DocumentStatus.model_validate(reply.json())
 
     async def mint_token(self) -> RealtimeToken:

@@ -2,8 +2,9 @@
 realtime tokens, and status over WebSocket and SSE with `document_id` / `recent=N` scope and backfill.
 
 Choices where the docs are silent (see ../shared/API-CONTRACT.md): an unknown or expired token is refused at
-the WebSocket handshake with HTTP 401 (and with a 401 JSON error on SSE); a token that expires while
-connected closes the WebSocket with 4001 and ends the SSE stream.
+the WebSocket handshake with HTTP 401 (and with a 401 JSON error on SSE), so a client never sees a socket open
+and close at once; a token that expires while connected closes the WebSocket with 4001 and ends the SSE stream.
+Bad client messages on the WebSocket get a `{"type": "error", "message"}` reply and the connection stays open.
 """
 
 from __future__ import annotations
@@ -27,7 +28,10 @@ from tui.sim.core import StreamSession, VendorSim, iso, sse_response, utc_now
 MAX_DOCUMENTS = 20_000
 FILE_STEMS = ["claim-{n}-estimate", "invoice-{n}", "policy-{n}", "water-damage-{n}-photos", "contract-{n}",
               "inspection-report-{n}", "adjuster-notes-{n}", "supplement-{n}"]
-TOP_UP = 1000  # the organization buys credits when it runs low: background activity never stalls the demo
+# Background uploads (others in the organization) leave this many credits for the operator's own uploads, so
+# the organization never hits 402 by itself.
+CREDIT_RESERVE = 10
+SEEDED_DOCUMENTS = 12
 
 
 class Token:
@@ -49,23 +53,30 @@ class CapOutSim(VendorSim):
         self.documents: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self.processing: OrderedDict[str, None] = OrderedDict()  # ids still processing, oldest first
         self.tokens: dict[str, Token] = {}
-        self.credits_total = float(sim.options.capout_credits)
-        self.credits_used = 0.0
+        self.credits_total = 0
+        self.credits_used = 0
+        # At high rates the background would spend the default 500 credits in seconds and then stop: an
+        # organization with more than the reserve has a recharge plan that buys that many again when the
+        # background runs low (credits_total grows). A smaller balance (tests of 402) gets no recharge.
+        starting = sim.options.capout_credits
+        self.recharge = starting if starting > CREDIT_RESERVE else 0
         self.organization_id = "org_" + sim.new_id("", 8)
         self.topic = sim.topic("capout")
         self.counter = 0
-        for _ in range(12):  # a world that already has some history
-            self._create(by_world=True)
+        for _ in range(SEEDED_DOCUMENTS):  # a world that already has some history
+            self._create()
         for doc_id in list(self.processing)[:8]:
             self._advance(doc_id)
+        # The history was paid for before: a fresh organization has exactly options.capout_credits left.
+        self.credits_total = self.credits_used + starting
 
     # ------------------------------------------------------------------------------------------- world
 
     @property
-    def credits_remaining(self) -> float:
+    def credits_remaining(self) -> int:
         return self.credits_total - self.credits_used
 
-    def _create(self, *, by_world: bool, file_name: str | None = None, source: str | None = None) -> dict[str, Any]:
+    def _create(self, *, file_name: str | None = None, source: str | None = None) -> dict[str, Any]:
         self.counter += 1
         doc_id = self.sim.new_id("doc_", 10)
         now = iso()
@@ -103,10 +114,12 @@ class CapOutSim(VendorSim):
         self._publish(document)
 
     def _evict(self) -> None:
+        """Drop the oldest finished documents beyond the cap; processing ones stay until they finish."""
         while len(self.documents) > MAX_DOCUMENTS:
-            oldest = next(iter(self.documents))
-            self.documents.pop(oldest)
-            self.processing.pop(oldest, None)
+            oldest = next((doc_id for doc_id in self.documents if doc_id not in self.processing), None)
+            if oldest is None:
+                return
+            del self.documents[oldest]
 
     def _publish(self, document: dict[str, Any]) -> None:
         self.topic.publish(self.message(document))
@@ -118,13 +131,14 @@ class CapOutSim(VendorSim):
 
     def tick(self, count: int) -> None:
         for _ in range(count):
+            if self.credits_remaining < CREDIT_RESERVE and self.recharge:
+                self.credits_total += self.recharge
+            can_upload = self.credits_remaining >= CREDIT_RESERVE
             # Keep a pipeline: finish the oldest processing document about as often as new ones arrive.
-            if self.processing and (len(self.processing) > 6 or self.sim.rng.random() < 0.5):
+            if self.processing and (not can_upload or len(self.processing) > 6 or self.sim.rng.random() < 0.5):
                 self._advance(next(iter(self.processing)))
-            else:
-                if self.credits_remaining < 10:
-                    self.credits_total += TOP_UP
-                self._create(by_world=True)
+            elif can_upload:
+                self._create()
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -183,7 +197,7 @@ class CapOutSim(VendorSim):
             return self.error(400, "invalid_request", "url must be an http(s) URL")
         if self.credits_remaining < 1:
             return self.error(402, "insufficient_credits", "No credits left for this organization")
-        document = self._create(by_world=False, file_name=body["file_name"], source="url" if has_url else "base64")
+        document = self._create(file_name=body["file_name"], source="url" if has_url else "base64")
         return JSONResponse({
             "document_id": document["document_id"],
             "workflow_id": document["workflow_id"],
@@ -269,26 +283,43 @@ class CapOutSim(VendorSim):
             self.sim.journal.delivered[self.topic.name] += 1
             await websocket.send_text(session.encode_payload(payload))
 
-        async def listen() -> None:  # subscribe / unsubscribe actions from the client
-            while True:
-                text = await websocket.receive_text()
-                try:
-                    action = json.loads(text)
-                except ValueError:
-                    await websocket.send_text(json.dumps({"type": "error", "message": "messages must be JSON"}))
-                    continue
-                if not isinstance(action, dict) or action.get("action") not in ("subscribe", "unsubscribe"):
-                    await websocket.send_text(json.dumps({"type": "error", "message": "unknown action"}))
-                    continue
-                wanted = {str(d) for d in action.get("document_ids") or [] if isinstance(d, (str, int))}
-                if action["action"] == "subscribe":
+        async def reply_error(message: str) -> None:
+            await websocket.send_text(json.dumps({"type": "error", "message": message, "timestamp": iso()}))
+
+        async def listen() -> None:
+            """Subscribe / unsubscribe actions from the client; returns when the client goes away."""
+            try:
+                while True:
+                    frame = await websocket.receive()
+                    if frame["type"] == "websocket.disconnect":
+                        return
+                    text = frame.get("text")
+                    if text is None:
+                        await reply_error("messages must be JSON text frames")
+                        continue
+                    try:
+                        action = json.loads(text)
+                    except ValueError:
+                        await reply_error("messages must be JSON")
+                        continue
+                    if not isinstance(action, dict) or action.get("action") not in ("subscribe", "unsubscribe"):
+                        await reply_error("unknown action: use subscribe or unsubscribe")
+                        continue
+                    given = action.get("document_ids")
+                    if not isinstance(given, list):
+                        await reply_error("document_ids must be a list")
+                        continue
+                    wanted = {d for d in given if isinstance(d, str)}
+                    if action["action"] == "unsubscribe":
+                        ids.difference_update(wanted)
+                        continue
                     fresh = wanted - ids
                     ids.update(wanted)
-                    for doc_id in sorted(fresh):
+                    for doc_id in sorted(fresh):  # their current state first, as a backfill would give it
                         if doc_id in self.documents:
                             await send(self.message(self.documents[doc_id]))
-                else:
-                    ids.difference_update(wanted)
+            except (WebSocketDisconnect, RuntimeError):
+                return  # the socket closed under us: the main loop ends the connection
 
         listener = asyncio.create_task(listen())
         close_code = 1000
@@ -303,7 +334,7 @@ class CapOutSim(VendorSim):
                 getter = asyncio.ensure_future(queue.get())
                 done, _ = await asyncio.wait({getter, listener}, timeout=timeout,
                                              return_when=asyncio.FIRST_COMPLETED)
-                if listener in done:  # the client went away (or broke the protocol)
+                if listener in done:  # the client went away
                     getter.cancel()
                     return
                 if time.monotonic() >= token.expires_monotonic:
