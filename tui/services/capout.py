@@ -136,10 +136,11 @@ class CapOutClient(BaseClient):
             raise ValueError("give exactly one of url or file_base64")
         self.guard("upload")
         body = UploadRequest(file_name=file_name, xn_address=xn_address, url=url, file_base64=file_base64)
-        # CapOut documents no Idempotency-Key. We send one per call, reused on retries, as every client here
-        # does; a server that ignores it may count a retried upload (after a 5xx or a lost reply) twice.
+        # CapOut documents no Idempotency-Key, so a retried upload could be a second document and a second
+        # credit: the key is sent (a server that honours it deduplicates) but the upload is never retried
+        # automatically. The operator sees the error and decides.
         reply = await self.send("POST", "/upload", json=body.model_dump(exclude_none=True),
-                                headers={"Idempotency-Key": new_idempotency_key()})
+                                headers={"Idempotency-Key": new_idempotency_key()}, idempotent=False)
         return UploadResponse.model_validate(reply.json())
 
     async def upload_path(self, path: str | Path, xn_address: str, *, file_name: str | None = None) -> UploadResponse:
