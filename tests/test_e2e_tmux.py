@@ -20,7 +20,7 @@ TAB_MARKERS = {
     "1": "Credits",
     "2": "CapOut documents",
     "3": "Casmo AI jobs",
-    "4": "Capx",
+    "4": "Cost / threshold",
     "5": "Captain",
     "6": "Query",
     "7": "Summary",
