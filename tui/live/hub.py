@@ -263,10 +263,9 @@ class LiveHub:
         return await self.capx.list_playbooks()
 
     async def capx_resync(self, company_id: str) -> None:
-        from tui.live.capx import refresh_costs, resync_company
+        from tui.live.capx import resync_company
 
-        await resync_company(self.capx, self.store, company_id)
-        await refresh_costs(self.capx, self.store, company_id)
+        await resync_company(self.capx, self.store, company_id)  # agents, tasks and costs
 
     async def captain_create_database(self, name: str):
         reply = await self.captain.create_database(name)

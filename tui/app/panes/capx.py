@@ -124,10 +124,11 @@ def _task_counters(row: dict[str, Any]) -> tuple[str, ...]:
     return () if status in FINISHED_TASKS else ("open",)
 
 
-COUNTERS: dict[str, Callable[[dict[str, Any]], tuple[str, ...]]] = {
-    "agents": _agent_counters,
-    "tasks": _task_counters,
-    "runs": lambda row: (),
+# Per indexed kind: the counters it owns, and which of them one row adds to.
+COUNTERS: dict[str, tuple[tuple[str, ...], Callable[[dict[str, Any]], tuple[str, ...]]]] = {
+    "agents": (("agents", "agent_errors"), _agent_counters),
+    "tasks": (("open", "awaiting"), _task_counters),
+    "runs": ((), lambda row: ()),
 }
 
 
@@ -142,7 +143,7 @@ class CompanyIndex:
         self._counted: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {kind: {} for kind in COUNTERS}
 
     def rebuild(self, kind: str, rows: dict[str, dict[str, Any]]) -> None:
-        for name in {name for _, names in self._counted[kind].values() for name in names}:
+        for name in COUNTERS[kind][0]:
             self.counts[name].clear()
         self.members[kind].clear()
         self._counted[kind].clear()
@@ -153,7 +154,7 @@ class CompanyIndex:
         """Apply one entity's new state (None: removed). Returns (companies whose counts changed, companies
         the entity belonged to before or belongs to now)."""
         old = self._counted[kind].pop(entity_id, None)
-        new = None if row is None else (str(row.get("company_id") or ""), COUNTERS[kind](row))
+        new = None if row is None else (str(row.get("company_id") or ""), COUNTERS[kind][1](row))
         involved: set[str] = set()
         if old is not None:
             company, names = old
@@ -225,8 +226,8 @@ class CapxPane(Pane):
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("a", "approve", "Approve"),
         Binding("r", "reject", "Reject"),
-        Binding("p", "pause", "Pause/resume"),
-        Binding("x", "run_playbook", "Run playbook"),
+        Binding("p", "pause", "Pause"),
+        Binding("x", "run_playbook", "Playbook"),
         Binding("R", "resync", "Resync company", show=False),
         Binding("right_square_bracket", "detail_tab(1)", "Next detail tab", key_display="]", show=False),
         Binding("left_square_bracket", "detail_tab(-1)", "Previous detail tab", key_display="[", show=False),
@@ -269,7 +270,7 @@ class CapxPane(Pane):
             Column("_agents", "Agents", width=10, align="right", render=self._agents_cell),
             Column("_open", "Open", width=5, align="right"),
             Column("_awaiting", "Awaiting", width=8, align="right", render=self._awaiting_cell),
-            Column("_cost", "Cost / threshold", width=18, align="right",
+            Column("_cost", "Cost / threshold", width=20, align="right",
                    render=lambda row: cost_text(row.get("_cost"), row.get("monthly_budget_usd")),
                    sort_key=lambda row: cost_share(row.get("_cost"), row.get("monthly_budget_usd"))[2]),
         ]
@@ -295,7 +296,9 @@ class CapxPane(Pane):
                    render=lambda row: status_text(row.get("status"), AGENT_STATUS_STYLES)),
             Column("last_heartbeat_at", "Heartbeat", width=9, align="right", render=self._heartbeat_cell,
                    sort_key=lambda row: -(parse_timestamp(row.get("last_heartbeat_at")) or 0)),
-            Column("last_error", "Last error", render=lambda row: Text(clean(row.get("last_error"), ""), style="red")),
+            # The last error stays after the agent recovers: red only while the agent is in error.
+            Column("last_error", "Last error", render=lambda row: Text(
+                clean(row.get("last_error"), ""), style="red" if row.get("status") == "error" else "dim")),
         ]
 
     @staticmethod
@@ -350,6 +353,7 @@ class CapxPane(Pane):
         return self.query_one(f"#capx-{name}", LiveTable)
 
     def on_mount(self) -> None:
+        self.table("agents").sort_by("name")
         self.table("tasks").sort_by("status")  # awaiting approval first, then the latest change
         self.table("runs").sort_by("started_at", reverse=True)
         self.table("costs").sort_by("usd", reverse=True)
@@ -449,12 +453,12 @@ class CapxPane(Pane):
             title.update(Text("No company selected", style="dim"))
             return
         awaiting = self.index.count("awaiting", self.selected)
-        text = Text.assemble((clean(company.get("name"), self.selected), "bold"), "  ",
+        text = Text.assemble((clean(company.get("name"), self.selected), "bold"), " · ",
                              status_text(company.get("status"), COMPANY_STATUS_STYLES),
-                             f"  · {self.index.count('agents', self.selected)} agents",
-                             f" · {self.index.count('open', self.selected)} open tasks · ")
-        text.append(f"{awaiting} awaiting approval", style="bold black on yellow" if awaiting else "dim")
-        text.append("  · ")
+                             f" · {self.index.count('agents', self.selected)} agents",
+                             f" · {self.index.count('open', self.selected)} open · ")
+        text.append(f"{awaiting} awaiting", style="bold black on yellow" if awaiting else "dim")
+        text.append(" · ")
         text.append_text(cost_text(self.store.get("costs", self.selected), company.get("monthly_budget_usd")))
         title.update(text)
 
@@ -581,20 +585,34 @@ class CapxPane(Pane):
         if not self._mutations_offered():
             return
         self.query_one("#capx-detail", TabbedContent).active = "capx-tab-tasks"
-        tasks = self.table("tasks")
-        task_id = tasks.cursor_row_id
-        task = tasks.get_row(task_id) if task_id else None
-        if task is None or task.get("status") != AWAITING:
+        task_id = self._task_to_decide()
+        task = self.table("tasks").get_row(task_id) if task_id else None
+        if task is None:
             self.notify("Select a task awaiting approval (Tasks tab)", severity="warning", markup=False)
             return
         title = clean(task.get("title"), task_id)
         verb = "Approve" if approve else "Reject"
         consequence = "The agent goes on with it." if approve else "The agent's work on it is discarded."
         self._confirm_then(
-            f"{verb} task “{title}” ({clean(task_id)})? {consequence}",
+            f"{verb} task “{title}” ({clean(task_id)})?\n{consequence}",
             lambda: self.capwatch.hub.capx_decide_task(task_id, approve),
             lambda _: f"{'Approved' if approve else 'Rejected'} “{title}”",
             f"{verb} failed", danger=not approve)
+
+    def _task_to_decide(self) -> str | None:
+        """The task under the cursor in the Tasks table; from anywhere else, when that task is not awaiting
+        approval, the first one that is (the cursor follows its row as tasks move, so it may sit on another)."""
+        tasks = self.table("tasks")
+        current = tasks.cursor_row_id
+        if current is not None and (tasks.get_row(current) or {}).get("status") == AWAITING:
+            return current
+        if self.app.focused is tasks:
+            return None  # the operator chose that row: do not silently pick another
+        for position, task_id in enumerate(tasks.row_ids):
+            if (tasks.get_row(task_id) or {}).get("status") == AWAITING:
+                tasks.move_cursor(position)
+                return task_id
+        return None
 
     def action_pause(self) -> None:
         if not self._mutations_offered() or (chosen := self._company()) is None:
@@ -602,8 +620,8 @@ class CapxPane(Pane):
         company_id, company = chosen
         name = clean(company.get("name"), company_id)
         pause = company.get("status") == "running"  # anything else (paused, stopped) is resumed
-        question = (f"Pause company “{name}” ({clean(company_id)})? Its agents stop taking work." if pause else
-                    f"Resume company “{name}” ({clean(company_id)})? Its agents start taking work again.")
+        question = (f"Pause company “{name}” ({clean(company_id)})?\nIts agents stop taking work." if pause else
+                    f"Resume company “{name}” ({clean(company_id)})?\nIts agents take work again.")
         self._confirm_then(question, lambda: self.capwatch.hub.capx_set_paused(company_id, pause),
                            lambda _: f"{'Paused' if pause else 'Resumed'} “{name}”",
                            "Pause failed" if pause else "Resume failed")
@@ -632,7 +650,8 @@ class CapxPane(Pane):
                 return
             name = names.get(playbook_id, playbook_id)
             self._confirm_then(
-                f"Run playbook “{name}” on company “{company_name}” ({clean(company_id)})?",
+                f"Run playbook “{name}” on company “{company_name}” ({clean(company_id)})?\n"
+                "Its runs show in the Runs tab.",
                 lambda: self.capwatch.hub.capx_run_playbook(playbook_id, company_id),
                 lambda run: f"Started “{name}” on “{company_name}”: {clean(getattr(run, 'id', None), 'run')} "
                             f"{clean(getattr(run, 'status', None), '')}".rstrip(),

@@ -22,9 +22,11 @@ class TablePane(Pane):
     BINDINGS = [Binding("slash", "filter", "Filter", key_display="/")]
 
     def compose_table(self) -> ComposeResult:
+        # The table first: auto-focus takes the first focusable widget, even a hidden filter box, and digits
+        # typed into it would not switch tabs. The filter is docked on top by CSS.
+        yield LiveTable(self.COLUMNS, id=f"{self.KIND}-table")
         yield Input(placeholder=f"filter {self.TITLE.lower()} (Esc clears)", id=f"{self.KIND}-filter",
                     classes="table-filter")
-        yield LiveTable(self.COLUMNS, id=f"{self.KIND}-table")
 
     @property
     def table(self) -> LiveTable:
