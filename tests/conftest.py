@@ -19,6 +19,12 @@ def make_options(**overrides) -> SimOptions:
     return options
 
 
+@pytest.fixture(autouse=True)
+def private_query_history(tmp_path, monkeypatch):
+    """No test reads or writes the user's real query history."""
+    monkeypatch.setenv("CAPWATCH_QUERY_HISTORY", str(tmp_path / "query-history.json"))
+
+
 @pytest.fixture
 def sim():
     """A simulator with a still world (rate 0): tests drive it with `/_admin/step`."""

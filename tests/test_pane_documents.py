@@ -103,7 +103,7 @@ async def test_read_only_offers_no_mutation():
         async with host.run_test(size=(120, 40)) as pilot:
             pane = host.query_one(pane_class)
             pane.table.focus()
-            assert pane.check_action("upload" if key == "u" else "submit", ()) is None
+            assert pane.check_action("upload" if key == "u" else "submit", ()) is False
             await pilot.press(key)
             await pilot.pause()
             assert not isinstance(host.screen, (UploadScreen, ConfirmScreen))

@@ -139,7 +139,7 @@ class DocumentsPane(TablePane):
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         if action == "upload" and (self.capwatch.read_only or getattr(self.capwatch.hub, "capout", True) is None):
-            return None  # not offered at all in read-only mode or with CapOut off
+            return False  # not offered at all (hidden, not dimmed) in read-only mode or with CapOut off
         return True
 
     def commands(self):

@@ -149,7 +149,7 @@ class ExtractionPane(TablePane):
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         if action == "submit" and (self.capwatch.read_only or getattr(self.capwatch.hub, "casmo", True) is None):
-            return None
+            return False  # hidden, not dimmed
         return True
 
     def commands(self):
