@@ -379,3 +379,15 @@ async def test_token_expiry_closes_websocket_4001_ends_sse_and_a_fresh_token_reo
         async with asyncio.timeout(5):  # the stream ends on its own when the token expires
             received = [event async for event in source.aiter_sse()]
     assert any(event.data for event in received)
+
+
+@pytest.mark.parametrize("body", [b'{"credits_remaining": "lots"}', b"not json", b"[1, 2]"])
+async def test_a_reply_that_is_not_the_documented_shape_is_an_api_error(body):
+    # The simulator always answers the documented shape; a broken server is only reachable through a transport.
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=body))
+    async with CapOutClient("http://capout.test", api_key=KEY, transport=transport) as client:
+        with pytest.raises(ApiError, match="unexpected Credits reply"):
+            await client.credits()
+        if not body.startswith(b"{"):
+            with pytest.raises(ApiError, match="unexpected DocumentStatus reply"):
+                await client.status("doc_1")

@@ -12,6 +12,7 @@ import time
 import httpx
 import pytest
 
+from waiting import eventually
 from tui.config import load_config
 from tui.live.events import ChannelState
 from tui.live.hub import LiveHub
@@ -23,13 +24,6 @@ def capout_hub(sim, transport: str) -> LiveHub:
     args = argparse.Namespace(config=os.devnull, read_only=None, transport=None, webhook_host=None,
                               webhook_port=0, profile=None)
     return LiveHub(load_config(args, env=env).config)
-
-
-async def eventually(predicate, timeout: float = 15.0, message: str = "condition not reached in time"):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, message
-        await asyncio.sleep(0.05)
 
 
 async def step(sim, count: int) -> None:

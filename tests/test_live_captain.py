@@ -4,11 +4,11 @@ started from the hub is polled to completion and its files appear, and a query a
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 
 import httpx
 
+from waiting import eventually
 from tui.config import load_config
 from tui.live.events import ChannelState
 from tui.live.hub import LiveHub
@@ -19,13 +19,6 @@ def captain_only(sim, **extra_env) -> LiveHub:
     args = argparse.Namespace(config=os.devnull, read_only=None, transport=None, webhook_host=None,
                               webhook_port=0, profile=None)
     return LiveHub(load_config(args, env=env).config)
-
-
-async def eventually(predicate, timeout: float = 15.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.05)
 
 
 async def test_databases_files_jobs_and_query_follow_the_simulator(sim):
@@ -73,3 +66,16 @@ async def test_read_only_hub_refuses_captain_mutations_but_queries(sim):
     assert {k: v for k, v in after.items() if "create" in k or "delete" in k} == \
            {k: v for k, v in before.items() if "create" in k or "delete" in k}
     await hub.stop()
+
+
+def test_an_indexing_job_id_with_control_characters_is_not_followed():
+    from tui.live.captain import CaptainJobs
+    from tui.live.store import Store
+
+    store = Store()
+    jobs = CaptainJobs(client=None, store=store, databases=None)
+    jobs.track_job("job_\x1b[2Jevil", "alpha", "s3://bucket")
+    jobs.track_job("job_fine", "alpha", "s3://bucket")
+    assert list(store.rows("indexing_jobs")) == ["job_fine"]
+    assert "control characters" in store.health["captain.jobs"].last_error
+    assert "\x1b" not in store.health["captain.jobs"].last_error

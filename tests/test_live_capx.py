@@ -6,10 +6,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import time
 
 import httpx
 
+from waiting import eventually
 from tui.config import load_config
 from tui.live.events import ChannelState
 from tui.live.hub import LiveHub
@@ -21,13 +21,6 @@ def capx_hub(env_source: dict) -> LiveHub:
     args = argparse.Namespace(config=os.devnull, read_only=None, transport=None, webhook_host=None,
                               webhook_port=0, profile=None)
     return LiveHub(load_config(args, env=env).config)
-
-
-async def eventually(predicate, timeout: float = 20.0, message: str = "condition not reached in time"):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, message
-        await asyncio.sleep(0.05)
 
 
 async def admin(sim, method: str, path: str):

@@ -221,3 +221,105 @@ def test_event_json_and_timestamps():
     assert parse_timestamp(1714564800) == parse_timestamp(1714564800000) == parse_timestamp("1714564800")
     for garbage in (None, True, "", "soon", "2024-13-45T99:00:00Z", float("nan"), float("inf"), -5, [], {}, "9" * 500):
         assert parse_timestamp(garbage) is None
+
+
+# ------------------------------------------------------------------------------ the bound on finished entities
+
+
+def test_finished_entities_beyond_the_bound_are_dropped_oldest_first_unfinished_never():
+    store = Store(max_finished=3)
+    for n in range(5):
+        store.apply(doc_event(f"open{n}"))  # processing: never dropped, however many
+    for n in range(5):
+        store.apply(doc_event(f"d{n}", "completed" if n % 2 else "failed"))
+    assert sorted(store.rows("documents")) == ["d2", "d3", "d4"] + [f"open{n}" for n in range(5)]
+    assert store.evicted["documents"] == 2 and store.finished_count("documents") == 3
+    # Changing a finished entity again makes it the most recent one; the oldest goes next.
+    store.apply(doc_event("d2", "completed", file_name="late.pdf"))
+    store.apply(doc_event("open0", "completed"))
+    assert sorted(store.rows("documents")) == ["d2", "d4", "open0"] + [f"open{n}" for n in range(1, 5)]
+    # Back to work (reprocessed): no longer finished, so no longer counted against the bound.
+    store.apply(doc_event("d4", "processing"))
+    store.apply(doc_event("d9", "completed"))
+    assert {"d2", "d4", "open0", "d9"} <= store.rows("documents").keys()
+    assert store.finished_count("documents") == 3
+
+
+def test_each_kind_has_its_own_bound_and_terminal_statuses():
+    store = Store(max_finished=2)
+    for n in range(4):
+        store.upsert("tasks", f"t{n}", {"status": "rejected" if n % 2 else "completed"})
+        store.upsert("runs", f"r{n}", {"status": "failed"})
+        store.upsert("jobs", f"j{n}", {"status": "error"})
+        store.upsert("indexing_jobs", f"i{n}", {"status": "processing", "done": True})
+        store.upsert("agents", f"a{n}", {"status": "completed"})  # agents never finish: kept
+        store.upsert("tasks", f"open{n}", {"status": "awaiting_approval"})
+    assert sorted(store.rows("tasks")) == ["open0", "open1", "open2", "open3", "t2", "t3"]
+    assert sorted(store.rows("runs")) == ["r2", "r3"]
+    assert sorted(store.rows("jobs")) == ["j2", "j3"]
+    assert sorted(store.rows("indexing_jobs")) == ["i2", "i3"]
+    assert len(store.rows("agents")) == 4
+
+
+def test_evictions_reach_every_feed_as_removals():
+    store = Store(max_finished=2)
+    first, second = store.subscribe(), store.subscribe()
+    store.apply(doc_event("d1", "completed"))
+    store.apply(doc_event("d2", "completed"))
+    assert first.take().kinds == {"documents": {"d1", "d2"}}
+    store.apply(doc_event("d3", "completed"))
+    batch = first.take()
+    assert batch.kinds == {"documents": {"d3", "d1"}}  # d1 changed: a consumer reading it finds no row
+    assert store.get("documents", "d1") is None
+    assert {row_id: store.get("documents", row_id) for row_id in batch.kinds["documents"]}["d1"] is None
+    assert second.take().kinds == {"documents": {"d1", "d2", "d3"}}
+
+
+def test_removed_and_resynced_entities_leave_the_finished_order():
+    store = Store(max_finished=2)
+    store.apply(doc_event("d1", "completed"))
+    store.apply(doc_event("d2", "completed"))
+    assert store.remove("documents", "d1") is True
+    store.apply(doc_event("d3", "completed"))  # d1 is gone already: nothing to drop
+    assert sorted(store.rows("documents")) == ["d2", "d3"] and store.evicted["documents"] == 0
+    feed = store.subscribe()
+    store.replace("tasks", {f"t{n}": {"id": f"t{n}", "status": "completed"} for n in range(4)})
+    assert sorted(store.rows("tasks")) == ["t2", "t3"]
+    batch = feed.take()
+    assert "tasks" in batch.replaced and {"t0", "t1"} <= batch.kinds["tasks"]
+    store.replace("tasks", {})  # a resync that drops them all
+    assert store.finished_count("tasks") == 0
+
+
+def test_no_bound_keeps_everything():
+    store = Store(max_finished=None)
+    for n in range(1000):
+        store.apply(doc_event(f"d{n}", "completed"))
+    assert len(store.rows("documents")) == 1000 and not store.evicted
+
+
+def test_the_default_bound_comes_from_the_config():
+    from tui.config import Config
+    from tui.live.hub import LiveHub
+
+    assert Store().max_finished == Config().max_finished_rows == 10_000
+    hub = LiveHub(Config(max_finished_rows=500))
+    assert hub.store.max_finished == 500
+
+
+def test_a_batch_absorbs_a_later_one_within_the_feed_bounds():
+    from tui.live.store import ChangeBatch
+
+    first = ChangeBatch(kinds={"documents": {"d1"}}, figures={"capout.credits"},
+                        events=[Event(time=n, service="capout", type="t", id=str(n), data={}) for n in range(3)])
+    later = ChangeBatch(kinds={"documents": {"d2"}, "tasks": {"t1"}}, health={"capx.co_1"}, replaced={"agents"},
+                        events=[Event(time=n, service="capx", type="t", id=str(n), data={}) for n in range(3, 6)],
+                        dropped_events=2)
+    first.absorb(later, max_events=4, max_ids=10)
+    assert first.kinds == {"documents": {"d1", "d2"}, "tasks": {"t1"}}
+    assert first.figures == {"capout.credits"} and first.health == {"capx.co_1"} and first.replaced == {"agents"}
+    assert [e.id for e in first.events] == ["2", "3", "4", "5"]  # the newest four
+    assert first.dropped_events == 2 + 2
+    crowded = ChangeBatch(kinds={"documents": {f"d{n}" for n in range(8)}})
+    crowded.absorb(ChangeBatch(kinds={"documents": {f"x{n}" for n in range(8)}}), max_ids=10)
+    assert "documents" not in crowded.kinds and crowded.replaced == {"documents"}

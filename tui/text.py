@@ -1,7 +1,8 @@
 """Untrusted text: every string a server sends passes through here before it is shown or printed.
 
 Rich and Textual do not strip escape sequences, so a file name could retitle the terminal or write the
-clipboard. We remove ESC sequences, C0 controls (but newline and tab), DEL and C1 controls. Markup is a
+clipboard, and a bidirectional override could make one file name show as another. We remove ESC sequences,
+C0 controls (but newline and tab), DEL, C1 controls and bidirectional overrides and isolates. Markup is a
 separate concern: widgets receive `rich.text.Text` objects, never markup strings built from server data.
 """
 
@@ -20,8 +21,11 @@ _ESCAPE_SEQUENCE = re.compile(
     """,
     re.VERBOSE,
 )
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_CONTROL_SINGLE_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Bidirectional overrides and isolates reorder what follows them on screen (a file name could show as another):
+# removed like controls.
+_BIDI = "\u202a-\u202e\u2066-\u2069"
+_CONTROL = re.compile(f"[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f{_BIDI}]")
+_CONTROL_SINGLE_LINE = re.compile(f"[\\x00-\\x1f\\x7f-\\x9f{_BIDI}]")
 
 
 def sanitize(value: Any, *, single_line: bool = False) -> str:
@@ -38,14 +42,44 @@ def sanitize(value: Any, *, single_line: bool = False) -> str:
     return _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
-def sanitize_data(value: Any) -> Any:
-    """Sanitize every string (keys and values) inside a JSON-like structure."""
+# In JSON text, what a decoded string may hold that sanitize would change: a backslash (an escape decodes to
+# any character, controls included) or a character sanitize removes or rewrites, as it stands in the text
+# (JSON forbids raw C0 controls in strings, but allows raw DEL, C1 and bidi controls; between tokens only
+# whitespace).
+_JSON_TEXT_UNSAFE = re.compile(f"[\\\\\\x00-\\x1f\\x7f-\\x9f{_BIDI}]")
+
+
+def json_text_is_clean(raw: str | bytes) -> bool:
+    """Whether every string (keys and values) decoded from the JSON text `raw` by a strict decoder (json.loads,
+    tui.live.events.load_json) is already exactly what `sanitize_data` would make of it, so that the decoded
+    value may skip `sanitize_data`. Without a backslash, decoded strings hold only characters that stand in the
+    text; with none of the characters sanitize touches (C0, DEL, C1, hence no escape sequence either) they pass
+    through it unchanged. Bytes are not checked (UTF-8 hides C1 in two bytes): False. Depth is the decoder's
+    business: load_json refuses more than MAX_JSON_DEPTH levels, which MAX_DATA_DEPTH (the same 64) accepts.
+    tests/test_properties.py checks the equivalence on arbitrary JSON text."""
+    if not isinstance(raw, str) or "\\" in raw:
+        return False
+    if raw.isascii():  # O(1): CPython knows. JSON rejects raw C0 inside strings, so only DEL is left to find
+        return "\x7f" not in raw
+    return _JSON_TEXT_UNSAFE.search(raw) is None
+
+
+# Deeper than this, a JSON-like value is no vendor payload: it is cut off (a hostile one would blow the stack).
+MAX_DATA_DEPTH = 64
+TOO_DEEP = "[nested too deeply]"
+
+
+def sanitize_data(value: Any, _depth: int = 0) -> Any:
+    """Sanitize every string (keys and values) inside a JSON-like structure; containers nested deeper than
+    MAX_DATA_DEPTH become the text TOO_DEEP."""
     if isinstance(value, str):
         return sanitize(value)
+    if isinstance(value, (dict, list, tuple)) and _depth >= MAX_DATA_DEPTH:
+        return TOO_DEEP
     if isinstance(value, dict):
-        return {sanitize(k, single_line=True): sanitize_data(v) for k, v in value.items()}
+        return {sanitize(k, single_line=True): sanitize_data(v, _depth + 1) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [sanitize_data(v) for v in value]
+        return [sanitize_data(v, _depth + 1) for v in value]
     return value
 
 

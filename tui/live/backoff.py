@@ -43,6 +43,11 @@ class Backoff:
         self.attempts += 1
         return self.rng.uniform(self.minimum, max(self.minimum, ceiling))
 
+    @property
+    def connected_at(self) -> float | None:
+        """When the current connection opened (`clock()` time), or None between connections."""
+        return self._connected_at
+
     def connected(self) -> None:
         """A connection is open (the stream answered): start timing how long it lives."""
         self._connected_at = self.clock()

@@ -19,12 +19,12 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tui.live.channel import Channel, Poller, StreamEnded
-from tui.live.events import Event, parse_timestamp
+from tui.live.events import Event, iso_utc, load_json, parse_timestamp
 from tui.live.sse import SSEReader
 from tui.live.store import Store
 from tui.services.base import STREAM_READ_TIMEOUT, ApiError
 from tui.services.capout import CapOutClient, realtime_url
-from tui.text import sanitize, sanitize_data
+from tui.text import json_text_is_clean, sanitize, sanitize_data
 
 TERMINAL = {"completed", "failed"}
 RESYNC_LIMIT = 100  # documents re-read one by one after a reconnect, at most
@@ -38,18 +38,40 @@ WS_CLOSE_WORDS = {
 }
 
 
-def document_event(payload: dict[str, Any], *, received: float | None = None) -> Event | None:
-    """A realtime message or a GET /status reply as a normalized event; None when it names no document."""
-    data = sanitize_data(payload)
+def document_event(payload: dict[str, Any], *, received: float | None = None, sanitized: bool = False) -> Event | None:
+    """A realtime message or a GET /status reply as a normalized event; None when it names no document.
+    `sanitized`: the payload is already clean (decoded from a text `json_text_is_clean` passed), used as is."""
+    data = payload if sanitized else sanitize_data(payload)
     document_id = data.get("document_id")
     if not isinstance(document_id, str) or not document_id:
         return None
     patch = {k: data[k] for k in ("document_id", "file_name", "status", "workflow_complete", "completed_at",
                                   "updated_at", "created_at", "workflow_id") if k in data}
     now = received or time.time()
-    return Event(time=parse_timestamp(data.get("updated_at")) or now, service="capout",
-                 type=str(data.get("type") or "document.status"), id=document_id, data=data,
-                 kind="documents", patch=patch, received=now)
+    # Positional (time, service, type, id, data, kind, patch, received): twice as fast as keywords, per event.
+    return Event(parse_timestamp(data.get("updated_at")) or now, "capout", str(data.get("type") or "document.status"),
+                 document_id, data, "documents", patch, now)
+
+
+def already_known(store: Store, event: Event) -> bool:
+    """Whether a document event only repeats the state the Store has (a reconnect's backfill, a resync), or
+    is older than it: applying it would show an update twice, or undo a newer one."""
+    if event.kind is None or event.patch is None or not event.id:
+        return False
+    row = store.get(event.kind, event.id)
+    return row is not None and _known(row, event.patch)
+
+
+def _known(row: dict[str, Any], patch: dict[str, Any]) -> bool:
+    """`already_known` for an entity the Store has as `row`."""
+    for key, value in patch.items():  # a loop, not all(genexpr): this runs for every document event
+        if row.get(key) != value:
+            break
+    else:
+        return True
+    # Older than what we have (a resync reply read before a live update that was applied first): stale.
+    ours, theirs = parse_timestamp(row.get("updated_at")), parse_timestamp(patch.get("updated_at"))
+    return ours is not None and theirs is not None and theirs < ours
 
 
 def bad_message_event(channel: str, service: str, raw: str | bytes, error: str) -> Event:
@@ -69,6 +91,7 @@ class CapOutRealtime(Channel):
         self.uploaded: set[str] = set()  # documents this client uploaded: always in scope
         self.sse = SSEReader()
         self._socket = None
+        self._full_backfill = False
 
     async def follow(self, document_id: str) -> None:
         """Add a document to the scope, now (WebSocket subscribe) and on every reconnect."""
@@ -79,6 +102,10 @@ class CapOutRealtime(Channel):
                 await socket.send(json.dumps({"action": "subscribe", "document_ids": [document_id]}))
             except ConnectionClosed:
                 pass  # the reconnect includes it in the scope
+
+    def lost_message(self) -> None:
+        self._full_backfill = True  # resuming would skip the lost update: reconnect for the whole backfill
+        super().lost_message()
 
     def retry_on_auth_error(self, error: ApiError) -> bool:
         return False  # minting failed with 401: the API key is wrong, retrying cannot help
@@ -119,11 +146,13 @@ class CapOutRealtime(Channel):
     def _raise_for_close(self, code: int | None) -> None:
         words = WS_CLOSE_WORDS.get(code or 1006, "closed")
         if code == 4001:
-            raise StreamEnded(f"token expired (close 4001); minting a new one", immediate=True)
+            raise StreamEnded("token expired (close 4001); minting a new one", immediate=True)
         raise StreamEnded(f"WebSocket {words} (close {code})")
 
     async def _server_sent_events(self, url: str) -> None:
         timeout = httpx.Timeout(10.0, read=STREAM_READ_TIMEOUT)
+        if self._full_backfill:
+            self.sse.last_event_id, self._full_backfill = None, False
         async with self.client.http.stream("GET", url, headers=self.sse.request_headers(), timeout=timeout) as reply:
             if reply.status_code == 401:
                 raise StreamEnded("realtime token refused (401); minting a new one", immediate=True)
@@ -143,19 +172,32 @@ class CapOutRealtime(Channel):
     def handle(self, raw: str | bytes) -> None:
         now = time.time()
         try:
-            payload = json.loads(raw)
+            payload = load_json(raw)
         except (ValueError, UnicodeDecodeError) as error:
             self.store.apply(bad_message_event(self.name, self.service, raw, f"not JSON: {error}"))
+            self.lost_message()
             return
-        if not isinstance(payload, dict):
-            self.store.apply(bad_message_event(self.name, self.service, raw, "not a JSON object"))
+        if not isinstance(payload, dict) or not payload.get("type"):
+            self.store.apply(bad_message_event(self.name, self.service, raw, "not a JSON object with a type"))
+            self.lost_message()
             return
-        event = document_event(payload, received=now)
+        event = document_event(payload, received=now, sanitized=json_text_is_clean(raw))
         if event is None:  # a message we do not understand: shown raw, not applied
             data = sanitize_data(payload)
             event = Event(time=now, service="capout", type=str(data.get("type") or "message"), id="", data=data)
-        self.note_event(now)
-        self.store.apply(event)
+        self.store.note_event(self.name, now)  # Channel.note_event, one call less per event
+        patch = event.patch
+        if patch is None:
+            self.store.apply(event)
+            return
+        row = self.store.get("documents", event.id)  # once: this runs for every document event
+        if row is None:
+            if "created_at" not in patch:
+                # Realtime messages carry no created_at (only the upload reply does): keep when we first saw it.
+                patch["first_seen_at"] = iso_utc(event.time)
+            self.store.apply(event)
+        elif not _known(row, patch):  # a backfill after a reconnect repeats what we have
+            self.store.apply(event)
 
     async def resync(self) -> None:
         """Re-read tracked documents that are still open and were not in the backfill."""
@@ -171,7 +213,7 @@ class CapOutRealtime(Channel):
                     continue
                 raise
             event = document_event(status.model_dump(mode="json"))
-            if event is not None:
+            if event is not None and not already_known(self.store, event):
                 self.store.apply(event)
 
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from tui import wall_clock
 from tui.live.channel import Poller
 from tui.live.events import ChannelState, Event, parse_timestamp
 from tui.live.store import Store
 from tui.services.base import ApiError
 from tui.services.captain import CaptainClient, IndexingStatus, group_files
-from tui.text import sanitize_data
+from tui.text import sanitize, sanitize_data
 
 DATABASES_EVERY = 30.0
 JOBS_EVERY = 3.0
@@ -39,7 +40,7 @@ def eta_seconds(row: dict[str, Any], now: float | None = None) -> float | None:
     started = parse_timestamp(row.get("started_at"))
     if not progress or progress >= 1 or started is None:
         return None
-    elapsed = (now or time.time()) - started
+    elapsed = (now or wall_clock.now()) - started
     return max(0.0, elapsed / progress - elapsed)
 
 
@@ -56,13 +57,13 @@ class CaptainDatabases(Poller):
     def interval(self) -> float:
         return self.every
 
-    async def poll(self) -> None:
+    async def poll(self) -> bool | None:
         try:
             databases = await self.client.list_databases()
         except ApiError as error:
             state = ChannelState.FAILED if error.status in (401, 403) else ChannelState.RECONNECTING
             self.store.set_state(self.name, state, str(error))
-            return
+            return False  # the state just set stays: Poller must not call this poll a success
         self.store.set_state(self.name, ChannelState.LIVE)
         rows = {}
         for database in databases:
@@ -112,6 +113,12 @@ class CaptainJobs(Poller):
         return self.every if self.running() else 1.0  # idle: only a cheap look at the Store
 
     def track_job(self, job_id: str, database_name: str, source: str) -> None:
+        # The id is sent back to indexing-status as it came, so it is kept raw: one with control characters
+        # would reach the screen, and no real job has one, so it is not followed.
+        if sanitize(job_id, single_line=True) != job_id:
+            self.store.record_error(self.name, f"not following indexing job {sanitize(job_id, single_line=True)!r}:"
+                                               " its id has control characters")
+            return
         self.store.upsert("indexing_jobs", job_id, {"job_id": job_id, "database_name": database_name,
                                                    "source": source, "status": "processing", "done": False,
                                                    "progress": 0.0, "started_at": _iso_now()})

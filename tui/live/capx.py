@@ -4,19 +4,17 @@ refreshes the company list and costs; the client records credits and rate limits
 
 from __future__ import annotations
 
-import asyncio
-import json
 import time
 from typing import Any, Iterable
 
 from tui.live.capout import bad_message_event
 from tui.live.channel import Channel, Poller, StreamEnded
-from tui.live.events import Event, parse_timestamp
+from tui.live.events import Event, load_json, parse_timestamp
 from tui.live.sse import SSEReader
 from tui.live.store import Store
 from tui.services.base import ApiError
 from tui.services.capx import CapxClient
-from tui.text import sanitize_data
+from tui.text import json_text_is_clean, sanitize, sanitize_data
 
 # What each activity type does to the entity it names: (kind, id field, fields to set).
 TASK_STATUS = {
@@ -27,18 +25,23 @@ TASK_STATUS = {
 }
 
 
-def activity_event(payload: dict[str, Any], *, company_id: str, received: float | None = None) -> Event:
-    """One activity message (SSE or webhook `data`) as a normalized event with the patch it implies."""
+_EXTRA_FIELDS = ("name", "title", "role", "status", "usd")  # copied into an entity's patch when present
+
+
+def activity_event(payload: dict[str, Any], *, company_id: str, received: float | None = None,
+                   sanitized: bool = False) -> Event:
+    """One activity message (SSE or webhook `data`) as a normalized event with the patch it implies.
+    `sanitized`: the payload is already clean (decoded from a text `json_text_is_clean` passed), used as is."""
     now = received or time.time()
-    data = sanitize_data(payload)
+    data = payload if sanitized else sanitize_data(payload)
     kind = str(data.get("type") or "activity")
-    at = parse_timestamp(data.get("timestamp")) or now
     stamp = data.get("timestamp")
-    company = str(data.get("company_id") or company_id)
+    at = parse_timestamp(stamp) or now
+    company = str(data.get("company_id") or sanitize(company_id, single_line=True))
     entity_kind: str | None = None
     entity_id = ""
     patch: dict[str, Any] | None = None
-    extra = {k: v for k, v in data.items() if k in ("name", "title", "role", "status", "usd")}
+    extra = {k: data[k] for k in _EXTRA_FIELDS if k in data}  # our constant keys: rows share them
     if kind.startswith("agent.") and data.get("agent_id"):
         entity_kind, entity_id = "agents", str(data["agent_id"])
         patch = {"id": entity_id, "company_id": company, **extra}
@@ -74,8 +77,8 @@ def activity_event(payload: dict[str, Any], *, company_id: str, received: float 
     elif kind.startswith("company."):
         entity_kind, entity_id = "companies", company
         patch = {"id": company, **extra}
-    return Event(time=at, service="capx", type=kind, id=entity_id or company, data=data,
-                 kind=entity_kind, patch=patch, received=now)
+    # Positional (time, service, type, id, data, kind, patch, received): twice as fast as keywords, per event.
+    return Event(at, "capx", kind, entity_id or company, data, entity_kind, patch, now)
 
 
 def model_rows(models: Iterable[Any], key: str = "id") -> dict[str, dict[str, Any]]:
@@ -124,17 +127,20 @@ class CapxActivity(Channel):
     def handle(self, raw: str) -> None:
         now = time.time()
         try:
-            payload = json.loads(raw)
+            payload = load_json(raw)
         except ValueError as error:
             self.store.apply(bad_message_event(self.name, self.service, raw, f"not JSON: {error}"))
+            self.lost_message()  # an update may be missing: reconnect soon, which resyncs the company
             return
-        if not isinstance(payload, dict):
-            self.store.apply(bad_message_event(self.name, self.service, raw, "not a JSON object"))
+        if not isinstance(payload, dict) or not payload.get("type"):
+            self.store.apply(bad_message_event(self.name, self.service, raw, "not a JSON object with a type"))
+            self.lost_message()
             return
-        self.note_event(now)
+        self.store.note_event(self.name, now)  # Channel.note_event, one call less per event
         if self.seen_webhooks is not None:
             self.seen_webhooks.remember(payload)
-        self.store.apply(activity_event(payload, company_id=self.company_id, received=now))
+        self.store.apply(activity_event(payload, company_id=self.company_id, received=now,
+                                        sanitized=json_text_is_clean(raw)))
 
 
 class CapxCompanies(Poller):

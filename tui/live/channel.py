@@ -53,9 +53,42 @@ class Channel:
         self.backoff = backoff or Backoff()
         self.health = store.channel(name, self.service)
         self._stopping = False
+        self._lost: asyncio.Event | None = None  # set when this connection lost a message (see lost_message)
 
     async def session(self) -> None:
         raise NotImplementedError
+
+    def lost_message(self) -> None:
+        """A message could not be read, so an update may be missing: reconnect (which resyncs) once the
+        connection has lived `backoff.healthy_after` seconds. That is at most one such reconnect per that
+        interval, and, the connection having counted healthy, one with no backoff delay."""
+        if self._lost is not None:
+            self._lost.set()
+
+    async def _session_until_resync(self) -> None:
+        lost = self._lost = asyncio.Event()
+        session = asyncio.ensure_future(self.session())
+        resync = asyncio.ensure_future(self._resync_due(lost))
+        try:
+            done, _ = await asyncio.wait({session, resync}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self._lost = None
+            session.cancel()
+            resync.cancel()
+            await asyncio.gather(session, resync, return_exceptions=True)  # the connection is closed here
+        if session in done:
+            session.result()  # its return or its exception
+        else:
+            raise StreamEnded("a message could not be read; reconnecting to resync", immediate=True)
+
+    async def _resync_due(self, lost: asyncio.Event) -> None:
+        await lost.wait()
+        while True:
+            started, backoff = self.backoff.connected_at, self.backoff
+            wait = backoff.healthy_after if started is None else started + backoff.healthy_after - backoff.clock()
+            if wait <= 0:
+                return
+            await asyncio.sleep(wait)
 
     def mark_live(self) -> None:
         self.backoff.connected()
@@ -67,13 +100,14 @@ class Channel:
     async def run(self) -> None:
         first = True
         while True:
+            self.health.attempt_times.append(time.monotonic())
             self.store.set_state(self.name, ChannelState.CONNECTING if first else ChannelState.RECONNECTING,
                                  self.health.last_error if not first else None)
             first = False
             immediate = False
             wait_at_least = 0.0
             try:
-                await self.session()
+                await self._session_until_resync()
                 reason = "stream ended"
             except asyncio.CancelledError:
                 raise
@@ -118,23 +152,32 @@ class Poller:
     def interval(self) -> float:
         raise NotImplementedError
 
-    async def poll(self) -> None:
+    async def poll(self) -> bool | None:
+        """One round; returning False means it failed and set the channel's state itself (kept as it is)."""
         raise NotImplementedError
 
     async def run(self) -> None:
         while True:
-            try:
-                await self.poll()
-            except asyncio.CancelledError:
-                raise
-            except ApiError as error:
-                if error.status in (401, 403):  # a wrong key: polling again cannot help
-                    self.store.set_state(self.name, ChannelState.FAILED, describe_error(error))
-                    return
-                self.store.record_error(self.name, describe_error(error))
-            except Exception as error:  # a bad reply is shown, and the next poll still happens
-                self.store.record_error(self.name, describe_error(error))
-            else:
-                if self.store.channel(self.name, "").state is not ChannelState.LIVE:
-                    self.store.set_state(self.name, ChannelState.LIVE)
+            self.store.channel(self.name, "").attempt_times.append(time.monotonic())
+            if not await self.poll_once():
+                return
             await asyncio.sleep(self.interval())
+
+    async def poll_once(self) -> bool:
+        """One poll, its failure recorded in the Store (nothing but cancellation escapes); False when polling
+        again cannot help."""
+        try:
+            outcome = await self.poll()
+        except asyncio.CancelledError:
+            raise
+        except ApiError as error:
+            if error.status in (401, 403):  # a wrong key: polling again cannot help
+                self.store.set_state(self.name, ChannelState.FAILED, describe_error(error))
+                return False
+            self.store.record_error(self.name, describe_error(error))
+        except Exception as error:  # a bad reply is shown, and the next poll still happens
+            self.store.record_error(self.name, describe_error(error))
+        else:
+            if outcome is not False and self.store.channel(self.name, "").state is not ChannelState.LIVE:
+                self.store.set_state(self.name, ChannelState.LIVE)
+        return True

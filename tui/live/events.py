@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import math
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
 from typing import Any
+
+from tui import wall_clock
 
 SERVICES = ("capout", "casmo", "capx", "captain")
 APP_SERVICE = "capwatch"  # events the app itself makes: channel state changes, errors
@@ -20,7 +24,16 @@ KINDS = (
 
 def iso_utc(moment: float) -> str:
     """Epoch seconds as ISO 8601 UTC with milliseconds and a trailing Z."""
-    return datetime.fromtimestamp(moment, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    text = _iso_utc_cache.get(moment)  # events come in bursts that share their timestamps
+    if text is None:
+        text = datetime.fromtimestamp(moment, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        if len(_iso_utc_cache) >= 1024:
+            _iso_utc_cache.clear()
+        _iso_utc_cache[moment] = text
+    return text
+
+
+_iso_utc_cache: dict[float, str] = {}
 
 
 @dataclass(slots=True)
@@ -51,8 +64,56 @@ class Event:
         return self.received - self.time
 
 
+_MISSING = object()
+_scan_once = json.JSONDecoder().scan_once  # what json.loads runs, with json.loads' defaults
+
+# A vendor payload nests a few levels; past this it is hostile or broken (and would exhaust the stack).
+MAX_JSON_DEPTH = 64
+
+
+def load_json(raw: str | bytes) -> Any:
+    """`json.loads` for untrusted messages: ValueError (never RecursionError) for anything not JSON, and for
+    JSON nested deeper than MAX_JSON_DEPTH, which no code downstream has to survive then."""
+    try:
+        value = _MISSING
+        if isinstance(raw, str) and raw[:1] == "{" and raw[-1:] == "}":
+            # The usual message: straight to the C scanner json.loads ends in. When it stops short of the end
+            # (trailing whitespace, extra data) or fails, json.loads below decides, errors included.
+            try:
+                value, end = _scan_once(raw, 0)
+            except StopIteration:
+                value = _MISSING
+            else:
+                if end != len(raw):
+                    value = _MISSING
+        if value is _MISSING:
+            value = json.loads(raw)  # UnicodeDecodeError is a ValueError too
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    # Fast path: every container opens with a literal "{" or "[" in the text (outside strings or not), so
+    # a text with at most MAX_JSON_DEPTH of them cannot nest deeper. Counting is one C-level scan each.
+    if isinstance(raw, str):
+        if ("[" not in raw and raw.count("{") <= MAX_JSON_DEPTH) or raw.count("{") + raw.count("[") <= MAX_JSON_DEPTH:
+            return value
+    elif raw.count(b"{") + raw.count(b"[") <= MAX_JSON_DEPTH:
+        return value
+    stack = [(value, 1)]
+    while stack:  # iterative: the check itself must not recurse
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        if depth > MAX_JSON_DEPTH:
+            raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
+        stack.extend((child, depth + 1) for child in children)
+    return value
+
+
 # Epoch numbers above this are taken as milliseconds (as seconds it would be the year 5138).
 _MILLISECONDS_THRESHOLD = 1e11
+# 'YYYY-MM-DDTHH:MM:SS.fffZ' texts parsed lately and their epoch seconds (cleared when full).
+_iso_cache: dict[str, float] = {}
+_ISO_CACHE_SIZE = 1024
 
 
 def parse_timestamp(value: Any) -> float | None:
@@ -61,6 +122,21 @@ def parse_timestamp(value: Any) -> float | None:
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, str):
+        if len(value) == 24 and value[23] == "Z" and value[10] == "T":  # 2026-01-02T03:04:05.678Z, the usual
+            number = _iso_cache.get(value)  # a burst of events shares its timestamps
+            if number is not None:
+                return number
+            try:
+                moment = datetime.fromisoformat(value)  # "Z" is UTC (Python 3.11+)
+                number = moment.timestamp() if moment.tzinfo is not None else None
+            except (ValueError, OverflowError, OSError):
+                number = None
+            if number is not None:
+                if len(_iso_cache) >= _ISO_CACHE_SIZE:
+                    _iso_cache.clear()
+                _iso_cache[value] = number
+                return number
+            # else the general path below decides
         text = value.strip()
         if not text or len(text) > 64:
             return None
@@ -70,7 +146,10 @@ def parse_timestamp(value: Any) -> float | None:
             return _parse_iso(text)
     if not isinstance(value, (int, float)):
         return None
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int past 1e308
+        return None
     if not math.isfinite(number) or number < 0:
         return None
     if number > _MILLISECONDS_THRESHOLD:
@@ -113,12 +192,14 @@ class ChannelHealth:
     reconnects: int = 0
     last_error: str | None = None  # human words, sanitized
     since: float = field(default_factory=time.time)  # epoch of the last state change
+    # When each connection attempt (or poll) started, monotonic seconds: the last few, to check the spacing.
+    attempt_times: deque[float] = field(default_factory=lambda: deque(maxlen=256), repr=False)
 
     def age(self, now: float | None = None) -> float | None:
         """Seconds since the last event, or None when there was none."""
         if self.last_event_at is None:
             return None
-        return max(0.0, (time.time() if now is None else now) - self.last_event_at)
+        return max(0.0, (wall_clock.now() if now is None else now) - self.last_event_at)
 
     def to_dict(self) -> dict[str, Any]:
         return {

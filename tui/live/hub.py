@@ -12,13 +12,14 @@ import logging
 import time
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
-from tui.config import Config
-from tui.live.channel import describe_error
 from tui.live.events import ChannelState, Event
 from tui.live.store import Store
 from tui.text import sanitize_data
+
+if TYPE_CHECKING:  # importing this module stays light: the monitor imports it before its first frame
+    from tui.config import Config
 
 log = logging.getLogger("capwatch.hub")
 
@@ -40,23 +41,57 @@ class SeenActivity:
 
     @staticmethod
     def key(payload: dict[str, Any]) -> tuple:
-        return tuple(str(payload.get(k)) for k in ("type", "timestamp", "company_id", "agent_id", "task_id", "run_id"))
+        get = payload.get  # per event: spelled out rather than a generator
+        return (str(get("type")), str(get("timestamp")), str(get("company_id")), str(get("agent_id")),
+                str(get("task_id")), str(get("run_id")))
 
     def remember(self, payload: dict[str, Any]) -> bool:
         """Record `payload`; whether it was new."""
         key = self.key(payload)
-        if key in self.keys:
+        keys = self.keys
+        if key in keys:
             return False
-        self.keys[key] = None
-        if len(self.keys) > self.size:
-            self.keys.popitem(last=False)
+        keys[key] = None
+        if len(keys) > self.size:
+            keys.popitem(last=False)
         return True
+
+
+STARTING = type("Starting", (), {"__repr__": lambda self: "STARTING", "__slots__": ()})()
+"""A `PendingHub`'s client attribute for a service that is on: its client is not built yet."""
+
+
+class PendingHub:
+    """Stands in for the LiveHub until the monitor builds it, right after its first frame: building it imports
+    the vendor clients (httpx, websockets, the pydantic wire models) and sets up TLS. It has what the first frame
+    reads: the Store (the LiveHub is then built on it), `read_only`, and which services are on (`capout`,
+    `casmo`, `capx`, `captain`: None when off, as on the LiveHub, else `STARTING`). A LiveHub method (an action
+    sent before the worker got to it) calls `build`, which builds the LiveHub at once, and answers from it."""
+
+    def __init__(self, config: Config, build: Callable[[], LiveHub]):
+        self.config = config
+        self.store = Store(timeline_size=config.timeline_size, max_finished=config.max_finished_rows)
+        self.read_only = bool(config.read_only)
+        self._build = build
+        for service, settings in config.services().items():
+            on = settings.enabled
+            setattr(self, service, STARTING if on else None)
+            if not on:
+                self.store.channel(service, service)  # as LiveHub._build_clients: shown as "off" from the start
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or not callable(getattr(LiveHub, name, None)):
+            raise AttributeError(name)
+        return getattr(self._build(), name)
+
+    async def stop(self) -> None:
+        """Nothing was started."""
 
 
 class LiveHub:
     def __init__(self, config: Config, *, store: Store | None = None):
         self.config = config
-        self.store = store or Store(timeline_size=config.timeline_size)
+        self.store = store or Store(timeline_size=config.timeline_size, max_finished=config.max_finished_rows)
         self.read_only = bool(config.read_only)
         self.capout = self.casmo = self.capx = self.captain = None
         # Vendor modules are imported only for services that are on: an unused one costs nothing at start.
@@ -103,6 +138,8 @@ class LiveHub:
         return task
 
     def _task_done(self, task: asyncio.Task) -> None:
+        from tui.live.channel import describe_error
+
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:  # a bug, not a network fault: show it
             self.store.record_error(task.get_name(), describe_error(task.exception()))

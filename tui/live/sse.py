@@ -13,7 +13,8 @@ reconnecting) and the server's `retry_ms`. Per connection: `async for message in
 
 from __future__ import annotations
 
-import codecs
+import re
+from codecs import utf_8_decode as _utf8_decode
 from dataclasses import dataclass
 from typing import AsyncIterable, AsyncIterator
 
@@ -31,6 +32,14 @@ class SSEMessage:
     event: str  # "message" when the server named none
     data: str  # data lines joined with "\n"; never empty
     id: str | None  # the stream's last event id when this event was dispatched
+
+
+# Building an SSEMessage per event without the frozen dataclass's __init__ (object.__setattr__ per field): the
+# slots' own setters, which that __init__ ends in too.
+_new_message = object.__new__
+# One whole event block of the usual shape, every line ended by LF (CR line ends were made LF before).
+_SIMPLE_BLOCK = re.compile(r"(?:event: ?([^\n]*)\n)?(?:id: ?([^\n]*)\n)?data: ?([^\n]*)\n\n")
+_set_event, _set_data, _set_id = (SSEMessage.__dict__[name].__set__ for name in ("event", "data", "id"))
 
 
 class SSEProtocolError(Exception):
@@ -84,7 +93,7 @@ class SSEDecoder:
         self.reader = reader
         self.error: SSEProtocolError | None = None
         self._limit = reader.max_event_size
-        self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")  # the format is always UTF-8
+        self._utf8_pending = b""  # the bytes of a UTF-8 sequence split between chunks: the format is always UTF-8
         self._at_start = True  # a BOM is allowed (and dropped) only as the stream's first character
         self._after_cr = False  # the previous chunk ended with CR: a leading LF completes that CRLF
         self._partial: list[str] = []  # the current line's pieces until its line end arrives
@@ -101,7 +110,14 @@ class SSEDecoder:
     def feed(self, chunk: bytes | str) -> list[SSEMessage]:
         if self.error is not None:
             return []
-        text = self._utf8.decode(chunk) if isinstance(chunk, (bytes, bytearray)) else chunk
+        if isinstance(chunk, (bytes, bytearray)):
+            # What codecs' incremental UTF-8 decoder (errors="replace") does, without its Python-level call.
+            if self._utf8_pending:
+                chunk = self._utf8_pending + chunk
+            text, used = _utf8_decode(chunk, "replace", False)
+            self._utf8_pending = bytes(chunk[used:]) if used != len(chunk) else b""
+        else:
+            text = chunk
         if not text:
             return []
         if self._at_start:
@@ -115,32 +131,77 @@ class SSEDecoder:
         if "\r" in text:
             self._after_cr = text[-1] == "\r"
             text = text.replace("\r\n", "\n").replace("\r", "\n")
+        messages: list[SSEMessage] = []
+        limit = self._limit
+        if not (self._partial or self._skip_line or self._discarding or self._data or self._event):
+            # Fast path, between events: whole blocks of the usual shape ([event:] [id:] data:, blank line)
+            # with one regex match each. The rules are the ones below, applied to exactly those lines.
+            position = 0
+            match = _SIMPLE_BLOCK.match(text)
+            while match is not None and match.end() - position <= limit:
+                event, event_id, data = match.groups()
+                if event_id is not None and "\0" not in event_id:
+                    self._id = event_id or None
+                event_id = self.reader.last_event_id = self._id
+                if data:
+                    message = _new_message(SSEMessage)
+                    _set_event(message, event or "message")
+                    _set_data(message, data)
+                    _set_id(message, event_id)
+                    messages.append(message)
+                position = match.end()
+                match = _SIMPLE_BLOCK.match(text, position)
+            if position:
+                if position == len(text):
+                    return messages
+                text = text[position:]
         lines = text.split("\n")
         tail = lines.pop()  # the unfinished last line ("" when the chunk ended with a line end)
 
-        messages: list[SSEMessage] = []
-        limit = self._limit
-        for index, line in enumerate(lines):
-            if index == 0:
-                if self._skip_line:
-                    self._skip_line = False
-                    self._discard(len(line))
-                    if self.error is not None:
-                        return messages
-                    continue
-                if self._partial:
-                    self._partial.append(line)
-                    line = "".join(self._partial)
-                    self._partial.clear()
-                    self._partial_size = 0
-            if len(line) > limit:
-                self._overflow(len(line))
-            elif line:
-                self._field(line)
+        if lines and (self._skip_line or self._partial):  # the first line ends one begun in earlier chunks
+            if self._skip_line:
+                self._skip_line = False
+                self._discard(len(lines[0]))
+                if self.error is not None:
+                    return messages
+                del lines[0]  # dropped whole
             else:
-                message = self._dispatch()
-                if message is not None:
-                    messages.append(message)
+                self._partial.append(lines[0])
+                lines[0] = "".join(self._partial)
+                self._partial.clear()
+                self._partial_size = 0
+        for line in lines:  # per event: the usual fields and dispatch are handled inline
+            if not line:
+                data = self._data
+                if data and not self._discarding:  # what _dispatch does with an event that has data
+                    event_id = self.reader.last_event_id = self._id
+                    event = self._event
+                    self._event, self._data, self._data_size = "", [], 0
+                    text = data[0] if len(data) == 1 else "\n".join(data)
+                    if text:  # SSEMessage(event or "message", text, event_id), in a third of the time
+                        message = _new_message(SSEMessage)
+                        _set_event(message, event or "message")
+                        _set_data(message, text)
+                        _set_id(message, event_id)
+                        messages.append(message)
+                else:
+                    message = self._dispatch()
+                    if message is not None:
+                        messages.append(message)
+            elif len(line) > limit:
+                self._overflow(len(line))
+            elif line[:5] == "data:" and not self._discarding:  # what _field does with a data line
+                value = line[6:] if line[5:6] == " " else line[5:]
+                self._data.append(value)
+                self._data_size += len(value) + 1
+                if self._data_size > limit:
+                    self._overflow(0)
+            elif line[:3] == "id:":  # what _field does with an id line
+                value = line[4:] if line[3:4] == " " else line[3:]
+                if "\0" not in value:
+                    self._id = value or None
+            else:
+                self._field(line)
             if self.error is not None:
                 return messages
 

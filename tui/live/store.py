@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter, deque
+from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -18,6 +18,29 @@ from tui.live.events import APP_SERVICE, ChannelHealth, ChannelState, Event
 from tui.text import sanitize
 
 _MISSING = object()
+
+# Finished entities: a row in one of these states expects no further change (the status vocabularies of
+# tui/live/*.py and the panes). The Store keeps at most `max_finished` of them per kind, dropping the ones
+# finished longest ago; unfinished entities, and kinds not listed here, are never dropped.
+FINISHED_STATUSES: dict[str, frozenset[str]] = {
+    "documents": frozenset({"completed", "failed"}),  # CapOut
+    "tasks": frozenset({"completed", "rejected"}),  # Capx
+    "runs": frozenset({"completed", "failed"}),  # Capx playbook runs
+    "jobs": frozenset({"completed", "failed", "error"}),  # Casmo
+    "indexing_jobs": frozenset({"completed", "failed", "error"}),  # Captain (also `done: true`)
+}
+DEFAULT_MAX_FINISHED = 10_000
+
+
+def is_finished(kind: str, row: dict[str, Any]) -> bool:
+    """Whether an entity of `kind` is in a terminal state (see FINISHED_STATUSES)."""
+    statuses = FINISHED_STATUSES.get(kind)
+    if statuses is None:
+        return False
+    status = row.get("status")
+    if isinstance(status, str) and (status in statuses or status.lower() in statuses):
+        return True
+    return kind == "indexing_jobs" and row.get("done") is True
 
 
 @dataclass
@@ -31,6 +54,26 @@ class ChangeBatch:
     dropped_events: int = 0  # events that arrived but did not fit in `events`
     # Kinds to treat as wholly changed: a resync happened, or more ids changed than a feed keeps.
     replaced: set[str] = field(default_factory=set)
+
+    def absorb(self, later: "ChangeBatch", *, max_events: int = 5000, max_ids: int = 50_000) -> None:
+        """Fold a later batch into this one: the batch a feed taken less often would have given, within the
+        same bounds (the oldest events beyond `max_events` counted as dropped; a kind with more than
+        `max_ids` changed ids reported as replaced)."""
+        for kind, ids in later.kinds.items():
+            mine = self.kinds.setdefault(kind, set())
+            mine |= ids
+            if len(mine) > max_ids:
+                del self.kinds[kind]
+                self.replaced.add(kind)
+        self.replaced |= later.replaced
+        self.figures |= later.figures
+        self.health |= later.health
+        self.events.extend(later.events)
+        self.dropped_events += later.dropped_events
+        if len(self.events) > max_events:
+            extra = len(self.events) - max_events
+            del self.events[:extra]
+            self.dropped_events += extra
 
 
 class ChangeFeed:
@@ -64,6 +107,22 @@ class ChangeFeed:
         if not self._dirty:
             self._mark()
 
+    def _add_change(self, kind: str, entity_id: str, event: Event) -> None:
+        """`_add_id` then `_add_event`, in one call: what `Store.apply` does for most events. Their bodies are
+        repeated here on purpose: this runs once per event, and the two extra calls were measurable."""
+        self._events.append(event)
+        self._event_total += 1
+        if kind not in self._replaced:
+            ids = self._kinds.get(kind)
+            if ids is None:
+                ids = self._kinds[kind] = set()
+            ids.add(entity_id)
+            if len(ids) > self._max_ids:
+                del self._kinds[kind]
+                self._replaced.add(kind)
+        if not self._dirty:
+            self._mark()
+
     def _add_id(self, kind: str, entity_id: str) -> None:
         if kind not in self._replaced:  # else the whole kind is reported already
             ids = self._kinds.get(kind)
@@ -88,7 +147,8 @@ class ChangeFeed:
 
     def _add_health(self, name: str) -> None:
         self._health.add(name)
-        self._mark()
+        if not self._dirty:
+            self._mark()
 
     # The consumer's side.
 
@@ -133,8 +193,13 @@ class Store:
     """Current state per entity, figures (credits, rate limits), a bounded timeline, health per channel,
     and event counts per (service, type). Single-threaded by design: call it from the event loop only."""
 
-    def __init__(self, timeline_size: int = 10_000):
+    def __init__(self, timeline_size: int = 10_000, max_finished: int | None = DEFAULT_MAX_FINISHED):
         self.entities: dict[str, dict[str, dict[str, Any]]] = {}
+        # At most this many finished entities per kind (None: no bound); older ones are removed, as
+        # `remove` does, so every feed reports them and tables drop their rows.
+        self.max_finished = max_finished
+        self._finished: dict[str, OrderedDict[str, None]] = {}  # kind -> finished ids, longest finished first
+        self.evicted: Counter[str] = Counter()  # kind -> finished entities dropped so far
         self.figures: dict[str, Any] = {}
         self.timeline: deque[Event] = deque(maxlen=timeline_size)
         self.health: dict[str, ChannelHealth] = {}
@@ -162,22 +227,24 @@ class Store:
         missing) when the event carries a kind, a patch and an id."""
         self.timeline.append(event)
         self.counts[(event.service, event.type)] += 1
-        feeds = self._feeds
-        kind, patch = event.kind, event.patch
-        if kind is not None and patch is not None and event.id:
+        kind, patch, entity_id = event.kind, event.patch, event.id
+        if kind is not None and patch is not None and entity_id:
             rows = self.entities.get(kind)
             if rows is None:
                 rows = self.entities[kind] = {}
-            row = rows.get(event.id)
+            row = rows.get(entity_id)
             if row is None:
-                rows[event.id] = dict(patch)
-                changed = True
-            else:
-                changed = _merge(row, patch)
-            if changed:
-                for feed in feeds:
-                    feed._add_id(kind, event.id)
-        for feed in feeds:
+                row = rows[entity_id] = dict(patch)
+            elif not _merge(row, patch):
+                for feed in self._feeds:
+                    feed._add_event(event)
+                return
+            for feed in self._feeds:
+                feed._add_change(kind, entity_id, event)
+            if kind in FINISHED_STATUSES:
+                self._track(kind, entity_id, row)
+            return
+        for feed in self._feeds:
             feed._add_event(event)
 
     # --------------------------------------------------------------------------------------- entities
@@ -193,14 +260,47 @@ class Store:
             changed = _merge(row, fields)
         if changed:
             self._changed(kind, entity_id)
+            if kind in FINISHED_STATUSES:
+                self._track(kind, entity_id, rows[entity_id])
         return changed
 
     def remove(self, kind: str, entity_id: str) -> bool:
         rows = self.entities.get(kind)
         if rows is None or rows.pop(entity_id, None) is None:
             return False
+        finished = self._finished.get(kind)
+        if finished is not None:
+            finished.pop(entity_id, None)
         self._changed(kind, entity_id)
         return True
+
+    def finished_count(self, kind: str) -> int:
+        """How many finished entities of `kind` the Store holds (at most `max_finished`)."""
+        return len(self._finished.get(kind, ()))
+
+    def _track(self, kind: str, entity_id: str, row: dict[str, Any]) -> None:
+        """Keep the finished ids of `kind` in order after `row` changed; drop the oldest beyond the bound."""
+        finished = self._finished.get(kind)
+        if is_finished(kind, row):
+            if finished is None:
+                finished = self._finished[kind] = OrderedDict()
+            if entity_id in finished:
+                finished.move_to_end(entity_id)  # changed again: the least recently changed go first
+                return
+            finished[entity_id] = None
+            bound = self.max_finished
+            if bound is not None and len(finished) > bound:
+                self._evict(kind, finished, bound)
+        elif finished is not None:
+            finished.pop(entity_id, None)  # back to work (a document reprocessed): never dropped
+
+    def _evict(self, kind: str, finished: OrderedDict[str, None], bound: int) -> None:
+        while len(finished) > bound:
+            entity_id = next(iter(finished))  # finished longest ago
+            if self.remove(kind, entity_id):  # feeds report it: consumers find no row, and drop theirs
+                self.evicted[kind] += 1
+            else:
+                del finished[entity_id]
 
     def replace(
         self,
@@ -220,8 +320,12 @@ class Store:
             for entity_id, row in current.items()
             if entity_id not in rows and (where is None or where(row))
         ]
+        finished = self._finished.get(kind)
         for entity_id in changed_ids:
             del current[entity_id]
+            if finished is not None:
+                finished.pop(entity_id, None)
+        removed = len(changed_ids)
         for entity_id, fields in rows.items():
             row = current.get(entity_id)
             if row is None:
@@ -234,12 +338,18 @@ class Store:
             else:
                 continue
             changed_ids.append(entity_id)
+        if kind in FINISHED_STATUSES:
+            for entity_id in changed_ids[removed:]:  # the feeds hear of ids dropped here as `remove` tells
+                row = current.get(entity_id)
+                if row is not None:
+                    self._track(kind, entity_id, row)
         for feed in self._feeds:
             feed._add_resync(kind, changed_ids)
         return len(changed_ids)
 
     def get(self, kind: str, entity_id: str) -> dict[str, Any] | None:
-        return self.entities.get(kind, {}).get(entity_id)
+        rows = self.entities.get(kind)
+        return None if rows is None else rows.get(entity_id)
 
     def rows(self, kind: str) -> dict[str, dict[str, Any]]:
         return self.entities.get(kind, {})
@@ -290,7 +400,8 @@ class Store:
         health = self.health.get(name) or self.channel(name, "")
         health.events += 1
         health.last_event_at = at
-        self._health_changed(name)
+        for feed in self._feeds:  # _health_changed, inline: this runs for every event
+            feed._add_health(name)
 
     def record_error(self, name: str, error: str) -> None:
         """A failure that does not change a channel's state (a poll that failed): remembered and shown."""

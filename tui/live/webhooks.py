@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import json
 import logging
 import socket
 import time
@@ -31,6 +30,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from tui.live.events import load_json
 from tui.services.casmo import verify_signature
 
 # Debug level only: nothing configures logging in the app, and a warning would reach stderr (Python's
@@ -201,7 +201,7 @@ class WebhookReceiver:
 
 def json_object(raw: bytes) -> dict[str, Any]:
     """The body as a JSON object, or ValueError (also for valid JSON that is not an object)."""
-    payload = json.loads(raw)  # UnicodeDecodeError is a ValueError too
+    payload = load_json(raw)  # also ValueError for nesting deeper than any vendor payload
     if not isinstance(payload, dict):
         raise ValueError("not a JSON object")
     return payload

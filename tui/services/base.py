@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
+import ssl
 import time
 import uuid
 from typing import Any
@@ -33,9 +35,10 @@ class ApiError(Exception):
     ):
         self.service = service
         self.status = status
-        self.code = code
+        # Every part comes from the server and ends up on screen: all of it sanitized.
+        self.code = None if code is None else sanitize(code, single_line=True)
         self.message = sanitize(message, single_line=True)
-        self.docs = docs
+        self.docs = None if docs is None else sanitize(docs, single_line=True)
         self.retry_after = retry_after
         super().__init__(str(self))
 
@@ -63,7 +66,10 @@ def retry_after_seconds(response: httpx.Response, default: float = 1.0) -> float
         try:
             return max(0.0, float(header))
         except ValueError:
-            parsed = email.utils.parsedate_to_datetime(header) if header else None
+            try:
+                parsed = email.utils.parsedate_to_datetime(header)
+            except (ValueError, TypeError):  # neither seconds nor an HTTP date: the fallbacks below
+                parsed = None
             if parsed is not None:
                 return max(0.0, parsed.timestamp() - time.time())
     reset = response.headers.get("x-ratelimit-reset")
@@ -78,8 +84,15 @@ def retry_after_seconds(response: httpx.Response, default: float = 1.0) -> float
 def json_or_none(response: httpx.Response) -> Any:
     try:
         return response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested too deeply for the parser
         return None
+
+
+@functools.cache
+def shared_ssl_context() -> ssl.SSLContext:
+    """One TLS context for every client, as httpx would make it: loading the CA store takes ~50 ms, four
+    times over at start-up when each client made its own."""
+    return httpx.create_ssl_context()
 
 
 class BaseClient:
@@ -110,6 +123,7 @@ class BaseClient:
             headers={"User-Agent": "capwatch", **(headers or {})},
             timeout=timeout,
             transport=transport,
+            verify=shared_ssl_context(),
         )
 
     async def aclose(self) -> None:

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import base64
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, TypeVar
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 import httpx
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tui.services.base import ApiError, BaseClient, json_or_none, new_idempotency_key
 from tui.text import mask_secret
+
+M = TypeVar("M", bound=BaseModel)
 
 DEFAULT_BASE_URL = "https://api.capout.ai"
 DOCUMENT_STATUSES = ("processing", "completed", "failed")  # others are shown as they come
@@ -141,7 +143,7 @@ class CapOutClient(BaseClient):
         # automatically. The operator sees the error and decides.
         reply = await self.send("POST", "/upload", json=body.model_dump(exclude_none=True),
                                 headers={"Idempotency-Key": new_idempotency_key()}, idempotent=False)
-        return UploadResponse.model_validate(reply.json())
+        return self._parse(UploadResponse, reply)
 
     async def upload_path(self, path: str | Path, xn_address: str, *, file_name: str | None = None) -> UploadResponse:
         file_path = Path(path).expanduser()
@@ -149,16 +151,24 @@ class CapOutClient(BaseClient):
         encoded = base64.b64encode(file_path.read_bytes()).decode()
         return await self.upload(file_name or file_path.name, xn_address, file_base64=encoded)
 
+    def _parse(self, model: type[M], reply: httpx.Response) -> M:
+        """The reply as `model`; a reply that is not one is an ApiError, as every vendor's bad reply is."""
+        try:
+            return model.model_validate(json_or_none(reply))
+        except ValidationError as error:
+            raise ApiError(self.service, reply.status_code,
+                           f"unexpected {model.__name__} reply: {error.error_count()} problems") from None
+
     async def status(self, document_id: str) -> DocumentStatus:
         # Quoted: an id that carries "/" or "?" must stay one path segment.
         reply = await self.send("GET", f"/status/{quote(document_id, safe='')}")
-        return DocumentStatus.model_validate(reply.json())
+        return self._parse(DocumentStatus, reply)
 
     async def mint_token(self) -> RealtimeToken:
         # Minting changes nothing on the server's data: allowed in read-only mode, retried like a read.
         reply = await self.send("POST", "/ws/token", idempotent=True)
-        return RealtimeToken.model_validate(reply.json())
+        return self._parse(RealtimeToken, reply)
 
     async def credits(self) -> Credits:
         reply = await self.send("GET", "/credits")
-        return Credits.model_validate(reply.json())
+        return self._parse(Credits, reply)

@@ -194,6 +194,12 @@ def group_files(chunks: Iterable[FileChunk]) -> list[FileSummary]:
     return list(summaries.values())
 
 
+def _error_body(body: dict[str, Any]) -> ErrorBody:
+    """An error reply's text fields; ones of another type are ignored rather than failing the error report."""
+    fields = {k: v for k, v in body.items() if k in ErrorBody.model_fields and isinstance(v, str)}
+    return ErrorBody.model_validate(fields)
+
+
 def _redact(text: str, secrets: Iterable[str | None]) -> str:
     """Replace every secret (raw or as its URL-encoded form) in `text` by its masked form."""
     for secret in secrets:
@@ -242,7 +248,7 @@ class CaptainClient(BaseClient):
         body = json_or_none(response)
         message = response.reason_phrase or "request failed"
         if isinstance(body, dict):
-            error = ErrorBody.model_validate(body)
+            error = _error_body(body)
             detail = body.get("detail")  # a framework-style `{"detail": ...}` reply
             message = error.message or (detail if isinstance(detail, str) else None) or message
             if error.details:
@@ -282,7 +288,7 @@ class CaptainClient(BaseClient):
 
     @staticmethod
     def _error_text(body: dict[str, Any]) -> str:
-        error = ErrorBody.model_validate(body)
+        error = _error_body(body)
         text = error.message or "request failed"
         return f"{text} ({error.details})" if error.details else text
 

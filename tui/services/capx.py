@@ -214,7 +214,7 @@ class CapxClient(BaseClient):
                 self.rate_limit = RateLimit(int(float(headers["x-ratelimit-limit"])),
                                             int(float(headers["x-ratelimit-remaining"])),
                                             float(headers["x-ratelimit-reset"]), time.time())
-        except (KeyError, ValueError):
+        except (KeyError, ValueError, OverflowError):  # OverflowError: int(float("inf"))
             pass  # a malformed header is ignored, the last good figures stay
         if "text/event-stream" not in headers.get("content-type", ""):  # a stream's body is never read here
             await response.aread()

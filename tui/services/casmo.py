@@ -86,7 +86,7 @@ class CasmoClient(BaseClient):
 
     def error_from(self, response: httpx.Response) -> ApiError:
         body = json_or_none(response)
-        message = ErrorBody.model_validate(body).error if isinstance(body, dict) else None
+        message = body.get("error") if isinstance(body, dict) else None  # any JSON value: shown as text
         return ApiError(self.service, response.status_code, str(message or response.reason_phrase or "request failed"))
 
     async def extract(self, content: bytes | str | Path, filename: str | None = None, *,

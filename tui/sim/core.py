@@ -403,6 +403,7 @@ HOSTILE_SNIPPETS = [
     "[bold red]",  # Rich markup
     "\x9b2J",  # C1 CSI: clear the screen
     "\x00\x08\x7f",  # NUL, backspace, DEL
+    "\u202egnp.exe",  # a right-to-left override: "x\u202egnp.exe" would show as "xexe.png"
 ]
 
 
@@ -484,12 +485,24 @@ class Simulator:
         return text
 
     def step(self, dt: float, carry: float) -> float:
-        """Advance the world by `dt` seconds at `options.rate`; returns the fractional remainder."""
+        """Advance the world by `dt` seconds at `options.rate` realtime events per second; returns the
+        remainder (fractional, or negative after an overshoot) for the next step.
+
+        The rate counts events published on the realtime topics, not world changes: some changes publish
+        nothing (Captain progress is polled, Casmo finishes go by webhook, most Capx spend stays under the
+        threshold), so more changes are made until the topics published the budget (a few rounds at most)."""
         budget = self.options.rate * dt + carry
         count = int(budget)
-        self.happen(count)
+        published = 0
+        if count > 0:
+            before = sum(self.journal.events.values())
+            for _ in range(8):
+                self.happen(count - published)
+                published = sum(self.journal.events.values()) - before
+                if published >= count:
+                    break
         self.ticks += 1
-        return budget - count
+        return budget - max(published, count)
 
     def happen(self, count: int) -> None:
         """Make `count` things happen, shared among the vendors by weight."""
