@@ -97,6 +97,8 @@ def test_every_environment_variable_reaches_its_field(variable, dotted):
         "read_only": "1",
         "transport": "sse",
         "profile": "p",
+        "max_output_kbps": "12.5",
+        "max_finished_rows": "5000",
     }
     section, _, field = dotted.rpartition(".")
     value = values[field]
@@ -110,7 +112,8 @@ def test_every_environment_variable_reaches_its_field(variable, dotted):
     for part in dotted.split("."):
         target = getattr(target, part)
     shown = target.get_secret_value() if hasattr(target, "get_secret_value") else target
-    expected = {"port": 8999, "read_only": True, "base_url": "http://127.0.0.1:1/x"}.get(field, value)
+    expected = {"port": 8999, "read_only": True, "base_url": "http://127.0.0.1:1/x",
+                "max_output_kbps": 12.5, "max_finished_rows": 5000}.get(field, value)
     assert shown == expected
 
 
@@ -159,6 +162,7 @@ def test_secrets_never_in_repr_or_describe():
         ('[captain]\norganization_id = "not-a-uuid"\n', "captain.organization_id must be a UUID"),
         ('capout = "on"\n', "capout must be a table of settings"),
         ('timeline_size = 3\n', "timeline_size must be between"),
+        ('max_finished_rows = 10\n', "max_finished_rows must be between"),
     ],
 )
 def test_bad_files_name_the_file_and_the_field(tmp_path, text, expected):

@@ -7,6 +7,8 @@ named explicitly is an error. The file looks like this (every setting optional):
     profile = "default"          # shown in the header
     read_only = false            # refuse every mutating action
     timeline_size = 10000        # events kept in the timeline
+    max_finished_rows = 10000    # finished documents, tasks, runs, jobs kept per kind (older ones dropped)
+    max_output_kbps = 24         # screen updates paced to this many KB/s written (0: no limit)
 
     [capout]                     # no api_key: the service is off
     base_url = "https://api.capout.ai"
@@ -95,6 +97,8 @@ ENVIRONMENT = {
     "CAPWATCH_READ_ONLY": "read_only",
     "CAPWATCH_CAPOUT_TRANSPORT": "capout.transport",
     "CAPWATCH_PROFILE": "profile",
+    "CAPWATCH_MAX_FINISHED_ROWS": "max_finished_rows",
+    "CAPWATCH_MAX_OUTPUT_KBPS": "max_output_kbps",
 }
 # Attribute of the parsed command line (see tui.cli._add_config_flags) -> dotted field; None means "not given".
 FLAGS = {
@@ -262,6 +266,8 @@ class Config(_Section):
     profile: str = "default"
     read_only: bool = False
     timeline_size: int = Field(10_000, ge=100, le=1_000_000)
+    max_finished_rows: int = Field(10_000, ge=100, le=10_000_000)
+    max_output_kbps: float = Field(24.0, ge=0, le=1_000_000)
     capout: CapOutSettings = Field(default_factory=CapOutSettings)
     casmo: CasmoSettings = Field(default_factory=CasmoSettings)
     capx: CapxSettings = Field(default_factory=CapxSettings)
