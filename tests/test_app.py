@@ -84,3 +84,64 @@ async def test_a_burst_of_a_thousand_events_is_one_repaint(sim):
         await pilot.pause(0.2)
         # Everything above arrived between two frames: one batch, one repaint (other channels may add one more).
         assert 1 <= app.frames - frames_before <= 3
+
+
+async def test_a_hidden_tab_shows_what_changed_meanwhile_without_a_rebuild():
+    from pane_host import StubHub
+
+    from tui.app.panes.documents import DocumentsPane
+    from tui.config import Config
+    from tui.live.events import Event
+
+    async def idle() -> None:
+        return None
+
+    hub = StubHub()
+    hub.run = hub.stop = idle
+    app = CapwatchApp(Config(max_output_kbps=0), hub=hub)
+
+    def document(doc_id: str, status: str) -> Event:
+        return Event(time=0, service="capout", type="document.status", id=doc_id, kind="documents", data={},
+                     patch={"document_id": doc_id, "status": status, "file_name": f"{doc_id}.pdf"})
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.action_show_tab("documents")
+        hub.store.apply(document("doc_1", "processing"))
+        app.flush_changes()
+        await pilot.pause()
+        pane = app.query_one(DocumentsPane)
+        assert "doc_1" in pane.table.row_ids
+        await app.action_show_tab("events")
+        rebuilds = []
+        pane.refresh_all = lambda: rebuilds.append(1)  # type: ignore[method-assign]
+        hub.store.apply(document("doc_2", "processing"))
+        hub.store.apply(document("doc_1", "completed"))
+        app.flush_changes()
+        assert pane.held is not None and pane.held.kinds["documents"] == {"doc_1", "doc_2"}
+        await app.action_show_tab("documents")
+        await pilot.pause()
+        assert rebuilds == [] and pane.held is None
+        assert set(pane.table.row_ids) == {"doc_1", "doc_2"}
+        assert pane.table.get_row("doc_1")["status"] == "completed"
+
+
+async def test_startup_objects_leave_the_collectors_reach_while_the_app_runs_and_come_back_after():
+    import gc
+
+    from pane_host import StubHub
+
+    from tui.config import Config
+
+    async def idle() -> None:
+        return None
+
+    hub = StubHub()
+    hub.run = hub.stop = idle
+    app = CapwatchApp(Config(), hub=hub)
+    async with app.run_test(size=(100, 30)) as pilot:
+        for _ in range(50):
+            if gc.get_freeze_count():
+                break
+            await pilot.pause(0.05)
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0

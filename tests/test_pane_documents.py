@@ -9,6 +9,7 @@ from textual.widgets import Input
 
 from tests.pane_host import PaneHost, StubHub
 from tui.app.panes.documents import DocumentsPane, UploadScreen
+from tui.app.panes.extraction import SubmitScreen
 from tui.app.panes.extraction import ExtractionPane
 from tui.app.screens import ConfirmScreen, DetailScreen
 from tui.live.events import Event
@@ -127,3 +128,42 @@ async def test_extraction_shows_webhook_results():
         text = table_text(pane.table)
         assert "2.5s" in text and "✔ hmac" in text
         assert '"total": 12.5' in host.query_one("#result-json").content.code  # the Syntax shown
+
+
+async def test_extraction_form_checks_its_fields_then_submits_after_confirmation(tmp_path):
+    calls = []
+    local = tmp_path / "invoice.pdf"
+    local.write_bytes(b"%PDF")
+
+    async def submit_casmo(path, **form):
+        calls.append((path, form))
+        return SimpleNamespace(job_id="temp_9", status="processing")
+
+    hub = StubHub(submit_casmo=submit_casmo)
+    host = PaneHost(lambda: ExtractionPane(id="pane-extraction"), hub)
+    async with host.run_test(size=(120, 40)) as pilot:
+        host.query_one(ExtractionPane).table.focus()
+        await pilot.press("e")
+        await pilot.pause()
+        form = host.screen
+        assert isinstance(form, SubmitScreen)
+        await pilot.press("enter")  # nothing given yet
+        await pilot.pause()
+        assert host.screen is form and "Give a file path" in str(form.query_one(".form-error").render())
+        form.query_one("#submit-path", Input).value = str(local)
+        form.query_one("#submit-kind").value = "review"
+        await pilot.press("enter")  # a review without a workflow
+        await pilot.pause()
+        assert host.screen is form and "workflow" in str(form.query_one(".form-error").render())
+        form.query_one("#submit-workflow", Input).value = "wf_1"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(host.screen, ConfirmScreen)
+        await pilot.press("y")
+        await pilot.pause(0.2)
+        assert calls == [(str(local), {"kind": "review", "mode": "callback", "workflow_id": "wf_1"})]
+        await pilot.press("e")
+        await pilot.pause()
+        await pilot.press("escape")  # cancel: nothing sent
+        await pilot.pause()
+        assert not isinstance(host.screen, SubmitScreen) and len(calls) == 1

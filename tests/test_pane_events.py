@@ -7,8 +7,9 @@ from pathlib import Path
 
 from pane_host import PaneHost, StubHub
 
-from tui.app.panes.events import GAP_TYPE, EventsPane, EventTable
+from tui.app.panes.events import GAP_TYPE, EventsPane, EventTable, summarize
 from tui.app.screens import DetailScreen
+from tui.live.casmo import casmo_webhook_event
 from tui.live.events import Event
 from tui.live.store import Store
 
@@ -266,3 +267,9 @@ async def test_fits_80x24():
         assert "follow" in text and "task.approval_required" in text
         assert pane.table.region.height >= 15
         assert isinstance(pane.table, EventTable)
+
+
+def test_a_casmo_webhook_summary_names_its_file_and_status():
+    event = casmo_webhook_event({"event": "extraction.completed", "timestamp": "2026-11-23T09:00:00Z",
+                                 "data": {"job_id": "temp_1", "filename": "w9-2016.pdf", "status": "completed"}})
+    assert summarize(event) == "completed · w9-2016.pdf"

@@ -8,9 +8,10 @@ from pathlib import Path
 
 from pane_host import PaneHost, StubHub
 
+from tui import wall_clock
 from tui.app.panes.overview import ActivityBoard, OverviewPane
 from tui.app.screens import DetailScreen
-from tui.app.widgets.meters import Meter, duration_words, sparkline_text
+from tui.app.widgets.meters import Meter, duration_words, sparkline_text, squeeze
 from tui.live.events import Event
 from tui.live.store import Store
 
@@ -141,7 +142,7 @@ async def test_counts_by_status_follow_the_entities():
         assert pane.counts["documents"] == {"completed": 1}
 
 
-async def test_sparklines_count_events_per_service_per_second():
+async def test_sparklines_count_events_per_service_per_second(monkeypatch):
     host = host_with()
     async with host.run_test(size=(120, 40)) as pilot:
         store = host.hub.store
@@ -156,7 +157,13 @@ async def test_sparklines_count_events_per_service_per_second():
         assert sum(pane.rates.series("casmo", now)) == 0
         lines = {line.service: line for line in pane.query_one(ActivityBoard).lines}
         assert sum(lines["capout"].series) == 30 and lines["capout"].series[-1] == 30
+        # The bars are whole 3-second stretches: the burst shows once its stretch has ended.
+        later = now + 3
+        monkeypatch.setattr(wall_clock, "now", lambda: later)
+        pane.tick()
+        await pilot.pause()
         assert "█" in screen_text(host)
+        monkeypatch.undo()
 
         # Shown again after being hidden: the rates come back from the Store's timeline, each event once.
         pane.refresh_all()
@@ -214,3 +221,14 @@ async def test_layout_two_columns_when_wide_stacked_at_80():
             text = screen_text(host)
             for words in ("CapOut credits", "Capx rate limit", "capout", "captain", "agent.error"):
                 assert words in text
+
+
+def test_sparkline_bars_are_fixed_stretches_of_the_clock_and_move_only_when_one_ends():
+    counts = {294: 3, 295: 3, 296: 3, 298: 9}
+
+    def bars(end: int) -> list[float]:
+        return squeeze([counts.get(second, 0) for second in range(end - 59, end + 1)], 20, end=end)
+
+    assert bars(297)[-1] == 3.0  # 294..296 complete; the running 297..299 is left out
+    assert bars(298) == bars(299) == bars(297)  # events in the running stretch move nothing yet
+    assert bars(300)[-2:] == [3.0, 3.0]  # 297..299 ended: 9 events in 3 s

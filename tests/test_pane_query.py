@@ -9,7 +9,7 @@ import json
 import os
 import stat
 
-from textual.widgets import Markdown, OptionList, Select, Static, TextArea
+from textual.widgets import OptionList, Select, Static, TextArea
 from textual.widgets._markdown import MarkdownBlock
 
 from tests.pane_host import PaneHost, StubHub
@@ -295,3 +295,21 @@ def test_history_path_follows_the_environment(tmp_path, monkeypatch):
     assert str(default_history_path({})).endswith(".local/share/capwatch/query-history.json")
     monkeypatch.setenv(HISTORY_PATH_ENV, str(tmp_path / "mine.json"))
     assert QueryHistory().path == tmp_path / "mine.json"
+
+
+async def test_typing_straight_away_starts_the_question_and_bound_keys_still_act(tmp_path):
+    host = make_host(tmp_path, FakeCaptain())
+    async with host.run_test(size=(100, 30)) as pilot:
+        host.flush()
+        pane = host.query_one(QueryPane)
+        pane.focus_default()
+        await pilot.pause()
+        assert not pane.editor.has_focus
+        await pilot.press("ctrl+o")  # a binding: opens the history, types nothing
+        await pilot.pause()
+        assert pane.history_open and pane.editor.text == ""
+        await pilot.press("escape")
+        await pilot.pause()
+        pane.focus_default()
+        await pilot.press(*"Why?")
+        assert pane.editor.has_focus and pane.editor.text == "Why?"

@@ -1,8 +1,12 @@
 """The monitor: a header, seven tabs, a footer; a 20 Hz flush that hands coalesced Store changes to the
-visible tab only. All I/O runs in the LiveHub (tui/live/hub.py) and in workers; widgets never poke each other."""
+visible tab (hidden tabs only hold them, and show them in one go when shown), paced to the terminal's output
+budget (tui/app/pacing.py). The first frame comes before the LiveHub is built and before the other tabs are
+mounted. All I/O runs in the LiveHub (tui/live/hub.py) and in workers; widgets never poke each other."""
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import time
 from collections import deque
 from pathlib import Path
@@ -11,14 +15,17 @@ from typing import Iterable
 from rich.text import Text
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.screen import Screen
+from textual.widget import AwaitMount
 from textual.widgets import Footer, TabbedContent, TabPane
 
 from tui.app.header import HeaderBar
+from tui.app.pacing import OutputBudget, metered_driver
 from tui.app.panes.base import Pane
 from tui.config import Config
 from tui.live.events import Event
-from tui.live.hub import LiveHub
+from tui.live.hub import LiveHub, PendingHub
 from tui.text import sanitize
 
 FRAME_INTERVAL = 1 / 20  # the most often the screen follows the Store
@@ -53,6 +60,7 @@ class CapwatchApp(App[int]):
     CSS_PATH = [str(styles_path() / name) for name in
                 ("app.tcss", "tables.tcss", "overview.tcss", "events.tcss", "capx.tcss", "captain.tcss", "query.tcss")]
 
+    FIRST_TAB = "overview"
     TABS = (
         ("overview", "1 Overview"),
         ("documents", "2 Documents"),
@@ -62,6 +70,9 @@ class CapwatchApp(App[int]):
         ("query", "6 Query"),
         ("events", "7 Events"),
     )
+
+    # Screen classes by width, for layouts that change under 100 columns (styles/*.tcss: `Screen.-narrow`).
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
 
     BINDINGS = [
         *(Binding(str(n), f"show_tab('{tab}')", label.split(" ", 1)[1], show=False)
@@ -75,30 +86,86 @@ class CapwatchApp(App[int]):
         super().__init__()
         self.config = config
         self.demo = demo
-        self.hub = hub or LiveHub(config)
+        # Without a hub handed in, the LiveHub is built right after the first frame (`_run_hub`); until then a
+        # PendingHub holds the Store the panes read and says which services are on.
+        self.hub: LiveHub | PendingHub = hub or PendingHub(config, self._live_hub)
         self.feed = self.hub.store.subscribe()
+        self._pane_mounts: dict[str, AwaitMount] = {}
         self.alerts: deque[Event] = deque(maxlen=200)
         self.frames = 0  # repaints that had something to show (benchmarks read it)
+        self.output_budget = OutputBudget(config.max_output_kbps * 1000)
         self._toast_window: deque[float] = deque(maxlen=5)
+        self._frozen = False  # startup objects moved out of the collector's reach (`_settle_memory`)
 
     @property
     def read_only(self) -> bool:
         return self.hub.read_only
 
+    def get_driver_class(self):
+        # Every byte written to the terminal is counted against the output budget (tui/app/pacing.py).
+        return metered_driver(super().get_driver_class(), lambda app: getattr(app, "output_budget", None))
+
     def compose(self) -> ComposeResult:
-        from tui.app.panes import PANE_CLASSES
+        from tui.app.panes import pane_class
 
         yield HeaderBar(self.config, demo=self.demo)
-        with TabbedContent(initial="overview", id="tabs"):
+        # Only the first tab's pane is in the first frame; the others are mounted right after it (`mount_panes`).
+        with TabbedContent(initial=self.FIRST_TAB, id="tabs"):
             for tab_id, label in self.TABS:
                 with TabPane(label, id=tab_id):
-                    yield PANE_CLASSES[tab_id](id=f"pane-{tab_id}")
+                    if tab_id == self.FIRST_TAB:
+                        yield pane_class(tab_id)(id=f"pane-{tab_id}")
         yield Footer()
 
+    def _start_pane_mounts(self, tabs: Iterable[str]) -> list[AwaitMount]:
+        from tui.app.panes import pane_class
+
+        tabbed = self.query_one(TabbedContent)
+        for tab in tabs:
+            if tab not in self._pane_mounts and not tabbed.get_pane(tab).children:
+                self._pane_mounts[tab] = tabbed.get_pane(tab).mount(pane_class(tab)(id=f"pane-{tab}"))
+        return [self._pane_mounts[tab] for tab in tabs if tab in self._pane_mounts]
+
+    async def mount_panes(self, *tabs: str) -> None:
+        """Mount the panes of `tabs` (default: every tab) that are not mounted yet, and wait until they are."""
+        for mount in self._start_pane_mounts(tabs or [tab for tab, _ in self.TABS]):
+            await mount
+
+    def _live_hub(self) -> LiveHub:
+        """The LiveHub, built on first need: right after the first frame, or sooner if an action needs it."""
+        if isinstance(self.hub, PendingHub):
+            self.hub = LiveHub(self.config, store=self.hub.store)
+        return self.hub
+
+    async def _run_hub(self, first_frame: asyncio.Event) -> None:
+        if isinstance(self.hub, PendingHub):
+            await first_frame.wait()
+        await self._live_hub().run()
+
+    def _after_first_frame(self, first_frame: asyncio.Event) -> None:
+        first_frame.set()
+        self._start_pane_mounts([tab for tab, _ in self.TABS])
+        self.run_worker(self._settle_memory(), name="gc", group="gc", exit_on_error=False)
+
+    async def _settle_memory(self) -> None:
+        """Once every tab is mounted, take what exists (Textual, the widgets, the CSS: it lives as long as the
+        app) out of the collector's reach. Its full passes otherwise rescan all of it every few seconds while
+        events stream in: pauses of 100 to 200 ms that showed as late frames and keys (tests/perf/run.py,
+        load). Undone when the app ends, so that whatever it held can be collected."""
+        await self.mount_panes()
+        gc.freeze()
+        self._frozen = True
+
     def on_mount(self) -> None:
-        self.run_worker(self.hub.run(), name="live hub", group="hub", exclusive=True, exit_on_error=False,
-                        description="every realtime channel, poller and the webhook receiver")
-        self.set_interval(FRAME_INTERVAL, self.flush_changes, name="flush")
+        first_frame = asyncio.Event()
+        self.call_after_refresh(self._after_first_frame, first_frame)
+        self.run_worker(self._run_hub(first_frame), name="live hub", group="hub", exclusive=True,
+                        exit_on_error=False, description="every realtime channel, poller and the webhook receiver")
+        self.run_worker(self._frames(), name="frames", group="frames", description="the Store to the screen")
+        self.set_interval(1.0, self.tick_second, name="clock")
+        # A hub handed in may hold data already (snapshots, benchmarks): show it without waiting for a change.
+        self.query_one(HeaderBar).update_health(self.hub.store)
+        self.alerts.extend(event for event in self.hub.store.timeline if is_alert(event))
 
     # ------------------------------------------------------------------------------------------- frames
 
@@ -106,10 +173,30 @@ class CapwatchApp(App[int]):
         tabs = self.query_one(TabbedContent)
         if not tabs.active:
             return None
-        return self.query_one(f"#pane-{tabs.active}", Pane)
+        try:
+            return self.query_one(f"#pane-{tabs.active}", Pane)
+        except NoMatches:  # not mounted yet (see `mount_panes`)
+            return None
+
+    async def _frames(self) -> None:
+        """The frame loop: wake when the Store changed, show it, then let a frame interval pass before the next.
+        A quiet Store costs no wake-ups at all, where a timer would tick 20 times a second for nothing."""
+        while True:
+            await self.feed.wait()
+            self.flush_changes()
+            await asyncio.sleep(FRAME_INTERVAL)
 
     def flush_changes(self) -> None:
-        """Once per frame: take one coalesced batch and hand it to whoever shows it."""
+        """Once per frame: take one coalesced batch and hand it to whoever shows it. While the output budget
+        is spent, changes keep coalescing in the feed and the next frame shows the latest state."""
+        if not self.output_budget.has_room():
+            return
+        try:
+            self._flush_changes()
+        except NoMatches:  # the screen is being torn down at exit: nothing left to show
+            pass
+
+    def _flush_changes(self) -> None:
         batch = self.feed.take()
         if batch is None:
             return
@@ -118,7 +205,7 @@ class CapwatchApp(App[int]):
             self._collect_alerts(batch.events)
         if batch.health or batch.figures:
             self.query_one(HeaderBar).update_health(self.hub.store)
-        # Open modals cover the tabs: mark stale, repaint when they close.
+        # Hidden tabs, and the shown one while a modal covers it, hold the batch and show it when they are seen.
         covered = len(self.screen_stack) > 1
         active = self.active_pane()
         for pane in self.query(Pane):
@@ -127,7 +214,18 @@ class CapwatchApp(App[int]):
             if pane is active and not covered:
                 pane.apply_changes(batch)
             else:
-                pane.stale = True
+                pane.hold(batch)
+
+    def tick_second(self) -> None:
+        """One clock for the whole screen: the header time and the shown tab's ages, countdowns and sparklines
+        change in the same frame (one repaint a second when nothing else happens), hidden tabs not at all."""
+        try:
+            self.query_one(HeaderBar).tick()
+            pane = self.active_pane()
+        except NoMatches:  # torn down at exit
+            return
+        if pane is not None and len(self.screen_stack) == 1:
+            pane.tick()
 
     def _collect_alerts(self, events: Iterable[Event]) -> None:
         fresh = [event for event in events if is_alert(event)]
@@ -145,29 +243,35 @@ class CapwatchApp(App[int]):
             self.notify(f"{len(fresh)} new alerts: see Overview", title="Alerts", severity="warning", markup=False)
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id:
+            self._start_pane_mounts([event.pane.id])  # a click faster than `mount_panes`: it fills itself on mount
         pane = self.active_pane()
-        if pane is not None and pane.stale:
-            pane.stale = False
-            pane.refresh_all()
+        if pane is not None:
+            pane.catch_up()
 
     def on_screen_resume(self) -> None:
         pane = self.active_pane()
-        if pane is not None and pane.stale:
-            pane.stale = False
-            pane.refresh_all()
+        if pane is not None:
+            pane.catch_up()
 
     # ------------------------------------------------------------------------------------------- actions
 
-    def action_show_tab(self, tab: str) -> None:
+    async def action_show_tab(self, tab: str) -> None:
+        await self.mount_panes(tab)  # at once if it is not mounted yet
         self.query_one(TabbedContent).active = tab
         pane = self.active_pane()
         if pane is not None:
             pane.focus_default()
 
-    def action_help(self) -> None:
+    async def action_help(self) -> None:
         from tui.app.screens import HelpScreen
 
+        await self.mount_panes()  # it lists every pane's keys
         self.push_screen(HelpScreen())
+
+    async def action_command_palette(self) -> None:
+        await self.mount_panes()  # every pane's commands are in it
+        super().action_command_palette()
 
     def action_health(self) -> None:
         from tui.app.screens import HealthScreen
@@ -192,6 +296,8 @@ class CapwatchApp(App[int]):
         self.notify(sanitize(message, single_line=True), markup=False)
 
     async def on_unmount(self) -> None:
+        if self._frozen:
+            gc.unfreeze()
         self.feed.close()
         await self.hub.stop()
 

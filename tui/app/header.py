@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Static
 
+from tui import wall_clock
 from tui.config import Config
 from tui.live.events import ChannelHealth, ChannelState
 
@@ -92,11 +92,11 @@ class HeaderBar(Horizontal):
         yield Static("", id="clock")
 
     def on_mount(self) -> None:
-        self.set_interval(1.0, self._tick)
-        self._tick()
+        self.tick()
 
-    def _tick(self) -> None:
-        self.query_one("#clock", Static).update(time.strftime("%H:%M:%S"))
+    def tick(self) -> None:
+        """The app's one-second clock calls this (CapwatchApp.tick_second)."""
+        self.query_one("#clock", Static).update(wall_clock.hms())
 
     def update_health(self, store) -> None:
         container = self.query_one("#lights", Horizontal)

@@ -12,8 +12,6 @@ import time
 from contextlib import contextmanager
 from typing import Iterator
 
-import httpx
-
 
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as probe:
@@ -29,6 +27,8 @@ def demo_simulator(*, seed: int | None, rate: float | None, token_ttl: float | N
     A child process (not a thread) keeps the simulator's world off the monitor's event loop and CPU time, so
     the demo feels like a remote service; it is terminated when the monitor quits, whatever way it quits.
     """
+    import httpx  # only the demo needs it here: `capwatch` alone draws its first frame before httpx is imported
+
     port = free_port()
     command = [sys.executable, "-m", "tui", "sim", "--port", str(port),
                "--webhook-url", f"http://127.0.0.1:{webhook_port}"]

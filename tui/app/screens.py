@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -15,6 +14,39 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from tui.text import sanitize, sanitize_data
+
+if TYPE_CHECKING:
+    from rich.syntax import Syntax
+
+
+class FormScreen(ModalScreen[dict | None]):
+    """The shell every form dialog shares: Enter in a field or the primary button submits, Escape or Cancel
+    dismisses with None, `fail` shows what is wrong in the dialog's `.form-error` line. Subclasses compose
+    the fields and implement `submit`, which dismisses with the form's values once they are valid."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "cancel":
+            self.dismiss(None)
+        else:
+            self.submit()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.submit()
+
+    def fail(self, message: str) -> None:
+        self.query_one(".form-error", Static).update(Text(message))
+
+    def value(self, selector: str) -> str:
+        return self.query_one(selector, Input).value.strip()
+
+    def submit(self) -> None:
+        raise NotImplementedError
 
 
 class _Modal(ModalScreen):
@@ -26,6 +58,8 @@ class _Modal(ModalScreen):
 
 def pretty_json(value: Any) -> Syntax:
     """Highlighted JSON built from sanitized data: Syntax highlights text, it never interprets markup."""
+    from rich.syntax import Syntax  # pygments: imported when a detail is first opened, not before the first frame
+
     text = json.dumps(sanitize_data(value), indent=2, ensure_ascii=False, default=str)
     return Syntax(text, "json", theme="ansi_dark", word_wrap=True, background_color="default")
 

@@ -2,33 +2,23 @@
 
 from __future__ import annotations
 
+from importlib import import_module
+
 from tui.app.panes.base import Pane
 
-
-def _pane_classes() -> dict[str, type[Pane]]:
-    from tui.app.panes.captain import CaptainPane
-    from tui.app.panes.capx import CapxPane
-    from tui.app.panes.documents import DocumentsPane
-    from tui.app.panes.events import EventsPane
-    from tui.app.panes.extraction import ExtractionPane
-    from tui.app.panes.overview import OverviewPane
-    from tui.app.panes.query import QueryPane
-
-    return {
-        "overview": OverviewPane,
-        "documents": DocumentsPane,
-        "extraction": ExtractionPane,
-        "capx": CapxPane,
-        "captain": CaptainPane,
-        "query": QueryPane,
-        "events": EventsPane,
-    }
+# tab id -> (module, class): `pane_class` imports one pane's module, so the first frame pays for its own tab only.
+_WHERE = {
+    "overview": ("tui.app.panes.overview", "OverviewPane"),
+    "documents": ("tui.app.panes.documents", "DocumentsPane"),
+    "extraction": ("tui.app.panes.extraction", "ExtractionPane"),
+    "capx": ("tui.app.panes.capx", "CapxPane"),
+    "captain": ("tui.app.panes.captain", "CaptainPane"),
+    "query": ("tui.app.panes.query", "QueryPane"),
+    "events": ("tui.app.panes.events", "EventsPane"),
+}
 
 
-class _Lazy(dict):
-    def __missing__(self, key):
-        self.update(_pane_classes())
-        return dict.__getitem__(self, key)
+def pane_class(tab: str) -> type[Pane]:
+    module, name = _WHERE[tab]
+    return getattr(import_module(module), name)
 
-
-PANE_CLASSES: dict[str, type[Pane]] = _Lazy()

@@ -20,7 +20,9 @@ class Pane(Container):
     WANTS_EVENTS: ClassVar[bool] = False
     WANTS_FIGURES: ClassVar[bool] = False
 
-    stale: bool = True
+    stale: bool = True  # show everything anew (`refresh_all`) when next shown: never shown yet, or too much held
+    held: "ChangeBatch | None" = None  # what changed while hidden, for `catch_up`
+    HOLD_LIMIT: ClassVar[int] = 20_000  # changed ids held beyond which showing again rereads it all
 
     @property
     def capwatch(self) -> "CapwatchApp":
@@ -37,12 +39,38 @@ class Pane(Container):
             or (self.WANTS_FIGURES and (batch.figures or batch.health))
         )
 
+    def hold(self, batch: "ChangeBatch") -> None:
+        """Hidden or covered: keep what changed (set unions, no rendering), to show it in one go when the pane
+        shows again; a tab switch then costs what changed meanwhile, not a rebuild of everything."""
+        if self.stale:
+            return  # it will be rebuilt anyway
+        if self.held is None:
+            from tui.live.store import ChangeBatch
+
+            self.held = ChangeBatch()
+        self.held.absorb(batch)
+        if self.held.replaced or self.held.dropped_events or sum(map(len, self.held.kinds.values())) > self.HOLD_LIMIT:
+            self.held, self.stale = None, True  # cheaper, and exact, to reread the Store
+
+    def catch_up(self) -> None:
+        """Shown again: rebuild if stale, else apply what was held."""
+        held, self.held = self.held, None
+        if self.stale:
+            self.stale = False
+            self.refresh_all()
+        elif held is not None:
+            self.apply_changes(held)
+
     def apply_changes(self, batch: "ChangeBatch") -> None:
         """Update from one coalesced batch. The default repaints everything the pane shows."""
         self.refresh_all()
 
     def refresh_all(self) -> None:
         """Rebuild the pane from the Store (on first show, after being hidden while data changed)."""
+
+    def tick(self) -> None:
+        """Once a second while this tab is shown and uncovered (the app's one clock): ages, countdowns and
+        sparklines follow time. Every pane ticks in the same frame as the header clock."""
 
     def focus_default(self) -> None:
         """Give focus to the pane's main widget when its tab is shown by key."""

@@ -18,11 +18,11 @@ from rich.text import Text
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
+from tui import wall_clock
 from tui.app.panes.base import Pane
-from tui.app.screens import ConfirmScreen, DetailScreen, TypeToConfirmScreen
+from tui.app.screens import ConfirmScreen, DetailScreen, FormScreen, TypeToConfirmScreen
 from tui.app.widgets.meters import seconds_words
 from tui.app.widgets.table import Column, LiveTable
 from tui.live.captain import eta_seconds
@@ -56,8 +56,8 @@ def when(value: Any, now: float | None = None) -> str:
     moment = parse_timestamp(value)
     if moment is None:
         return "—"
-    local = time.localtime(moment)
-    if time.strftime("%Y-%m-%d", local) == time.strftime("%Y-%m-%d", time.localtime(now or time.time())):
+    local = wall_clock.local(moment)
+    if time.strftime("%Y-%m-%d", local) == time.strftime("%Y-%m-%d", wall_clock.local(now)):
         return time.strftime("%H:%M:%S", local)
     return time.strftime("%Y-%m-%d %H:%M", local)
 
@@ -129,33 +129,7 @@ def form_field(label: str, widget) -> ComposeResult:
         yield widget
 
 
-class _Form(ModalScreen[dict | None]):
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "cancel":
-            self.dismiss(None)
-        else:
-            self.submit()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.submit()
-
-    def fail(self, message: str) -> None:
-        self.query_one(".form-error", Static).update(Text(message))
-
-    def value(self, selector: str) -> str:
-        return self.query_one(selector, Input).value.strip()
-
-    def submit(self) -> None:
-        raise NotImplementedError
-
-
-class CreateDatabaseScreen(_Form):
+class CreateDatabaseScreen(FormScreen):
     """A name for a new database; dismisses with {"name": ...}."""
 
     def __init__(self, existing: set[str]):
@@ -184,7 +158,7 @@ class CreateDatabaseScreen(_Form):
             self.dismiss({"name": name})
 
 
-class IndexScreen(_Form):
+class IndexScreen(FormScreen):
     """Index an S3 or GCS bucket, or one file of it, into a database. Dismisses with the hub's keyword
     arguments; the credentials in it are never shown (password inputs) and never echoed in messages."""
 
@@ -333,8 +307,8 @@ class CaptainPane(Pane):
                sort_key=lambda row: parse_timestamp(row.get("updated_at") or row.get("created_at")) or 0),
     ]
     JOB_COLUMNS = [
-        Column("job_id", "Job", width=10),
-        Column("database_name", "Database", width=12),
+        Column("job_id", "Job", width=14),
+        Column("database_name", "Database", width=16),
         Column("progress", "Progress", width=BAR_WIDTH + 5,
                render=lambda row: progress_bar(row.get("progress"), row.get("status"))),
         Column("indexed_files", "Files", width=9, render=files_text),
@@ -383,13 +357,11 @@ class CaptainPane(Pane):
         self.databases.sort_by("database_name")
         self.files.sort_by("file_name")
         self.jobs.sort_by("job_id", reverse=True)  # job ids are time-ordered: newest first
-        self.set_interval(1.0, self._tick_etas)
         self.refresh_all()
 
-    def _tick_etas(self) -> None:
-        """ETAs move with the clock: repaint the jobs table once a second while a job runs and the tab shows."""
-        if self.display and self.is_on_screen and any(
-                not row.get("done") for row in self.store.rows("indexing_jobs").values()):
+    def tick(self) -> None:
+        """ETAs move with the clock while a job runs."""
+        if any(not row.get("done") for row in self.store.rows("indexing_jobs").values()):
             self.jobs.refresh_cells()
 
     def focus_default(self) -> None:

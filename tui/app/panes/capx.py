@@ -7,7 +7,6 @@ scan of every task of every company."""
 
 from __future__ import annotations
 
-import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
@@ -20,6 +19,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static, TabbedContent, TabPane
 from textual.widgets.option_list import Option
 
+from tui import wall_clock
 from tui.app.panes.base import Pane
 from tui.app.screens import ConfirmScreen, DetailScreen
 from tui.app.widgets.table import Column, LiveTable
@@ -62,7 +62,7 @@ def ago(value: Any, now: float | None = None) -> str:
     moment = parse_timestamp(value)
     if moment is None:
         return "—"
-    seconds = max(0, int((time.time() if now is None else now) - moment))
+    seconds = max(0, int((wall_clock.now() if now is None else now) - moment))
     if seconds < 60:
         return f"{seconds}s ago"
     if seconds < 3600:
@@ -74,7 +74,7 @@ def ago(value: Any, now: float | None = None) -> str:
 
 def clock(value: Any) -> str:
     moment = parse_timestamp(value)
-    return time.strftime("%H:%M:%S", time.localtime(moment)) if moment is not None else "—"
+    return wall_clock.hms(moment) if moment is not None else "—"
 
 
 def status_text(value: Any, styles: dict[str, str]) -> Text:
@@ -304,7 +304,7 @@ class CapxPane(Pane):
     @staticmethod
     def _heartbeat_cell(row: dict[str, Any]) -> Text:
         moment = parse_timestamp(row.get("last_heartbeat_at"))
-        stale = moment is not None and time.time() - moment > STALE_HEARTBEAT
+        stale = moment is not None and wall_clock.now() - moment > STALE_HEARTBEAT
         return Text(ago(row.get("last_heartbeat_at")), style="yellow" if stale else "")
 
     def _task_columns(self) -> list[Column]:
@@ -357,7 +357,6 @@ class CapxPane(Pane):
         self.table("tasks").sort_by("status")  # awaiting approval first, then the latest change
         self.table("runs").sort_by("started_at", reverse=True)
         self.table("costs").sort_by("usd", reverse=True)
-        self.set_interval(1.0, self._tick_ages)
         self.refresh_all()
 
     def focus_default(self) -> None:
@@ -462,10 +461,8 @@ class CapxPane(Pane):
         text.append_text(cost_text(self.store.get("costs", self.selected), company.get("monthly_budget_usd")))
         title.update(text)
 
-    def _tick_ages(self) -> None:
-        """Heartbeat and "updated" ages follow the clock, once a second, only while they can be seen."""
-        if not (self.display and self.is_on_screen):
-            return
+    def tick(self) -> None:
+        """Heartbeat and "updated" ages follow the clock."""
         active = self.query_one("#capx-detail", TabbedContent).active
         if active in ("capx-tab-agents", "capx-tab-tasks"):
             self.table(active.removeprefix("capx-tab-")).refresh_cells()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -10,11 +9,11 @@ from rich.text import Text
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+from tui import wall_clock
 from tui.app.panes.table_pane import TablePane
-from tui.app.screens import ConfirmScreen
+from tui.app.screens import ConfirmScreen, FormScreen
 from tui.app.widgets.table import Column
 from tui.live.events import parse_timestamp
 
@@ -23,14 +22,14 @@ STATUS_STYLES = {"completed": "green", "failed": "bold red", "processing": "yell
 
 def short_time(value: Any) -> str:
     moment = parse_timestamp(value)
-    return time.strftime("%H:%M:%S", time.localtime(moment)) if moment else "—"
+    return wall_clock.hms(moment) if moment else "—"
 
 
 def age_text(value: Any, now: float | None = None) -> str:
     moment = parse_timestamp(value)
     if moment is None:
         return "—"
-    seconds = max(0, int((now or time.time()) - moment))
+    seconds = max(0, int((now or wall_clock.now()) - moment))
     if seconds < 60:
         return f"{seconds}s"
     if seconds < 3600:
@@ -40,15 +39,25 @@ def age_text(value: Any, now: float | None = None) -> str:
     return f"{seconds // 86400}d"
 
 
+def created_or_seen(row: dict[str, Any]) -> Any:
+    return row.get("created_at") or row.get("first_seen_at")
+
+
+def created_cell(row: dict[str, Any]) -> Text:
+    """When it was created; for documents only seen on the stream (which carries no created_at), when
+    capwatch first saw them, dimmed."""
+    if row.get("created_at"):
+        return Text(short_time(row["created_at"]))
+    return Text(short_time(row.get("first_seen_at")), style="dim")
+
+
 def status_cell(row: dict[str, Any]) -> Text:
     status = str(row.get("status") or "—")
     return Text(status, style=STATUS_STYLES.get(status, ""))
 
 
-class UploadScreen(ModalScreen[dict | None]):
+class UploadScreen(FormScreen):
     """Upload a document: a local path or a URL, and the xn address that routes its workflow."""
-
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, xn_address: str = ""):
         super().__init__(classes="modal")
@@ -68,32 +77,19 @@ class UploadScreen(ModalScreen[dict | None]):
                 yield Button("Upload", id="upload", variant="primary")
                 yield Button("Cancel", id="cancel")
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "cancel":
-            self.dismiss(None)
-        else:
-            self._submit()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self._submit()
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    def _submit(self) -> None:
-        source = self.query_one("#upload-source", Input).value.strip()
-        xn_address = self.query_one("#upload-xn", Input).value.strip()
-        name = self.query_one("#upload-name", Input).value.strip() or None
-        error = self.query_one("#upload-error", Static)
+    def submit(self) -> None:
+        source = self.value("#upload-source")
+        xn_address = self.value("#upload-xn")
+        name = self.value("#upload-name") or None
         if not source:
-            error.update("Give a file path or a URL.")
+            self.fail("Give a file path or a URL.")
             return
         if not xn_address:
-            error.update("The xn address is required by CapOut.")
+            self.fail("The xn address is required by CapOut.")
             return
         is_url = source.startswith(("http://", "https://"))
         if not is_url and not Path(source).expanduser().is_file():
-            error.update(Text(f"No such file: {source}"))
+            self.fail(f"No such file: {source}")
             return
         form = {"xn_address": xn_address, "file_name": name}
         form["url" if is_url else "path"] = source
@@ -111,12 +107,13 @@ class DocumentsPane(TablePane):
         Column("status", "Status", width=11, render=status_cell),
         Column("workflow_complete", "Done", width=5,
                render=lambda row: "yes" if row.get("workflow_complete") else "no"),
-        Column("created_at", "Created", width=8, render=lambda row: short_time(row.get("created_at"))),
+        Column("created_at", "Created", width=8, render=created_cell,
+               sort_key=lambda row: parse_timestamp(row.get("created_at") or row.get("first_seen_at")) or 0),
         Column("updated_at", "Updated", width=8, render=lambda row: short_time(row.get("updated_at")),
                sort_key=lambda row: parse_timestamp(row.get("updated_at")) or 0),
         Column("age", "Age", width=7, align="right",
-               render=lambda row: age_text(row.get("created_at") or row.get("updated_at")),
-               sort_key=lambda row: -(parse_timestamp(row.get("created_at") or row.get("updated_at")) or 0)),
+               render=lambda row: age_text(created_or_seen(row) or row.get("updated_at")),
+               sort_key=lambda row: -(parse_timestamp(created_or_seen(row) or row.get("updated_at")) or 0)),
     ]
 
     BINDINGS = [
@@ -131,11 +128,9 @@ class DocumentsPane(TablePane):
     def on_mount(self) -> None:
         super().on_mount()
         self.table.sort_by("updated_at", reverse=True)
-        self.set_interval(1.0, self._tick_ages)
 
-    def _tick_ages(self) -> None:
-        if self.display and self.is_on_screen:
-            self.table.refresh_cells()
+    def tick(self) -> None:
+        self.table.refresh_cells()  # the Age column
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         if action == "upload" and (self.capwatch.read_only or getattr(self.capwatch.hub, "capout", True) is None):

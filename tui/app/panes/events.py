@@ -9,7 +9,6 @@ changing a filter is one `set_rows`.
 
 from __future__ import annotations
 
-import time
 from collections import deque
 from fnmatch import fnmatchcase
 from itertools import islice
@@ -22,6 +21,7 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import Input, Select, Static
 
+from tui import wall_clock
 from tui.app.panes.base import Pane
 from tui.app.screens import DetailScreen
 from tui.app.widgets.table import Column, LiveTable
@@ -45,12 +45,15 @@ SUMMARY_MAX = 200
 
 
 def clock(moment: float | None) -> str:
-    return time.strftime("%H:%M:%S", time.localtime(moment)) if moment else "—"
+    return wall_clock.hms(moment) if moment else "—"
 
 
 def summarize(event: Event) -> str:
     """Status, file, title, error... of an event in one short line (sanitized)."""
     data = event.data if isinstance(event.data, dict) else {}
+    nested = data.get("data")
+    if isinstance(nested, dict):  # Casmo webhooks wrap the job: {"event", "timestamp", "data": {...}}
+        data = {**nested, **{key: value for key, value in data.items() if key != "data"}}
     parts: list[str] = []
     for key in SUMMARY_FIELDS:
         value = data.get(key)
@@ -211,7 +214,7 @@ EVENT_COLUMNS = [
     Column("time", "Time", width=8, render=lambda row: clock(row.get("time"))),
     Column("service", "Service", width=8, render=service_cell),
     Column("type", "Type", width=22, render=type_cell),
-    Column("id", "ID", width=12),
+    Column("id", "ID", width=16),
     Column("summary", "Summary"),
 ]
 
@@ -280,7 +283,7 @@ class EventsPane(Pane):
         """Add events to the buffer, evict the oldest beyond capacity, and show the change in one table call."""
         if dropped:
             self.dropped += dropped
-            events = [Event(time=events[0].time if events else time.time(), service=APP_SERVICE, type=GAP_TYPE,
+            events = [Event(time=events[0].time if events else wall_clock.now(), service=APP_SERVICE, type=GAP_TYPE,
                             id="", data={"dropped": dropped}), *events]
         capacity = self.capacity
         if len(events) > capacity:

@@ -10,12 +10,11 @@ from rich.text import Text
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
 from tui.app.panes.documents import short_time, status_cell
 from tui.app.panes.table_pane import TablePane
-from tui.app.screens import ConfirmScreen, pretty_json
+from tui.app.screens import ConfirmScreen, FormScreen, pretty_json
 from tui.app.widgets.table import Column, LiveTable
 from tui.live.events import parse_timestamp
 
@@ -39,10 +38,8 @@ def verified_cell(row: dict[str, Any]) -> Text:
     return Text("reply" if row.get("status") not in (None, "processing") else "…", style="dim")
 
 
-class SubmitScreen(ModalScreen[dict | None]):
+class SubmitScreen(FormScreen):
     """Start an extraction or a review: file, kind, workflow (reviews), response or callback mode."""
-
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -63,29 +60,16 @@ class SubmitScreen(ModalScreen[dict | None]):
                 yield Button("Submit", id="submit", variant="primary")
                 yield Button("Cancel", id="cancel")
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "cancel":
-            self.dismiss(None)
-        else:
-            self._submit()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self._submit()
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    def _submit(self) -> None:
-        path = self.query_one("#submit-path", Input).value.strip()
+    def submit(self) -> None:
+        path = self.value("#submit-path")
         kind = self.query_one("#submit-kind", Select).value
-        workflow = self.query_one("#submit-workflow", Input).value.strip() or None
+        workflow = self.value("#submit-workflow") or None
         mode = self.query_one("#submit-mode", Select).value
-        error = self.query_one("#submit-error", Static)
         if not path or not Path(path).expanduser().is_file():
-            error.update(Text(f"No such file: {path}" if path else "Give a file path."))
+            self.fail(f"No such file: {path}" if path else "Give a file path.")
             return
         if kind == "review" and not workflow:
-            error.update("A review needs a workflow id.")
+            self.fail("A review needs a workflow id.")
             return
         self.dismiss({"path": path, "kind": kind, "workflow_id": workflow if kind == "review" else None, "mode": mode})
 

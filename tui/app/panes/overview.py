@@ -9,7 +9,6 @@ tab is visible.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -23,6 +22,7 @@ from textual.containers import Container, Vertical
 from textual.widget import Widget
 from textual.widgets import Static
 
+from tui import wall_clock
 from tui.app.panes.base import Pane
 from tui.app.panes.events import EventTable, TimelineReader, clock, event_detail, service_cell, type_cell
 from tui.app.screens import DetailScreen
@@ -96,6 +96,7 @@ class ServiceLine:
     series: list[int] = field(default_factory=list)  # events in each of the last RATE_WINDOW seconds
     rate: float = 0.0
     counts: list[tuple[str, int, Counter]] = field(default_factory=list)  # (kind, total, by status)
+    end: int = 0  # the epoch second the series ends at
 
 
 def rate_words(rate: float) -> str:
@@ -130,15 +131,36 @@ class ActivityBoard(Widget):
     def __init__(self, *, id: str | None = None):
         super().__init__(id=id)
         self.lines: list[ServiceLine] = []
+        self._shape: list | None = None
+        self._shown_looks: list[tuple] | None = None  # `_looks` of what is shown: skip repaints that change nothing
 
     def show(self, lines: list[ServiceLine]) -> None:
+        # Only a change of shape can change the height (a kind appears, a service goes off, a counts cell grows
+        # and may wrap): anything else repaints in place, without a layout of the whole screen every frame.
+        shape = [(line.state == "off", [(kind, len(counts_text(total, by_status)))
+                                        for kind, total, by_status in line.counts]) for line in lines]
+        layout = shape != self._shape
+        looks = self._looks(lines)
+        if not layout and looks == self._shown_looks:
+            return  # nothing visible moved (a quiet second): no repaint, no bytes
+        self._shape, self._shown_looks = shape, looks
         self.lines = lines
-        self.refresh(layout=True)
+        self.refresh(layout=layout)
+
+    def _looks(self, lines: list[ServiceLine]) -> list[tuple]:
+        """What the board would show of `lines`: the bars at the current width, the rate as printed, counts."""
+        spark_width = self._spark_width()
+        return [(line.service, line.state, squeeze(line.series, spark_width, line.end), rate_words(line.rate),
+                 line.counts) for line in lines]
+
+    def _spark_width(self) -> int:
+        width = self.size.width or 80
+        return SPARK_WIDTH if width >= WIDE or width < self.INLINE_WIDTH else SPARK_WIDTH_NARROW
 
     def render(self) -> RenderableType:
         width = self.size.width or 80
         inline = width >= self.INLINE_WIDTH
-        spark_width = SPARK_WIDTH if width >= WIDE or not inline else SPARK_WIDTH_NARROW
+        spark_width = self._spark_width()
         table = Table.grid(padding=(0, 1), expand=True)
         if inline:
             table.add_column("service", no_wrap=True, width=10)
@@ -154,7 +176,7 @@ class ActivityBoard(Widget):
             if line.state == "off":
                 rate = Text("off", style="grey50")
             else:
-                rate = sparkline_text(squeeze(line.series, spark_width))
+                rate = sparkline_text(squeeze(line.series, spark_width, line.end))
                 rate.append(f" {rate_words(line.rate):>6}", style="bold" if line.rate else "dim")
             counts = line.counts if line.state != "off" else []
             if inline:
@@ -228,7 +250,6 @@ class OverviewPane(Pane):
 
     def on_mount(self) -> None:
         self.refresh_all()
-        self.set_interval(1.0, self._tick)
 
     def on_resize(self) -> None:
         self.set_class(self.size.width >= WIDE, "-wide")
@@ -240,7 +261,7 @@ class OverviewPane(Pane):
     # ---------------------------------------------------------------------------------------- data
 
     def refresh_all(self) -> None:
-        now = time.time()
+        now = wall_clock.now()
         for kind in self.KINDS:
             self._recount(kind)
         self.rates.clear()
@@ -255,7 +276,7 @@ class OverviewPane(Pane):
         self._show_alerts(force=True)
 
     def apply_changes(self, batch) -> None:
-        now = time.time()
+        now = wall_clock.now()
         activity = False
         events = self.reader.from_batch(batch.events)
         if events:
@@ -310,7 +331,9 @@ class OverviewPane(Pane):
         """off (not configured), waiting (no channel yet), else the worst state of its channels."""
         if getattr(self.capwatch.hub, service, True) is None:
             return "off"
-        states = {health.state.value for health in self.store.health.values() if health.service == service}
+        # Casmo has no stream of its own: its results arrive at the webhook receiver.
+        sources = {service, "webhooks"} if service == "casmo" else {service}
+        states = {health.state.value for health in self.store.health.values() if health.service in sources}
         for state in ("failed", "reconnecting", "connecting", "live"):
             if state in states:
                 return state
@@ -396,7 +419,7 @@ class OverviewPane(Pane):
             counts = [(kind, sum(self.counts[kind].values()), self.counts[kind])
                       for kind in SERVICE_KINDS.get(service, ())]
             lines.append(ServiceLine(service=service, state=self.service_state(service), series=series,
-                                     rate=self.rates.rate(service, now), counts=counts))
+                                     rate=self.rates.rate(service, now), counts=counts, end=int(now)))
         self.query_one(ActivityBoard).show(lines)
 
     def _show_alerts(self, *, force: bool = False) -> None:
@@ -412,11 +435,9 @@ class OverviewPane(Pane):
             "status": event.data.get("status") if isinstance(event.data, dict) else None,
             "event": event} for event in newest})
 
-    def _tick(self) -> None:
-        """The clock: sparklines move left and the rate-limit reset counts down, only while visible."""
-        if not self.is_on_screen or self.app.screen is not self.screen:
-            return
-        now = time.time()
+    def tick(self) -> None:
+        """Sparklines move left and the rate-limit reset counts down."""
+        now = wall_clock.now()
         self._show_activity(now)
         self._show_capx_rate(self.query_one("#meter-capx-rate", Meter), now)
 

@@ -8,7 +8,8 @@ read-only mode allows them.
 
 Keys: Ctrl+R runs (Ctrl+Enter too, where the terminal reports it: most only send Enter, and over SSH Ctrl+Enter is
 usually indistinguishable from Enter, so Ctrl+R is the key the footer shows). `e` edits the question and Escape
-leaves it, so that the number keys switch tabs again; the tab opens with the answer focused, not the editor.
+leaves it, so that the number keys switch tabs again; the tab opens with the answer focused, not the editor,
+and a printable key no binding claims starts the question, so typing straight away works.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import time
 from typing import Any
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -29,6 +30,7 @@ from textual.widgets import Input, Label, LoadingIndicator, Markdown, OptionList
 from textual.widgets.option_list import Option
 from textual.worker import Worker
 
+from tui import wall_clock
 from tui.app.panes.base import Pane
 from tui.app.query_history import CANCELLED, FAILED, SUCCESS, HistoryEntry, QueryHistory, preview_of
 from tui.text import sanitize
@@ -96,7 +98,7 @@ def metrics_text(reply: Any, round_trip: float) -> Text:
 
 def history_prompt(entry: HistoryEntry) -> Text:
     mark, style = STATUS_MARKS.get(entry.status, ("?", "grey50"))
-    when = time.strftime("%m-%d %H:%M", time.localtime(entry.time)) if entry.time else "—"
+    when = time.strftime("%m-%d %H:%M", wall_clock.local(entry.time)) if entry.time else "—"
     text = Text(f"{when} ", style="dim")
     text.append(mark, style=style)
     text.append(f" {seconds(entry.elapsed):>7} ", style="dim")
@@ -399,6 +401,16 @@ class QueryPane(Pane):
 
     def action_edit(self) -> None:
         self.editor.focus()
+
+    def on_key(self, event: events.Key) -> None:
+        """Typing a question straight away works: a printable key that no binding claims starts the question."""
+        if (self.editor.has_focus or self.history_open or not event.is_printable or not event.character
+                or event.key in self.screen.active_bindings):
+            return
+        event.stop()
+        event.prevent_default()
+        self.editor.focus()
+        self.editor.insert(event.character)
 
     def action_leave_editor(self) -> None:
         """Escape out of the question, so single keys (tab numbers, `q`) act again."""

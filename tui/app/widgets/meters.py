@@ -146,9 +146,11 @@ class Meter(Widget):
         shown = (fraction, value.plain, detail.plain, str(value.style), str(detail.style))
         if shown == self._shown:
             return
+        # Only a change of length can change the height (the detail moving to a second line).
+        layout = self._shown is None or (len(shown[1]), len(shown[2])) != (len(self._shown[1]), len(self._shown[2]))
         self._shown = shown
         self.fraction, self.value, self.detail = fraction, value, detail
-        self.refresh(layout=True)
+        self.refresh(layout=layout)
 
     @property
     def text(self) -> str:
@@ -231,13 +233,25 @@ class RateCounter:
         return list(self._counts)
 
 
-def squeeze(series: list[int], width: int) -> list[float]:
-    """Average a per-second series into `width` bars (60 seconds into 20 bars: 3 s a bar)."""
+def squeeze(series: list[int], width: int, end: int | None = None) -> list[float]:
+    """Average a per-second series into `width` bars (60 seconds into 20 bars: 3 s a bar).
+
+    With `end` (the epoch second the series ends at), bars cover fixed stretches of the clock and the newest bar
+    is the last complete stretch (a partial one would read as a drop): the line only moves when a stretch ends,
+    every 3 s rather than every frame, so the board is not repainted (nor sent over SSH) for nothing."""
     if width <= 0 or not series:
         return []
     if len(series) <= width:
         return [float(v) for v in series]
     step = len(series) / width
+    if end is not None and step.is_integer():
+        size, bars = int(step), []
+        stop = len(series) - (end % size + 1)  # the running stretch is left out
+        while len(bars) < width and stop > 0:
+            chunk = series[max(0, stop - size):stop]
+            bars.append(sum(chunk) / size)
+            stop -= size
+        return [0.0] * (width - len(bars)) + bars[::-1]
     bars = []
     for i in range(width):
         chunk = series[int(i * step):int((i + 1) * step)] or [0]

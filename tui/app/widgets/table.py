@@ -32,7 +32,7 @@ from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -700,9 +700,14 @@ class LiveTable(ScrollView, can_focus=True):
         self._strips.clear()
 
     def refresh_cells(self) -> None:
-        """Re-render every visible cell (for columns computed from the clock, such as an age)."""
+        """Re-render the visible rows (for columns computed from the clock, such as an age) and repaint only
+        the lines that now read differently: ages in minutes cost nothing most seconds, over SSH too."""
+        lines = range(1, self.scrollable_content_region.height)
+        before = [self.render_line(y) for y in lines]
         self._strips.clear()
-        self.refresh()
+        for y, old in zip(lines, before):
+            if self.render_line(y) != old:
+                self.refresh(Region(0, y, self.size.width, 1))
 
     # ------------------------------------------------------------------------------------- rendering
 
@@ -803,4 +808,8 @@ class LiveTable(ScrollView, can_focus=True):
             else:
                 style = base
             strip = self._row_strip(row_id, widths, style, cursor)
+        if scroll_x == 0 and strip.cell_length == width:
+            # Nothing to crop: `crop_extend` would cache the strip in itself, a reference cycle that only the
+            # collector's slowest pass frees once the row cache drops it.
+            return strip
         return strip.crop_extend(scroll_x, scroll_x + width, style)
