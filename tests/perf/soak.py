@@ -1,0 +1,160 @@
+"""Soak: a LiveHub against a simulator at 500 events/s with faults on, watched for leaks. A script, not a test:
+
+    /tmp/venv/bin/python tests/perf/soak.py [--minutes 10] [--rate 500] [--faults SPEC] [--json PATH]
+
+The simulator runs as a child process (`python -m tui sim`), so only the monitor's own memory is measured.
+Every 10 s this process samples its RSS (VmRSS from /proc/self/status), its open file descriptors
+(/proc/self/fd) and its asyncio task count, with the Store's figures beside them. The verdict is "flat" when,
+after the warm-up, none grew past its threshold (50 MB RSS, 10 fds, 10 tasks) and every channel task still
+runs; else "GROWING" (exit status 1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from tui.config import load_config
+from tui.live.hub import LiveHub
+from tui.sim.core import SimOptions
+from tui.sim.server import free_port
+
+THRESHOLDS = {"rss_mb": 50.0, "fds": 10, "tasks": 10}
+DEFAULT_FAULTS = "drop=5,errors=0.05,malformed=0.02"
+SAMPLE_EVERY = 10.0
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def start_simulator(port: int, rate: float, faults: str) -> subprocess.Popen:
+    import httpx
+
+    child = subprocess.Popen([sys.executable, "-m", "tui", "sim", "--port", str(port), "--seed", "1",
+                              "--rate", str(rate), "--faults", faults], cwd=ROOT,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/", timeout=1).status_code == 200:
+                return child
+        except httpx.HTTPError:
+            time.sleep(0.1)
+        if child.poll() is not None:
+            break
+    child.kill()
+    raise SystemExit("the simulator did not start")
+
+
+def make_hub(port: int, transport: str) -> LiveHub:
+    env = {k: v for k, v in SimOptions(port=port).client_env().items()
+           if k.startswith(("CAPOUT", "CAPTAIN")) or k in ("CAPX_BASE_URL", "CAPX_API_KEY")}
+    env["CAPWATCH_CAPOUT_TRANSPORT"] = transport
+    args = argparse.Namespace(config=os.devnull, read_only=None, transport=None, webhook_host=None,
+                              webhook_port=0, profile=None)
+    return LiveHub(load_config(args, env=env).config)
+
+
+async def soak(minutes: float, rate: float, faults: str, transport: str) -> dict:
+    port = free_port()
+    simulator = await asyncio.to_thread(start_simulator, port, rate, faults)
+    hub = make_hub(port, transport)
+    samples: list[dict] = []
+    started = time.monotonic()
+    try:
+        await hub.start()
+        end = started + minutes * 60
+        next_at = started
+        while True:
+            now = time.monotonic()
+            if now >= next_at:
+                store = hub.store
+                samples.append({
+                    "t": round(now - started, 1),
+                    "rss_mb": round(rss_mb(), 1),
+                    "fds": open_fds(),
+                    "tasks": len(asyncio.all_tasks()),
+                    "timeline": len(store.timeline),
+                    "events": sum(h.events for h in store.health.values()),
+                    "reconnects": sum(h.reconnects for h in store.health.values()),
+                    "live": sum(h.state.value == "live" for h in store.health.values()),
+                    "channels": len(store.health),
+                })
+                print_row(samples[-1], header=len(samples) == 1)
+                next_at += SAMPLE_EVERY
+            if now >= end:
+                break
+            await asyncio.sleep(min(next_at, end) - now)
+        dead = sorted(t.get_name() for t in hub._tasks if t.done())
+        states = {name: h.state.value for name, h in sorted(hub.store.health.items())}
+    finally:
+        await hub.stop()
+        simulator.kill()
+        simulator.wait(10)
+    return verdict(samples, minutes, rate, faults, transport, dead, states)
+
+
+COLUMNS = ("t", "rss_mb", "fds", "tasks", "timeline", "events", "reconnects", "live", "channels")
+
+
+def print_row(sample: dict, header: bool) -> None:
+    if header:
+        print("  ".join(f"{c:>10}" for c in COLUMNS), flush=True)
+    print("  ".join(f"{sample[c]:>10}" for c in COLUMNS), flush=True)
+
+
+def verdict(samples: list[dict], minutes: float, rate: float, faults: str, transport: str, dead: list[str],
+            states: dict[str, str]) -> dict:
+    # Warm-up: the first 20% of the run, at least 20 s (connections, backfills, the timeline filling up).
+    warmup = max(20.0, minutes * 60 * 0.2)
+    after = [s for s in samples if s["t"] >= warmup] or samples[-1:]
+    base = after[0]
+    growth = {key: max(s[key] for s in after) - base[key] for key in THRESHOLDS}
+    flat = all(growth[key] <= limit for key, limit in THRESHOLDS.items()) and not dead
+    return {
+        "minutes": minutes, "rate": rate, "faults": faults, "transport": transport,
+        "warmup_seconds": warmup, "samples": samples, "growth_after_warmup": growth,
+        "thresholds": THRESHOLDS, "dead_tasks": dead, "final_states": states,
+        "verdict": "flat" if flat else "GROWING",
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--rate", type=float, default=500.0, help="simulator events per second")
+    parser.add_argument("--faults", default=DEFAULT_FAULTS, help=f"simulator fault spec (default {DEFAULT_FAULTS})")
+    parser.add_argument("--transport", choices=["ws", "sse"], default="ws")
+    parser.add_argument("--json", metavar="PATH", help="also write the samples and the verdict here")
+    args = parser.parse_args()
+    result = asyncio.run(soak(args.minutes, args.rate, args.faults, args.transport))
+    growth = ", ".join(f"{k} +{v:g} (limit {THRESHOLDS[k]:g})" for k, v in result["growth_after_warmup"].items())
+    print(f"\ngrowth after {result['warmup_seconds']:g} s warm-up: {growth}")
+    print("channels at the end: " + ", ".join(f"{n}={s}" for n, s in result["final_states"].items()))
+    if result["dead_tasks"]:
+        print(f"tasks that died: {', '.join(result['dead_tasks'])}")
+    print(f"verdict: {result['verdict']}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+    return 0 if result["verdict"] == "flat" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
