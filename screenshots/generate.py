@@ -32,6 +32,14 @@ async def capture(app: CapwatchApp, size: tuple[int, int], seconds: float, out: 
         for key, (tab, label) in zip(TAB_KEYS, CapwatchApp.TABS):
             await pilot.press(key)
             await pilot.pause(0.5)
+            if tab == "query":  # a question answered by the simulator's Captain, as an operator would ask it
+                await pilot.press(*"Which contracts can be terminated early, and with what notice?", "ctrl+r")
+                pane = app.query_one("#pane-query")
+                for _ in range(100):
+                    await pilot.pause(0.1)
+                    if not pane.running:
+                        break
+                await pilot.pause(0.3)
             path = out / f"{tab}.svg"
             app.save_screenshot(filename=path.name, path=str(out))
             written.append(path)
