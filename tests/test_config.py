@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tui.config import ENVIRONMENT, ConfigError, describe, load_config, run_init
+from tui.config import ENVIRONMENT, Config, ConfigError, InvalidConfig, Secret, describe, load_config, run_init
 
 ORGANIZATION = "01999eb7-8554-5c7b-6321-066454166af2"
 
@@ -142,6 +142,14 @@ def test_secrets_never_in_repr_or_describe():
     shown = describe(config)
     assert shown["capx"]["api_key"] == "••••t123" and shown["capx"]["enabled"] is True
     assert shown["capout"]["api_key"] == "(not set)" and shown["capout"]["enabled"] is False
+
+
+def test_a_secret_is_masked_and_compares_by_value():
+    secret = Config(casmo={"webhook_secret": " whsec_hidden42 "}).casmo.webhook_secret
+    assert isinstance(secret, Secret) and secret.get_secret_value() == "whsec_hidden42"
+    assert (repr(secret), str(secret), f"{secret}") == ("Secret('**********')", "**********", "**********")
+    assert secret == Secret("whsec_hidden42") and secret != Secret("other") and secret != "whsec_hidden42"
+    assert bool(secret) and Config(casmo={"webhook_secret": secret}).casmo.webhook_secret == secret
 
 
 # --------------------------------------------------------------------------------------------- errors
@@ -358,3 +366,95 @@ def test_init_on_a_terminal_needs_captain_organization_and_end_of_input_cancels(
     other = tmp_path / "cancelled.toml"
     assert run_init(init_args(other), interactive=True, ask=Answers(), ask_secret=Answers("cai_abc")) == 1
     assert "cancelled" in capsys.readouterr().err and not other.exists()
+
+
+# --------------------------------------------------------------------------------------------- the model
+
+
+def test_the_model_does_not_import_pydantic():
+    """pydantic costs about 100 ms of startup, before the first frame: reading the config must not import it."""
+    done = subprocess.run([sys.executable, "-X", "importtime", "-c", "import tui.config"], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "tui.config" in done.stderr and "pydantic" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    "values,dotted,expected",
+    [
+        ({"webhooks": {"port": "8787"}}, "webhooks.port", 8787),
+        ({"webhooks": {"port": " +8_787 "}}, "webhooks.port", 8787),
+        ({"webhooks": {"port": 9000.0}}, "webhooks.port", 9000),
+        ({"webhooks": {"port": "9000.0"}}, "webhooks.port", 9000),
+        ({"max_output_kbps": 1}, "max_output_kbps", 1.0),
+        ({"max_output_kbps": "12.5"}, "max_output_kbps", 12.5),
+        ({"read_only": "yes"}, "read_only", True),
+        ({"read_only": "OFF"}, "read_only", False),
+        ({"read_only": 1}, "read_only", True),
+        ({"read_only": 0}, "read_only", False),
+        ({"capx": {"companies": ("a", "b")}}, "capx.companies", ["a", "b"]),
+        ({"captain": {"organization_id": f" {ORGANIZATION} "}}, "captain.organization_id", ORGANIZATION),
+        ({"captain": {"organization_id": " "}}, "captain.organization_id", None),
+        ({"capout": {"api_key": "  "}}, "capout.api_key", None),
+        ({"webhooks": {"host": " ::1 "}}, "webhooks.host", "::1"),
+        ({"profile": " ops "}, "profile", "ops"),
+    ],
+)
+def test_values_are_coerced_as_the_file_and_environment_write_them(values, dotted, expected):
+    target = Config(**values)
+    for part in dotted.split("."):
+        target = getattr(target, part)
+    assert target == expected and type(target) is type(expected)
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ('[webhooks]\nport = 80.5\n', "webhooks.port must be a whole number"),
+        ('[webhooks]\nport = "80.5"\n', "webhooks.port must be a whole number"),
+        ('[webhooks]\nport = true\nhost = " "\n', "webhooks.host must be a host name or address such as 127.0.0.1"),
+        ('read_only = 2\n', "read_only must be true or false"),
+        ('read_only = "maybe"\n', "read_only must be true or false"),
+        ('profile = 5\n', "profile must be a string"),
+        ('profile = " "\n', "profile must be a non-empty name on one line"),
+        ('max_output_kbps = "fast"\n', "max_output_kbps Input should be a valid number, unable to parse string"),
+        ('max_output_kbps = nan\n', "max_output_kbps must be between 0 and 1000000"),
+        ('[capout]\ntransport = "WS"\n', "capout.transport must be one of 'ws' or 'sse'"),
+        ('[capout]\nrecent = -1\n', "capout.recent must be between 0 and 1000"),
+        ('[capout]\napi_key = 5\n', "capout.api_key must be a string"),
+        ('[casmo]\nwebhook_secret = "a b"\n', "casmo.webhook_secret contains spaces or control characters"),
+        ('[capx]\ncompanies = "acme"\n', "capx.companies must be a list"),
+        ('[capx]\ncompanies = ["acme", 2]\n', "capx.companies.1 must be a string"),
+        # the first problem in declaration order wins: profile comes before the sections, base_url before transport
+        ('[capout]\ntransport = "x"\nbase_url = "x"\n[webhooks]\nport = -1\n', "capout.base_url must be an http"),
+        ('profile = ""\n[webhooks]\nport = -1\n', "profile must be a non-empty name"),
+    ],
+)
+def test_each_kind_of_bad_value_is_named_in_words(tmp_path, text, expected):
+    path = write(tmp_path / "bad.toml", text)
+    assert config_error(flags(config=str(path)), env={}).startswith(f"{path}: {expected}")
+
+
+def test_assigning_a_setting_validates_it():
+    config = Config()
+    config.webhooks.port = "9000"
+    config.captain.api_key = " cap_dev_abc "
+    assert config.webhooks.port == 9000 and config.captain.api_key_value == "cap_dev_abc"
+    for target, name, value in ((config.webhooks, "port", 70000), (config, "profile", ""), (config, "colour", 1),
+                                (config.capx, "companies", "acme"), (config, "capout", "on")):
+        with pytest.raises(InvalidConfig):
+            setattr(target, name, value)
+    assert config.webhooks.port == 9000 and config.profile == "default"
+    config.captain.api_key = None  # as a key without an organization id is dropped
+    assert not config.captain.enabled
+
+
+def test_configs_compare_by_value_and_each_gets_its_own_defaults():
+    first, second = Config(), Config()
+    assert first == second and first.capx.companies is not second.capx.companies
+    second.capx.companies.append("acme")
+    assert first != second and Config(capx={"companies": ["acme"]}) == second
+    with pytest.raises(InvalidConfig) as caught:
+        Config(colour=1, webhooks={"prot": 1, "port": "x"})
+    assert [problem.loc for problem in caught.value.problems] == [("webhooks", "port"), ("webhooks", "prot"),
+                                                                  ("colour",)]

@@ -1,4 +1,4 @@
-"""Configuration: one pydantic model, from a TOML file, then environment variables, then flags (later wins).
+"""Configuration: one typed model, from a TOML file, then environment variables, then flags (later wins).
 
 Where the file is: `--config PATH`, else `$CAPWATCH_CONFIG`, else `$XDG_CONFIG_HOME/capwatch/config.toml`
 (default `~/.config/capwatch/config.toml`). A missing default file is an empty config; a missing file that was
@@ -39,12 +39,17 @@ named explicitly is an error. The file looks like this (every setting optional):
 
 Every problem is one `ConfigError` naming the source (file, environment variable or flag), the dotted field and
 what is wrong. No message, repr or str ever contains a secret.
+
+The model is small hand-written classes, not pydantic: importing pydantic and building the models took about 100 ms
+of the monitor's startup, before its first frame. They keep what pydantic did here (lax coercion such as "8787" to
+8787, unknown settings refused, assignments validated), so every message stays the same.
 """
 
 from __future__ import annotations
 
 import argparse
 import getpass
+import math
 import os
 import re
 import stat
@@ -53,11 +58,9 @@ import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal, Mapping
+from typing import Any, Callable, ClassVar, Mapping, NamedTuple
 from urllib.parse import urlsplit
 from uuid import UUID
-
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from tui.text import mask_secret, sanitize
 
@@ -145,11 +148,276 @@ def chosen_config_path(explicit: str | None, env: Mapping[str, str]) -> tuple[Pa
 
 
 # --------------------------------------------------------------------------------------------- the model
+# Not pydantic (see the module docstring): the rules below are the ones pydantic applied to these settings, down to
+# its error order, so the messages did not change.
 
 
-class _Section(BaseModel):
-    # Unlike the wire models, unknown settings are refused: a typo must not silently do nothing.
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+class Secret:
+    """A key or webhook secret: masked in every repr and str; the value only through `get_secret_value()`."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str):
+        self._value = value
+
+    def get_secret_value(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    def __str__(self) -> str:
+        return "**********"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+class _Problem(NamedTuple):
+    loc: tuple  # where: ("webhooks", "port"), ("capx", "companies", 0)
+    text: str  # what is wrong, in words; never the value (it may be a secret)
+    unknown: bool = False  # a setting the model does not have
+
+
+class InvalidConfig(ValueError):
+    """Values that do not fit the model (from building one or assigning a setting): every problem, in the order the
+    settings are declared, each section's unknown names after its other problems."""
+
+    def __init__(self, problems: list[_Problem]):
+        super().__init__("; ".join(f"{_dotted(problem.loc)} {problem.text}" for problem in problems))
+        self.problems = problems
+
+
+class _Wrong(ValueError):
+    """What is wrong with a value, in words; `at` locates the bad part inside it (a list item's index)."""
+
+    def __init__(self, text: str, *at: int):
+        super().__init__(text)
+        self.at = at
+
+
+# The coercions pydantic's lax mode made: "8787" and 8787.0 are 8787, 1 is 1.0, "yes" is True. Where a message is
+# pydantic's own wording ("Input should be ..."), it is kept as it was shown.
+_WHOLE_NUMBER = "must be a whole number"
+_INTEGER_TEXT = re.compile(r"[+-]?\d+(?:_\d+)*(?:\.0+)?", re.ASCII)  # "8787", "+8_787", "8787.0"
+_TRUE_WORDS = ("1", "on", "t", "true", "y", "yes")  # any case, as they are (no stripping)
+_FALSE_WORDS = ("0", "off", "f", "false", "n", "no")
+
+
+def _as_str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise _Wrong("must be a string")
+    return value
+
+
+def _as_int(value: Any) -> int:
+    if isinstance(value, int):  # True and False too, as 1 and 0
+        return int(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise _Wrong("Input should be a finite number")
+        if not value.is_integer():
+            raise _Wrong(_WHOLE_NUMBER)
+        if abs(value) >= 2**63:  # beyond a 64-bit integer
+            raise _Wrong("Unable to parse input string as an integer, exceeded maximum size")
+        return int(value)
+    if isinstance(value, str) and _INTEGER_TEXT.fullmatch(value.strip()):
+        return int(value.strip().partition(".")[0])
+    raise _Wrong(_WHOLE_NUMBER)
+
+
+def _as_float(value: Any) -> float:
+    if isinstance(value, (int, float)):  # bool too
+        try:
+            return float(value)
+        except OverflowError:
+            raise _Wrong("Input should be a valid number") from None
+    if not isinstance(value, str):
+        raise _Wrong("Input should be a valid number")
+    text = value.strip()
+    try:
+        if text.isascii():  # float() would also read other scripts' digits
+            return float(text)
+    except ValueError:
+        pass
+    raise _Wrong("Input should be a valid number, unable to parse string as a number")
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return value == 1
+    if isinstance(value, str) and value.lower() in (*_TRUE_WORDS, *_FALSE_WORDS):
+        return value.lower() in _TRUE_WORDS
+    raise _Wrong("must be true or false")
+
+
+def _as_strings(value: Any) -> list[str]:
+    if not isinstance(value, (list, tuple, set, frozenset)):
+        raise _Wrong("must be a list")
+    for index, item in enumerate(value):
+        if not isinstance(item, str):
+            raise _Wrong("must be a string", index)
+    return list(value)
+
+
+def _as_secret(value: Any) -> Secret | None:
+    """Strip the whitespace a paste brings along; empty means not set; refuse what would break a header."""
+    if isinstance(value, Secret):
+        value = value.get_secret_value()
+    value = _as_str(value).strip()
+    if not value:
+        return None
+    if not value.isprintable() or any(c.isspace() for c in value):
+        raise _Wrong("contains spaces or control characters (a bad paste?)")
+    return Secret(value)
+
+
+_COERCIONS: dict[Any, Callable[[Any], Any]] = {
+    str: _as_str, int: _as_int, float: _as_float, bool: _as_bool, list: _as_strings, Secret: _as_secret,
+}
+
+
+class Setting:
+    """One declared setting: its kind, its default and the rules its value must meet.
+
+    `kind` is str, int, float, bool, list (of strings), Secret or a section class. A None default also allows None
+    as a value; `factory` makes a fresh default each time (a list, a section). `choices` are the only values allowed,
+    taken as they are (no coercion). `bounds` are inclusive. `check` runs last, on a value of the right kind: it
+    returns the value to keep (cleaned) or raises ValueError saying what is wrong.
+    """
+
+    def __init__(self, kind: Any, default: Any = None, *, factory: Callable[[], Any] | None = None,
+                 choices: tuple | None = None, bounds: tuple[float, float] | None = None,
+                 check: Callable[[Any], Any] | None = None):
+        self.kind = kind
+        self.default = default
+        self.factory = factory
+        self.choices = choices
+        self.bounds = bounds
+        self.check = check
+        self.nullable = default is None and factory is None
+
+    def new_default(self) -> Any:
+        return self.factory() if self.factory else self.default
+
+    def validate(self, value: Any, loc: tuple, problems: list[_Problem]) -> Any:
+        """`value` as this setting holds it; what is wrong goes to `problems` (and None is returned)."""
+        if value is None and self.nullable:
+            return None
+        try:
+            if isinstance(self.kind, type) and issubclass(self.kind, _Section):
+                return self.kind._from(value, loc, problems)
+            if self.choices is not None:
+                if value not in self.choices:
+                    raise _Wrong(f"must be one of {_one_of(self.choices)}")
+            else:
+                value = _COERCIONS[self.kind](value)
+            if self.bounds is not None:
+                low, high = self.bounds
+                if not low <= value <= high:  # NaN is not in any bounds
+                    raise _Wrong(f"must be between {low} and {high}")
+            return self.check(value) if self.check else value
+        except ValueError as problem:  # a _Wrong, or a check's own ValueError
+            problems.append(_Problem((*loc, *getattr(problem, "at", ())), str(problem)))
+        return None
+
+
+def _one_of(choices: tuple) -> str:
+    """'a', 'b' or 'c', as pydantic wrote a Literal's values."""
+    shown = [repr(choice) for choice in choices]
+    return f"{', '.join(shown[:-1])} or {shown[-1]}" if len(shown) > 1 else shown[0]
+
+
+class _Section:
+    """A table of settings, declared as `name = Setting(...)` class attributes and held as instance attributes.
+
+    Built from keyword arguments (or a table, nested); assigning a setting validates it too. Unlike the wire models,
+    unknown settings are refused: a typo must not silently do nothing.
+    """
+
+    _settings: ClassVar[dict[str, Setting]] = {}  # name -> Setting, in declaration order (a base class's first)
+
+    def __init_subclass__(cls, **kwargs: Any):
+        super().__init_subclass__(**kwargs)
+        settings: dict[str, Setting] = {}
+        for klass in reversed(cls.__mro__):  # an override keeps the place of the setting it overrides
+            settings.update((name, value) for name, value in vars(klass).items() if isinstance(value, Setting))
+        cls._settings = settings
+
+    def __init__(self, /, **values: Any):
+        problems: list[_Problem] = []
+        self._fill(values, (), problems)
+        if problems:
+            raise InvalidConfig(problems)
+
+    @classmethod
+    def _from(cls, value: Any, loc: tuple, problems: list[_Problem]) -> Any:
+        if isinstance(value, cls):
+            return value
+        if not isinstance(value, Mapping):
+            raise _Wrong("must be a table of settings")
+        section = cls.__new__(cls)
+        section._fill(value, loc, problems)
+        return section
+
+    def _fill(self, values: Mapping[str, Any], loc: tuple, problems: list[_Problem]) -> None:
+        for name, setting in self._settings.items():
+            value = setting.validate(values[name], (*loc, name), problems) if name in values else setting.new_default()
+            object.__setattr__(self, name, value)
+        problems.extend(_Problem((*loc, name), "is not a setting", unknown=True)
+                        for name in values if name not in self._settings)
+        object.__setattr__(self, "_given", {name for name in values if name in self._settings})
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setting = self._settings.get(name)
+        if setting is None:
+            raise InvalidConfig([_Problem((name,), "is not a setting", unknown=True)])
+        problems: list[_Problem] = []
+        value = setting.validate(value, (name,), problems)
+        if problems:
+            raise InvalidConfig(problems)
+        object.__setattr__(self, name, value)
+        self._given.add(name)
+
+    def as_dict(self, *, given_only: bool = False) -> dict[str, Any]:
+        """The settings as plain data (sections as dicts; secrets stay `Secret`). `given_only`: only the settings
+        that were given or assigned, not those left at their default."""
+        data = {}
+        for name in self._settings:
+            if given_only and name not in self._given:
+                continue
+            value = getattr(self, name)
+            if isinstance(value, _Section):
+                value = value.as_dict(given_only=given_only)
+            elif isinstance(value, list):
+                value = list(value)
+            data[name] = value
+        return data
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, _Section):
+            return NotImplemented
+        return type(other) is type(self) and all(getattr(self, n) == getattr(other, n) for n in self._settings)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def _shown(self, separator: str) -> str:
+        return separator.join(f"{name}={getattr(self, name)!r}" for name, setting in self._settings.items()
+                              if setting.kind is not Secret)  # not even masked: as pydantic's repr=False
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._shown(', ')})"
+
+    def __str__(self) -> str:
+        return self._shown(" ")
 
 
 def _check_url(value: str) -> str:
@@ -170,33 +438,37 @@ def _check_url(value: str) -> str:
     return value.rstrip("/")
 
 
-def _clean_secret(value: Any) -> Any:
-    """Strip the whitespace a paste brings along; empty means not set; refuse what would break a header."""
-    if isinstance(value, SecretStr):
-        value = value.get_secret_value()
-    if not isinstance(value, str):
-        return value
-    value = value.strip()
-    if not value:
+def _check_uuid(value: str) -> str | None:
+    if not value.strip():
         return None
-    if not value.isprintable() or any(c.isspace() for c in value):
-        raise ValueError("contains spaces or control characters (a bad paste?)")
+    try:
+        UUID(value.strip())
+    except ValueError:
+        raise ValueError("must be a UUID such as 01999eb7-8554-5c7b-6321-066454166af2") from None
+    return value.strip()
+
+
+def _check_host(value: str) -> str:
+    value = value.strip()
+    if not value or not value.isprintable() or " " in value:
+        raise ValueError("must be a host name or address such as 127.0.0.1")
     return value
 
 
+def _check_profile(value: str) -> str:
+    value = value.strip()
+    if not value or not value.isprintable():
+        raise ValueError("must be a non-empty name on one line")
+    return value
+
+
+def _base_url(default: str) -> Setting:
+    return Setting(str, default, check=_check_url)
+
+
 class _Service(_Section):
-    base_url: str
-    api_key: SecretStr | None = Field(None, repr=False)
-
-    @field_validator("base_url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        return _check_url(value)
-
-    @field_validator("api_key", mode="before")
-    @classmethod
-    def _key(cls, value: Any) -> Any:
-        return _clean_secret(value)
+    base_url = _base_url("")  # each service has its own default
+    api_key = Setting(Secret)
 
     @property
     def enabled(self) -> bool:
@@ -209,78 +481,46 @@ class _Service(_Section):
 
 
 class _WebhookService(_Service):
-    webhook_secret: SecretStr | None = Field(None, repr=False)
-
-    @field_validator("webhook_secret", mode="before")
-    @classmethod
-    def _secret(cls, value: Any) -> Any:
-        return _clean_secret(value)
+    webhook_secret = Setting(Secret)
 
 
 class CapOutSettings(_Service):
-    base_url: str = DEFAULT_BASE_URLS["capout"]
-    transport: Literal["ws", "sse"] = "ws"
-    recent: int = Field(50, ge=0, le=1000)
-    xn_address: str = ""  # offered by default when uploading
+    base_url = _base_url(DEFAULT_BASE_URLS["capout"])
+    transport = Setting(str, "ws", choices=("ws", "sse"))
+    recent = Setting(int, 50, bounds=(0, 1000))
+    xn_address = Setting(str, "")  # offered by default when uploading
 
 
 class CasmoSettings(_WebhookService):
-    base_url: str = DEFAULT_BASE_URLS["casmo"]
+    base_url = _base_url(DEFAULT_BASE_URLS["casmo"])
 
 
 class CapxSettings(_WebhookService):
-    base_url: str = DEFAULT_BASE_URLS["capx"]
-    companies: list[str] = Field(default_factory=list)  # empty: watch every company
+    base_url = _base_url(DEFAULT_BASE_URLS["capx"])
+    companies = Setting(list, factory=list)  # empty: watch every company
 
 
 class CaptainSettings(_Service):
-    base_url: str = DEFAULT_BASE_URLS["captain"]
-    organization_id: str | None = None
-
-    @field_validator("organization_id")
-    @classmethod
-    def _uuid(cls, value: str | None) -> str | None:
-        if value is None or not value.strip():
-            return None
-        try:
-            UUID(value.strip())
-        except ValueError:
-            raise ValueError("must be a UUID such as 01999eb7-8554-5c7b-6321-066454166af2") from None
-        return value.strip()
+    base_url = _base_url(DEFAULT_BASE_URLS["captain"])
+    organization_id = Setting(str, check=_check_uuid)
 
 
 class WebhookSettings(_Section):
-    host: str = DEFAULT_WEBHOOK_HOST
-    port: int = Field(DEFAULT_WEBHOOK_PORT, ge=0, le=65535)  # 0: pick a free port
-
-    @field_validator("host")
-    @classmethod
-    def _host(cls, value: str) -> str:
-        value = value.strip()
-        if not value or not value.isprintable() or " " in value:
-            raise ValueError("must be a host name or address such as 127.0.0.1")
-        return value
+    host = Setting(str, DEFAULT_WEBHOOK_HOST, check=_check_host)
+    port = Setting(int, DEFAULT_WEBHOOK_PORT, bounds=(0, 65535))  # 0: pick a free port
 
 
 class Config(_Section):
-    profile: str = "default"
-    read_only: bool = False
-    timeline_size: int = Field(10_000, ge=100, le=1_000_000)
-    max_finished_rows: int = Field(10_000, ge=100, le=10_000_000)
-    max_output_kbps: float = Field(24.0, ge=0, le=1_000_000)
-    capout: CapOutSettings = Field(default_factory=CapOutSettings)
-    casmo: CasmoSettings = Field(default_factory=CasmoSettings)
-    capx: CapxSettings = Field(default_factory=CapxSettings)
-    captain: CaptainSettings = Field(default_factory=CaptainSettings)
-    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
-
-    @field_validator("profile")
-    @classmethod
-    def _profile(cls, value: str) -> str:
-        value = value.strip()
-        if not value or not value.isprintable():
-            raise ValueError("must be a non-empty name on one line")
-        return value
+    profile = Setting(str, "default", check=_check_profile)
+    read_only = Setting(bool, False)
+    timeline_size = Setting(int, 10_000, bounds=(100, 1_000_000))
+    max_finished_rows = Setting(int, 10_000, bounds=(100, 10_000_000))
+    max_output_kbps = Setting(float, 24.0, bounds=(0, 1_000_000))
+    capout = Setting(CapOutSettings, factory=CapOutSettings)
+    casmo = Setting(CasmoSettings, factory=CasmoSettings)
+    capx = Setting(CapxSettings, factory=CapxSettings)
+    captain = Setting(CaptainSettings, factory=CaptainSettings)
+    webhooks = Setting(WebhookSettings, factory=WebhookSettings)
 
     def services(self) -> dict[str, _Service]:
         return {name: getattr(self, name) for name in SERVICES}
@@ -288,7 +528,7 @@ class Config(_Section):
 
 def describe(config: Config) -> dict[str, Any]:
     """The config as plain data with every secret masked (last four characters): for display."""
-    data = config.model_dump(mode="python")
+    data = config.as_dict()
     for name, service in config.services().items():
         section = data[name]
         section["enabled"] = service.enabled
@@ -401,9 +641,9 @@ def _leaves(tree: dict[str, Any], prefix: str = "") -> list[str]:
 
 def _validate(tree: dict[str, Any], sources: Mapping[str, str], default_source: str) -> Config:
     try:
-        config = Config.model_validate(tree)
-    except ValidationError as error:
-        raise ConfigError(_explain(error, sources, default_source)) from None
+        config = Config(**tree)
+    except InvalidConfig as error:
+        raise ConfigError(_explain(error.problems, sources, default_source)) from None
     _check_vendor_keys(config, sources, default_source)
     return config
 
@@ -419,55 +659,22 @@ def _settle(config: Config, sources: Mapping[str, str]) -> list[str]:
     return warnings
 
 
-def _problem(error: dict[str, Any]) -> str:
-    """What is wrong, in words; never the input value (it may be a secret)."""
-    kind = error["type"]
-    if kind == "literal_error":
-        return f"must be one of {error['ctx']['expected']}"
-    if kind in ("int_parsing", "int_type", "int_from_float"):
-        return "must be a whole number"
-    if kind in ("bool_parsing", "bool_type"):
-        return "must be true or false"
-    if kind in ("string_type",):
-        return "must be a string"
-    if kind in ("list_type",):
-        return "must be a list"
-    if kind in ("model_type", "model_attributes_type", "dict_type"):
-        return "must be a table of settings"
-    if kind in ("greater_than_equal", "less_than_equal"):
-        try:
-            low, high = _bounds(error["loc"])
-            return f"must be between {low} and {high}"
-        except (KeyError, AttributeError):
-            pass
-    return sanitize(error["msg"], single_line=True).removeprefix("Value error, ")
-
-
-def _bounds(loc: tuple) -> tuple[Any, Any]:
-    model: Any = Config
-    for part in loc[:-1]:
-        model = model.model_fields[part].annotation
-    limits = {type(m).__name__: m for m in model.model_fields[loc[-1]].metadata}
-    return limits["Ge"].ge, limits["Le"].le
-
-
 def _dotted(loc: tuple) -> str:
     return sanitize(".".join(str(part) for part in loc), single_line=True)
 
 
-def _explain(error: ValidationError, sources: Mapping[str, str], default_source: str) -> str:
-    errors = error.errors()
-    unknown = [_dotted(e["loc"]) for e in errors if e["type"] == "extra_forbidden"]
+def _explain(problems: list[_Problem], sources: Mapping[str, str], default_source: str) -> str:
+    unknown = [_dotted(problem.loc) for problem in problems if problem.unknown]
     if unknown:  # only a file can hold unknown names: the environment and flags map to known fields
         names = ", ".join(repr(name) for name in unknown)
         plural = "s" if len(unknown) > 1 else ""
         return (f"{default_source}: unknown setting{plural} {names} "
                 "(check the spelling; `capwatch init` writes a valid file)")
-    first = errors[0]
-    dotted = _dotted(first["loc"])
+    first = problems[0]
+    dotted = _dotted(first.loc)
     # An error inside a list item (capx.companies.0) came from where the list came from.
     where = next((sources[p] for p in _prefixes(dotted) if p in sources), default_source)
-    return f"{where}: {dotted} {_problem(first)}"
+    return f"{where}: {dotted} {first.text}"
 
 
 def _prefixes(dotted: str) -> list[str]:
@@ -599,9 +806,9 @@ def _answer_problem(dotted: str, answer: str) -> str | None:
     tree: dict[str, Any] = {}
     _set(tree, dotted, answer)
     try:
-        config = Config.model_validate(tree)
-    except ValidationError as error:
-        return _problem(error.errors()[0])
+        config = Config(**tree)
+    except InvalidConfig as error:
+        return error.problems[0].text
     section, _, leaf = dotted.rpartition(".")
     if leaf == "api_key":
         return _key_problem(section, getattr(config, section).api_key_value)
@@ -613,14 +820,14 @@ def _file_content(config: Config) -> dict[str, Any]:
     short and follows future defaults)."""
 
     def plain(value: Any) -> Any:
-        if isinstance(value, SecretStr):
+        if isinstance(value, Secret):
             return value.get_secret_value()
         if isinstance(value, dict):
             return {k: plain(v) for k, v in value.items()}
         return value
 
-    given = plain(config.model_dump(exclude_unset=True))
-    defaults = Config().model_dump()
+    given = plain(config.as_dict(given_only=True))
+    defaults = Config().as_dict()
     content: dict[str, Any] = {}
     for name, value in given.items():
         if isinstance(value, dict):

@@ -25,7 +25,7 @@ log = logging.getLogger("capwatch.hub")
 
 
 def secret_value(value: Any) -> str | None:
-    """Config secrets may be pydantic SecretStr or plain strings."""
+    """Config secrets are `tui.config.Secret` (masked) or plain strings."""
     if value is None:
         return None
     getter = getattr(value, "get_secret_value", None)
