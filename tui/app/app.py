@@ -1,7 +1,7 @@
 """The monitor: a header, seven tabs, a footer; a 20 Hz flush that hands coalesced Store changes to the
 visible tab (hidden tabs only hold them, and show them in one go when shown), paced to the terminal's output
-budget (tui/app/pacing.py). The first frame comes before the LiveHub is built and before the other tabs are
-mounted. All I/O runs in the LiveHub (tui/live/hub.py) and in workers; widgets never poke each other."""
+budget (tui/app/pacing.py). The first frame is the chrome alone (header, tab bar, footer): the panes, the
+Overview first, and the LiveHub come right after it, so the screen is up as soon as Textual can draw it. All I/O runs in the LiveHub (tui/live/hub.py) and in workers; widgets never poke each other."""
 
 from __future__ import annotations
 
@@ -91,11 +91,12 @@ class CapwatchApp(App[int]):
         self.hub: LiveHub | PendingHub = hub or PendingHub(config, self._live_hub)
         self.feed = self.hub.store.subscribe()
         self._pane_mounts: dict[str, AwaitMount] = {}
+        self._started = False  # the first frame is drawn and `_start_up` mounts the panes
         self.alerts: deque[Event] = deque(maxlen=200)
         self.frames = 0  # repaints that had something to show (benchmarks read it)
         self.output_budget = OutputBudget(config.max_output_kbps * 1000)
         self._toast_window: deque[float] = deque(maxlen=5)
-        self._frozen = False  # startup objects moved out of the collector's reach (`_settle_memory`)
+        self._frozen = False  # startup objects moved out of the collector's reach (`_start_up`)
 
     @property
     def read_only(self) -> bool:
@@ -106,15 +107,11 @@ class CapwatchApp(App[int]):
         return metered_driver(super().get_driver_class(), lambda app: getattr(app, "output_budget", None))
 
     def compose(self) -> ComposeResult:
-        from tui.app.panes import pane_class
-
         yield HeaderBar(self.config, demo=self.demo)
-        # Only the first tab's pane is in the first frame; the others are mounted right after it (`mount_panes`).
+        # No pane is in the first frame: they are mounted right after it, the first tab's first (`mount_panes`).
         with TabbedContent(initial=self.FIRST_TAB, id="tabs"):
             for tab_id, label in self.TABS:
-                with TabPane(label, id=tab_id):
-                    if tab_id == self.FIRST_TAB:
-                        yield pane_class(tab_id)(id=f"pane-{tab_id}")
+                yield TabPane(label, id=tab_id)
         yield Footer()
 
     def _start_pane_mounts(self, tabs: Iterable[str]) -> list[AwaitMount]:
@@ -137,29 +134,37 @@ class CapwatchApp(App[int]):
             self.hub = LiveHub(self.config, store=self.hub.store)
         return self.hub
 
-    async def _run_hub(self, first_frame: asyncio.Event) -> None:
+    async def _run_hub(self, first_pane_shown: asyncio.Event) -> None:
         if isinstance(self.hub, PendingHub):
-            await first_frame.wait()
+            await first_pane_shown.wait()
         await self._live_hub().run()
 
-    def _after_first_frame(self, first_frame: asyncio.Event) -> None:
-        first_frame.set()
-        self._start_pane_mounts([tab for tab, _ in self.TABS])
-        self.run_worker(self._settle_memory(), name="gc", group="gc", exit_on_error=False)
+    def _after_first_frame(self, first_pane_shown: asyncio.Event) -> None:
+        self._started = True
+        self.run_worker(self._start_up(first_pane_shown), name="start up", group="start-up",
+                        description="the panes, the first tab's first, then the LiveHub")
 
-    async def _settle_memory(self) -> None:
-        """Once every tab is mounted, take what exists (Textual, the widgets, the CSS: it lives as long as the
-        app) out of the collector's reach. Its full passes otherwise rescan all of it every few seconds while
+    async def _start_up(self, first_pane_shown: asyncio.Event) -> None:
+        """The chrome is on screen. The first tab's pane next, alone, so that it is drawn at once; then the
+        LiveHub (`first_pane_shown`) and every other pane.
+
+        Once every tab is mounted, what exists (Textual, the widgets, the CSS: it lives as long as the app) is
+        taken out of the collector's reach. Its full passes otherwise rescan all of it every few seconds while
         events stream in: pauses of 100 to 200 ms that showed as late frames and keys (tests/perf/run.py,
         load). Undone when the app ends, so that whatever it held can be collected."""
+        await self.mount_panes(self.FIRST_TAB)
+        drawn = asyncio.Event()
+        self.call_after_refresh(drawn.set)
+        await drawn.wait()
+        first_pane_shown.set()
         await self.mount_panes()
         gc.freeze()
         self._frozen = True
 
     def on_mount(self) -> None:
-        first_frame = asyncio.Event()
-        self.call_after_refresh(self._after_first_frame, first_frame)
-        self.run_worker(self._run_hub(first_frame), name="live hub", group="hub", exclusive=True,
+        first_pane_shown = asyncio.Event()
+        self.call_after_refresh(self._after_first_frame, first_pane_shown)
+        self.run_worker(self._run_hub(first_pane_shown), name="live hub", group="hub", exclusive=True,
                         exit_on_error=False, description="every realtime channel, poller and the webhook receiver")
         self.run_worker(self._frames(), name="frames", group="frames", description="the Store to the screen")
         self.set_interval(1.0, self.tick_second, name="clock")
@@ -209,7 +214,7 @@ class CapwatchApp(App[int]):
         covered = len(self.screen_stack) > 1
         active = self.active_pane()
         for pane in self.query(Pane):
-            if not pane.wants(batch):
+            if not pane.is_mounted or not pane.wants(batch):  # a pane being mounted reads the Store on mount
                 continue
             if pane is active and not covered:
                 pane.apply_changes(batch)
@@ -243,7 +248,7 @@ class CapwatchApp(App[int]):
             self.notify(f"{len(fresh)} new alerts: see Overview", title="Alerts", severity="warning", markup=False)
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        if event.pane.id:
+        if event.pane.id and self._started:  # (the first activation, before the first frame, is `_start_up`'s)
             self._start_pane_mounts([event.pane.id])  # a click faster than `mount_panes`: it fills itself on mount
         pane = self.active_pane()
         if pane is not None:

@@ -53,7 +53,9 @@ class Pane(Container):
             self.held, self.stale = None, True  # cheaper, and exact, to reread the Store
 
     def catch_up(self) -> None:
-        """Shown again: rebuild if stale, else apply what was held."""
+        """Shown again: rebuild if stale, else apply what was held. Not mounted yet: its mount reads it all."""
+        if not self.is_mounted:
+            return
         held, self.held = self.held, None
         if self.stale:
             self.stale = False
