@@ -18,8 +18,9 @@ from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widget import AwaitMount
-from textual.widgets import Footer, TabbedContent, TabPane
+from textual.widgets import TabbedContent, TabPane
 
+from tui.app import textual_fixes
 from tui.app.header import HeaderBar
 from tui.app.pacing import OutputBudget, metered_driver
 from tui.app.panes.base import Pane
@@ -83,6 +84,7 @@ class CapwatchApp(App[int]):
     ]
 
     def __init__(self, config: Config, *, demo: bool = False, hub: LiveHub | None = None):
+        textual_fixes.install()  # no reference cycle per line drawn (see the module)
         super().__init__()
         self.config = config
         self.demo = demo
@@ -112,7 +114,7 @@ class CapwatchApp(App[int]):
         with TabbedContent(initial=self.FIRST_TAB, id="tabs"):
             for tab_id, label in self.TABS:
                 yield TabPane(label, id=tab_id)
-        yield Footer()
+        yield textual_fixes.Footer()
 
     def _start_pane_mounts(self, tabs: Iterable[str]) -> list[AwaitMount]:
         from tui.app.panes import pane_class

@@ -1,0 +1,50 @@
+"""Two workarounds for Textual (8.2) that matter to an app left running for days under a stream of updates.
+Both were found under load (tests/perf/run.py, load, with `gc.callbacks` and `gc.get_objects` probes); each
+changes nothing but what Textual keeps alive, and each does nothing if Textual's internals have moved on.
+
+1. `Strip.divide` made a reference cycle out of every line it drew. The compositor divides each line of each
+   widget at the widgets' edges; when the only cut is the strip's own end, Textual returns `[self]` and stores
+   that list in the strip's own cache, so the strip refers to itself and is freed only by the collector's
+   cyclic pass. capwatch repaints tables many times a second: about 1,500 such strips a second, each with its
+   seven caches. The replacement returns the same `[self]` without caching it (nothing is computed on that
+   path, so the cache saved nothing).
+
+2. The Footer kept every key it ever showed (Textualize/textual#6666). It rebuilds its keys whenever the
+   focused widget changes, and each key watches the Footer's `compact` through `data_bind`; the watcher entry
+   lives on the Footer and is dropped only when `compact` changes, which it never does. About 15 widgets leaked
+   per tab switch. `Footer` below drops the entries of keys that are gone after each rebuild.
+"""
+
+from __future__ import annotations
+
+from textual.strip import Strip
+from textual.widgets import Footer as TextualFooter
+
+_divide = Strip.divide
+
+
+def _divide_without_self_cycle(self: Strip, cuts):
+    cuts = list(cuts)
+    cell_length = self.cell_length
+    if [cut for cut in cuts if cut <= cell_length] == [cell_length]:
+        return [self]
+    return _divide(self, cuts)
+
+
+def install() -> None:
+    """Apply the `Strip.divide` fix (once; the Footer fix is the class below)."""
+    if Strip.divide is not _divide_without_self_cycle:
+        Strip.divide = _divide_without_self_cycle  # type: ignore[method-assign]
+
+
+class Footer(TextualFooter):
+    """Textual's Footer, without the watcher entries of the keys it removed."""
+
+    async def recompose(self) -> None:
+        await super().recompose()
+        watchers = getattr(self, "__watchers", None)  # Textual's own attribute name (textual/reactive.py)
+        if not isinstance(watchers, dict):
+            return
+        for entries in watchers.values():
+            entries[:] = [(reactable, callback) for reactable, callback in entries
+                          if not getattr(reactable, "_closing", False) and getattr(reactable, "is_attached", True)]
