@@ -17,6 +17,7 @@ never parsed as markup and never reach the terminal with escape sequences in the
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import islice
@@ -31,7 +32,6 @@ from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
-from textual.cache import LRUCache
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
@@ -88,6 +88,30 @@ def _rank_all(values: list[Any]) -> tuple[int | None, list[Any]]:
     if kinds <= {int, float, bool} and not (float in kinds and any(map(isnan, values))):
         return 0, values
     return None, list(map(_orderable, values))
+
+
+class LineCache:
+    """Rendered lines by key; beyond `size`, the least recently used is dropped. An OrderedDict rather than
+    Textual's LRUCache: clearing that one leaves its linked entries in reference cycles, so every line it held
+    waited for a full collection, and a table clears its lines every second (ages) and on style changes."""
+
+    def __init__(self, size: int):
+        self._lines: OrderedDict[tuple, Strip] = OrderedDict()
+        self._size = size
+
+    def get(self, key: tuple) -> Strip | None:
+        strip = self._lines.get(key)
+        if strip is not None:
+            self._lines.move_to_end(key)
+        return strip
+
+    def __setitem__(self, key: tuple, strip: Strip) -> None:
+        self._lines[key] = strip
+        if len(self._lines) > self._size:
+            self._lines.popitem(last=False)
+
+    def clear(self) -> None:
+        self._lines.clear()
 
 
 class LiveTable(ScrollView, can_focus=True):
@@ -203,7 +227,7 @@ class LiveTable(ScrollView, can_focus=True):
 
         self._natural = [self._header_width(column) for column in self.columns]
         self._widths_cache: tuple[tuple[int, tuple[int, ...]], tuple[int, ...]] | None = None
-        self._strips: LRUCache[tuple, Strip] = LRUCache(1024)
+        self._strips = LineCache(256)
         self._warm_ids: Iterator[str] | None = None  # rows whose search strings idle slices still build
         self._warm_timer: Timer | None = None
 
