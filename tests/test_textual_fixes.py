@@ -1,4 +1,5 @@
-"""The two Textual workarounds in tui/app/textual_fixes.py: each test fails without its fix."""
+"""Memory under a stream of repaints: the Textual workarounds (tui/app/textual_fixes.py) and the tables'
+line cache. Each test fails without its fix (Textual's LRUCache, for one, leaves its entries in cycles on `clear`)."""
 
 from __future__ import annotations
 
@@ -42,3 +43,22 @@ async def test_the_footer_lets_go_of_the_keys_it_no_longer_shows():
         shown = [o for o in gc.get_objects() if type(o).__name__ == "FooterKey" and o.parent is not None]
         assert shown, "the footer shows keys"
         assert len(kept) == 0, f"{len(kept)} keys the footer no longer shows are still alive"
+
+
+def test_table_line_cache_keeps_the_recent_lines_and_clears_without_cycles():
+    from tui.app.widgets.table import LineCache
+
+    cache = LineCache(2)
+    first, second, third = (Strip([Segment(text)], len(text)) for text in ("one", "two", "six"))
+    cache[("a",)], cache[("b",)] = first, second
+    assert cache.get(("a",)) is first  # now the most recently used
+    cache[("c",)] = third  # beyond its size: "b", the least recently used, goes
+    assert cache.get(("b",)) is None and cache.get(("a",)) is first and cache.get(("c",)) is third
+    del first, second, third
+    gc.collect()
+    gc.disable()
+    try:
+        cache.clear()  # a table clears its lines every second: they must go by reference count
+        assert gc.collect() == 0
+    finally:
+        gc.enable()

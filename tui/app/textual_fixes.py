@@ -2,12 +2,13 @@
 Both were found under load (tests/perf/run.py, load, with `gc.callbacks` and `gc.get_objects` probes); each
 changes nothing but what Textual keeps alive, and each does nothing if Textual's internals have moved on.
 
-1. `Strip.divide` made a reference cycle out of every line it drew. The compositor divides each line of each
-   widget at the widgets' edges; when the only cut is the strip's own end, Textual returns `[self]` and stores
-   that list in the strip's own cache, so the strip refers to itself and is freed only by the collector's
-   cyclic pass. capwatch repaints tables many times a second: about 1,500 such strips a second, each with its
-   seven caches. The replacement returns the same `[self]` without caching it (nothing is computed on that
-   path, so the cache saved nothing).
+1. `Strip.divide` and `Strip.crop_extend` made a reference cycle out of most lines drawn. The compositor
+   divides each line of each widget at the widgets' edges, and widgets crop and extend their lines to their
+   width; when the cut is the strip's own end (or the crop its whole width), Textual returns the strip itself
+   (`[self]`, `self`) and stores it in the strip's own cache, so the strip refers to itself and is freed only
+   by the collector's cyclic pass. capwatch repaints tables many times a second: thousands of such strips a
+   second, each with its seven caches. The replacements return the same without caching it (nothing is
+   computed on that path, so the cache saved nothing).
 
 2. The Footer kept every key it ever showed (Textualize/textual#6666). It rebuilds its keys whenever the
    focused widget changes, and each key watches the Footer's `compact` through `data_bind`; the watcher entry
@@ -21,6 +22,7 @@ from textual.strip import Strip
 from textual.widgets import Footer as TextualFooter
 
 _divide = Strip.divide
+_crop_extend = Strip.crop_extend
 
 
 def _divide_without_self_cycle(self: Strip, cuts):
@@ -31,10 +33,17 @@ def _divide_without_self_cycle(self: Strip, cuts):
     return _divide(self, cuts)
 
 
+def _crop_extend_without_self_cycle(self: Strip, start: int, end: int, style):
+    if start == 0 and end == self.cell_length:  # Textual's path returns the strip itself here, and caches it
+        return self
+    return _crop_extend(self, start, end, style)
+
+
 def install() -> None:
-    """Apply the `Strip.divide` fix (once; the Footer fix is the class below)."""
+    """Apply the `Strip` fixes (once; the Footer fix is the class below)."""
     if Strip.divide is not _divide_without_self_cycle:
         Strip.divide = _divide_without_self_cycle  # type: ignore[method-assign]
+        Strip.crop_extend = _crop_extend_without_self_cycle  # type: ignore[method-assign]
 
 
 class Footer(TextualFooter):
