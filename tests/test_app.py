@@ -125,8 +125,11 @@ async def test_a_hidden_tab_shows_what_changed_meanwhile_without_a_rebuild():
         assert pane.table.get_row("doc_1")["status"] == "completed"
 
 
-async def test_startup_objects_leave_the_collectors_reach_while_the_app_runs_and_come_back_after():
+async def test_the_collector_is_set_for_the_stream_while_the_app_runs_and_restored_after():
+    """Startup objects frozen out of the collector's reach, full passes rarer (GC_THRESHOLDS); both undone."""
     import gc
+
+    from tui.app.app import GC_THRESHOLDS
 
     from pane_host import StubHub
 
@@ -138,10 +141,14 @@ async def test_startup_objects_leave_the_collectors_reach_while_the_app_runs_and
     hub = StubHub()
     hub.run = hub.stop = idle
     app = CapwatchApp(Config(), hub=hub)
+    thresholds = gc.get_threshold()
+    assert thresholds != GC_THRESHOLDS
     async with app.run_test(size=(100, 30)) as pilot:
         for _ in range(50):
             if gc.get_freeze_count():
                 break
             await pilot.pause(0.05)
         assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == GC_THRESHOLDS
     assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == thresholds

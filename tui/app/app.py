@@ -30,6 +30,7 @@ from tui.live.hub import LiveHub, PendingHub
 from tui.text import sanitize
 
 FRAME_INTERVAL = 1 / 20  # the most often the screen follows the Store
+GC_THRESHOLDS = (700, 10, 100)  # Python's (700, 10, 10), with full collections ten times rarer (`_start_up`)
 
 ALERT_TYPES = {"agent.error", "task.approval_required", "costs.threshold_reached"}
 
@@ -98,7 +99,7 @@ class CapwatchApp(App[int]):
         self.frames = 0  # repaints that had something to show (benchmarks read it)
         self.output_budget = OutputBudget(config.max_output_kbps * 1000)
         self._toast_window: deque[float] = deque(maxlen=5)
-        self._frozen = False  # startup objects moved out of the collector's reach (`_start_up`)
+        self._thresholds_before: tuple[int, ...] | None = None  # the collector as it was before `_start_up` set it
 
     @property
     def read_only(self) -> bool:
@@ -150,10 +151,13 @@ class CapwatchApp(App[int]):
         """The chrome is on screen. The first tab's pane next, alone, so that it is drawn at once; then the
         LiveHub (`first_pane_shown`) and every other pane.
 
-        Once every tab is mounted, what exists (Textual, the widgets, the CSS: it lives as long as the app) is
-        taken out of the collector's reach. Its full passes otherwise rescan all of it every few seconds while
-        events stream in: pauses of 100 to 200 ms that showed as late frames and keys (tests/perf/run.py,
-        load). Undone when the app ends, so that whatever it held can be collected."""
+        Once every tab is mounted, the garbage collector is set for a long-running stream of updates (both
+        undone when the app ends): what exists then (Textual, the widgets, the CSS: it lives as long as the
+        app) is frozen out of its reach, and its full passes wait for ten times more young collections than
+        Python's default. At 2,000 events/s, medium-lived objects (timeline events, rows) are promoted fast
+        enough that a full pass of 80 to 120 ms came every second, 7 % of the time, showing as late frames and
+        keys; with GC_THRESHOLDS one of 150 to 200 ms comes every 8 s (tests/perf/run.py, load, with a
+        `gc.callbacks` probe). Cyclic garbage stays small: see tui/app/textual_fixes.py."""
         await self.mount_panes(self.FIRST_TAB)
         drawn = asyncio.Event()
         self.call_after_refresh(drawn.set)
@@ -161,7 +165,8 @@ class CapwatchApp(App[int]):
         first_pane_shown.set()
         await self.mount_panes()
         gc.freeze()
-        self._frozen = True
+        self._thresholds_before = gc.get_threshold()
+        gc.set_threshold(*GC_THRESHOLDS)
 
     def on_mount(self) -> None:
         first_pane_shown = asyncio.Event()
@@ -303,8 +308,9 @@ class CapwatchApp(App[int]):
         self.notify(sanitize(message, single_line=True), markup=False)
 
     async def on_unmount(self) -> None:
-        if self._frozen:
+        if self._thresholds_before is not None:
             gc.unfreeze()
+            gc.set_threshold(*self._thresholds_before)
         self.feed.close()
         await self.hub.stop()
 
