@@ -15,7 +15,7 @@ from tui.app.app import CapwatchApp
 from tui.config import load_config
 
 
-def test_dividing_a_line_at_its_end_leaves_no_reference_cycle():
+def test_dividing_or_cropping_a_line_at_its_ends_leaves_no_reference_cycle():
     textual_fixes.install()
     gc.collect()
     gc.disable()  # from here only a reference count can free the strip
@@ -23,6 +23,8 @@ def test_dividing_a_line_at_its_end_leaves_no_reference_cycle():
         strip = Strip([Segment("hello "), Segment("world")], 11)
         assert strip.divide([11]) == [strip]
         assert [part.text for part in strip.divide([6, 11])] == ["hello ", "world"]  # real cuts: Textual's own
+        assert strip.crop_extend(0, 11, None) is strip
+        assert strip.crop_extend(0, 13, None).text == "hello world  "
         del strip
         assert gc.collect() == 0, "the strip was left in a reference cycle"
     finally:
