@@ -1,6 +1,9 @@
 """Soak: a LiveHub against a simulator at 500 events/s with faults on, watched for leaks. A script, not a test:
 
-    /tmp/venv/bin/python tests/perf/soak.py [--minutes 10] [--rate 500] [--faults SPEC] [--json PATH]
+    /tmp/venv/bin/python tests/perf/soak.py [--minutes 10] [--rate 500] [--faults SPEC] [--monitor] [--json PATH]
+
+With `--monitor` the whole monitor runs on that LiveHub (the app headless, 120x40), and an operator's keys go
+to it: the next tab every 3 s, so every tab is shown, filled and left again all through the run.
 
 The simulator runs as a child process (`python -m tui sim`), so only the monitor's own memory is measured.
 Every 10 s this process samples its RSS (VmRSS from /proc/self/status), its open file descriptors
@@ -72,43 +75,72 @@ def make_hub(port: int, transport: str) -> LiveHub:
     return LiveHub(load_config(args, env=env).config)
 
 
-async def soak(minutes: float, rate: float, faults: str, transport: str) -> dict:
+TAB_EVERY = 3.0  # seconds between two tab switches in `--monitor` mode
+
+
+async def soak(minutes: float, rate: float, faults: str, transport: str, monitor: bool = False) -> dict:
     port = free_port()
     simulator = await asyncio.to_thread(start_simulator, port, rate, faults)
     hub = make_hub(port, transport)
-    samples: list[dict] = []
-    started = time.monotonic()
     try:
-        await hub.start()
-        end = started + minutes * 60
-        next_at = started
-        while True:
-            now = time.monotonic()
-            if now >= next_at:
-                store = hub.store
-                samples.append({
-                    "t": round(now - started, 1),
-                    "rss_mb": round(rss_mb(), 1),
-                    "fds": open_fds(),
-                    "tasks": len(asyncio.all_tasks()),
-                    "timeline": len(store.timeline),
-                    "events": sum(h.events for h in store.health.values()),
-                    "reconnects": sum(h.reconnects for h in store.health.values()),
-                    "live": sum(h.state.value == "live" for h in store.health.values()),
-                    "channels": len(store.health),
-                })
-                print_row(samples[-1], header=len(samples) == 1)
-                next_at += SAMPLE_EVERY
-            if now >= end:
-                break
-            await asyncio.sleep(min(next_at, end) - now)
-        dead = sorted(t.get_name() for t in hub._tasks if t.done())
-        states = {name: h.state.value for name, h in sorted(hub.store.health.items())}
+        if not monitor:
+            await hub.start()
+            return await watch(hub, minutes, rate, faults, transport, press=None)
+        from tui.app.app import CapwatchApp
+
+        app = CapwatchApp(hub.config, hub=hub)  # the app runs the hub
+        async with app.run_test(size=(120, 40)):
+            return await watch(hub, minutes, rate, faults, transport, press=lambda key: press_key(app, key))
     finally:
         await hub.stop()
         simulator.kill()
         simulator.wait(10)
-    return verdict(samples, minutes, rate, faults, transport, dead, states)
+
+
+def press_key(app, key: str) -> None:
+    """As a terminal's input thread does (pilot.press would also wait for the app to go idle)."""
+    from textual import events
+
+    event = events.Key(key, key)
+    event.set_sender(app)
+    app._driver.send_message(event)
+
+
+async def watch(hub: LiveHub, minutes: float, rate: float, faults: str, transport: str, press) -> dict:
+    samples: list[dict] = []
+    started = time.monotonic()
+    end = started + minutes * 60
+    next_at = started
+    next_key_at, presses = started + TAB_EVERY, 0
+    while True:
+        now = time.monotonic()
+        if press is not None and now >= next_key_at:
+            presses += 1
+            press(str(presses % 7 + 1))
+            next_key_at += TAB_EVERY
+        if now >= next_at:
+            store = hub.store
+            samples.append({
+                "t": round(now - started, 1),
+                "rss_mb": round(rss_mb(), 1),
+                "fds": open_fds(),
+                "tasks": len(asyncio.all_tasks()),
+                "timeline": len(store.timeline),
+                "events": sum(h.events for h in store.health.values()),
+                "reconnects": sum(h.reconnects for h in store.health.values()),
+                "live": sum(h.state.value == "live" for h in store.health.values()),
+                "channels": len(store.health),
+            })
+            print_row(samples[-1], header=len(samples) == 1)
+            next_at += SAMPLE_EVERY
+        if now >= end:
+            break
+        await asyncio.sleep(max(0.0, min(next_at, end, next_key_at if press else end) - now))
+    dead = sorted(t.get_name() for t in hub._tasks if t.done())
+    states = {name: h.state.value for name, h in sorted(hub.store.health.items())}
+    result = verdict(samples, minutes, rate, faults, transport, dead, states)
+    result["monitor"] = {"tab_switches": presses} if press is not None else None
+    return result
 
 
 COLUMNS = ("t", "rss_mb", "fds", "tasks", "timeline", "events", "reconnects", "live", "channels")
@@ -142,14 +174,17 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=500.0, help="simulator events per second")
     parser.add_argument("--faults", default=DEFAULT_FAULTS, help=f"simulator fault spec (default {DEFAULT_FAULTS})")
     parser.add_argument("--transport", choices=["ws", "sse"], default="ws")
+    parser.add_argument("--monitor", action="store_true", help="run the whole monitor on the hub, switching tabs")
     parser.add_argument("--json", metavar="PATH", help="also write the samples and the verdict here")
     args = parser.parse_args()
-    result = asyncio.run(soak(args.minutes, args.rate, args.faults, args.transport))
+    result = asyncio.run(soak(args.minutes, args.rate, args.faults, args.transport, args.monitor))
     growth = ", ".join(f"{k} +{v:g} (limit {THRESHOLDS[k]:g})" for k, v in result["growth_after_warmup"].items())
     print(f"\ngrowth after {result['warmup_seconds']:g} s warm-up: {growth}")
     print("channels at the end: " + ", ".join(f"{n}={s}" for n, s in result["final_states"].items()))
     if result["dead_tasks"]:
         print(f"tasks that died: {', '.join(result['dead_tasks'])}")
+    if result["monitor"]:
+        print(f"monitor: {result['monitor']['tab_switches']} tab switches")
     print(f"verdict: {result['verdict']}")
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))

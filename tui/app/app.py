@@ -1,7 +1,8 @@
 """The monitor: a header, seven tabs, a footer; a 20 Hz flush that hands coalesced Store changes to the
 visible tab (hidden tabs only hold them, and show them in one go when shown), paced to the terminal's output
 budget (tui/app/pacing.py). The first frame is the chrome alone (header, tab bar, footer): the panes, the
-Overview first, and the LiveHub come right after it, so the screen is up as soon as Textual can draw it. All I/O runs in the LiveHub (tui/live/hub.py) and in workers; widgets never poke each other."""
+Overview first, and the LiveHub come right after it, so the screen is up as soon as Textual can draw it.
+All I/O runs in the LiveHub (tui/live/hub.py) and in workers; widgets never poke each other."""
 
 from __future__ import annotations
 
