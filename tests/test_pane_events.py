@@ -67,7 +67,7 @@ async def test_rows_appear_newest_last_and_follow_keeps_the_cursor_on_the_newest
         await settle(host, pilot)
         assert table.row_count == 7
         assert table.get_row(table.cursor_row_id)["id"] == "doc_2"
-        summary = table.get_row(table.row_ids[4])["summary"]
+        summary = summarize(table.get_row(table.row_ids[4])["event"])
         assert "processing" in summary and "50%" in summary
 
 
