@@ -26,11 +26,12 @@ _crop_extend = Strip.crop_extend
 
 
 def _divide_without_self_cycle(self: Strip, cuts):
-    cuts = list(cuts)
+    # Per line per frame: the cuts are filtered once, as Textual does, and handed on already filtered.
     cell_length = self.cell_length
-    if [cut for cut in cuts if cut <= cell_length] == [cell_length]:
+    kept = [cut for cut in cuts if cut <= cell_length]
+    if kept == [cell_length]:
         return [self]
-    return _divide(self, cuts)
+    return _divide(self, kept)
 
 
 def _crop_extend_without_self_cycle(self: Strip, start: int, end: int, style):
