@@ -6,7 +6,7 @@ from importlib import import_module
 
 from tui.app.panes.base import Pane
 
-# tab id -> (module, class): `pane_class` imports one pane's module, so the first frame pays for its own tab only.
+# tab id -> (module, class): `pane_class` imports a pane's module when the pane is mounted, after the first frame.
 _WHERE = {
     "overview": ("tui.app.panes.overview", "OverviewPane"),
     "documents": ("tui.app.panes.documents", "DocumentsPane"),
