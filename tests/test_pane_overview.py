@@ -232,3 +232,29 @@ def test_sparkline_bars_are_fixed_stretches_of_the_clock_and_move_only_when_one_
     assert bars(297)[-1] == 3.0  # 294..296 complete; the running 297..299 is left out
     assert bars(298) == bars(299) == bars(297)  # events in the running stretch move nothing yet
     assert bars(300)[-2:] == [3.0, 3.0]  # 297..299 ended: 9 events in 3 s
+
+
+async def test_activity_board_is_a_grid_whose_counts_wrap_and_height_follows():
+    """The board lays out its own lines (no Rich table): fixed columns one space apart, counts in the last column
+    wrapping under themselves, and the height it reports is the lines it draws."""
+    from collections import Counter
+
+    from tui.app.panes.overview import ServiceLine
+
+    many = Counter({f"status_{n}": 1000 + n for n in range(12)})  # far wider than the counts column
+    lines = [ServiceLine("capout", "live", [1] * 60, 12.0, [("documents", sum(many.values()), many)], end=0),
+             ServiceLine("capx", "off")]
+    host = host_with()
+    async with host.run_test(size=(120, 40)) as pilot:
+        board = (await settle(host, pilot)).query_one(ActivityBoard)
+        board.show(lines)
+        await pilot.pause()
+        width = board.size.width
+        drawn = ["".join(segment.text for segment in board.render_line(y)) for y in range(board.size.height)]
+        assert board.size.height == board.get_content_height(None, None, width) == len(drawn) > 2
+        assert drawn[0].startswith("● capout ") and "12/s" in drawn[0] and drawn[-1].startswith("○ capx ")
+        # At half of 120 columns the board is stacked: service | rate, then each kind | its counts, 11 + 1 wide.
+        assert width < ActivityBoard.INLINE_WIDTH and drawn[1].startswith("  documents 12,066  1,011 status_11")
+        for line in drawn[2:-1]:  # the counts' next lines: blank under the first column, aligned under the counts
+            assert line[:12].strip() == "" and line[12] != " "
+        assert all(len(line) == width for line in drawn)
