@@ -283,21 +283,18 @@ class LiveTable(ScrollView, can_focus=True):
         anchor = self._anchor()
         self._generation += 1
         newest: str | None = None
-        bulk = len(changed) > max(64, len(self._rows) // BULK_FRACTION)
-        for row_id, row in changed.items():
-            is_new = row is not None and row_id not in self._rows
-            if bulk:
-                self._store(row_id, row, keyed=False)
-            else:
-                self._move(row_id, row)
-            if is_new:
-                newest = row_id
-        if bulk:
+        if len(changed) > max(64, len(self._rows) // BULK_FRACTION):
+            newest = self._store_all(changed)
             self._rebuild_order()
+        else:
+            for row_id, row in changed.items():
+                if row is not None and row_id not in self._rows:
+                    newest = row_id
+                self._move(row_id, row)
         self._widen(row for row in islice(changed.values(), UPDATE_SAMPLE) if row is not None)
         self._after_change(anchor, newest=newest if self.follow else None)
 
-    def _store(self, row_id: str, row: Row | None, *, keyed: bool = True) -> None:
+    def _store(self, row_id: str, row: Row | None) -> None:
         """Record a row change in the dictionaries (not in the ordered lists)."""
         self._search.pop(row_id, None)
         if row is None:
@@ -311,9 +308,33 @@ class LiveTable(ScrollView, can_focus=True):
             self._next_seq += 1
         self._rows[row_id] = row
         self._versions[row_id] = self._generation
-        if keyed and self._sort_column is not None:
+        if self._sort_column is not None:
             key = self._sort_key_for(row)  # first: it may replace self._keys
             self._keys[row_id] = key
+
+    def _store_all(self, changed: Mapping[str, Row | None]) -> str | None:
+        """`_store` for a bulk update (the order is rebuilt after it), a dictionary at a time rather than a row at
+        a time: a hidden Events tab catches up on thousands of rows in one call. Returns the last new row id."""
+        rows, seq, versions, keys = self._rows, self._seq, self._versions, self._keys
+        added: list[str] = []
+        kept: dict[str, Row] = {}
+        for row_id, row in changed.items():
+            if row is not None:
+                kept[row_id] = row
+                if row_id not in rows:
+                    added.append(row_id)
+            elif rows.pop(row_id, None) is not None:
+                del seq[row_id]
+                versions.pop(row_id, None)
+                keys.pop(row_id, None)
+        rows.update(kept)  # new ids go last, in the batch's order, as `_store` one by one would put them
+        seq.update(zip(added, range(self._next_seq, self._next_seq + len(added))))
+        self._next_seq += len(added)
+        versions.update(dict.fromkeys(kept, self._generation))
+        if self._search:
+            for row_id in changed:
+                self._search.pop(row_id, None)
+        return added[-1] if added else None
 
     def _move(self, row_id: str, row: Row | None) -> None:
         """Apply one row change and put the row where it now belongs in the order and the view."""
