@@ -36,9 +36,9 @@ class CountingTable(LiveTable):
         self.render_calls += 1
         return super().render_line(y)
 
-    def _line_strip(self, cells, widths):
+    def _line_strip(self, *args):
         self.rows_built += 1
-        return super()._line_strip(cells, widths)
+        return super()._line_strip(*args)
 
 
 class TableApp(App):

@@ -784,8 +784,11 @@ class LiveTable(ScrollView, can_focus=True):
             return value.copy()
         return Text(sanitize(value, single_line=True))
 
-    def _line_strip(self, cells: list[Text], widths: tuple[int, ...]) -> Strip:
-        """One line: a space, then each cell cut or padded to its column's width, separated by spaces."""
+    def _line_strip(self, cells: list[Text], widths: tuple[int, ...], style: Style,
+                    cursor: Style | None = None) -> Strip:
+        """One line: a space, then each cell cut or padded to its column's width, separated by spaces. The line
+        style goes under the cells' own colours, the cursor's (partial) style over them; one Strip is made (each
+        comes with seven caches of its own)."""
         line = Text(" ", no_wrap=True, end="")
         for cell, width, column in zip(cells, widths, self.columns):
             cell.truncate(width, overflow="ellipsis")
@@ -797,8 +800,7 @@ class LiveTable(ScrollView, can_focus=True):
                 line.append_text(cell)
                 line.append(" " * gap)
             line.append(" ")
-        segments = list(line.render(self.app.console))
-        return Strip(segments, self._table_width(widths))
+        return Strip(Segment.apply_style(line.render(self.app.console), style, cursor), self._table_width(widths))
 
     def _header_strip(self, widths: tuple[int, ...], style: Style) -> Strip:
         cache_key = ("header", widths, self.sort_column, self._reverse, style)
@@ -815,7 +817,7 @@ class LiveTable(ScrollView, can_focus=True):
                         label.truncate(max(0, width - 1))
                         label.append(arrow)
                 cells.append(label)
-            strip = self._line_strip(cells, widths).apply_style(style)
+            strip = self._line_strip(cells, widths, style)
             self._strips[cache_key] = strip
         return strip
 
@@ -825,9 +827,7 @@ class LiveTable(ScrollView, can_focus=True):
         strip = self._strips.get(cache_key)
         if strip is None:
             row = self._rows[row_id]
-            strip = self._line_strip([self._cell_text(column, row) for column in self.columns], widths)
-            # The row style goes under the cells' own colours; the cursor's (partial) style goes over them.
-            strip = Strip(Segment.apply_style(strip, style, cursor), strip.cell_length)
+            strip = self._line_strip([self._cell_text(column, row) for column in self.columns], widths, style, cursor)
             self._strips[cache_key] = strip
         return strip
 
