@@ -11,8 +11,8 @@ from types import SimpleNamespace
 from typing import Any
 
 from textual.app import App, ComposeResult
-from textual.widgets import Footer
 
+from tui.app.widgets.keybar import KeyBar
 from tui.live.store import Store
 
 STYLES = Path(__file__).resolve().parent.parent / "styles"
@@ -42,7 +42,7 @@ class PaneHost(App):
 
     def compose(self) -> ComposeResult:
         yield self.pane_factory()
-        yield Footer()
+        yield KeyBar()
 
     def flush(self) -> None:
         """What CapwatchApp does once per frame: one batch to the pane."""

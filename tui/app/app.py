@@ -24,6 +24,7 @@ from textual.widgets import TabbedContent, TabPane
 from tui.app import textual_fixes
 from tui.app.header import HeaderBar
 from tui.app.pacing import OutputBudget, metered_driver
+from tui.app.widgets.keybar import KeyBar
 from tui.app.panes.base import Pane
 from tui.config import Config
 from tui.live.events import Event
@@ -116,7 +117,7 @@ class CapwatchApp(App[int]):
         with TabbedContent(initial=self.FIRST_TAB, id="tabs"):
             for tab_id, label in self.TABS:
                 yield TabPane(label, id=tab_id)
-        yield textual_fixes.Footer()
+        yield KeyBar()
 
     def _start_pane_mounts(self, tabs: Iterable[str]) -> list[AwaitMount]:
         from tui.app.panes import pane_class

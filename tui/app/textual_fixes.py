@@ -1,25 +1,21 @@
-"""Two workarounds for Textual (8.2) that matter to an app left running for days under a stream of updates.
-Both were found under load (tests/perf/run.py, load, with `gc.callbacks` and `gc.get_objects` probes); each
-changes nothing but what Textual keeps alive (tests/test_textual_fixes.py fails without either).
+"""A workaround for Textual (8.2) that matters to an app left running for days under a stream of updates. It was
+found under load (tests/perf/run.py, load, with `gc.callbacks` and `gc.get_objects` probes) and changes nothing
+but what Textual keeps alive (tests/test_textual_fixes.py fails without it).
 
-1. `Strip.divide` and `Strip.crop_extend` made a reference cycle out of most lines drawn. The compositor
-   divides each line of each widget at the widgets' edges, and widgets crop and extend their lines to their
-   width; when the cut is the strip's own end (or the crop its whole width), Textual returns the strip itself
-   (`[self]`, `self`) and stores it in the strip's own cache, so the strip refers to itself and is freed only
-   by the collector's cyclic pass. capwatch repaints tables many times a second: thousands of such strips a
-   second, each with its seven caches. The replacements return the same without caching it (nothing is
-   computed on that path, so the cache saved nothing).
+`Strip.divide` and `Strip.crop_extend` made a reference cycle out of most lines drawn. The compositor divides
+each line of each widget at the widgets' edges, and widgets crop and extend their lines to their width; when the
+cut is the strip's own end (or the crop its whole width), Textual returns the strip itself (`[self]`, `self`) and
+stores it in the strip's own cache, so the strip refers to itself and is freed only by the collector's cyclic
+pass. capwatch repaints tables many times a second: thousands of such strips a second, each with its seven
+caches. The replacements return the same without caching it (nothing is computed on that path, so the cache
+saved nothing).
 
-2. The Footer kept every key it ever showed (Textualize/textual#6666). It rebuilds its keys whenever the
-   focused widget changes, and each key watches the Footer's `compact` through `data_bind`; the watcher entry
-   lives on the Footer and is dropped only when `compact` changes, which it never does. About 15 widgets leaked
-   per tab switch. `Footer` below drops the entries of keys that are gone after each rebuild.
+(Textual's Footer, the other source of cyclic garbage found then, is replaced by tui/app/widgets/keybar.py.)
 """
 
 from __future__ import annotations
 
 from textual.strip import Strip
-from textual.widgets import Footer as TextualFooter
 
 _divide = Strip.divide
 _crop_extend = Strip.crop_extend
@@ -41,20 +37,8 @@ def _crop_extend_without_self_cycle(self: Strip, start: int, end: int, style):
 
 
 def install() -> None:
-    """Apply the `Strip` fixes (once; the Footer fix is the class below)."""
+    """Apply the `Strip` fixes (once)."""
     if Strip.divide is not _divide_without_self_cycle:
         Strip.divide = _divide_without_self_cycle  # type: ignore[method-assign]
         Strip.crop_extend = _crop_extend_without_self_cycle  # type: ignore[method-assign]
 
-
-class Footer(TextualFooter):
-    """Textual's Footer, without the watcher entries of the keys it removed."""
-
-    async def recompose(self) -> None:
-        await super().recompose()
-        watchers = getattr(self, "__watchers", None)  # Textual's own attribute name (textual/reactive.py)
-        if not isinstance(watchers, dict):
-            return
-        for entries in watchers.values():
-            entries[:] = [(reactable, callback) for reactable, callback in entries
-                          if not getattr(reactable, "_closing", False) and getattr(reactable, "is_attached", True)]
