@@ -152,3 +152,15 @@ async def test_the_collector_is_set_for_the_stream_while_the_app_runs_and_restor
         assert gc.get_threshold() == GC_THRESHOLDS
     assert gc.get_freeze_count() == 0
     assert gc.get_threshold() == thresholds
+
+
+async def test_quitting_while_the_tabs_are_still_being_mounted_ends_cleanly():
+    """`q` in the first instants (start-up still mounting the panes) waits for it, then quits: no pane is torn
+    down halfway through its mount (that ended the monitor with a MountError traceback)."""
+    app = CapwatchApp(load_config(argparse.Namespace(config=os.devnull), env={}).config)
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert not app.started_up.is_set()
+        await pilot.press("q")
+        await wait_until(pilot, lambda: app._exit)
+        assert app.started_up.is_set()  # quit waited for it
+    assert app.return_code == 0

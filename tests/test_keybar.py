@@ -16,6 +16,7 @@ from tui.app.app import CapwatchApp
 from tui.app.screens import HelpScreen
 from tui.app.widgets.keybar import KeyBar
 from tui.config import load_config
+from waiting import eventually
 
 
 def offline_app() -> CapwatchApp:
@@ -40,6 +41,15 @@ async def test_it_shows_the_focused_tabs_keys_and_the_palette_key_at_the_right_e
         await pilot.pause()
         assert "^r Run" in bar.text and "Filter" not in bar.text
         assert " ^r Run " in bottom_line(app)
+
+
+async def test_the_first_tabs_keys_show_from_the_start():
+    app = offline_app()
+    async with app.run_test(size=(120, 40)):
+        bar = app.query_one(KeyBar)
+        await eventually(lambda: "a Alerts" in bar.text, message=lambda: f"the key bar shows {bar.text!r}")
+        assert "⏎ Open" in bar.text
+        await eventually(app.started_up.is_set)  # the other panes are still being mounted: let them finish
 
 
 async def test_more_keys_than_room_are_cut_and_the_palette_key_stays():

@@ -7,6 +7,7 @@ All I/O runs in the LiveHub (tui/live/hub.py) and in workers; widgets never poke
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import time
 from collections import deque
@@ -32,6 +33,7 @@ from tui.live.hub import LiveHub, PendingHub
 from tui.text import sanitize
 
 FRAME_INTERVAL = 1 / 20  # the most often the screen follows the Store
+QUIT_WAIT = 5.0  # seconds a quit waits for start-up to finish mounting the panes, at most
 GC_THRESHOLDS = (700, 10, 100)  # Python's (700, 10, 10), with full collections ten times rarer (`_start_up`)
 
 ALERT_TYPES = {"agent.error", "task.approval_required", "costs.threshold_reached"}
@@ -97,6 +99,8 @@ class CapwatchApp(App[int]):
         self.feed = self.hub.store.subscribe()
         self._pane_mounts: dict[str, AwaitMount] = {}
         self._started = False  # the first frame is drawn and `_start_up` mounts the panes
+        self.started_up = asyncio.Event()  # `_start_up` is done: every pane is mounted
+        self._tab_chosen = False  # a tab was asked for (number key, palette) before start-up focused the first
         self.alerts: deque[Event] = deque(maxlen=200)
         self.frames = 0  # repaints that had something to show (benchmarks read it)
         self.output_budget = OutputBudget(config.max_output_kbps * 1000)
@@ -161,6 +165,11 @@ class CapwatchApp(App[int]):
         keys; with GC_THRESHOLDS one of 150 to 200 ms comes every 8 s (tests/perf/run.py, load, with a
         `gc.callbacks` probe). Cyclic garbage stays small: see tui/app/textual_fixes.py."""
         await self.mount_panes(self.FIRST_TAB)
+        pane = self.active_pane()
+        if pane is not None and not self._tab_chosen and len(self.screen_stack) == 1:
+            # Its keys in the key bar from the start, not the auto-focused tab bar's. Not after a number key: the
+            # focus landing here would bring this tab back (TabbedContent shows the tab of the focused widget).
+            pane.focus_default()
         drawn = asyncio.Event()
         self.call_after_refresh(drawn.set)
         await drawn.wait()
@@ -169,6 +178,7 @@ class CapwatchApp(App[int]):
         gc.freeze()
         self._thresholds_before = gc.get_threshold()
         gc.set_threshold(*GC_THRESHOLDS)
+        self.started_up.set()
 
     def on_mount(self) -> None:
         first_pane_shown = asyncio.Event()
@@ -271,11 +281,26 @@ class CapwatchApp(App[int]):
     # ------------------------------------------------------------------------------------------- actions
 
     async def action_show_tab(self, tab: str) -> None:
+        self._tab_chosen = True
         await self.mount_panes(tab)  # at once if it is not mounted yet
         self.query_one(TabbedContent).active = tab
         pane = self.active_pane()
         if pane is not None:
             pane.focus_default()
+
+    def action_quit(self) -> None:
+        """Quit; while start-up is still mounting the panes (the first half second or so), once it is done: a pane
+        torn down halfway through its mount fails it, and the monitor would end with a traceback. The wait is a
+        worker's: the mounts need the app's own message loop, which this handler must not hold."""
+        if self.started_up.is_set():
+            self.exit()
+        else:
+            self.run_worker(self._quit_after_start_up(), group="quit", exclusive=True, description="quit")
+
+    async def _quit_after_start_up(self) -> None:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self.started_up.wait(), timeout=QUIT_WAIT)
+        self.exit()
 
     async def action_help(self) -> None:
         from tui.app.screens import HelpScreen
