@@ -34,7 +34,7 @@ from tui.text import sanitize
 
 FRAME_INTERVAL = 1 / 20  # the most often the screen follows the Store
 QUIT_WAIT = 5.0  # seconds a quit waits for start-up to finish mounting the panes, at most
-GC_THRESHOLDS = (700, 10, 100)  # Python's (700, 10, 10), with full collections ten times rarer (`_start_up`)
+GC_THRESHOLDS = (700, 10, 1000)  # Python's (700, 10, 10), full collections a hundred times rarer (`_start_up`)
 
 ALERT_TYPES = {"agent.error", "task.approval_required", "costs.threshold_reached"}
 
@@ -159,11 +159,12 @@ class CapwatchApp(App[int]):
 
         Once every tab is mounted, the garbage collector is set for a long-running stream of updates (both
         undone when the app ends): what exists then (Textual, the widgets, the CSS: it lives as long as the
-        app) is frozen out of its reach, and its full passes wait for ten times more young collections than
-        Python's default. At 2,000 events/s, medium-lived objects (timeline events, rows) are promoted fast
+        app) is frozen out of its reach, and its full passes wait for a hundred times more young collections
+        than Python's default. At 2,000 events/s, medium-lived objects (timeline events, rows) are promoted fast
         enough that a full pass of 80 to 120 ms came every second, 7 % of the time, showing as late frames and
-        keys; with GC_THRESHOLDS one of 150 to 200 ms comes every 8 s (tests/perf/run.py, load, with a
-        `gc.callbacks` probe). Cyclic garbage stays small: see tui/app/textual_fixes.py."""
+        keys. A full pass now comes every minute or two (100 to 150 ms). What only a full pass frees (cyclic
+        garbage that lived past a young collection) is ~1 MB a minute since the fixes in textual_fixes.py and
+        the KeyBar, so waiting that long costs no memory (tests/perf/soak.py --monitor: flat)."""
         await self.mount_panes(self.FIRST_TAB)
         pane = self.active_pane()
         if pane is not None and not self._tab_chosen and len(self.screen_stack) == 1:
