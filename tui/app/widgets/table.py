@@ -427,7 +427,8 @@ class LiveTable(ScrollView, can_focus=True):
             return
         source = self._view if narrowing else self._order
         search = self._search
-        self._build_search([row_id for row_id in source if row_id not in search])
+        if len(search) < len(self._rows):  # not every row's text is built yet (it is once idle slices ran)
+            self._build_search([row_id for row_id in source if row_id not in search])
         self._view = [row_id for row_id in source if needle in search[row_id]]
 
     def _search_text(self, row_id: str) -> str:
