@@ -25,8 +25,8 @@ from textual.widgets import TabbedContent, TabPane
 from tui.app import textual_fixes
 from tui.app.header import HeaderBar
 from tui.app.pacing import OutputBudget, metered_driver
-from tui.app.widgets.keybar import KeyBar
 from tui.app.panes.base import Pane
+from tui.app.widgets.keybar import KeyBar
 from tui.config import Config
 from tui.live.events import Event
 from tui.live.hub import LiveHub, PendingHub

@@ -129,7 +129,7 @@ class KeyBar(Widget):
     def _draw(self, key: ShownKey, parts: list[tuple[str, Style]], line: Text,
               hits: list[tuple[int, int, ShownKey]]) -> None:
         start = line.cell_len
-        look = Style(dim=not key.enabled) if not key.enabled else Style()
+        look = Style(dim=True) if not key.enabled else Style()  # Footer's `-disabled` look
         if key == self._hover:
             look += self.get_component_rich_style("keybar--hover", partial=True)
         for words, style in parts:
