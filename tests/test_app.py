@@ -125,6 +125,51 @@ async def test_a_hidden_tab_shows_what_changed_meanwhile_without_a_rebuild():
         assert pane.table.get_row("doc_1")["status"] == "completed"
 
 
+async def test_hidden_tabs_are_filled_at_start_up_and_the_events_tab_keeps_up_while_hidden():
+    """After start-up no tab is left to rebuild on its first show: each hidden one was filled while the Store was
+    small and holds what changes. The Events tab applies what it holds every APPLY_HIDDEN_AFTER events, so it
+    never has more than that to catch up on when shown (nor goes stale from holding too many)."""
+    from pane_host import StubHub
+
+    from tui.app.panes.documents import DocumentsPane
+    from tui.app.panes.events import EventsPane
+    from tui.config import Config
+    from tui.live.events import Event
+
+    async def idle() -> None:
+        return None
+
+    hub = StubHub()
+    hub.run = hub.stop = idle
+    app = CapwatchApp(Config(max_output_kbps=0), hub=hub)
+
+    def document(n: int) -> Event:
+        doc_id = f"doc_{n}"
+        return Event(time=0, service="capout", type="document.status", id=doc_id, kind="documents", data={},
+                     patch={"document_id": doc_id, "status": "processing", "file_name": f"{doc_id}.pdf"})
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, app.started_up.is_set)
+        documents, events = app.query_one(DocumentsPane), app.query_one(EventsPane)
+        assert not documents.stale and not events.stale
+        rebuilds = []
+        documents.refresh_all = events.refresh_all = lambda: rebuilds.append(1)  # type: ignore[method-assign]
+        count = EventsPane.APPLY_HIDDEN_AFTER + 100
+        for n in range(count):
+            hub.store.apply(document(n))
+            if n % 50 == 0:
+                app.flush_changes()  # a frame
+        app.flush_changes()
+        assert events.table.row_count >= EventsPane.APPLY_HIDDEN_AFTER  # applied while hidden
+        assert events.held is not None and len(events.held.events) < EventsPane.APPLY_HIDDEN_AFTER
+        assert documents.held is not None and len(documents.held.kinds["documents"]) == count  # held, not applied
+        await app.action_show_tab("events")
+        await app.action_show_tab("documents")
+        await pilot.pause()
+        assert rebuilds == []
+        assert events.table.row_count == count and documents.table.row_count == count
+
+
 async def test_the_collector_is_set_for_the_stream_while_the_app_runs_and_restored_after():
     """Startup objects frozen out of the collector's reach, full passes rarer (GC_THRESHOLDS); both undone."""
     import gc

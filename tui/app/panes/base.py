@@ -23,6 +23,11 @@ class Pane(Container):
     stale: bool = True  # show everything anew (`refresh_all`) when next shown: never shown yet, or too much held
     held: "ChangeBatch | None" = None  # what changed while hidden, for `catch_up`
     HOLD_LIMIT: ClassVar[int] = 20_000  # changed ids held beyond which showing again rereads it all
+    # A hidden pane whose updates are data, not drawing (a hidden widget is not painted), applies what it holds
+    # once it is this much: showing it again then has at most this much to catch up on, and it never goes stale
+    # from holding too much. The Events tab under load held 1.4 s of events per tab switch, ~20 ms of work while
+    # the key waited. None: hold everything until shown.
+    APPLY_HIDDEN_AFTER: ClassVar[int | None] = None
 
     @property
     def capwatch(self) -> "CapwatchApp":
@@ -49,8 +54,12 @@ class Pane(Container):
 
             self.held = ChangeBatch()
         self.held.absorb(batch)
-        if self.held.replaced or self.held.dropped_events or sum(map(len, self.held.kinds.values())) > self.HOLD_LIMIT:
+        held_ids = sum(map(len, self.held.kinds.values()))
+        if self.held.replaced or self.held.dropped_events or held_ids > self.HOLD_LIMIT:
             self.held, self.stale = None, True  # cheaper, and exact, to reread the Store
+        elif self.APPLY_HIDDEN_AFTER is not None and held_ids + len(self.held.events) >= self.APPLY_HIDDEN_AFTER:
+            held, self.held = self.held, None
+            self.apply_changes(held)
 
     def catch_up(self) -> None:
         """Shown again: rebuild if stale, else apply what was held. Not mounted yet: its mount reads it all."""

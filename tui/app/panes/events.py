@@ -227,6 +227,7 @@ EVENT_COLUMNS = [
 class EventsPane(Pane):
     HELP_TITLE = "Events"
     WANTS_EVENTS = True
+    APPLY_HIDDEN_AFTER = 500
 
     BINDINGS: ClassVar = [
         Binding("slash", "filter_text", "Filter", key_display="/"),
