@@ -159,10 +159,7 @@ class ActivityBoard(Widget):
         return SPARK_WIDTH if width >= WIDE or width < self.INLINE_WIDTH else SPARK_WIDTH_NARROW
 
     def render(self) -> RenderableType:
-        lines = self._laid_out(self.size.width or 80)
-        for line in lines:  # each is already its width: Rich only copies it out
-            line.no_wrap, line.end = True, "\n"
-        return Group(*lines)
+        return Group(*self._laid_out(self.size.width or 80))
 
     def get_content_height(self, container, viewport, width: int) -> int:
         return len(self._laid_out(width))
@@ -208,7 +205,9 @@ class ActivityBoard(Widget):
             wrapped = last.wrap(console, last_width, justify="left", overflow="ellipsis") or [Text(" " * last_width)]
             for n, part in enumerate(wrapped):
                 columns = cells if n == 0 else [Text(" " * cell_width) for cell_width in widths]
-                lines.append(Text("").join([piece for cell in columns for piece in (cell, gap)] + [part]))
+                line = Text("").join([piece for cell in columns for piece in (cell, gap)] + [part])
+                line.no_wrap = True  # already its width: Rich only copies it out
+                lines.append(line)
         self._lines_cache = (width, lines)
         return lines
 
