@@ -230,6 +230,36 @@ def test_json_text_is_clean_only_when_sanitize_data_would_change_nothing(text):
         assert (fast.type, fast.id, fast.kind) == (slow.type, slow.id, slow.kind)
 
 
+@settings(deadline=None, max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(text=st.one_of(json_texts, st.builds(lambda key, code: '{"%s": "\\u%04x"}' % (key, code),
+                                            st.text("abc", max_size=3), st.integers(0xD800, 0xDFFF))))
+def test_load_json_decodes_every_text_as_json_loads_does(text):
+    """load_json parses with pydantic_core first (fast) and falls back to json.loads: the two must agree on
+    every text, values (key order, NaN, big numbers, lone surrogate escapes) and refusals alike."""
+    try:
+        expected = json.loads(text)
+    except ValueError:
+        with pytest.raises(ValueError):
+            load_json(text)
+        return
+    assert same_json(load_json(text), expected)
+
+
+@pytest.mark.parametrize("text", ['{"a": NaN, "b": -Infinity}', '{"n": 123456789012345678901234567890}',
+                                  '{"a": 1, "a": 2}', '{"s": "\\ud800"}', '{"f": 1.0000000000000002, "z": -0.0}',
+                                  ' {"a": [1, {"b": null}]}\n', '{"e": "\\u001b[2J"}'])
+def test_load_json_examples_json_loads_agrees_with(text):
+    assert same_json(load_json(text), json.loads(text))
+
+
+@pytest.mark.parametrize("text", ['{"a": 1} x', '{"a": 1,}', "{'a': 1}", '{"a": 01}', '{"a": "\x01"}', "", "{"])
+def test_load_json_refuses_what_json_loads_refuses(text):
+    with pytest.raises(ValueError):
+        json.loads(text)
+    with pytest.raises(ValueError):
+        load_json(text)
+
+
 _ESCAPES = re.compile(r"[\x1b\x9b\x90\x98\x9d\x9e\x9f]")
 
 
