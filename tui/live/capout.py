@@ -38,6 +38,12 @@ WS_CLOSE_WORDS = {
 }
 
 
+# The fields of a realtime message or a GET /status reply that a document's row keeps.
+DOCUMENT_FIELDS = ("document_id", "file_name", "status", "workflow_complete", "completed_at", "updated_at",
+                   "created_at", "workflow_id")
+_MESSAGE_FIELDS = frozenset((*DOCUMENT_FIELDS, "type"))
+
+
 def document_event(payload: dict[str, Any], *, received: float | None = None, sanitized: bool = False) -> Event | None:
     """A realtime message or a GET /status reply as a normalized event; None when it names no document.
     `sanitized`: the payload is already clean (decoded from a text `json_text_is_clean` passed), used as is."""
@@ -45,8 +51,11 @@ def document_event(payload: dict[str, Any], *, received: float | None = None, sa
     document_id = data.get("document_id")
     if not isinstance(document_id, str) or not document_id:
         return None
-    patch = {k: data[k] for k in ("document_id", "file_name", "status", "workflow_complete", "completed_at",
-                                  "updated_at", "created_at", "workflow_id") if k in data}
+    if data.keys() <= _MESSAGE_FIELDS:  # the usual message: a copy without "type" (one set check, no key loop)
+        patch = dict(data)
+        patch.pop("type", None)
+    else:
+        patch = {k: data[k] for k in DOCUMENT_FIELDS if k in data}
     now = received or time.time()
     # Positional (time, service, type, id, data, kind, patch, received): twice as fast as keywords, per event.
     return Event(parse_timestamp(data.get("updated_at")) or now, "capout", str(data.get("type") or "document.status"),

@@ -42,15 +42,19 @@ class SeenActivity:
     @staticmethod
     def key(payload: dict[str, Any]) -> tuple:
         get = payload.get  # per event: spelled out rather than a generator
-        return (str(get("type")), str(get("timestamp")), str(get("company_id")), str(get("agent_id")),
-                str(get("task_id")), str(get("run_id")))
+        return (get("type"), get("timestamp"), get("company_id"), get("agent_id"), get("task_id"), get("run_id"))
 
     def remember(self, payload: dict[str, Any]) -> bool:
         """Record `payload`; whether it was new."""
         key = self.key(payload)
         keys = self.keys
-        if key in keys:
-            return False
+        try:
+            if key in keys:
+                return False
+        except TypeError:  # a list or an object where a name or a time belongs: known by its text
+            key = tuple(map(str, key))
+            if key in keys:
+                return False
         keys[key] = None
         if len(keys) > self.size:
             keys.popitem(last=False)

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import re
 from codecs import utf_8_decode as _utf8_decode
-from dataclasses import dataclass
-from typing import AsyncIterable, AsyncIterator
+from typing import AsyncIterable, AsyncIterator, NamedTuple
 
 import httpx
 
@@ -27,19 +26,17 @@ DISCARD_LIMIT_FACTOR = 8
 _MAX_RETRY_DIGITS = 9  # ~11 days in ms; longer values are noise (and int() refuses > 4300 digits)
 
 
-@dataclass(frozen=True, slots=True)
-class SSEMessage:
+class SSEMessage(NamedTuple):
     event: str  # "message" when the server named none
     data: str  # data lines joined with "\n"; never empty
     id: str | None  # the stream's last event id when this event was dispatched
 
 
-# Building an SSEMessage per event without the frozen dataclass's __init__ (object.__setattr__ per field): the
-# slots' own setters, which that __init__ ends in too.
-_new_message = object.__new__
-# One whole event block of the usual shape, every line ended by LF (CR line ends were made LF before).
-_SIMPLE_BLOCK = re.compile(r"(?:event: ?([^\n]*)\n)?(?:id: ?([^\n]*)\n)?data: ?([^\n]*)\n\n")
-_set_event, _set_data, _set_id = (SSEMessage.__dict__[name].__set__ for name in ("event", "data", "id"))
+# Building an SSEMessage per event: tuple.__new__ straight, not the generated __new__ that calls it (half the time).
+_tuple_new = tuple.__new__
+# One whole event block of the usual shape, every line ended by LF (CR line ends were made LF before). Without
+# DOTALL, "." is any character but LF: as [^\n], and a sixth faster.
+_SIMPLE_BLOCK = re.compile(r"(?:event: ?(.*)\n)?(?:id: ?(.*)\n)?data: ?(.*)\n\n")
 
 
 class SSEProtocolError(Exception):
@@ -74,7 +71,14 @@ class SSEReader:
             content_type = source.headers.get("content-type", "").partition(";")[0].strip().lower()
             if content_type != "text/event-stream":
                 raise SSEProtocolError(f"expected an event stream, got content type {content_type or 'none'!r}")
-            chunks: AsyncIterable[bytes | str] = source.aiter_bytes()
+            chunks: AsyncIterable[bytes | str]
+            if source.headers.get("content-encoding", "identity").strip().lower() == "identity" and \
+                    not source.is_stream_consumed:
+                # Not compressed: the raw bytes are the content, without aiter_bytes' generator layer and its two
+                # pass-through steps for every chunk (each chunk is often one event).
+                chunks = source.aiter_raw()
+            else:
+                chunks = source.aiter_bytes()
         else:
             chunks = source
         decoder = self.decoder()
@@ -144,16 +148,12 @@ class SSEDecoder:
                     self._id = event_id or None
                 event_id = self.reader.last_event_id = self._id
                 if data:
-                    message = _new_message(SSEMessage)
-                    _set_event(message, event or "message")
-                    _set_data(message, data)
-                    _set_id(message, event_id)
-                    messages.append(message)
+                    messages.append(_tuple_new(SSEMessage, (event or "message", data, event_id)))
                 position = match.end()
+                if position == len(text):
+                    return messages  # the usual end: a chunk of whole events
                 match = _SIMPLE_BLOCK.match(text, position)
             if position:
-                if position == len(text):
-                    return messages
                 text = text[position:]
         lines = text.split("\n")
         tail = lines.pop()  # the unfinished last line ("" when the chunk ended with a line end)
@@ -178,12 +178,8 @@ class SSEDecoder:
                     event = self._event
                     self._event, self._data, self._data_size = "", [], 0
                     text = data[0] if len(data) == 1 else "\n".join(data)
-                    if text:  # SSEMessage(event or "message", text, event_id), in a third of the time
-                        message = _new_message(SSEMessage)
-                        _set_event(message, event or "message")
-                        _set_data(message, text)
-                        _set_id(message, event_id)
-                        messages.append(message)
+                    if text:
+                        messages.append(_tuple_new(SSEMessage, (event or "message", text, event_id)))
                 else:
                     message = self._dispatch()
                     if message is not None:

@@ -279,9 +279,12 @@ class Store:
         return len(self._finished.get(kind, ()))
 
     def _track(self, kind: str, entity_id: str, row: dict[str, Any]) -> None:
-        """Keep the finished ids of `kind` in order after `row` changed; drop the oldest beyond the bound."""
+        """Keep the finished ids of `kind` in order after `row` changed; drop the oldest beyond the bound.
+        Called for kinds in FINISHED_STATUSES only."""
         finished = self._finished.get(kind)
-        if is_finished(kind, row):
+        status, statuses = row.get("status"), FINISHED_STATUSES[kind]  # is_finished, inline: it runs per event
+        if (isinstance(status, str) and (status in statuses or status.lower() in statuses)
+                or kind == "indexing_jobs" and row.get("done") is True):
             if finished is None:
                 finished = self._finished[kind] = OrderedDict()
             if entity_id in finished:
