@@ -9,6 +9,7 @@ import random
 import socket
 import threading
 import time
+import zlib
 
 import httpx
 import pytest
@@ -30,6 +31,7 @@ class ScriptedServer:
 
     def __init__(self) -> None:
         self.scripts: dict[str, list[bytes]] = {}
+        self.gzipped: set[str] = set()  # scripts sent with Content-Encoding: gzip
         self.last_event_ids: list[str | None] = []
         self._names = itertools.count()
         app = Starlette(routes=[Route("/stream/{name}", self.stream), Route("/json", self.json)])
@@ -40,21 +42,30 @@ class ScriptedServer:
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
 
-    def add(self, chunks: list[bytes]) -> str:
+    def add(self, chunks: list[bytes], *, gzip: bool = False) -> str:
         name = str(next(self._names))
         self.scripts[name] = chunks
+        if gzip:
+            self.gzipped.add(name)
         return f"{self.root}/stream/{name}"
 
     async def stream(self, request: Request) -> StreamingResponse:
         self.last_event_ids.append(request.headers.get("last-event-id"))
-        chunks = self.scripts[request.path_params["name"]]
+        name = request.path_params["name"]
+        chunks = self.scripts[name]
+        compressor = zlib.compressobj(wbits=31) if name in self.gzipped else None  # 31: the gzip container
 
         async def body():
             for chunk in chunks:
+                if compressor is not None:  # each chunk flushed, so events arrive as they are sent
+                    chunk = compressor.compress(chunk) + compressor.flush(zlib.Z_SYNC_FLUSH)
                 yield chunk
                 await asyncio.sleep(0)  # one write per chunk, as a slow or hostile server would
+            if compressor is not None:
+                yield compressor.flush()
 
-        return StreamingResponse(body(), media_type="text/event-stream")
+        headers = {"Content-Encoding": "gzip"} if compressor is not None else None
+        return StreamingResponse(body(), media_type="text/event-stream", headers=headers)
 
     async def json(self, request: Request) -> JSONResponse:
         return JSONResponse({"not": "a stream"})
@@ -131,6 +142,13 @@ async def test_one_byte_at_a_time(server):
     # A multi-byte character split between chunks survives.
     snowman = "data: ☃\n\n".encode()
     assert await read(SSEReader(), server.add(bytewise(snowman))) == [SSEMessage("message", "☃", None)]
+
+
+async def test_compressed_stream_is_decoded(server):
+    """Uncompressed streams are read raw (one layer less per chunk); a gzip one must still be decoded."""
+    reader = SSEReader()
+    assert await read(reader, server.add([AWKWARD[:40], AWKWARD[40:]], gzip=True)) == AWKWARD_EXPECTED
+    assert (reader.last_event_id, reader.retry_ms) == ("2", 1500)
 
 
 async def test_id_only_blocks_and_retry(server):
