@@ -86,26 +86,27 @@ def _json_parser() -> Callable[[str], Any]:
 def load_json(raw: str | bytes) -> Any:
     """`json.loads` for untrusted messages: ValueError (never RecursionError) for anything not JSON, and for
     JSON nested deeper than MAX_JSON_DEPTH, which no code downstream has to survive then."""
-    try:
-        value = _MISSING
-        if isinstance(raw, str):
-            # The fast parser decodes JSON as json.loads does (tests/test_properties.py holds it to that); what it
-            # refuses, json.loads decides: its errors, and the lone surrogates ("\ud800") it accepts.
-            try:
-                value = (_from_json or _json_parser())(raw)
-            except (ValueError, TypeError):  # TypeError: a str with a raw lone surrogate, not UTF-8 encodable
-                value = _MISSING
-        if value is _MISSING:
+    value = _MISSING
+    if raw.__class__ is str:
+        # The fast parser decodes JSON as json.loads does (tests/test_properties.py holds it to that); what it
+        # refuses, json.loads decides: its errors, and the lone surrogates ("\ud800") it accepts.
+        try:
+            value = (_from_json or _json_parser())(raw)
+        except (ValueError, TypeError):  # TypeError: a str with a raw lone surrogate, not UTF-8 encodable
+            pass
+        else:
+            # Every container opens with a literal "{" or "[" in the text (outside strings or not), so a text with
+            # at most MAX_JSON_DEPTH of them cannot nest deeper. Counting is one C-level scan each.
+            if ("[" not in raw and raw.count("{") <= MAX_JSON_DEPTH) or \
+                    raw.count("{") + raw.count("[") <= MAX_JSON_DEPTH:
+                return value
+    if value is _MISSING:
+        try:
             value = json.loads(raw)  # UnicodeDecodeError is a ValueError too
-    except RecursionError:
-        raise ValueError("nested too deeply") from None
-    # Fast path: every container opens with a literal "{" or "[" in the text (outside strings or not), so
-    # a text with at most MAX_JSON_DEPTH of them cannot nest deeper. Counting is one C-level scan each.
-    if isinstance(raw, str):
-        if ("[" not in raw and raw.count("{") <= MAX_JSON_DEPTH) or raw.count("{") + raw.count("[") <= MAX_JSON_DEPTH:
+        except RecursionError:
+            raise ValueError("nested too deeply") from None
+        if not isinstance(raw, str) and raw.count(b"{") + raw.count(b"[") <= MAX_JSON_DEPTH:
             return value
-    elif raw.count(b"{") + raw.count(b"[") <= MAX_JSON_DEPTH:
-        return value
     stack = [(value, 1)]
     while stack:  # iterative: the check itself must not recurse
         item, depth = stack.pop()
@@ -128,13 +129,14 @@ _ISO_CACHE_SIZE = 1024
 def parse_timestamp(value: Any) -> float | None:
     """Epoch seconds from an ISO 8601 string (Z, offsets, any fraction; naive means UTC) or an epoch
     number (seconds or milliseconds, also as a string). Anything else gives None, never an exception."""
+    if value.__class__ is str:
+        number = _iso_cache.get(value)  # a burst of events shares its timestamps; the cache holds only good ones
+        if number is not None:
+            return number
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, str):
         if len(value) == 24 and value[23] == "Z" and value[10] == "T":  # 2026-01-02T03:04:05.678Z, the usual
-            number = _iso_cache.get(value)  # a burst of events shares its timestamps
-            if number is not None:
-                return number
             try:
                 moment = datetime.fromisoformat(value)  # "Z" is UTC (Python 3.11+)
                 number = moment.timestamp() if moment.tzinfo is not None else None

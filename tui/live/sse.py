@@ -118,8 +118,10 @@ class SSEDecoder:
             # What codecs' incremental UTF-8 decoder (errors="replace") does, without its Python-level call.
             if self._utf8_pending:
                 chunk = self._utf8_pending + chunk
+                self._utf8_pending = b""
             text, used = _utf8_decode(chunk, "replace", False)
-            self._utf8_pending = bytes(chunk[used:]) if used != len(chunk) else b""
+            if used != len(chunk):
+                self._utf8_pending = bytes(chunk[used:])
         else:
             text = chunk
         if not text:
@@ -142,17 +144,20 @@ class SSEDecoder:
             # with one regex match each. The rules are the ones below, applied to exactly those lines.
             position = 0
             match = _SIMPLE_BLOCK.match(text)
-            while match is not None and match.end() - position <= limit:
+            while match is not None:
+                end = match.end()
+                if end - position > limit:
+                    break
                 event, event_id, data = match.groups()
                 if event_id is not None and "\0" not in event_id:
                     self._id = event_id or None
                 event_id = self.reader.last_event_id = self._id
                 if data:
                     messages.append(_tuple_new(SSEMessage, (event or "message", data, event_id)))
-                position = match.end()
-                if position == len(text):
+                position = end
+                if end == len(text):
                     return messages  # the usual end: a chunk of whole events
-                match = _SIMPLE_BLOCK.match(text, position)
+                match = _SIMPLE_BLOCK.match(text, end)
             if position:
                 text = text[position:]
         lines = text.split("\n")

@@ -235,10 +235,16 @@ class Store:
             row = rows.get(entity_id)
             if row is None:
                 row = rows[entity_id] = dict(patch)
-            elif not _merge(row, patch):
-                for feed in self._feeds:
-                    feed._add_event(event)
-                return
+            else:
+                changed = False  # _merge, inline: this runs for most events
+                for key, value in patch.items():
+                    if row.get(key, _MISSING) != value:
+                        row[key] = value
+                        changed = True
+                if not changed:
+                    for feed in self._feeds:
+                        feed._add_event(event)
+                    return
             for feed in self._feeds:
                 feed._add_change(kind, entity_id, event)
             if kind in FINISHED_STATUSES:
