@@ -61,7 +61,8 @@ def dump(store: Store, now: float, timeline_keep: int) -> dict[str, Any]:
                           "events": h.events, "reconnects": h.reconnects, "last_error": h.last_error,
                           "since": h.since}
                    for name, h in store.health.items()},
-        "counts": [[service, event_type, count] for (service, event_type), count in store.counts.items()],
+        "counts": [[service, event_type, count] for service, by_type in store.counts.items()
+                   for event_type, count in by_type.items()],
         "timeline": [{"time": e.time, "received": e.received, "service": e.service, "type": e.type, "id": e.id,
                       "data": e.data, "kind": e.kind, "patch": e.patch} for e in events],
     }
@@ -109,7 +110,7 @@ def load(store: Store, path: Path = WORLD) -> Store:
                                            reconnects=fields["reconnects"], last_error=fields["last_error"],
                                            since=fields["since"])
     for service, event_type, count in world["counts"]:
-        store.counts[(service, event_type)] = count
+        store.counts.setdefault(service, {})[event_type] = count
     store.timeline.extend(Event(**fields) for fields in world["timeline"])
     return store
 

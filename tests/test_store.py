@@ -18,12 +18,12 @@ def test_apply_creates_then_merges_and_counts():
     store.apply(doc_event("d1", file_name="a.pdf"))
     store.apply(doc_event("d1", "completed"))
     assert store.get("documents", "d1") == {"document_id": "d1", "status": "completed", "file_name": "a.pdf"}
-    assert store.counts[("capout", "document.status")] == 2
+    assert store.counts["capout"]["document.status"] == 2
     assert len(store.timeline) == 2
     # An event without a kind or patch only goes to the timeline.
     store.apply(Event(time.time(), "casmo", "extraction.completed", "job1", {"x": 1}))
     assert store.rows("jobs") == {}
-    assert store.counts[("casmo", "extraction.completed")] == 1
+    assert store.counts["casmo"]["extraction.completed"] == 1
 
 
 def test_apply_does_not_share_the_patch_dict():
@@ -181,7 +181,7 @@ def test_health_transitions_and_timeline_events():
         ("capwatch", "channel.reconnecting", "capout-ws", "connection refused"),
         ("capwatch", "channel.failed", "capout-ws", "HTTP 401"),
     ]
-    assert store.counts[("capwatch", "channel.live")] == 2
+    assert store.counts["capwatch"]["channel.live"] == 2
     assert health.to_dict()["state"] == "failed"
 
 

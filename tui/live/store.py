@@ -203,7 +203,8 @@ class Store:
         self.figures: dict[str, Any] = {}
         self.timeline: deque[Event] = deque(maxlen=timeline_size)
         self.health: dict[str, ChannelHealth] = {}
-        self.counts: Counter[tuple[str, str]] = Counter()
+        # service -> event type -> events applied. Nested plain dicts: a third of a Counter keyed by pairs, per event.
+        self.counts: dict[str, dict[str, int]] = {}
         self._feeds: tuple[ChangeFeed, ...] = ()  # a tuple: the hot path iterates it for every event
 
     # --------------------------------------------------------------------------------------- feeds
@@ -226,7 +227,10 @@ class Store:
         """Record one event: timeline, counts, and its patch merged into `entities[kind][id]` (created when
         missing) when the event carries a kind, a patch and an id."""
         self.timeline.append(event)
-        self.counts[(event.service, event.type)] += 1
+        by_type = self.counts.get(event.service)
+        if by_type is None:
+            by_type = self.counts[event.service] = {}
+        by_type[event.type] = by_type.get(event.type, 0) + 1
         kind, patch, entity_id = event.kind, event.patch, event.id
         if kind is not None and patch is not None and entity_id:
             rows = self.entities.get(kind)
@@ -430,9 +434,7 @@ class Store:
         for kind, rows in self.entities.items():
             by_status: Counter[str] = Counter(str(row.get("status") or "unknown") for row in rows.values())
             entities[kind] = {"total": len(rows), "by_status": dict(sorted(by_status.items()))}
-        events: dict[str, dict[str, int]] = {}
-        for (service, event_type), count in sorted(self.counts.items()):
-            events.setdefault(service, {})[event_type] = count
+        events = {service: dict(sorted(by_type.items())) for service, by_type in sorted(self.counts.items())}
         return {
             "entities": entities,
             "figures": {name: _jsonable(value) for name, value in self.figures.items()},
