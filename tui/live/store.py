@@ -38,7 +38,8 @@ def is_finished(kind: str, row: dict[str, Any]) -> bool:
     if statuses is None:
         return False
     status = row.get("status")
-    if isinstance(status, str) and (status in statuses or status.lower() in statuses):
+    # islower() first: no new string for the usual lower-case status that is not a finished one.
+    if isinstance(status, str) and (status in statuses or not status.islower() and status.lower() in statuses):
         return True
     return kind == "indexing_jobs" and row.get("done") is True
 
@@ -289,7 +290,7 @@ class Store:
         Called for kinds in FINISHED_STATUSES only."""
         finished = self._finished.get(kind)
         status, statuses = row.get("status"), FINISHED_STATUSES[kind]  # is_finished, inline: it runs per event
-        if (isinstance(status, str) and (status in statuses or status.lower() in statuses)
+        if (isinstance(status, str) and (status in statuses or not status.islower() and status.lower() in statuses)
                 or kind == "indexing_jobs" and row.get("done") is True):
             if finished is None:
                 finished = self._finished[kind] = OrderedDict()
