@@ -77,6 +77,7 @@ class HeaderBar(Horizontal):
         self.config = config
         self.demo = demo
         self._lights: dict[str, ServiceLights] = {}
+        self._clock_text = ""
 
     def compose(self) -> ComposeResult:
         yield Static(Text("capwatch", style="bold"), id="app-name")
@@ -96,7 +97,11 @@ class HeaderBar(Horizontal):
 
     def tick(self) -> None:
         """The app's one-second clock calls this (CapwatchApp.tick_second)."""
-        self.query_one("#clock", Static).update(wall_clock.hms())
+        text = wall_clock.hms()
+        # A layout of the whole screen only when the width changes (the first time); otherwise a repaint of the
+        # clock alone, which is most of what an idle monitor does every second.
+        self.query_one("#clock", Static).update(text, layout=len(text) != len(self._clock_text))
+        self._clock_text = text
 
     def update_health(self, store) -> None:
         container = self.query_one("#lights", Horizontal)
