@@ -24,7 +24,7 @@ from itertools import islice
 from math import isnan
 from operator import methodcaller
 from time import perf_counter
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, NamedTuple
 
 from rich.cells import cell_len
 from rich.segment import Segment
@@ -112,6 +112,16 @@ class LineCache:
 
     def clear(self) -> None:
         self._lines.clear()
+
+
+class _PassStyles(NamedTuple):
+    size: Size  # the widget's, when these were worked out
+    width: int  # the content's width
+    base: Style
+    header: Style
+    odd: Style  # every other row
+    cursor: Style  # the cursor's row
+    cursor_partial: Style  # the cursor's own part, laid over styled cells
 
 
 class LiveTable(ScrollView, can_focus=True):
@@ -228,6 +238,7 @@ class LiveTable(ScrollView, can_focus=True):
         self._natural = [self._header_width(column) for column in self.columns]
         self._widths_cache: tuple[tuple[int, tuple[int, ...]], tuple[int, ...]] | None = None
         self._strips = LineCache(256)
+        self._pass_styles: _PassStyles | None = None  # this render pass's styles (render_lines)
         self._warm_ids: Iterator[str] | None = None  # rows whose search strings idle slices still build
         self._warm_timer: Timer | None = None
 
@@ -744,11 +755,13 @@ class LiveTable(ScrollView, can_focus=True):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._strips.clear()
+        self._pass_styles = None
 
     def refresh_cells(self) -> None:
         """Re-render the visible rows (for columns computed from the clock, such as an age) and repaint only
         the lines that now read differently: ages in minutes cost nothing most seconds, over SSH too."""
         lines = range(1, self.scrollable_content_region.height)
+        self._pass_styles = None  # a render pass of its own
         before = [self.render_line(y) for y in lines]
         self._strips.clear()
         for y, old in zip(lines, before):
@@ -832,27 +845,46 @@ class LiveTable(ScrollView, can_focus=True):
             self._strips[cache_key] = strip
         return strip
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._pass_styles = None  # styles may have changed since the last pass (focus, hover, theme)
+        return super().render_lines(crop)
+
+    def _styles_of_pass(self) -> _PassStyles:
+        """The width and styles every line of one render pass shares, worked out at its first line: the widget's
+        own style walks the DOM for its background, a tenth of a loaded monitor's time when done per line."""
+        styles = self._pass_styles
+        if styles is None or styles.size != self.size:  # (render_line is also called outside a pass)
+            base = self.rich_style
+            styles = self._pass_styles = _PassStyles(
+                self.size, self.scrollable_content_region.width, base,
+                base + self.get_component_rich_style("livetable--header"),
+                base + self.get_component_rich_style("livetable--row-odd"),
+                base + self.get_component_rich_style("livetable--cursor"),
+                self.get_component_rich_style("livetable--cursor", partial=True),
+            )
+        return styles
+
     def render_line(self, y: int) -> Strip:
-        width = self.scrollable_content_region.width
+        styles = self._styles_of_pass()
+        width = styles.width
         scroll_x, scroll_y = self.scroll_offset
         widths = self._layout(width)
-        base = self.rich_style
         if y == 0:
-            style = base + self.get_component_rich_style("livetable--header")
+            style = styles.header
             strip = self._header_strip(widths, style)
         else:
             index = scroll_y + y - 1
             if index >= len(self._view):
-                return Strip.blank(width, base)
+                return Strip.blank(width, styles.base)
             row_id = self._row_at(index)
             cursor = None
             if row_id == self._cursor_id:
-                cursor = self.get_component_rich_style("livetable--cursor", partial=True)
-                style = base + self.get_component_rich_style("livetable--cursor")
+                cursor = styles.cursor_partial
+                style = styles.cursor
             elif index % 2:
-                style = base + self.get_component_rich_style("livetable--row-odd")
+                style = styles.odd
             else:
-                style = base
+                style = styles.base
             strip = self._row_strip(row_id, widths, style, cursor)
         if scroll_x == 0 and strip.cell_length == width:
             # Nothing to crop: `crop_extend` would cache the strip in itself, a reference cycle that only the
