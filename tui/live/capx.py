@@ -41,7 +41,7 @@ def activity_event(payload: dict[str, Any], *, company_id: str, received: float 
     entity_kind: str | None = None
     entity_id = ""
     patch: dict[str, Any] | None = None
-    extra = {}  # our constant keys: rows share them. A loop: a third faster than a comprehension (3.11), per event
+    extra = {}  # our constant keys: rows share them. A loop: a quarter faster than a comprehension (3.11), per event
     for field in _EXTRA_FIELDS:
         if field in data:
             extra[field] = data[field]

@@ -240,12 +240,10 @@ class Store:
             row = rows.get(entity_id)
             if row is None:
                 row = rows[entity_id] = dict(patch)
-            elif row.items() >= patch.items():  # _merge, inline: this runs for most events
+            elif not _merge(row, patch):
                 for feed in self._feeds:  # nothing new: on the timeline only
                     feed._add_event(event)
                 return
-            else:
-                row.update(patch)
             for feed in self._feeds:
                 feed._add_change(kind, entity_id, event)
             if kind in FINISHED_STATUSES:
@@ -286,12 +284,9 @@ class Store:
         return len(self._finished.get(kind, ()))
 
     def _track(self, kind: str, entity_id: str, row: dict[str, Any]) -> None:
-        """Keep the finished ids of `kind` in order after `row` changed; drop the oldest beyond the bound.
-        Called for kinds in FINISHED_STATUSES only."""
+        """Keep the finished ids of `kind` in order after `row` changed; drop the oldest beyond the bound."""
         finished = self._finished.get(kind)
-        status, statuses = row.get("status"), FINISHED_STATUSES[kind]  # is_finished, inline: it runs per event
-        if (isinstance(status, str) and (status in statuses or not status.islower() and status.lower() in statuses)
-                or kind == "indexing_jobs" and row.get("done") is True):
+        if is_finished(kind, row):
             if finished is None:
                 finished = self._finished[kind] = OrderedDict()
             if entity_id in finished:
@@ -447,7 +442,7 @@ class Store:
 
 def _merge(row: dict[str, Any], fields: dict[str, Any]) -> bool:
     """Update `row` with `fields`; whether any value actually changed (a field missing or unequal). The check is
-    the dict views' subset test, in C: a third of a key-by-key loop's time (`apply` does the same, inline)."""
+    the dict views' subset test, in C: a third of a key-by-key loop's time."""
     if row.items() >= fields.items():
         return False
     row.update(fields)
