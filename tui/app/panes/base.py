@@ -24,9 +24,9 @@ class Pane(Container):
     held: "ChangeBatch | None" = None  # what changed while hidden, for `catch_up`
     HOLD_LIMIT: ClassVar[int] = 20_000  # changed ids held beyond which showing again rereads it all
     # A hidden pane whose updates are data, not drawing (a hidden widget is not painted), applies what it holds
-    # once it is this much: showing it again then has at most this much to catch up on, and it never goes stale
-    # from holding too much. The Events tab under load held 1.4 s of events per tab switch, ~20 ms of work while
-    # the key waited. None: hold everything until shown.
+    # once it is this much (changed ids, and events if it shows them): showing it again then has at most this much
+    # to catch up on, and it never goes stale from holding too much. The Events tab under load held 1.4 s of
+    # events per tab switch, ~20 ms of work while the key waited. None: hold everything until shown.
     APPLY_HIDDEN_AFTER: ClassVar[int | None] = None
 
     @property
@@ -55,9 +55,11 @@ class Pane(Container):
             self.held = ChangeBatch()
         self.held.absorb(batch)
         held_ids = sum(map(len, self.held.kinds.values()))
-        if self.held.replaced or self.held.dropped_events or held_ids > self.HOLD_LIMIT:
+        # Events count only for a pane that shows them: a table's rows are what it has to catch up on.
+        held_events, dropped_events = (len(self.held.events), self.held.dropped_events) if self.WANTS_EVENTS else (0, 0)
+        if self.held.replaced or dropped_events or held_ids > self.HOLD_LIMIT:
             self.held, self.stale = None, True  # cheaper, and exact, to reread the Store
-        elif self.APPLY_HIDDEN_AFTER is not None and held_ids + len(self.held.events) >= self.APPLY_HIDDEN_AFTER:
+        elif self.APPLY_HIDDEN_AFTER is not None and held_ids + held_events >= self.APPLY_HIDDEN_AFTER:
             held, self.held = self.held, None
             self.apply_changes(held)
 
