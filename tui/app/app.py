@@ -183,7 +183,7 @@ class CapwatchApp(App[int]):
         # Fill the hidden tabs now, while the Store is small: from here on they hold what changes, and showing one
         # catches up on that rather than rebuilding it all while the key waits (a 10,000-row table: ~100 ms).
         shown = self.active_pane()
-        for pane in self.query(Pane):
+        for pane in self._panes.values():
             if pane is not shown:
                 pane.catch_up()
         gc.freeze()
