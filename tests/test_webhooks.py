@@ -72,6 +72,10 @@ async def test_each_service_has_its_own_secret_and_a_missing_secret_is_a_closed_
     good = await post(receiver, "/webhooks/capx", body, **{"X-Webhook-Signature": sign(body, "other_secret")})
     assert good.status_code == 200 and receiver.deliveries == [("capx", json.loads(body))]
     assert (await post(receiver, "/webhooks/other", body)).status_code == 404
+    assert (await post(receiver, "/webhooks/capx/more", body)).status_code == 404
+    async with httpx.AsyncClient() as http:
+        wrong_method = await http.get(f"{receiver.url}/webhooks/capx")
+    assert wrong_method.status_code == 405 and wrong_method.json() == {"error": "method not allowed"}
 
     closed = WebhookReceiver(port=0, secrets={"casmo": None, "capx": "other_secret"},
                              on_delivery=lambda *args: pytest.fail("a closed route delivered"))
