@@ -66,3 +66,42 @@ def test_sim_cli_starts_quickly(tmp_path):
     finally:
         child.terminate()
         child.wait(10)
+
+
+async def test_webhooks_go_out_several_at_a_time_and_each_is_counted(sim_factory):
+    """A vendor's delivery fleet sends in parallel: a receiver that holds every request sees several at once."""
+    import asyncio
+
+    from tui.live.webhooks import WebhookReceiver
+    from tui.sim.server import WebhookSender
+
+    class HoldingReceiver(WebhookReceiver):
+        in_flight = most = 0
+
+        async def receive(self, scope, receive):
+            self.in_flight += 1
+            self.most = max(self.most, self.in_flight)
+            try:
+                while self.most < 3 and self.counts["accepted"] == 0:  # hold until three were in flight at once
+                    await asyncio.sleep(0.01)
+                return await super().receive(scope, receive)
+            finally:
+                self.in_flight -= 1
+
+    receiver = HoldingReceiver(port=0, secrets={"casmo": "whsec_casmo_demo", "capx": "whsec_capx_demo"},
+                               on_delivery=lambda *args: None)
+    await receiver.start()
+    try:
+        running = sim_factory(webhook_url=receiver.url)
+        await asyncio.to_thread(httpx.post, f"{running.root}/_admin/step", params={"count": 200, "vendor": "capx"})
+        deadline = time.monotonic() + 20
+        while True:
+            journal = (await asyncio.to_thread(httpx.get, f"{running.root}/_admin/journal")).json()
+            if journal["webhooks_sent"] == journal["webhooks_queued"] or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.05)
+        assert 3 <= receiver.most <= WebhookSender.DELIVERY_WORKERS
+        assert journal["webhooks_sent"] == journal["webhooks_queued"] and not journal["webhooks_failed"]
+        assert receiver.counts["accepted"] == journal["webhooks_sent"]["capx"] > 20
+    finally:
+        await receiver.stop()

@@ -154,8 +154,9 @@ class Journal:
         self.statuses: Counter[str] = Counter()  # "429" -> count
         self.events: Counter[str] = Counter()  # topic -> events published
         self.delivered: Counter[str] = Counter()  # topic -> messages written to clients
+        self.webhooks_queued: Counter[str] = Counter()  # "casmo" -> webhooks due (sent, failed or on their way)
         self.webhooks_sent: Counter[str] = Counter()  # "casmo" -> delivered (2xx)
-        self.webhooks_failed: Counter[str] = Counter()
+        self.webhooks_failed: Counter[str] = Counter()  # queue full, or three attempts failed
         self.tokens_minted = 0
         self.streams_opened: Counter[str] = Counter()
         self.streams_dropped: Counter[str] = Counter()
@@ -166,6 +167,7 @@ class Journal:
             "statuses": dict(self.statuses),
             "events": dict(self.events),
             "delivered": dict(self.delivered),
+            "webhooks_queued": dict(self.webhooks_queued),
             "webhooks_sent": dict(self.webhooks_sent),
             "webhooks_failed": dict(self.webhooks_failed),
             "tokens_minted": self.tokens_minted,

@@ -46,12 +46,15 @@ def build_simulator(options: SimOptions) -> Simulator:
 
 
 class WebhookSender:
-    """Delivers signed webhooks (Casmo and Capx) to `--webhook-url`, one at a time, in order."""
+    """Delivers signed webhooks (Casmo and Capx) to `--webhook-url`, `DELIVERY_WORKERS` at a time, as a vendor's
+    delivery fleet does: order across deliveries is not kept, and a receiver must not rely on it. Each delivery
+    is tried three times; a full queue or a third failure is counted in the journal as failed."""
+
+    DELIVERY_WORKERS = 8
 
     def __init__(self, sim: Simulator):
         self.sim = sim
         self.queue: asyncio.Queue[tuple[str, bytes, str]] = asyncio.Queue(maxsize=10000)
-        self.task: asyncio.Task | None = None
 
     def send(self, vendor: str, event: str, data: dict[str, Any], secret: str) -> None:
         """Queue `{"event", "timestamp", "data"}` for `URL/webhooks/<vendor>`, signed with `secret`."""
@@ -59,6 +62,7 @@ class WebhookSender:
             return
         body = json.dumps({"event": event, "timestamp": iso(), "data": data}).encode()
         signature = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        self.sim.journal.webhooks_queued[vendor] += 1
         try:
             self.queue.put_nowait((vendor, body, signature))
         except asyncio.QueueFull:
@@ -66,24 +70,30 @@ class WebhookSender:
 
     async def run(self) -> None:
         base = (self.sim.options.webhook_url or "").rstrip("/")
-        async with httpx.AsyncClient(timeout=10.0) as client:
-            while True:
-                vendor, body, signature = await self.queue.get()
-                for attempt in range(3):
-                    try:
-                        reply = await client.post(
-                            f"{base}/webhooks/{vendor}",
-                            content=body,
-                            headers={"Content-Type": "application/json", "X-Webhook-Signature": signature},
-                        )
-                        if reply.status_code < 300:
-                            self.sim.journal.webhooks_sent[vendor] += 1
-                            break
-                    except httpx.HTTPError:
-                        pass
-                    await asyncio.sleep(0.5 * (attempt + 1))
-                else:
-                    self.sim.journal.webhooks_failed[vendor] += 1
+        limits = httpx.Limits(max_connections=self.DELIVERY_WORKERS, max_keepalive_connections=self.DELIVERY_WORKERS)
+        async with httpx.AsyncClient(timeout=10.0, limits=limits) as client:
+            async with asyncio.TaskGroup() as workers:
+                for _ in range(self.DELIVERY_WORKERS):
+                    workers.create_task(self._deliver(client, base))
+
+    async def _deliver(self, client: httpx.AsyncClient, base: str) -> None:
+        while True:
+            vendor, body, signature = await self.queue.get()
+            for attempt in range(3):
+                try:
+                    reply = await client.post(
+                        f"{base}/webhooks/{vendor}",
+                        content=body,
+                        headers={"Content-Type": "application/json", "X-Webhook-Signature": signature},
+                    )
+                    if reply.status_code < 300:
+                        self.sim.journal.webhooks_sent[vendor] += 1
+                        break
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.5 * (attempt + 1))
+            else:
+                self.sim.journal.webhooks_failed[vendor] += 1
 
 
 # --------------------------------------------------------------------------------------------- faults
