@@ -26,6 +26,26 @@ def test_apply_creates_then_merges_and_counts():
     assert store.counts["casmo"]["extraction.completed"] == 1
 
 
+def test_an_event_older_than_the_entity_reaches_the_timeline_but_changes_nothing():
+    store = Store()
+    feed = store.subscribe()
+    store.apply(doc_event("d1", "completed", updated_at="2026-12-06T10:00:02.000Z"))
+    feed.take()
+    store.apply(doc_event("d1", "processing", updated_at="2026-12-06T10:00:01.000Z"))  # delivered late
+    store.apply(doc_event("d1", "processing", updated_at="2026-12-06T11:00:01+01:00"))  # the same moment, other form
+    assert store.get("documents", "d1")["status"] == "completed"
+    batch = feed.take()
+    assert not batch.kinds and [e.patch["status"] for e in batch.events] == ["processing", "processing"]
+    assert len(store.timeline) == 3
+    # Newer, equal, or a timestamp that cannot be read: applied.
+    store.apply(doc_event("d1", "failed", updated_at="2026-12-06T10:00:02.000Z"))
+    assert store.get("documents", "d1")["status"] == "failed"
+    store.apply(doc_event("d1", "completed", updated_at="yesterday"))
+    assert store.get("documents", "d1")["status"] == "completed"
+    store.apply(doc_event("d1", "processing", updated_at="2026-12-06T10:00:03.000Z"))
+    assert store.get("documents", "d1")["status"] == "processing"
+
+
 def test_apply_does_not_share_the_patch_dict():
     store = Store()
     event = doc_event("d1")

@@ -56,7 +56,7 @@ def activity_event(payload: dict[str, Any], *, company_id: str, received: float 
             patch["last_error"] = data.get("error") or data.get("message")
     elif kind.startswith("task.") and data.get("task_id"):
         entity_kind, entity_id = "tasks", str(data["task_id"])
-        patch = {"id": entity_id, "company_id": company, "updated_at": stamp, **extra}
+        patch = {"id": entity_id, "company_id": company, **extra}
         if kind in TASK_STATUS and "status" not in extra:
             patch["status"] = TASK_STATUS[kind]
         if data.get("agent_id"):
@@ -80,6 +80,10 @@ def activity_event(payload: dict[str, Any], *, company_id: str, received: float 
     elif kind.startswith("company."):
         entity_kind, entity_id = "companies", company
         patch = {"id": company, **extra}
+    if patch is not None and stamp is not None and entity_kind != "costs":
+        # When the entity last changed, so that an event older than that is not applied over it (Store.apply):
+        # webhooks arrive in no set order, and race the stream.
+        patch["updated_at"] = stamp
     # Positional (time, service, type, id, data, kind, patch, received): twice as fast as keywords, per event.
     return Event(at, "capx", kind, entity_id or company, data, entity_kind, patch, now)
 

@@ -14,7 +14,7 @@ from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from tui.live.events import APP_SERVICE, ChannelHealth, ChannelState, Event
+from tui.live.events import APP_SERVICE, ChannelHealth, ChannelState, Event, parse_timestamp
 from tui.text import sanitize
 
 _MISSING = object()
@@ -240,8 +240,8 @@ class Store:
             row = rows.get(entity_id)
             if row is None:
                 row = rows[entity_id] = dict(patch)
-            elif not _merge(row, patch):
-                for feed in self._feeds:  # nothing new: on the timeline only
+            elif not _merge_newer(row, patch):
+                for feed in self._feeds:  # nothing new, or older than what we have: on the timeline only
                     feed._add_event(event)
                 return
             for feed in self._feeds:
@@ -438,6 +438,20 @@ class Store:
             "events": events,
             "timeline": len(self.timeline),
         }
+
+
+def _merge_newer(row: dict[str, Any], patch: dict[str, Any]) -> bool:
+    """`_merge` an event's patch unless it is older than the row (both carry `updated_at`). Webhooks arrive in no
+    set order (a vendor delivers several at a time) and race the streams: a late `task.approval_required` must
+    not take a completed task back to awaiting approval."""
+    theirs = patch.get("updated_at")
+    if theirs is not None:
+        ours = row.get("updated_at")
+        if ours is not None and ours != theirs:
+            then, now = parse_timestamp(theirs), parse_timestamp(ours)
+            if then is not None and now is not None and then < now:
+                return False
+    return _merge(row, patch)
 
 
 def _merge(row: dict[str, Any], fields: dict[str, Any]) -> bool:
