@@ -338,3 +338,33 @@ def test_paused_companies_stay_quiet(sim):
         resumed = world["companies"][company]["status"] == "running"
         assert after[f"capx:{company}"] - before[f"capx:{company}"] == (1 if resumed else 0)
     assert sum(after[f"capx:{c}"] - before[f"capx:{c}"] for c in companies[3:]) >= 150
+
+
+def test_the_world_forgets_no_task_or_run_a_client_was_told_is_unfinished(sim, monkeypatch):
+    """The simulator keeps a bounded world. What it drops while unfinished (approvals nobody gave, runs that
+    never ended) it first finishes with an event; else a client would show them waiting or running for ever."""
+    import tui.sim.capx as capx_world
+
+    monkeypatch.setattr(capx_world, "MAX_TASKS_PER_COMPANY", 30)
+    monkeypatch.setattr(capx_world, "MAX_RUNS", 10)
+    told: dict[str, dict[str, str]] = {"tasks": {}, "runs": {}}  # what a client following the events believes
+    expired: list[dict] = []
+
+    def follow(vendor, event, data, secret):
+        if data.get("reason"):
+            expired.append(data)
+        if "task_id" in data:
+            told["tasks"][data["task_id"]] = data["status"]
+        elif "run_id" in data:
+            told["runs"][data["run_id"]] = data["status"]
+
+    sim.simulator.webhooks.send = follow
+    step(sim, 6000)
+    world = state(sim)
+    waiting = {task_id for task_id, status in told["tasks"].items() if status not in ("completed", "rejected")}
+    running = {run_id for run_id, status in told["runs"].items() if status == "running"}
+    assert waiting and waiting <= set(world["tasks"])
+    assert running <= set(world["runs"])
+    # The bound was reached, unfinished tasks and runs were dropped, and each was announced first.
+    assert {e["reason"] for e in expired} == {"expired", "timed out"}
+    assert all(told["tasks"].get(e["task_id"]) == "rejected" for e in expired if "task_id" in e)

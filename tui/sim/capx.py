@@ -144,9 +144,19 @@ class CapxSim(VendorSim):
                 "status": "open", "agent_id": agent["id"], "created_at": now, "updated_at": now}
         tasks = self.tasks[company_id]
         tasks[task["id"]] = task
-        while len(tasks) > MAX_TASKS_PER_COMPANY:  # evict the oldest finished task (else the oldest)
+        while len(tasks) > MAX_TASKS_PER_COMPANY:
+            # The oldest finished task goes first. When none is finished (approvals nobody gave, at load-test
+            # rates), the oldest expires, with an event: clients were told it waits, so they are told it no
+            # longer does; a task forgotten in silence would wait in every client's view for ever.
             oldest = next((k for k, t in tasks.items() if t["status"] in ("completed", "rejected")), None)
-            tasks.pop(oldest or next(iter(tasks)))
+            if oldest is None:
+                oldest = next(iter(tasks))
+                expired = tasks[oldest]
+                expired.update(status="rejected", updated_at=iso())
+                self._emit(company_id, "task.completed", {"task_id": oldest, "agent_id": expired["agent_id"],
+                                                          "status": "rejected", "title": expired["title"],
+                                                          "reason": "expired"})
+            tasks.pop(oldest)
         if announce:
             self._emit(company_id, "task.created", {"task_id": task["id"], "agent_id": agent["id"],
                                                     "title": task["title"], "status": "open"})
@@ -240,7 +250,12 @@ class CapxSim(VendorSim):
                "status": "running", "started_at": iso()}
         self.runs[run["id"]] = run
         while len(self.runs) > MAX_RUNS:
-            self.runs.popitem(last=False)
+            _, oldest = self.runs.popitem(last=False)
+            if oldest["status"] == "running":  # as with tasks: a run forgotten in silence would run for ever
+                oldest.update(status="failed", completed_at=iso())
+                self._emit(oldest["company_id"], "playbook.run_completed",
+                           {"run_id": oldest["id"], "playbook_id": oldest["playbook_id"], "status": "failed",
+                            "reason": "timed out"})
         self._emit(company_id, "playbook.run_started", {"run_id": run["id"], "playbook_id": playbook_id,
                                                         "status": "running"})
         return run
