@@ -2,6 +2,8 @@
 
     /tmp/venv/bin/python tests/perf/soak.py [--minutes 10] [--rate 500] [--faults SPEC] [--monitor] [--json PATH]
 
+Every channel runs, the webhook receiver too: the simulator sends its signed Casmo and Capx webhooks to it.
+
 With `--monitor` the whole monitor runs on that LiveHub (the app headless, 120x40), and an operator's keys go
 to it: the next tab every 3 s, so every tab is shown, filled and left again all through the run.
 
@@ -49,11 +51,12 @@ def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
-def start_simulator(port: int, rate: float, faults: str) -> subprocess.Popen:
+def start_simulator(port: int, rate: float, faults: str, webhook_port: int) -> subprocess.Popen:
     import httpx
 
     child = subprocess.Popen([sys.executable, "-m", "tui", "sim", "--port", str(port), "--seed", "1",
-                              "--rate", str(rate), "--faults", faults], cwd=ROOT,
+                              "--rate", str(rate), "--faults", faults,
+                              "--webhook-url", f"http://127.0.0.1:{webhook_port}"], cwd=ROOT,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -68,12 +71,12 @@ def start_simulator(port: int, rate: float, faults: str) -> subprocess.Popen:
     raise SystemExit("the simulator did not start")
 
 
-def make_hub(port: int, transport: str) -> LiveHub:
+def make_hub(port: int, transport: str, webhook_port: int) -> LiveHub:
     env = {k: v for k, v in SimOptions(port=port).client_env().items()
-           if k.startswith(("CAPOUT", "CAPTAIN")) or k in ("CAPX_BASE_URL", "CAPX_API_KEY")}
+           if k.startswith(("CAPOUT", "CASMO", "CAPX", "CAPTAIN"))}
     env["CAPWATCH_CAPOUT_TRANSPORT"] = transport
     args = argparse.Namespace(config=os.devnull, read_only=None, transport=None, webhook_host=None,
-                              webhook_port=0, profile=None)
+                              webhook_port=webhook_port, profile=None)
     return LiveHub(load_config(args, env=env).config)
 
 
@@ -81,9 +84,9 @@ TAB_EVERY = 3.0  # seconds between two tab switches in `--monitor` mode
 
 
 async def soak(minutes: float, rate: float, faults: str, transport: str, monitor: bool = False) -> dict:
-    port = free_port()
-    simulator = await asyncio.to_thread(start_simulator, port, rate, faults)
-    hub = make_hub(port, transport)
+    port, webhook_port = free_port(), free_port()
+    simulator = await asyncio.to_thread(start_simulator, port, rate, faults, webhook_port)
+    hub = make_hub(port, transport, webhook_port)
     try:
         if not monitor:
             await hub.start()
@@ -128,6 +131,8 @@ async def watch(hub: LiveHub, minutes: float, rate: float, faults: str, transpor
                 "fds": open_fds(),
                 "tasks": len(asyncio.all_tasks()),
                 "timeline": len(store.timeline),
+                "entities": sum(len(rows) for rows in store.entities.values()),
+                "by_kind": {kind: len(rows) for kind, rows in sorted(store.entities.items())},
                 "events": sum(h.events for h in store.health.values()),
                 "reconnects": sum(h.reconnects for h in store.health.values()),
                 "live": sum(h.state.value == "live" for h in store.health.values()),
@@ -145,7 +150,7 @@ async def watch(hub: LiveHub, minutes: float, rate: float, faults: str, transpor
     return result
 
 
-COLUMNS = ("t", "rss_mb", "fds", "tasks", "timeline", "events", "reconnects", "live", "channels")
+COLUMNS = ("t", "rss_mb", "fds", "tasks", "timeline", "entities", "events", "reconnects", "live", "channels")
 
 
 def print_row(sample: dict, header: bool) -> None:
@@ -189,6 +194,10 @@ def main() -> int:
                        for k, v in result["growth_after_warmup"].items())
     print(f"\ngrowth from the first minute after the {result['warmup_seconds']:g} s warm-up to the last "
           f"(medians): {growth}")
+    tail = [s for s in result["samples"] if s["t"] >= result["samples"][-1]["t"] - 180]  # the last 3 minutes
+    print(f"the last 3 minutes: RSS {tail[0]['rss_mb']:g} -> {tail[-1]['rss_mb']:g} MB, Store entities "
+          f"{tail[0]['entities']:,} -> {tail[-1]['entities']:,} (" +
+          ", ".join(f"{kind} {count:,}" for kind, count in tail[-1]["by_kind"].items()) + ")")
     print("channels at the end: " + ", ".join(f"{n}={s}" for n, s in result["final_states"].items()))
     if result["dead_tasks"]:
         print(f"tasks that died: {', '.join(result['dead_tasks'])}")
