@@ -223,3 +223,16 @@ async def test_quitting_while_the_tabs_are_still_being_mounted_ends_cleanly():
         await wait_until(pilot, lambda: app._exit)
         assert app.started_up.is_set()  # quit waited for it
     assert app.return_code == 0
+
+
+async def test_a_tab_switch_still_queued_when_the_app_quits_ends_cleanly():
+    """Under load a number key can still wait in the queue when the app closes: its TabActivated then comes after
+    the screen is gone (it ended a soak run with a NoMatches traceback)."""
+    app = CapwatchApp(load_config(argparse.Namespace(config=os.devnull), env={}).config)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.started_up.is_set())
+        tabbed = app.query_one(TabbedContent)
+        late = TabbedContent.TabActivated(tabbed, tabbed.get_tab("captain"))
+    assert not app.screen_stack  # torn down
+    app.on_tabbed_content_tab_activated(late)
+    app.on_screen_resume()

@@ -273,14 +273,20 @@ class CapwatchApp(App[int]):
             self.notify(f"{len(fresh)} new alerts: see Overview", title="Alerts", severity="warning", markup=False)
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        if event.pane.id and self._started:  # (the first activation, before the first frame, is `_start_up`'s)
-            self._start_pane_mounts([event.pane.id])  # a click faster than `mount_panes`: it fills itself on mount
-        pane = self.active_pane()
+        try:
+            if event.pane.id and self._started:  # (the first activation, before the first frame, is `_start_up`'s)
+                self._start_pane_mounts([event.pane.id])  # a click faster than `mount_panes`: it fills itself
+            pane = self.active_pane()
+        except NoMatches:  # a number key still queued when the app quit: the screen is already gone
+            return
         if pane is not None:
             pane.catch_up()
 
     def on_screen_resume(self) -> None:
-        pane = self.active_pane()
+        try:
+            pane = self.active_pane()
+        except NoMatches:  # torn down at exit
+            return
         if pane is not None:
             pane.catch_up()
 
