@@ -30,6 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from rich.segment import Segment
+
 from tui.config import load_config
 from tui.live.hub import LiveHub
 from tui.sim.core import SimOptions
@@ -132,6 +134,8 @@ async def watch(hub: LiveHub, minutes: float, rate: float, faults: str, transpor
                 "tasks": len(asyncio.all_tasks()),
                 "timeline": len(store.timeline),
                 "entities": sum(len(rows) for rows in store.entities.values()),
+                # Rich's split-cells cache (16,384 entries, ~13 MB when full): row text cut with an ellipsis fills it
+                "rich_cache": Segment._split_cells.cache_info().currsize,
                 "by_kind": {kind: len(rows) for kind, rows in sorted(store.entities.items())},
                 "events": sum(h.events for h in store.health.values()),
                 "reconnects": sum(h.reconnects for h in store.health.values()),
@@ -150,7 +154,8 @@ async def watch(hub: LiveHub, minutes: float, rate: float, faults: str, transpor
     return result
 
 
-COLUMNS = ("t", "rss_mb", "fds", "tasks", "timeline", "entities", "events", "reconnects", "live", "channels")
+COLUMNS = ("t", "rss_mb", "fds", "tasks", "timeline", "entities", "rich_cache", "events", "reconnects", "live",
+           "channels")
 
 
 def print_row(sample: dict, header: bool) -> None:
