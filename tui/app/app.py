@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Iterable
 
 from rich.text import Text
+from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.css.query import NoMatches
@@ -271,6 +272,11 @@ class CapwatchApp(App[int]):
             self.notify(describe_alert(fresh[0]), title="Alert", severity="warning", markup=False)
         else:
             self.notify(f"{len(fresh)} new alerts: see Overview", title="Alerts", severity="warning", markup=False)
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key) and not self.screen_stack:
+            return  # a key still queued when the app quit: Textual's handler would raise on the missing screen
+        await super().on_event(event)
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         try:
