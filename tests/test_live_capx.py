@@ -119,8 +119,8 @@ async def test_a_webhook_older_than_the_entity_does_not_take_it_back(sim):
         assert hub.store.get("companies", "co_elsewhere")["status"] == "paused"
         late = [e for e in hub.store.timeline if e.id in ("tsk_late", "run_late", "co_elsewhere")]
         assert len(late) == 6
-        # A newer one after them still applies.
-        assert await post_signed(url, "task.rejected", "2026-12-06T10:00:03.000Z",
+        # A newer one after them still applies (a decision is a task.completed whose status says which).
+        assert await post_signed(url, "task.completed", "2026-12-06T10:00:03.000Z",
                                  {"task_id": "tsk_late", "status": "rejected", **company}, secret) == 200
         assert hub.store.get("tasks", "tsk_late")["status"] == "rejected"
     finally:

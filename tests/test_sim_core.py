@@ -1,5 +1,7 @@
-"""The simulator's shared machinery: it starts, serves the admin side, parses faults, frames SSE."""
+"""The simulator's shared machinery: it starts, serves the admin side, parses faults, frames SSE, sends
+webhooks several at a time."""
 
+import asyncio
 import time
 
 import httpx
@@ -70,8 +72,6 @@ def test_sim_cli_starts_quickly(tmp_path):
 
 async def test_webhooks_go_out_several_at_a_time_and_each_is_counted(sim_factory):
     """A vendor's delivery fleet sends in parallel: a receiver that holds every request sees several at once."""
-    import asyncio
-
     from tui.live.webhooks import WebhookReceiver
     from tui.sim.server import WebhookSender
 
@@ -102,6 +102,8 @@ async def test_webhooks_go_out_several_at_a_time_and_each_is_counted(sim_factory
             await asyncio.sleep(0.05)
         assert 3 <= receiver.most <= WebhookSender.DELIVERY_WORKERS
         assert journal["webhooks_sent"] == journal["webhooks_queued"] and not journal["webhooks_failed"]
-        assert receiver.counts["accepted"] == journal["webhooks_sent"]["capx"] > 20
+        # Two deliveries alike to the byte (same event, data and millisecond) are one to the receiver.
+        delivered = receiver.counts["accepted"] + receiver.counts["duplicates"]
+        assert delivered == journal["webhooks_sent"]["capx"] > 20
     finally:
         await receiver.stop()

@@ -32,7 +32,7 @@ def test_an_event_older_than_the_entity_reaches_the_timeline_but_changes_nothing
     store.apply(doc_event("d1", "completed", updated_at="2026-12-06T10:00:02.000Z"))
     feed.take()
     store.apply(doc_event("d1", "processing", updated_at="2026-12-06T10:00:01.000Z"))  # delivered late
-    store.apply(doc_event("d1", "processing", updated_at="2026-12-06T11:00:01+01:00"))  # the same moment, other form
+    store.apply(doc_event("d1", "processing", updated_at="2026-12-06T11:00:01+01:00"))  # as late, with an offset
     assert store.get("documents", "d1")["status"] == "completed"
     batch = feed.take()
     assert not batch.kinds and [e.patch["status"] for e in batch.events] == ["processing", "processing"]
