@@ -130,7 +130,7 @@ async def test_hidden_tabs_are_filled_at_start_up_and_keep_up_while_hidden():
     """After start-up no tab is left to rebuild on its first show: each hidden one was filled while the Store was
     small and holds what changes. The Events and table tabs apply what they hold every APPLY_HIDDEN_AFTER events
     or changed rows, so they never have more than that to catch up on when shown (nor go stale from holding too
-    many); a table tab counts rows only, not the events it does not show."""
+    many); a table tab counts and keeps rows only, not the events it does not show."""
     from pane_host import StubHub
 
     from tui.app.panes.documents import DocumentsPane
@@ -178,6 +178,8 @@ async def test_hidden_tabs_are_filled_at_start_up_and_keep_up_while_hidden():
         assert documents.table.row_count == sum(applied)
         held_rows = len(documents.held.kinds["documents"]) if documents.held is not None else 0
         assert held_rows < DocumentsPane.APPLY_HIDDEN_AFTER and held_rows == count - documents.table.row_count
+        # Nor does it keep them: a table tab holds ids only.
+        assert documents.held is None or (documents.held.events == [] and documents.held.dropped_events == 0)
         await app.action_show_tab("events")
         await app.action_show_tab("documents")
         await pilot.pause()

@@ -340,6 +340,9 @@ def test_a_batch_absorbs_a_later_one_within_the_feed_bounds():
     assert first.figures == {"capout.credits"} and first.health == {"capx.co_1"} and first.replaced == {"agents"}
     assert [e.id for e in first.events] == ["2", "3", "4", "5"]  # the newest four
     assert first.dropped_events == 2 + 2
+    ids_only = ChangeBatch()
+    ids_only.absorb(later, max_events=0)  # a holder that never shows events keeps none and counts none dropped
+    assert ids_only.kinds == later.kinds and ids_only.events == [] and ids_only.dropped_events == 0
     crowded = ChangeBatch(kinds={"documents": {f"d{n}" for n in range(8)}})
     crowded.absorb(ChangeBatch(kinds={"documents": {f"x{n}" for n in range(8)}}), max_ids=10)
     assert "documents" not in crowded.kinds and crowded.replaced == {"documents"}

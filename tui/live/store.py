@@ -59,7 +59,8 @@ class ChangeBatch:
     def absorb(self, later: "ChangeBatch", *, max_events: int = 5000, max_ids: int = 50_000) -> None:
         """Fold a later batch into this one: the batch a feed taken less often would have given, within the
         same bounds (the oldest events beyond `max_events` counted as dropped; a kind with more than
-        `max_ids` changed ids reported as replaced)."""
+        `max_ids` changed ids reported as replaced). `max_events=0` keeps no events and counts none dropped:
+        for a holder that never shows them."""
         for kind, ids in later.kinds.items():
             mine = self.kinds.setdefault(kind, set())
             mine |= ids
@@ -69,6 +70,8 @@ class ChangeBatch:
         self.replaced |= later.replaced
         self.figures |= later.figures
         self.health |= later.health
+        if not max_events:
+            return
         self.events.extend(later.events)
         self.dropped_events += later.dropped_events
         if len(self.events) > max_events:

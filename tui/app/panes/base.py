@@ -53,10 +53,11 @@ class Pane(Container):
             from tui.live.store import ChangeBatch
 
             self.held = ChangeBatch()
-        self.held.absorb(batch)
+        # Events are held only by a pane that shows them: the tables hold ids, and five thousand events apiece in
+        # hidden panes were most of the app's live objects under load.
+        self.held.absorb(batch, max_events=5000 if self.WANTS_EVENTS else 0)
         held_ids = sum(map(len, self.held.kinds.values()))
-        # Events count only for a pane that shows them: a table's rows are what it has to catch up on.
-        held_events, dropped_events = (len(self.held.events), self.held.dropped_events) if self.WANTS_EVENTS else (0, 0)
+        held_events, dropped_events = len(self.held.events), self.held.dropped_events
         if self.held.replaced or dropped_events or held_ids > self.HOLD_LIMIT:
             self.held, self.stale = None, True  # cheaper, and exact, to reread the Store
         elif self.APPLY_HIDDEN_AFTER is not None and held_ids + held_events >= self.APPLY_HIDDEN_AFTER:
