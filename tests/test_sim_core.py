@@ -70,6 +70,15 @@ def test_sim_cli_starts_quickly(tmp_path):
         child.wait(10)
 
 
+def test_a_webhook_url_that_is_not_http_is_refused_at_the_command_line():
+    from tui.cli import main
+
+    for url in ("ftp://example.com", "localhost:8080", "http://127.0.0.1:99999"):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["sim", "--webhook-url", url])
+        assert exit_info.value.code == 2
+
+
 async def test_webhooks_go_out_several_at_a_time_and_each_is_counted(sim_factory):
     """A vendor's delivery fleet sends in parallel: a receiver that holds every request sees several at once."""
     from tui.live.webhooks import WebhookReceiver

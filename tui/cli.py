@@ -64,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     sim.add_argument("--port", type=int, default=8765, help="port (default 8765)")
     _add_sim_flags(sim, port_default=8765)
-    sim.add_argument("--webhook-url", metavar="URL", help="send Casmo and Capx webhooks to URL/webhooks/<service>")
+    sim.add_argument("--webhook-url", metavar="URL", type=_http_url,
+                     help="send Casmo and Capx webhooks to URL/webhooks/<service>")
     sim.add_argument("--print-env", action="store_true", help="print the export lines that point capwatch at it, then serve")
 
     init = commands.add_parser("init", help="write a config file (asks on a terminal, else takes flags)")
@@ -93,6 +94,19 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_argument("--service", action="append", metavar="S", help="only these services (repeatable)")
     tail.add_argument("--type", metavar="PATTERN", help="only event types matching this glob, e.g. 'task.*'")
     return parser
+
+
+def _http_url(value: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError("expected an http:// or https:// URL with a host")
+    try:
+        parts.port  # a port out of range or not a number
+    except ValueError:
+        raise argparse.ArgumentTypeError("the URL's port is not a port number") from None
+    return value
 
 
 def _sim_options(args: argparse.Namespace):

@@ -17,7 +17,6 @@ import threading
 import time
 from typing import Any
 
-import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
@@ -26,6 +25,7 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tui.sim.core import SimOptions, Simulator, iso
+from tui.sim.http1 import DeliveryError, Http1Connection
 
 log = logging.getLogger("capwatch.sim")
 
@@ -69,31 +69,29 @@ class WebhookSender:
             self.sim.journal.webhooks_failed[vendor] += 1
 
     async def run(self) -> None:
-        base = (self.sim.options.webhook_url or "").rstrip("/")
-        limits = httpx.Limits(max_connections=self.DELIVERY_WORKERS, max_keepalive_connections=self.DELIVERY_WORKERS)
-        async with httpx.AsyncClient(timeout=10.0, limits=limits) as client:
-            async with asyncio.TaskGroup() as workers:
-                for _ in range(self.DELIVERY_WORKERS):
-                    workers.create_task(self._deliver(client, base))
+        url = self.sim.options.webhook_url or ""
+        async with asyncio.TaskGroup() as workers:
+            for _ in range(self.DELIVERY_WORKERS):
+                workers.create_task(self._deliver(Http1Connection(url)))
 
-    async def _deliver(self, client: httpx.AsyncClient, base: str) -> None:
-        while True:
-            vendor, body, signature = await self.queue.get()
-            for attempt in range(3):
-                try:
-                    reply = await client.post(
-                        f"{base}/webhooks/{vendor}",
-                        content=body,
-                        headers={"Content-Type": "application/json", "X-Webhook-Signature": signature},
-                    )
-                    if reply.status_code < 300:
-                        self.sim.journal.webhooks_sent[vendor] += 1
-                        break
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.5 * (attempt + 1))
-            else:
-                self.sim.journal.webhooks_failed[vendor] += 1
+    async def _deliver(self, connection: Http1Connection) -> None:
+        """One of the fleet: its own keep-alive connection, one delivery at a time."""
+        try:
+            while True:
+                vendor, body, signature = await self.queue.get()
+                headers = {"Content-Type": "application/json", "X-Webhook-Signature": signature}
+                for attempt in range(3):
+                    try:
+                        if await connection.post(f"/webhooks/{vendor}", body, headers) < 300:
+                            self.sim.journal.webhooks_sent[vendor] += 1
+                            break
+                    except DeliveryError:
+                        pass
+                    await asyncio.sleep(0.5 * (attempt + 1))
+                else:
+                    self.sim.journal.webhooks_failed[vendor] += 1
+        finally:
+            connection.close()
 
 
 # --------------------------------------------------------------------------------------------- faults
