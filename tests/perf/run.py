@@ -342,7 +342,10 @@ async def bench_ingest(results: Results, quick: bool) -> None:
         size = sum(len(c) for chunks in recorded.values() for c in chunks)
         bare_times, live_times = [], []
         bare_count = live_count = 0
-        for _ in range(3 if quick else 5):  # interleaved, best of each: both see the same machine noise
+        # Interleaved, best of each: both see the same machine noise. A bare replay lasts ~0.1 s, and a burst of
+        # the machine's noise can cover all of five: the ratio of bests read 0.46 to 0.59 in blocks of five of
+        # the same 30 replays (0.54 best of all 30); best of fifteen, three runs read 0.52 to 0.54.
+        for _ in range(5 if quick else 15):
             # The previous replay's Store is cyclic garbage (it and its feed point at each other): collected here,
             # not in whichever timed replay happens to trigger the next full pass.
             gc.collect()
