@@ -181,6 +181,8 @@ class CapwatchApp(App[int]):
         await drawn.wait()
         first_pane_shown.set()
         await self.mount_panes()
+        if not self.is_running:
+            return  # the app quit while the tabs mounted: its shutdown is removing their widgets (NoMatches below)
         # Fill the hidden tabs now, while the Store is small: from here on they hold what changes, and showing one
         # catches up on that rather than rebuilding it all while the key waits (a 10,000-row table: ~100 ms).
         shown = self.active_pane()
