@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from typing import Any
 from urllib.parse import urlsplit
 
 import httptools
@@ -29,7 +30,7 @@ class _Reply:
     """httptools callbacks: the parser calls these as it reads the reply."""
 
     def __init__(self) -> None:
-        self.parser = httptools.HttpResponseParser(self)
+        self.parser: Any = httptools.HttpResponseParser(self)
         self.started = self.head_read = self.complete = self.keep_alive = False
 
     def on_headers_complete(self) -> None:
@@ -94,17 +95,21 @@ class Http1Connection:
         self._writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
         await self._writer.drain()
         reply = _Reply()
-        while not reply.complete:
-            chunk = await self._reader.read(65536)
-            if not chunk:
-                if reply.head_read:  # a body without a length ends with the connection
-                    break
-                raise EOFError("the receiver closed the connection in its reply") if reply.started else _NoReply()
-            reply.started = True
-            reply.parser.feed_data(chunk)
+        parser = reply.parser
+        try:
+            while not reply.complete:
+                chunk = await self._reader.read(65536)
+                if not chunk:
+                    if reply.head_read:  # a body without a length ends with the connection
+                        break
+                    raise EOFError("the receiver closed the connection in its reply") if reply.started else _NoReply()
+                reply.started = True
+                parser.feed_data(chunk)
+        finally:
+            reply.parser = None  # it holds the reply: no cycle left for the collector, at hundreds a second
         if not (reply.complete and reply.keep_alive):
             self.close()
-        return reply.parser.get_status_code()
+        return parser.get_status_code()
 
     def close(self) -> None:
         if self._writer is not None:
