@@ -281,20 +281,16 @@ class CapwatchApp(App[int]):
         await super().on_event(event)
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        try:
-            if event.pane.id and self._started:  # (the first activation, before the first frame, is `_start_up`'s)
-                self._start_pane_mounts([event.pane.id])  # a click faster than `mount_panes`: it fills itself
-            pane = self.active_pane()
-        except NoMatches:  # a number key still queued when the app quit: the screen is already gone
-            return
+        if not self.is_running:
+            return  # a number key still queued when the app quit: its shutdown is removing the screen
+        if event.pane.id and self._started:  # (the first activation, before the first frame, is `_start_up`'s)
+            self._start_pane_mounts([event.pane.id])  # a click faster than `mount_panes`: it fills itself on mount
+        pane = self.active_pane()
         if pane is not None:
             pane.catch_up()
 
     def on_screen_resume(self) -> None:
-        try:
-            pane = self.active_pane()
-        except NoMatches:  # torn down at exit
-            return
+        pane = self.active_pane() if self.is_running else None  # (not while the shutdown removes the screens)
         if pane is not None:
             pane.catch_up()
 
