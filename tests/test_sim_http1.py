@@ -54,51 +54,42 @@ async def test_a_post_sends_its_head_and_body_and_keeps_the_connection():
     assert server.connections == 1  # kept alive
 
 
+async def post_each(server: ScriptedServer, *bodies: bytes) -> list[int]:
+    """POST each body to `server` over one Http1Connection, in turn; the statuses."""
+    connection = Http1Connection(await server.start())
+    try:
+        return [await connection.post("/a", body, {}) for body in bodies]
+    finally:
+        connection.close()
+        server.server.close()
+
+
 async def test_a_chunked_reply_is_read_to_its_end_and_the_connection_kept():
     chunked = b"HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"
     server = ScriptedServer([chunked, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"])
-    connection = Http1Connection(await server.start())
-    try:
-        assert await connection.post("/a", b"1", {}) == 202
-        assert await connection.post("/a", b"2", {}) == 200
-    finally:
-        connection.close()
+    assert await post_each(server, b"1", b"2") == [202, 200]
     assert server.connections == 1
 
 
 async def test_a_reply_without_a_length_ends_with_its_connection():
     server = ScriptedServer([b"HTTP/1.1 200 OK\r\n\r\nno length: ends with the connection",
                              b"HTTP/1.1 204 No Content\r\n\r\n"], close_after_reply=True)
-    connection = Http1Connection(await server.start())
-    try:
-        assert await connection.post("/a", b"1", {}) == 200
-        assert await connection.post("/a", b"2", {}) == 204
-    finally:
-        connection.close()
+    assert await post_each(server, b"1", b"2") == [200, 204]
     assert server.connections == 2
 
 
 async def test_connection_close_is_honoured_and_the_next_post_reconnects():
     close = b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
     server = ScriptedServer([close, close], close_after_reply=True)
-    connection = Http1Connection(await server.start())
-    try:
-        assert await connection.post("/a", b"1", {}) == 200
-        assert await connection.post("/a", b"2", {}) == 200
-    finally:
-        connection.close()
+    assert await post_each(server, b"1", b"2") == [200, 200]
     assert server.connections == 2
 
 
 async def test_a_kept_connection_the_receiver_closed_while_idle_is_replaced_without_an_error():
     ok = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"  # says keep-alive, then the server closes (idle timeout)
     server = ScriptedServer([ok, ok], close_after_reply=True)
-    connection = Http1Connection(await server.start())
-    try:
-        assert await connection.post("/a", b"1", {}) == 200
-        assert await connection.post("/a", b"2", {}) == 200  # the close seen first, or met while sending
-    finally:
-        connection.close()
+    # The second post sees the close first, or meets it while sending: either way no error.
+    assert await post_each(server, b"1", b"2") == [200, 200]
     assert server.connections == 2 and [body for _, body in server.requests] == [b"1", b"2"]
 
 
