@@ -259,8 +259,8 @@ def sse_response(chunks: list[bytes]) -> httpx.Response:
 
 async def record_streams(env: dict[str, str], seconds: float) -> dict[str, list[bytes]]:
     """Raw bytes of the CapOut SSE stream and every Capx company's activity stream, as they came."""
-    from tui.services.capout import CapOutClient, realtime_url
-    from tui.services.capx import CapxClient
+    from tui.vendors.capout.client import CapOutClient, realtime_url
+    from tui.vendors.capx.client import CapxClient
 
     capout = CapOutClient(env["CAPOUT_BASE_URL"], api_key=env["CAPOUT_API_KEY"])
     capx = CapxClient(env["CAPX_BASE_URL"], api_key=env["CAPX_API_KEY"])
@@ -304,8 +304,8 @@ async def replay_live(recorded: dict[str, list[bytes]], capout, capx) -> int:
     """The live layer as the hub runs it: one channel per stream, its SSEReader, `handle()` into one Store
     (JSON, sanitize, normalize, apply) with a ChangeFeed taken every 100 events. The clients are only
     carried by the channels (made outside the timing: building an httpx client loads the CA store)."""
-    from tui.live.capout import CapOutRealtime
-    from tui.live.capx import CapxActivity
+    from tui.vendors.capout.live import CapOutRealtime
+    from tui.vendors.capx.live import CapxActivity
     from tui.live.hub import SeenActivity
     from tui.live.sse import SSEReader
     from tui.live.store import Store
@@ -331,8 +331,8 @@ async def replay_live(recorded: dict[str, list[bytes]], capout, capx) -> int:
 
 async def bench_ingest(results: Results, quick: bool) -> None:
     seconds = 4 if quick else 10
-    from tui.services.capout import CapOutClient
-    from tui.services.capx import CapxClient
+    from tui.vendors.capout.client import CapOutClient
+    from tui.vendors.capx.client import CapxClient
 
     with simulator(2000) as sim:
         log(f"ingest: recording {seconds} s of SSE at --rate 2000")

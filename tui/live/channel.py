@@ -14,7 +14,7 @@ import time
 from tui.live.backoff import Backoff
 from tui.live.events import ChannelState
 from tui.live.store import Store
-from tui.services.base import ApiError
+from tui.api import ApiError
 
 log = logging.getLogger("capwatch.live")
 

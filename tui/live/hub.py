@@ -99,9 +99,9 @@ class LiveHub:
         self.read_only = bool(config.read_only)
         self.capout = self.casmo = self.capx = self.captain = None
         # Vendor modules are imported only for services that are on: an unused one costs nothing at start.
-        self.capout_channel = None  # tui.live.capout.CapOutRealtime
-        self.captain_jobs = None  # tui.live.captain.CaptainJobs
-        self.capx_channels: dict[str, Any] = {}  # company id -> tui.live.capx.CapxActivity
+        self.capout_channel = None  # tui.vendors.capout.live.CapOutRealtime
+        self.captain_jobs = None  # tui.vendors.captain.live.CaptainJobs
+        self.capx_channels: dict[str, Any] = {}  # company id -> tui.vendors.capx.live.CapxActivity
         self.receiver = None
         self.seen_capx = SeenActivity()
         self._tasks: set[asyncio.Task] = set()
@@ -115,19 +115,19 @@ class LiveHub:
         c = self.config
         ro = self.read_only
         if c.capout.enabled:
-            from tui.services.capout import CapOutClient
+            from tui.vendors.capout.client import CapOutClient
 
             self.capout = CapOutClient(c.capout.base_url, api_key=secret_value(c.capout.api_key), read_only=ro)
         if c.casmo.enabled:
-            from tui.services.casmo import CasmoClient
+            from tui.vendors.casmo.client import CasmoClient
 
             self.casmo = CasmoClient(c.casmo.base_url, api_key=secret_value(c.casmo.api_key), read_only=ro)
         if c.capx.enabled:
-            from tui.services.capx import CapxClient
+            from tui.vendors.capx.client import CapxClient
 
             self.capx = CapxClient(c.capx.base_url, api_key=secret_value(c.capx.api_key), read_only=ro)
         if c.captain.enabled:
-            from tui.services.captain import CaptainClient
+            from tui.vendors.captain.client import CaptainClient
 
             self.captain = CaptainClient(c.captain.base_url, api_key=secret_value(c.captain.api_key),
                                          organization_id=c.captain.organization_id or "", read_only=ro)
@@ -152,19 +152,19 @@ class LiveHub:
         """Start every channel; returns at once (they run as tasks until `stop()`)."""
         c = self.config
         if self.capout is not None:
-            from tui.live.capout import CapOutCredits, CapOutRealtime
+            from tui.vendors.capout.live import CapOutCredits, CapOutRealtime
 
             self.capout_channel = CapOutRealtime(self.capout, self.store, transport=c.capout.transport,
                                                  recent=c.capout.recent)
             self._spawn(self.capout_channel.run(), self.capout_channel.name)
             self._spawn(CapOutCredits(self.capout, self.store).run(), "capout.credits")
         if self.capx is not None:
-            from tui.live.capx import CapxCompanies, publish_capx_figures
+            from tui.vendors.capx.live import CapxCompanies, publish_capx_figures
 
             self.capx.on_figures = lambda: publish_capx_figures(self.capx, self.store)
             self._spawn(CapxCompanies(self.capx, self.store, self._watch_companies).run(), "capx.companies")
         if self.captain is not None:
-            from tui.live.captain import CaptainDatabases, CaptainJobs
+            from tui.vendors.captain.live import CaptainDatabases, CaptainJobs
 
             databases = CaptainDatabases(self.captain, self.store)
             self.captain_jobs = CaptainJobs(self.captain, self.store, databases)
@@ -193,7 +193,7 @@ class LiveHub:
         self.store.set_state("webhooks", ChannelState.LIVE)
 
     async def _watch_companies(self, company_ids: list[str]) -> None:
-        from tui.live.capx import CapxActivity
+        from tui.vendors.capx.live import CapxActivity
 
         wanted = set(self.config.capx.companies or company_ids)
         for company_id in company_ids:
@@ -205,8 +205,8 @@ class LiveHub:
                 await asyncio.sleep(0)  # the client's rate governor spaces the opens
 
     def _on_webhook(self, service: str, payload: dict[str, Any], received_at: float) -> None:
-        from tui.live.capx import activity_event
-        from tui.live.casmo import casmo_webhook_event
+        from tui.vendors.capx.live import activity_event
+        from tui.vendors.casmo.live import casmo_webhook_event
 
         self.store.note_event("webhooks", received_at)
         if service == "casmo":
@@ -254,7 +254,7 @@ class LiveHub:
         else:
             reply = await self.capout.upload(file_name or (url or "").rstrip("/").rsplit("/", 1)[-1] or "document",
                                              xn_address, url=url)
-        from tui.live.capout import document_event
+        from tui.vendors.capout.live import document_event
 
         row = sanitize_data(reply.model_dump(mode="json"))
         row.setdefault("file_name", file_name or Path(path or url or "").name)
@@ -267,7 +267,7 @@ class LiveHub:
         return reply
 
     async def submit_casmo(self, path: str, *, kind: str, mode: str = "callback", workflow_id: str | None = None):
-        from tui.live.casmo import submitted_job_row
+        from tui.vendors.casmo.live import submitted_job_row
 
         file_path = Path(path).expanduser()
         content = file_path.read_bytes()
@@ -304,7 +304,7 @@ class LiveHub:
         return await self.capx.list_playbooks()
 
     async def capx_resync(self, company_id: str) -> None:
-        from tui.live.capx import resync_company
+        from tui.vendors.capx.live import resync_company
 
         await resync_company(self.capx, self.store, company_id)  # agents, tasks and costs
 

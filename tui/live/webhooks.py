@@ -30,7 +30,7 @@ from typing import Any, Awaitable, Callable
 import uvicorn
 
 from tui.live.events import load_json
-from tui.services.casmo import verify_signature
+from tui.vendors.casmo.client import verify_signature
 
 # Debug level only: nothing configures logging in the app, and a warning would reach stderr (Python's
 # last-resort handler) and tear the TUI. The counters are what the operator sees.

@@ -25,9 +25,9 @@ from tui.app.panes.base import Pane
 from tui.app.screens import ConfirmScreen, DetailScreen, FormScreen, TypeToConfirmScreen
 from tui.app.widgets.meters import seconds_words
 from tui.app.widgets.table import Column, LiveTable
-from tui.live.captain import eta_seconds
+from tui.vendors.captain.live import eta_seconds
 from tui.live.events import parse_timestamp
-from tui.services.captain import environment_of
+from tui.vendors.captain.client import environment_of
 from tui.text import sanitize
 
 # Doc: "special characters and spaces should be avoided in database names"; the simulator enforces this.

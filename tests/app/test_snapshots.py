@@ -1,0 +1,90 @@
+"""Snapshot tests: every tab at 80x24 and 120x40, showing a recorded demo world (tests/helpers/snapshot_world.py) at a
+frozen moment. A failure writes a side-by-side report (snapshot_report.html); after a deliberate change of
+look, refresh with `pytest tests/app/test_snapshots.py --snapshot-update` and look at every picture."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from tests.helpers import snapshot_world
+from tui import wall_clock
+from tui.app.app import CapwatchApp
+from tui.app.query_history import QueryHistory
+from tui.config import load_config
+from tui.live.store import Store
+from tui.sim.core import SimOptions
+
+SIZES = {"80x24": (80, 24), "120x40": (120, 40)}
+TABS = [(str(n), tab) for n, (tab, _) in enumerate(CapwatchApp.TABS, start=1)]
+
+
+class RecordedHub:
+    """Stands in for the LiveHub: the recorded world, no network, nothing changing."""
+
+    read_only = False
+
+    def __init__(self) -> None:
+        self.store = snapshot_world.load(Store())
+
+    async def run(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+
+@pytest.fixture
+def frozen(monkeypatch, tmp_path):
+    """The clock at the recorded world's "now", in UTC; a query history with three questions in it."""
+    monkeypatch.setattr(wall_clock, "now", lambda: snapshot_world.FROZEN_NOW)
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    history = QueryHistory(tmp_path / "query-history.json")
+    for minutes_ago, question, status, elapsed in ((95, "Which contracts renew in Q1?", "success", 2.41),
+                                                   (40, "Summarize the indemnity clauses", "success", 3.9),
+                                                   (6, "List invoices over $10k from Acme", "error", 0.82)):
+        history.record(question=question, database="contracts_2026", status=status, elapsed=elapsed,
+                       preview="" if status == "error" else f"Answer to: {question}",
+                       at=snapshot_world.FROZEN_NOW - minutes_ago * 60)
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def recorded_app() -> CapwatchApp:
+    env = SimOptions(port=8765).client_env()
+    args = type("Args", (), {"config": os.devnull, "read_only": None, "transport": None, "webhook_host": None,
+                             "webhook_port": None, "profile": "demo"})()
+    return CapwatchApp(load_config(args, env=env).config, demo=True, hub=RecordedHub())
+
+
+@pytest.mark.parametrize("size", SIZES, ids=list(SIZES))
+@pytest.mark.parametrize("key,tab", TABS, ids=[tab for _, tab in TABS])
+def test_tab(snap_compare, frozen, key, tab, size):
+    async def show_tab(pilot) -> None:
+        await pilot.press(key)
+        await pilot.pause()
+        assert pilot.app.query_one("#tabs").active == tab
+
+    assert snap_compare(recorded_app(), terminal_size=SIZES[size], run_before=show_tab)
+
+
+# What an operator opens on top of the tabs, at the smallest size they must work at (and the query history,
+# which has its own layout, at both).
+SCREENS = {
+    "help-80x24": ((80, 24), ["question_mark"]),
+    "health-80x24": ((80, 24), ["h"]),
+    "document-detail-80x24": ((80, 24), ["2", "enter"]),
+    "approval-confirm-80x24": ((80, 24), ["4", "a"]),
+    "query-history-80x24": ((80, 24), ["6", "ctrl+o"]),
+    "query-history-120x40": ((120, 40), ["6", "ctrl+o"]),
+}
+
+
+@pytest.mark.parametrize("name", SCREENS)
+def test_screen(snap_compare, frozen, name):
+    size, keys = SCREENS[name]
+    assert snap_compare(recorded_app(), terminal_size=size, press=keys)

@@ -1,1 +1,0 @@
-"""One module per vendor: pydantic wire models and an async httpx client. No Textual import here."""

@@ -1,0 +1,61 @@
+"""What capwatch knows about a vendor before anything of it is imported: its declaration (`Vendor`).
+
+A declaration is plain data, cheap to import (the monitor reads them before its first frame): the vendor's name,
+title, key prefixes and default base URL (config), the entity kinds it fills and which statuses finish them (the
+Store), which events are alerts (the app), and where its heavier parts live, named as "module:attribute" strings
+that are imported only when the service is on: its integration (client, channels, webhooks, actions) and its
+settings section. The registry in `tui/vendors/__init__.py` lists the declarations in tab order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import import_module
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Kind:
+    """An entity kind a vendor fills in the Store (`Store.entities[name]`)."""
+
+    name: str
+    # Statuses in which an entity expects no further change: the Store keeps at most `max_finished_rows` of them
+    # per kind, dropping the ones finished longest ago; unfinished entities are never dropped.
+    finished: frozenset[str] = frozenset()
+    # A row whose field of this name is true is finished too, whatever its status (Captain's indexing jobs: `done`).
+    finished_flag: str | None = None
+
+
+@dataclass(frozen=True)
+class Tab:
+    """A tab of the monitor that shows this vendor: its id, its label, and its pane as "module:Class"."""
+
+    id: str
+    label: str
+    pane: str
+
+
+@dataclass(frozen=True)
+class Vendor:
+    name: str  # "capx": the config section, the event `service`, the channels' prefix
+    title: str  # "Capx": how people write it
+    default_base_url: str
+    key_prefixes: tuple[str, ...]  # an API key of this vendor starts with one of these
+    kinds: tuple[Kind, ...] = ()
+    webhooks: bool = False  # it signs webhooks: a `webhook_secret` setting and a route on the receiver
+    alert_types: frozenset[str] = frozenset()  # event types that are alerts
+    alert_statuses: frozenset[str] = frozenset()  # an event whose entity reaches one of these is an alert
+    integration: str = ""  # "module:Class" of its Integration, imported only when the service is on
+    settings: str = ""  # "module:Class" of its config section
+    tabs: tuple[Tab, ...] = field(default=())
+
+    @property
+    def env_prefix(self) -> str:
+        """`CAPX_`: its environment variables are CAPX_API_KEY, CAPX_BASE_URL, ..."""
+        return f"{self.name.upper()}_"
+
+
+def load(reference: str) -> Any:
+    """The object a "module:attribute" string names, importing its module on first use."""
+    module, _, attribute = reference.partition(":")
+    return getattr(import_module(module), attribute)

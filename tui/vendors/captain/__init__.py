@@ -1,0 +1,22 @@
+"""Captain (data lake): databases, files, indexing jobs (polled: Captain has no push channel) and the
+natural-language query console. `client.py` is its REST client, `live.py` its pollers."""
+
+from tui.vendors.base import Kind, Tab, Vendor
+
+VENDOR = Vendor(
+    name="captain",
+    title="Captain",
+    default_base_url="https://api.runcaptain.com",
+    key_prefixes=("cap_dev_", "cap_stage_", "cap_prod_"),
+    kinds=(
+        Kind("databases"),
+        Kind("files"),
+        Kind("indexing_jobs", finished=frozenset({"completed", "failed", "error"}), finished_flag="done"),
+    ),
+    integration="tui.vendors.captain.integration:CaptainIntegration",
+    settings="tui.vendors.captain.settings:CaptainSettings",
+    tabs=(
+        Tab("captain", "Captain", "tui.app.panes.captain:CaptainPane"),
+        Tab("query", "Query", "tui.app.panes.query:QueryPane"),
+    ),
+)

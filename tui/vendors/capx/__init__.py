@@ -1,0 +1,23 @@
+"""Capx (agent-run companies): companies, agents, tasks awaiting approval, playbook runs and costs, over one
+activity SSE stream per company and signed webhooks. `client.py` is its REST client, `live.py` its channels."""
+
+from tui.vendors.base import Kind, Tab, Vendor
+
+VENDOR = Vendor(
+    name="capx",
+    title="Capx",
+    default_base_url="https://api.capx.ai/v1",
+    key_prefixes=("capx_sk_",),
+    kinds=(
+        Kind("companies"),
+        Kind("agents"),
+        Kind("tasks", finished=frozenset({"completed", "rejected"})),
+        Kind("costs"),
+        Kind("runs", finished=frozenset({"completed", "failed"})),
+    ),
+    webhooks=True,
+    alert_types=frozenset({"agent.error", "task.approval_required", "costs.threshold_reached"}),
+    integration="tui.vendors.capx.integration:CapxIntegration",
+    settings="tui.vendors.capx.settings:CapxSettings",
+    tabs=(Tab("capx", "Capx", "tui.app.panes.capx:CapxPane"),),
+)

@@ -1,0 +1,363 @@
+"""Capx (agent-run companies): wire models and the REST client.
+
+Every reply is the `{success, data, meta}` envelope: the client unwraps it and records `meta.credits_*` and
+the `X-RateLimit-*` headers of every reply (success or error) as live figures. It slows itself down before
+the limit (RateLimitGovernor) and waits out a 429; mutations carry an Idempotency-Key reused on retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, AsyncIterator, Callable, Generic, TypeVar
+
+import httpx
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from tui.api import (STREAM_READ_TIMEOUT, ApiError, BaseClient, json_or_none, new_idempotency_key,
+                               retry_after_seconds)
+from tui.text import mask_secret
+
+DEFAULT_BASE_URL = "https://api.capx.ai/v1"
+MAX_PAGE_SIZE = 100  # the docs' maximum `limit`
+EVENT_TYPES = (
+    "company.created", "company.status_changed", "agent.heartbeat", "agent.error", "task.created",
+    "task.completed", "task.approval_required", "playbook.run_started", "playbook.run_completed",
+    "costs.threshold_reached",
+)
+# Known values, for display only: a value not listed here is kept and shown as it comes.
+COMPANY_STATUSES = ("running", "paused", "stopped")
+AGENT_STATUSES = ("idle", "working", "error")
+RUN_STATUSES = ("running", "completed", "failed")
+TASK_STATUSES = ("open", "in_progress", "awaiting_approval", "completed", "rejected")
+
+
+class CapxModel(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class Meta(CapxModel):
+    credits_used: float | None = None
+    credits_remaining: float | None = None
+    cursor: str | None = None
+    has_more: bool | None = None
+
+
+class ErrorBody(CapxModel):
+    code: str | None = None
+    message: str | None = None
+    docs: str | None = None
+
+
+class Company(CapxModel):
+    id: str = ""
+    name: str | None = None
+    status: str | None = None
+    created_at: str | None = None
+    agent_count: int | None = None
+    monthly_budget_usd: float | None = None
+
+
+class Agent(CapxModel):
+    id: str = ""
+    name: str | None = None
+    role: str | None = None
+    status: str | None = None
+    last_heartbeat_at: str | None = None
+
+
+class Task(CapxModel):
+    id: str = ""
+    title: str | None = None
+    status: str | None = None
+    agent_id: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+class AgentCost(CapxModel):
+    agent_id: str | None = None
+    usd: float | None = None
+
+
+class Costs(CapxModel):
+    company_id: str | None = None
+    period_start: str | None = None
+    period_end: str | None = None
+    total_usd: float | None = None
+    threshold_usd: float | None = None
+    by_agent: list[AgentCost] = []
+
+
+class Playbook(CapxModel):
+    id: str = ""
+    name: str | None = None
+    description: str | None = None
+
+
+class PlaybookRun(CapxModel):
+    id: str = ""
+    playbook_id: str | None = None
+    company_id: str | None = None
+    status: str | None = None
+    started_at: str | None = None
+
+
+class ActivityEvent(CapxModel):
+    type: str | None = None
+    timestamp: str | None = None
+    company_id: str | None = None
+    agent_id: str | None = None
+    task_id: str | None = None
+    run_id: str | None = None
+    playbook_id: str | None = None
+    total_usd: float | None = None
+    threshold_usd: float | None = None
+
+
+class WebhookPayload(CapxModel):
+    event: str | None = None
+    timestamp: str | None = None
+    data: dict[str, Any] = {}
+
+
+M = TypeVar("M", bound=CapxModel)
+
+
+@dataclass
+class Page(Generic[M]):
+    items: list[M]
+    cursor: str | None
+    has_more: bool
+
+
+@dataclass
+class RateLimit:
+    limit: int | None = None
+    remaining: int | None = None
+    reset: float | None = None  # epoch seconds
+    observed_at: float = 0.0
+
+
+@dataclass
+class CapxCredits:
+    used: float | None = None
+    remaining: float | None = None
+
+
+class RateLimitGovernor:
+    """Spaces requests when the window's budget runs low, so the client slows down before the limit.
+
+    With `remaining` requests left until `reset` and no more than `reserve` of the limit left, requests go
+    out `seconds_to_reset / remaining` apart: the budget then lasts until the window resets. With nothing
+    left, the next request waits for the reset. Pure arithmetic plus one lock: no network here.
+    """
+
+    max_wait = 60.0  # a rolling one-minute window never needs more; guards against a nonsense Reset header
+
+    def __init__(self, reserve: float = 0.1, clock: Callable[[], float] = time.time):
+        self.reserve = reserve
+        self.clock = clock
+        self.lock = asyncio.Lock()  # one request leaves at a time, so the spacing holds under concurrency
+        self.last_sent = 0.0
+
+    def delay(self, rate: RateLimit) -> float:
+        """Seconds to wait before the next request, given the last figures the server sent."""
+        if rate.limit is None or rate.remaining is None or rate.reset is None:
+            return 0.0
+        now = self.clock()
+        left = rate.reset - now
+        if left <= 0:
+            return 0.0  # the figures are from a window that has passed
+        if rate.remaining <= 0:
+            return left
+        if rate.remaining > max(1, rate.limit * self.reserve):
+            return 0.0
+        spacing = left / rate.remaining
+        return max(0.0, spacing - (now - self.last_sent))
+
+    async def wait(self, current: Callable[[], RateLimit]) -> None:
+        """Wait our turn; `current` is read inside the lock, so a waiter sees the figures of the requests
+        that went before it."""
+        async with self.lock:
+            pause = self.delay(current())
+            if pause > 0:
+                await asyncio.sleep(min(pause, self.max_wait))
+            self.last_sent = self.clock()
+
+
+class CapxClient(BaseClient):
+    service = "capx"
+
+    def __init__(self, base_url: str = DEFAULT_BASE_URL, *, api_key: str, read_only: bool = False, **kwargs):
+        super().__init__(base_url, headers={"Authorization": f"Bearer {api_key}"}, read_only=read_only, **kwargs)
+        self._api_key = api_key
+        self.rate_limit = RateLimit()
+        self.credits = CapxCredits()
+        self.governor = RateLimitGovernor()
+        self.on_figures: Callable[[], None] | None = None  # called after every reply updated the figures
+        # A response hook sees every reply: errors, the 429s that send() retries, and stream openings.
+        self.http.event_hooks["response"].append(self._observe)
+
+    def __repr__(self) -> str:
+        return f"CapxClient(base_url={self.base_url!r}, api_key={mask_secret(self._api_key)!r})"
+
+    # ----------------------------------------------------------------------------------------- plumbing
+
+    async def _observe(self, response: httpx.Response) -> None:
+        """Record the live figures of one reply: rate limit from the headers, credits from `meta`."""
+        headers = response.headers
+        try:
+            if "x-ratelimit-limit" in headers:
+                self.rate_limit = RateLimit(int(float(headers["x-ratelimit-limit"])),
+                                            int(float(headers["x-ratelimit-remaining"])),
+                                            float(headers["x-ratelimit-reset"]), time.time())
+        except (KeyError, ValueError, OverflowError):  # OverflowError: int(float("inf"))
+            pass  # a malformed header is ignored, the last good figures stay
+        if "text/event-stream" not in headers.get("content-type", ""):  # a stream's body is never read here
+            await response.aread()
+            body = json_or_none(response)
+            meta = body.get("meta") if isinstance(body, dict) else None
+            if isinstance(meta, dict) and isinstance(meta.get("credits_remaining"), (int, float)):
+                used = meta.get("credits_used")
+                self.credits = CapxCredits(used if isinstance(used, (int, float)) else None, meta["credits_remaining"])
+        if self.on_figures is not None:
+            self.on_figures()
+
+    def error_from(self, response: httpx.Response) -> ApiError:
+        body = json_or_none(response)
+        detail = body.get("error") if isinstance(body, dict) else None
+        if isinstance(detail, dict):
+            error = ErrorBody.model_validate({k: v for k, v in detail.items() if isinstance(v, str)})
+            return ApiError(self.service, response.status_code, error.message or "request failed",
+                            code=error.code, docs=error.docs)
+        return ApiError(self.service, response.status_code, response.reason_phrase or "request failed")
+
+    async def _request(self, method: str, path: str, *, mutation: str | None = None, **kwargs: Any) -> tuple[Any, Meta]:
+        """Send one call within the rate budget and unwrap the envelope. `mutation` names a mutating call:
+        it is refused in read-only mode, and its Idempotency-Key is the same on every retry."""
+        if mutation:
+            self.guard(mutation)
+            kwargs["headers"] = {**kwargs.get("headers", {}), "Idempotency-Key": new_idempotency_key()}
+        await self.governor.wait(lambda: self.rate_limit)
+        response = await self.send(method, path, **kwargs)
+        body = json_or_none(response)
+        if not isinstance(body, dict) or body.get("success") is not True:
+            raise ApiError(self.service, response.status_code, "the reply was not a Capx success envelope")
+        try:
+            meta = Meta.model_validate(body.get("meta") or {})
+        except ValidationError:
+            meta = Meta()
+        return body.get("data"), meta
+
+    @staticmethod
+    def _one(model: type[M], data: Any) -> M:
+        try:
+            return model.model_validate(data)
+        except ValidationError as error:
+            raise ApiError("capx", None, f"unexpected {model.__name__}: {error.error_count()} problems") from None
+
+    def _many(self, model: type[M], data: Any) -> list[M]:
+        if not isinstance(data, list):
+            raise ApiError(self.service, None, f"expected a list of {model.__name__}")
+        return [self._one(model, row) for row in data]
+
+    async def _page(self, model: type[M], path: str, *, limit: int, cursor: str | None,
+                    params: dict[str, Any] | None = None) -> Page[M]:
+        query = {"limit": limit, **(params or {})}
+        if cursor:
+            query["cursor"] = cursor
+        data, meta = await self._request("GET", path, params=query)
+        return Page(self._many(model, data), meta.cursor, bool(meta.has_more and meta.cursor))
+
+    async def _walk(self, model: type[M], path: str, params: dict[str, Any] | None = None, *,
+                    page_size: int = MAX_PAGE_SIZE) -> AsyncIterator[M]:
+        """Every item of a list endpoint, following `meta.cursor` until the last page."""
+        cursor = None
+        while True:
+            page = await self._page(model, path, limit=page_size, cursor=cursor, params=params)
+            for item in page.items:
+                yield item
+            if not page.has_more:
+                return
+            cursor = page.cursor
+
+    # ----------------------------------------------------------------------------------------- resources
+
+    async def list_companies(self, *, limit: int = 25, cursor: str | None = None) -> Page[Company]:
+        return await self._page(Company, "/companies", limit=limit, cursor=cursor)
+
+    def iter_companies(self, *, page_size: int = MAX_PAGE_SIZE) -> AsyncIterator[Company]:
+        return self._walk(Company, "/companies", page_size=page_size)
+
+    async def get_company(self, company_id: str) -> Company:
+        data, _ = await self._request("GET", f"/companies/{company_id}")
+        return self._one(Company, data)
+
+    async def pause_company(self, company_id: str) -> Company:
+        data, _ = await self._request("POST", f"/companies/{company_id}/pause", mutation="pause company")
+        return self._one(Company, data)
+
+    async def resume_company(self, company_id: str) -> Company:
+        data, _ = await self._request("POST", f"/companies/{company_id}/resume", mutation="resume company")
+        return self._one(Company, data)
+
+    async def list_agents(self, company_id: str) -> list[Agent]:
+        return [agent async for agent in self._walk(Agent, f"/companies/{company_id}/agents")]
+
+    async def list_tasks(self, company_id: str, *, status: str | None = None, limit: int = 25,
+                         cursor: str | None = None) -> Page[Task]:
+        return await self._page(Task, f"/companies/{company_id}/tasks", limit=limit, cursor=cursor,
+                                params={"status": status} if status else None)
+
+    def iter_tasks(self, company_id: str, *, status: str | None = None,
+                   page_size: int = MAX_PAGE_SIZE) -> AsyncIterator[Task]:
+        return self._walk(Task, f"/companies/{company_id}/tasks", {"status": status} if status else None,
+                          page_size=page_size)
+
+    async def approve_task(self, task_id: str) -> Task:
+        data, _ = await self._request("POST", f"/tasks/{task_id}/approve", mutation="approve task")
+        return self._one(Task, data)
+
+    async def reject_task(self, task_id: str) -> Task:
+        data, _ = await self._request("POST", f"/tasks/{task_id}/reject", mutation="reject task")
+        return self._one(Task, data)
+
+    async def get_costs(self, company_id: str) -> Costs:
+        data, _ = await self._request("GET", f"/companies/{company_id}/costs")
+        return self._one(Costs, data)
+
+    async def list_playbooks(self) -> list[Playbook]:
+        return [playbook async for playbook in self._walk(Playbook, "/playbooks")]
+
+    async def run_playbook(self, playbook_id: str, company_id: str) -> PlaybookRun:
+        data, _ = await self._request("POST", f"/playbooks/{playbook_id}/run", mutation="run playbook",
+                                      json={"company_id": company_id})
+        return self._one(PlaybookRun, data)
+
+    @asynccontextmanager
+    async def open_activity(self, company_id: str, last_event_id: str | None = None) -> AsyncIterator[httpx.Response]:
+        """The activity SSE stream of one company, unparsed (the live layer reads it). Opening it counts
+        against the rate limit. A non-2xx reply raises ApiError (with `retry_after` on a 429), and so does a
+        transport failure while opening or reading."""
+        headers = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
+        if last_event_id:
+            headers["Last-Event-ID"] = last_event_id
+        await self.governor.wait(lambda: self.rate_limit)
+        timeout = httpx.Timeout(10.0, read=STREAM_READ_TIMEOUT)
+        try:
+            async with self.http.stream("GET", f"/companies/{company_id}/activity", params={"stream": "true"},
+                                        headers=headers, timeout=timeout) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    error = self.error_from(response)
+                    if response.status_code == 429:
+                        error.retry_after = retry_after_seconds(response)
+                    raise error
+                if "text/event-stream" not in response.headers.get("content-type", ""):
+                    raise ApiError(self.service, response.status_code, "the activity reply is not an event stream")
+                yield response
+        except httpx.TransportError as error:
+            raise ApiError(self.service, None, f"{type(error).__name__}: {error}") from error
