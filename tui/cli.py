@@ -31,6 +31,9 @@ def _add_config_flags(parser: argparse.ArgumentParser, *, subcommand: bool = Fal
 
 def _add_sim_flags(parser: argparse.ArgumentParser, *, port_default: int | None) -> None:
     parser.add_argument("--seed", type=int, help="make the world repeatable")
+    parser.add_argument("--world", type=int, metavar="N",
+                        help="world N of the seed: 2 is the new world `POST /_admin/new-world` makes of 1 (new ids, "
+                             "some companies gone), as a server back from a data reset (default 1)")
     parser.add_argument("--rate", type=float, help="world events per second, all services together (default 4)")
     parser.add_argument("--token-ttl", type=float, metavar="S", help="CapOut realtime token lifetime (default 900)")
     parser.add_argument(
@@ -38,7 +41,7 @@ def _add_sim_flags(parser: argparse.ArgumentParser, *, port_default: int | None)
         metavar="SPEC",
         default="",
         help="comma-separated: drop=S, close=CODE, errors=SHARE, throttle=SHARE, latency=MS, drip=MS, "
-        "framing, malformed=SHARE, hostile",
+        "framing, malformed=SHARE, hostile, first='METHOD /path glob:N' (its first N requests fail with 500)",
     )
 
 
@@ -113,7 +116,7 @@ def _sim_options(args: argparse.Namespace):
     from tui.sim.core import Faults, SimOptions
 
     options = SimOptions()
-    for name in ("host", "port", "seed", "rate", "token_ttl", "webhook_url"):
+    for name in ("host", "port", "seed", "world", "rate", "token_ttl", "webhook_url"):
         value = getattr(args, name, None)
         if value is not None:
             setattr(options, name, value)

@@ -23,15 +23,13 @@ import functools
 import itertools
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 
 import httpx
 import pytest
 
+from tests.helpers.simproc import SimProcess
 from tests.helpers.waiting import eventually
 from tui.config import load_config
 from tui.live import channel as channel_module
@@ -42,7 +40,6 @@ from tui.vendors.capx.live import CapxCompanies
 from tui.live.events import ChannelState
 from tui.live.hub import LiveHub
 from tui.sim.core import Faults
-from tui.sim.server import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 
@@ -271,55 +268,27 @@ async def test_fault_survived(sim_factory, fault):
 # --------------------------------------------------------------------------------------------- SIGKILL
 
 
-def start_child(port: int, seed: int) -> subprocess.Popen:
-    """`python -m tui sim` as its own process, ready when its root answers."""
-    child = subprocess.Popen([sys.executable, "-m", "tui", "sim", "--port", str(port), "--seed", str(seed),
-                              "--rate", str(RATE)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 15
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/", timeout=1).status_code == 200:
-                return child
-        except httpx.HTTPError:
-            pass
-        if child.poll() is not None:
-            raise RuntimeError(f"the simulator exited: {child.stderr.read().decode(errors='replace')}")
-        if time.monotonic() > deadline:
-            child.kill()
-            raise RuntimeError("the simulator did not start")
-        time.sleep(0.05)
-
-
 async def test_simulator_sigkilled_and_restarted(monkeypatch):
     # A child simulator has the default Capx rate limit (60 a minute): poll the company list less often.
     monkeypatch.setattr(CapxCompanies, "interval", lambda self: 5.0)
-    port, seed = free_port(), 23
-    root = f"http://127.0.0.1:{port}"
-    from tui.sim.core import SimOptions
-
-    env = SimOptions(port=port).client_env()
-    first = await asyncio.to_thread(start_child, port, seed)
-    second = None
-    hub = make_hub(env, "ws")
+    server = SimProcess(seed=23, rate=RATE)
+    await asyncio.to_thread(server.start)
+    hub = make_hub(server.client_env(), "ws")
     await hub.start()
     try:
         await eventually(lambda: all_live(hub), 15.0, lambda: f"never all LIVE: {states(hub)}")
         names = task_names(hub)
-        first.send_signal(signal.SIGKILL)
-        await asyncio.to_thread(first.wait, 10)
+        await asyncio.to_thread(server.kill)
         streams = [n for n in channels(hub) if n.startswith(("capout.ws", "capx.co_"))]
         await eventually(lambda: all(hub.store.health[n].state is not ChannelState.LIVE for n in streams), 10.0,
                          lambda: f"the streams did not notice the kill: {states(hub)}")
         assert_alive(hub, names)
-        second = await asyncio.to_thread(start_child, port, seed)  # the same port, the same world
-        await admin(root, "POST", "pause")
+        await asyncio.to_thread(server.start)  # the same port, the same world
+        await admin(server.root, "POST", "pause")
         back_at = time.monotonic()
-        await recover_and_check(hub, root, names, back_at=back_at)
-        journal = await admin(root, "GET", "journal")
+        await recover_and_check(hub, server.root, names, back_at=back_at)
+        journal = await admin(server.root, "GET", "journal")
         assert journal["streams_opened"], "the hub never reconnected to the new simulator"
     finally:
         await hub.stop()
-        for child in (first, second):
-            if child is not None and child.poll() is None:
-                child.kill()
-                child.wait(10)
+        await asyncio.to_thread(server.stop)

@@ -8,6 +8,7 @@ subclass: its world state, its routes, its auth and error format. This module ho
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import json
 import random
 import time
@@ -52,8 +53,12 @@ class Faults:
     hostile_framing: bool = False  # BOM, CR line ends, comments, id-only blocks, retry: in SSE
     malformed_rate: float = 0.0  # share of realtime messages sent as broken JSON
     hostile_strings: bool = False  # escape sequences and Rich markup in names and titles
+    # Start-up faults: "METHOD /path" glob (or "/path" for any method) -> how many of the next matching REST
+    # requests fail with 500, as a server still warming up fails its first requests. Spent as they match.
+    fail_first: dict[str, int] = field(default_factory=dict)
 
-    # `--faults drop=5,errors=0.1,throttle=0.05,latency=200,drip=20,framing,malformed=0.05,hostile,close=4001`
+    # `--faults drop=5,errors=0.1,throttle=0.05,latency=200,drip=20,framing,malformed=0.05,hostile,close=4001,
+    # first=GET /capx/v1/companies:1`
     ALIASES = {
         "drop": "drop_every",
         "close": "ws_close_code",
@@ -64,6 +69,7 @@ class Faults:
         "framing": "hostile_framing",
         "malformed": "malformed_rate",
         "hostile": "hostile_strings",
+        "first": "fail_first",
     }
 
     @classmethod
@@ -84,6 +90,15 @@ class Faults:
             if name not in known:
                 raise ValueError(f"unknown fault {name!r}; known: {', '.join(sorted(self.ALIASES))}")
             current = getattr(self, name)
+            if isinstance(current, dict):  # fail_first: a whole mapping replaces it, "PATTERN:N" adds one
+                if isinstance(value, dict):
+                    setattr(self, name, {str(k): int(v) for k, v in value.items() if int(v) > 0})
+                else:
+                    pattern, _, count = str(value).rpartition(":")
+                    if not pattern or not count.strip().isdigit():
+                        raise ValueError(f"{name} takes PATTERN:N, e.g. 'GET /capx/v1/companies:1'")
+                    current[pattern.strip()] = int(count)
+                continue
             if isinstance(current, bool):
                 value = value if isinstance(value, bool) else str(value).lower() in ("1", "true", "on", "yes")
             elif isinstance(current, int):
@@ -95,12 +110,29 @@ class Faults:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def take_start_fault(self, method: str, path: str) -> bool:
+        """Whether this request is one of the first N of a `fail_first` pattern (and spend it)."""
+        if not self.fail_first:
+            return False
+        request = f"{method} {path}"
+        for pattern, left in self.fail_first.items():
+            if fnmatch.fnmatchcase(request if not pattern.startswith("/") else path, pattern):
+                if left <= 1:
+                    del self.fail_first[pattern]
+                else:
+                    self.fail_first[pattern] = left - 1
+                return True
+        return False
+
 
 @dataclass
 class SimOptions:
     host: str = "127.0.0.1"
     port: int = 8765
     seed: int | None = None
+    # Which world of the seed: 1 is the seed's own, N + 1 what `POST /_admin/new-world` makes of world N (new ids,
+    # some companies gone). Restarting with `--world 2` is a server that came back from a data reset.
+    world: int = 1
     rate: float = 4.0  # world events per second, all vendors together
     token_ttl: float = 900.0  # CapOut realtime token lifetime, seconds
     webhook_url: str | None = None  # Casmo to URL/webhooks/casmo, Capx to URL/webhooks/capx
@@ -460,6 +492,7 @@ class Simulator:
         self.vendors: list[VendorSim] = []
         self.paused = False
         self.ticks = 0
+        self.world = 1  # which world of the seed this is (see SimOptions.world and tui/sim/worlds.py)
         self.webhooks: Any = None  # server.WebhookSender: `send(vendor, event, data, secret)`
 
     def topic(self, name: str) -> Topic:

@@ -1,7 +1,7 @@
 """Assemble the four vendor simulators into one ASGI app, add faults and the admin side, and serve it.
 
 Routes: `/capout`, `/casmo`, `/capx/v1`, `/captain` for the vendors; `/_admin/{journal,state,faults,pause,
-resume,step}` for tests and operators. Use `serve()` from the command line, `SimThread` from tests.
+resume,step,new-world}` for tests and operators. Use `serve()` from the command line, `SimThread` from tests.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tui.sim.core import SimOptions, Simulator, iso
 from tui.sim.http1 import DeliveryError, Http1Connection
+from tui.sim.worlds import new_world
 
 log = logging.getLogger("capwatch.sim")
 
@@ -39,6 +40,8 @@ def build_simulator(options: SimOptions) -> Simulator:
     sim = Simulator(options)
     sim.vendors = [CapOutSim(sim), CasmoSim(sim), CapxSim(sim), CaptainSim(sim)]
     sim.webhooks = WebhookSender(sim)
+    while sim.world < options.world:  # `--world N`: the world the admin call would have made N - 1 times
+        new_world(sim)
     return sim
 
 
@@ -111,6 +114,9 @@ class FaultMiddleware:
         sim, faults = self.sim, self.sim.faults
         vendor = sim.vendor_for_path(scope["path"])
         if vendor is not None:
+            if faults.take_start_fault(scope["method"], scope["path"]):
+                await self._reply(vendor.error(500, "internal_error", "Simulated start-up fault"), scope, receive, send)
+                return
             if faults.latency_ms:
                 await asyncio.sleep(faults.latency_ms / 1000)
             roll = sim.rng.random()
@@ -166,7 +172,7 @@ class FaultMiddleware:
 # --------------------------------------------------------------------------------------------- admin
 
 
-def admin_routes(sim: Simulator) -> list[Route]:
+def admin_routes(sim: Simulator, renew=None) -> list[Route]:
     async def journal(request: Request) -> JSONResponse:
         return JSONResponse(sim.journal.as_dict())
 
@@ -200,6 +206,11 @@ def admin_routes(sim: Simulator) -> list[Route]:
             sim.happen(count)
         return JSONResponse({"stepped": count})
 
+    async def new_world_route(request: Request) -> JSONResponse:
+        """Come back as a new world on the same port (see tui/sim/worlds.py)."""
+        await renew()
+        return JSONResponse({"world": sim.world, "boot": sim.boot})
+
     return [
         Route("/journal", journal),
         Route("/state", state),
@@ -207,6 +218,7 @@ def admin_routes(sim: Simulator) -> list[Route]:
         Route("/pause", pause, methods=["POST"]),
         Route("/resume", resume, methods=["POST"]),
         Route("/step", step, methods=["POST"]),
+        Route("/new-world", new_world_route, methods=["POST"]),
     ]
 
 
@@ -233,9 +245,19 @@ def create_app(options: SimOptions, sim: Simulator | None = None) -> Starlette:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     async def root(request: Request) -> JSONResponse:
-        return JSONResponse({"simulator": "capwatch", "services": options.base_urls(port=request.url.port)})
+        return JSONResponse({"simulator": "capwatch", "services": options.base_urls(port=request.url.port),
+                             "world": sim.world, "boot": sim.boot})
 
-    routes = [Route("/", root), Mount("/_admin", routes=admin_routes(sim))]
+    async def renew() -> None:
+        """The vendors' worlds replaced in place: their tasks stopped, new ones mounted and started."""
+        for vendor in sim.vendors:
+            await vendor.stop()
+        new_world(sim)
+        app.router.routes[2:] = [Mount(vendor.prefix, routes=vendor.routes()) for vendor in sim.vendors]
+        for vendor in sim.vendors:
+            await vendor.start()
+
+    routes = [Route("/", root), Mount("/_admin", routes=admin_routes(sim, renew))]
     routes += [Mount(vendor.prefix, routes=vendor.routes()) for vendor in sim.vendors]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.sim = sim
