@@ -17,21 +17,19 @@ Backoffs and poll intervals are shortened (monkeypatched) so each test takes abo
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import functools
 import itertools
 import json
-import os
 import time
 from collections import Counter
 
 import httpx
 import pytest
 
+from tests.helpers.hubs import channels, make_hub, states
 from tests.helpers.simproc import SimProcess
 from tests.helpers.waiting import eventually
-from tui.config import load_config
 from tui.live import channel as channel_module
 from tui.live.backoff import Backoff
 from tui.vendors.capout.live import CapOutCredits
@@ -67,16 +65,6 @@ def fast_channels(monkeypatch):
 # --------------------------------------------------------------------------------------------- helpers
 
 
-def make_hub(client_env: dict, transport: str) -> LiveHub:
-    """CapOut, Capx and Captain (Casmo has no channel of its own; no webhook receiver)."""
-    env = {k: v for k, v in client_env.items()
-           if k.startswith(("CAPOUT", "CAPTAIN")) or k in ("CAPX_BASE_URL", "CAPX_API_KEY")}
-    env["CAPWATCH_CAPOUT_TRANSPORT"] = transport
-    args = argparse.Namespace(config=os.devnull, read_only=None, transport=None, webhook_host=None,
-                              webhook_port=0, profile=None)
-    return LiveHub(load_config(args, env=env).config)
-
-
 async def admin(root: str, method: str, path: str, body: dict | None = None) -> dict:
     async with httpx.AsyncClient(timeout=10) as http:
         reply = await http.request(method, f"{root}/_admin/{path}", json=body)
@@ -84,18 +72,9 @@ async def admin(root: str, method: str, path: str, body: dict | None = None) -> 
         return reply.json()
 
 
-def channels(hub: LiveHub) -> dict:
-    """Every channel and poller the hub runs (services that are off excluded)."""
-    return {name: h for name, h in hub.store.health.items() if name not in ("casmo", "webhooks")}
-
-
 def all_live(hub: LiveHub) -> bool:
     found = channels(hub)
     return len(hub.capx_channels) >= 5 and all(h.state is ChannelState.LIVE for h in found.values())
-
-
-def states(hub: LiveHub) -> str:
-    return ", ".join(f"{n}={h.state.value}({h.last_error})" for n, h in sorted(channels(hub).items()))
 
 
 def differences(store, state: dict) -> list[str]:

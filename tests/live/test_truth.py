@@ -1,0 +1,232 @@
+"""The truth during and after an incident (issue 15), over real sockets, at the real intervals and backoffs.
+
+The simulator runs in a child process (tests/helpers/simproc.py) so it can be killed (SIGKILL), frozen (SIGSTOP)
+and brought back on the same port as a new world. Each test says what an on-call operator must be able to trust.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+
+import httpx
+import pytest
+
+from tests.helpers.hubs import channels, green, make_hub, states
+from tests.helpers.simproc import SimProcess
+from tests.helpers.simulator import make_options
+from tests.helpers.waiting import eventually
+from tui.live.events import ChannelState
+from tui.sim.server import SimThread
+from tui.vendors.capout.live import CapOutCredits, CapOutRealtime
+from tui.vendors.captain.live import DATABASES_EVERY
+from tui.vendors.capx.live import CapxCompanies
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
+
+DEAD_WITHIN = 10.0  # no green light this long after the server died (connections refused or reset)
+HUNG_WITHIN = 30.0  # ... and this long after it hung (connections open, nothing arrives)
+CAPX_EVERY = inspect.signature(CapxCompanies).parameters["every"].default  # the company list's interval
+
+
+def all_live(hub) -> bool:
+    found = channels(hub)
+    return len(hub.capx_channels) >= 5 and all(h.state is ChannelState.LIVE for h in found.values())
+
+
+async def running_hub(server: SimProcess):
+    hub = make_hub(server.client_env())
+    await hub.start()
+    await eventually(lambda: all_live(hub), 30.0, lambda: f"never all LIVE: {states(hub)}")
+    return hub
+
+
+@pytest.mark.xfail(strict=True, reason="issue 15: pollers stay green after kill -9")
+async def test_killed_server_leaves_no_green_light():
+    server = SimProcess(seed=23, rate=4.0)
+    await asyncio.to_thread(server.start)
+    hub = await running_hub(server)
+    try:
+        killed = time.monotonic()
+        await asyncio.to_thread(server.kill)
+        await eventually(lambda: not green(hub), DEAD_WITHIN,
+                         lambda: f"still green {DEAD_WITHIN} s after kill -9: {green(hub)}; {states(hub)}")
+        print(f"\nkill -9: no green light after {time.monotonic() - killed:.1f} s")
+    finally:
+        await hub.stop()
+        await asyncio.to_thread(server.stop)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 15: a hung server is never noticed by the pollers")
+async def test_hung_server_leaves_no_green_light_and_recovers():
+    server = SimProcess(seed=23, rate=4.0)
+    await asyncio.to_thread(server.start)
+    hub = await running_hub(server)
+    try:
+        frozen = time.monotonic()
+        await asyncio.to_thread(server.freeze)
+        await eventually(lambda: not green(hub), HUNG_WITHIN,
+                         lambda: f"still green {HUNG_WITHIN} s after SIGSTOP: {green(hub)}; {states(hub)}",
+                         interval=0.2)
+        print(f"\nSIGSTOP: no green light after {time.monotonic() - frozen:.1f} s")
+        await asyncio.to_thread(server.thaw)
+        await eventually(lambda: all_live(hub), 45.0, lambda: f"not all LIVE after SIGCONT: {states(hub)}")
+    finally:
+        await hub.stop()
+        await asyncio.to_thread(server.stop)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 15: GET is not retried on 500; the poller waits its whole interval")
+async def test_one_500_on_the_first_request_recovers_at_once():
+    """A transient 500 on the first `GET /companies` (no retry today) must not leave Capx blind for 60 s."""
+    options = make_options(capx_rate_limit=100_000, faults="first=GET /capx/v1/companies:1")
+    with SimThread(options) as sim:
+        hub = make_hub(options.client_env())
+        started = time.monotonic()
+        await hub.start()
+        try:
+            await eventually(lambda: hub.store.rows("companies"), 10.0,
+                             lambda: f"no companies 10 s after a single 500: {states(hub)}")
+            print(f"\none 500 first: companies after {time.monotonic() - started:.1f} s")
+        finally:
+            await hub.stop()
+
+
+@pytest.mark.xfail(strict=True, reason="issue 15: a failed poll waits its whole interval")
+async def test_failed_polls_recover_before_the_next_scheduled_poll():
+    """More failures than the client's retries: each poller retries on a short backoff, not after its interval
+    (the real intervals: CapOut credits 30 s, Capx companies 60 s, Captain databases 30 s)."""
+    faults = "first=GET /capx/v1/companies:6,first=GET /capout/credits:6,first=POST /captain/v1/list-databases:6"
+    options = make_options(capx_rate_limit=100_000, faults=faults)
+    with SimThread(options):
+        hub = make_hub(options.client_env())
+        started = time.monotonic()
+        await hub.start()
+        try:
+            due = {"capx.companies": CAPX_EVERY, "capout.credits": CapOutCredits(None, hub.store).every,
+                   "captain.databases": DATABASES_EVERY}
+            failed: set[str] = set()
+            recovered: dict[str, float] = {}
+
+            def check() -> bool:
+                for name in due:
+                    health = hub.store.health.get(name)
+                    if health is None:
+                        continue
+                    if health.last_error:
+                        failed.add(name)
+                    if health.state is not ChannelState.LIVE:
+                        assert not (name in recovered), f"{name} left LIVE again"
+                    elif name in failed and name not in recovered:
+                        recovered[name] = time.monotonic() - started
+                return recovered.keys() == due.keys()
+
+            await eventually(check, min(due.values()), lambda: f"not recovered: {states(hub)}; {recovered}")
+            for name, seconds in recovered.items():
+                assert seconds < due[name], f"{name} recovered after {seconds:.1f} s, its interval is {due[name]} s"
+            print(f"\nfailed polls recovered after: {recovered}")
+        finally:
+            await hub.stop()
+
+
+@pytest.mark.xfail(strict=True, reason="issue 15: a failed poll leaves its channel live")
+async def test_a_failing_poll_leaves_live_at_once():
+    """A poll that fails takes its channel out of LIVE at once, and it stays out until a poll succeeds."""
+    options = make_options(capx_rate_limit=100_000)
+    with SimThread(options) as sim:
+        hub = make_hub(options.client_env())
+        await hub.start()
+        try:
+            await eventually(lambda: all_live(hub), 20.0, lambda: states(hub))
+            every = CapOutCredits(None, hub.store).every
+            httpx.post(f"{sim.root}/_admin/faults", json={"fail_first": {"GET /capout/credits": 1000}})
+            credits = hub.store.health["capout.credits"]
+            await eventually(lambda: credits.last_error, every + 10.0, "the credits poll never failed")
+            assert credits.state is not ChannelState.LIVE, f"a failed poll left it {credits.state.value}"
+            httpx.post(f"{sim.root}/_admin/faults", json={"fail_first": {}})
+            await eventually(lambda: credits.state is ChannelState.LIVE, every, lambda: states(hub))
+        finally:
+            await hub.stop()
+
+
+@pytest.mark.xfail(strict=True, reason="issue 15: a new world leaves the old one's entities shown")
+async def test_new_world_leaves_nothing_of_the_old_one():
+    """Killed, then back on the same port as a new world: within one resync the Store holds only what the new
+    server lists (companies, agents, tasks, costs; CapOut documents it answers 404 for; Captain databases and files),
+    and channels that are live again carry no error without its time."""
+    server = SimProcess(seed=23, rate=2.0)
+    await asyncio.to_thread(server.start)
+    hub = await running_hub(server)
+    try:
+        old = await asyncio.to_thread(server.admin, "GET", "state")
+        await asyncio.to_thread(server.kill)
+        await eventually(lambda: not green(hub), DEAD_WITHIN, lambda: states(hub))
+        await asyncio.to_thread(server.start, world=2)
+        await asyncio.to_thread(server.admin, "POST", "pause")
+        new = await asyncio.to_thread(server.admin, "GET", "state")
+        store = hub.store
+        problems: list[str] = []
+
+        def true_picture() -> bool:
+            problems.clear()
+            for kind in ("companies", "agents", "tasks", "costs"):
+                stale = set(store.rows(kind)) - set(new["capx"][kind])
+                if stale:
+                    problems.append(f"{kind} of the old world: {sorted(stale)[:3]}")
+            old_docs = set(old["capout"]["documents"]) - set(new["capout"]["documents"])
+            shown = sorted(d for d in old_docs if d in store.rows("documents")
+                           and store.rows("documents")[d].get("status") == "processing")
+            if shown:
+                problems.append(f"old documents still processing: {shown[:3]}")
+            databases = {row.get("database_id") for row in store.rows("databases").values()}
+            theirs = {db["database_id"] for db in new["captain"]["databases"].values()}
+            if databases != theirs:
+                problems.append(f"databases {databases} != {theirs}")
+            files = {row.get("file_id") for row in store.rows("files").values()}
+            their_files = {f["file_id"] for f in new["captain"]["files"].values()}
+            if files != their_files:
+                problems.append(f"files: {len(files - their_files)} of the old world")
+            if not all_live(hub):
+                problems.append(states(hub))
+            return not problems
+
+        await eventually(true_picture, 45.0, lambda: "; ".join(problems), interval=0.2)
+        for name, health in channels(hub).items():
+            assert health.last_error is None or health.to_dict().get("last_error_at"), \
+                f"{name} is live with an error that carries no time: {health.last_error}"
+    finally:
+        await hub.stop()
+        await asyncio.to_thread(server.stop)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 15: a changed reconnect error is not recorded")
+async def test_a_changed_reconnect_error_is_on_the_timeline():
+    options = make_options()
+    sim = SimThread(options).start()
+    hub = make_hub(options.client_env())
+    await hub.start()
+    try:
+        await eventually(lambda: hub.store.health["capout.ws"].state is ChannelState.LIVE, 20.0, lambda: states(hub))
+        await asyncio.to_thread(sim.stop)  # the stream ends, then every attempt is refused
+        errors = lambda: [str(e.data.get("error")) for e in hub.store.timeline  # noqa: E731
+                          if e.service == "capwatch" and e.id == "capout.ws" and e.data.get("error")]
+        await eventually(lambda: any("ConnectError" in text or "refused" in text.lower() for text in errors()), 20.0,
+                         lambda: f"the refused reconnects never reached the timeline: {errors()}")
+    finally:
+        await hub.stop()
+
+
+@pytest.mark.xfail(strict=True, reason="issue 15: a CapOut message without type forces a reconnect")
+def test_a_capout_message_without_type_is_a_status_update():
+    """`type` is the contract's addition, not the vendor's: a message without it is still a document status."""
+    from tui.live.store import Store
+
+    store = Store()
+    channel = CapOutRealtime(client=None, store=store)
+    lost = []
+    channel.lost_message = lambda: lost.append(True)
+    channel.handle('{"document_id": "doc_1", "status": "completed", "workflow_complete": true, '
+                   '"updated_at": "2026-01-02T03:04:05.000Z", "file_name": "a.pdf"}')
+    assert not lost, "a message without type forced a reconnect"
+    assert store.get("documents", "doc_1")["status"] == "completed"
