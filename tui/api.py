@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import functools
+import random
 import ssl
 import time
 import uuid
@@ -15,8 +16,9 @@ import httpx
 from tui.text import sanitize
 
 # A stream's read timeout must outlast the server's keepalive interval (15 s in the simulator and the
-# vendors' usual value), or a quiet but healthy stream would be torn down.
-STREAM_READ_TIMEOUT = 45.0
+# vendors' usual value), or a quiet but healthy stream would be torn down; and it is how a hung server (a stopped
+# process, a partition) is noticed on a stream, so it stays well under 30 s.
+STREAM_READ_TIMEOUT = 25.0
 DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 
 
@@ -100,12 +102,16 @@ class BaseClient:
 
     - `read_only`: every mutating method calls `self.guard(...)` first, which raises ReadOnlyError.
     - Mutations carry an Idempotency-Key that is reused for every retry of the same call.
-    - `send()` retries 429/502/503/504 and connection errors a bounded number of times, waiting for
-      Retry-After; it retries a mutation only when it carries an Idempotency-Key.
+    - `send()` retries 429/500/502/503/504 and connection errors a bounded number of times (`max_retries`),
+      waiting for Retry-After when the reply has one, else a jittered exponential delay; it retries a
+      mutation only when it carries an Idempotency-Key.
+    - `requests_sent` counts every request put on the wire (retries included): `status` says what it spent.
     """
 
     service = ""
     max_retries = 3
+    RETRIED_STATUSES = frozenset((429, 500, 502, 503, 504))
+    rng = random.Random()
 
     def __init__(
         self,
@@ -118,6 +124,7 @@ class BaseClient:
     ):
         self.base_url = base_url.rstrip("/")
         self.read_only = read_only
+        self.requests_sent = 0
         self.http = httpx.AsyncClient(
             base_url=self.base_url,
             headers={"User-Agent": "capwatch", **(headers or {})},
@@ -150,21 +157,37 @@ class BaseClient:
             idempotent = method in ("GET", "HEAD") or "Idempotency-Key" in headers
         attempt = 0
         while True:
+            self.requests_sent += 1
             try:
                 response = await self.http.request(method, url, **kwargs)
             except httpx.TransportError as error:
                 if not idempotent or attempt >= self.max_retries:
                     raise ApiError(self.service, None, f"{type(error).__name__}: {error}") from error
-                await asyncio.sleep(min(0.5 * 2**attempt, 4.0))
+                await asyncio.sleep(self.retry_delay(attempt))
                 attempt += 1
                 continue
             if response.status_code < 400:
                 return response
-            if response.status_code in (429, 502, 503, 504) and idempotent and attempt < self.max_retries:
-                await asyncio.sleep(min(retry_after_seconds(response, default=0.5 * 2**attempt), 30.0))
+            if response.status_code in self.RETRIED_STATUSES and idempotent and attempt < self.max_retries:
+                await asyncio.sleep(min(self.wait_before_retry(response, attempt), 30.0))
                 attempt += 1
                 continue
             error = self.error_from(response)
             if response.status_code == 429:
                 error.retry_after = retry_after_seconds(response)
             raise error
+
+    def wait_before_retry(self, response: httpx.Response, attempt: int) -> float:
+        """What the reply asks (Retry-After; on a 429 or 503 also X-RateLimit-Reset), else `retry_delay`. A 500's
+        X-RateLimit-Reset (Capx sends it on every reply) says nothing about when to come back."""
+        if response.status_code in (429, 503):
+            return retry_after_seconds(response, default=self.retry_delay(attempt))
+        if "retry-after" in response.headers:
+            return retry_after_seconds(response, default=self.retry_delay(attempt))
+        return self.retry_delay(attempt)
+
+    def retry_delay(self, attempt: int) -> float:
+        """Before retry `attempt` + 1: "equal jitter" over 0.5, 1, 2, 4 s (capped), so that many clients failing
+        together do not come back in step."""
+        ceiling = min(0.5 * 2**attempt, 4.0)
+        return self.rng.uniform(ceiling / 2, ceiling)

@@ -15,6 +15,7 @@ from tui.live.events import APP_SERVICE, ChannelState, Event
 from tui.text import sanitize
 
 SUMMARY_FIELDS = ("status", "file_name", "filename", "name", "title", "progress")
+STARTUP_HOLD = 2.0  # seconds `tail` holds the start's burst back, to print it in time order
 
 
 def run_headless(command: str, args: argparse.Namespace) -> int:
@@ -35,35 +36,76 @@ def run_headless(command: str, args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------------------------- status
 
 
+# What each service's first complete picture is made of (Store.complete parts), and the entity kinds it holds.
+SNAPSHOT_PARTS = {
+    "capout": ("capout.documents", "capout.credits"),
+    "casmo": ("casmo.jobs",),
+    "capx": ("capx.companies", "capx.agents", "capx.tasks", "capx.costs"),
+    "captain": ("captain.databases", "captain.files", "captain.jobs"),
+}
+SERVICE_KINDS = {
+    "capout": ("documents",),
+    "casmo": ("jobs",),
+    "capx": ("companies", "agents", "tasks", "costs", "runs"),
+    "captain": ("databases", "files", "indexing_jobs"),
+}
+
+
 async def status(hub, args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
-    """Gather for up to `--wait` seconds (until every channel is live or failed and the first polls are in),
-    print one snapshot, exit 1 if a configured channel failed."""
-    await hub.start()
+    """Print one snapshot once every enabled service has delivered its first complete picture, or when `--wait`
+    runs out, saying then what is missing. Exit 0: complete; 1: a channel failed or a part is missing (2, a usage
+    or config error, comes from the command line). No webhook receiver: a monitor may hold its port."""
+    services = [service for service in SNAPSHOT_PARTS if getattr(hub, service, None) is not None]
+    expected = [part for service in services for part in SNAPSHOT_PARTS[service]]
+    if "casmo" in services:  # Casmo has no list: the jobs known are those this process submitted, none
+        hub.store.mark_complete("casmo.jobs")
+    await hub.start(snapshot=True)
     try:
         deadline = time.monotonic() + max(0.0, args.wait)
         feed = hub.store.subscribe()
-        while time.monotonic() < deadline and not _settled(hub):
+        while time.monotonic() < deadline and not all(part in hub.store.complete for part in expected):
             await feed.wait(timeout=min(0.25, max(0.01, deadline - time.monotonic())))
             feed.take()
         feed.close()
         snapshot = hub.store.snapshot()
     finally:
         await hub.stop()
+    missing = [part for part in expected if part not in hub.store.complete]
     failed = [h for h in hub.store.health.values() if h.state is ChannelState.FAILED]
+    entities = snapshot["entities"]
+    for service in services:  # every kind a script may read is there, 0 when there is none
+        for kind in SERVICE_KINDS[service]:
+            entities.setdefault(kind, {"total": 0, "by_status": {}})
+    snapshot["entities"] = dict(sorted(entities.items()))
+    snapshot["missing"] = missing
+    snapshot["requests"] = {service: getattr(hub, service).requests_sent for service in services}
+    snapshot["webhooks"] = webhook_port_note(hub.config)
     if args.json:
         out.write(json.dumps(snapshot, indent=2, ensure_ascii=False) + "\n")
     else:
         out.write(format_status(snapshot))
-    return 1 if failed else 0
+    return 1 if failed or missing else 0
 
 
-def _settled(hub) -> bool:
-    states = [h.state for h in hub.store.health.values() if h.service != APP_SERVICE or h.name == "webhooks"]
-    pending = any(s in (ChannelState.CONNECTING, ChannelState.RECONNECTING) for s in states)
-    figures_due = (hub.capout is not None and "capout.credits" not in hub.store.figures) or (
-        hub.capx is not None and "capx.rate_limit" not in hub.store.figures
-    )
-    return bool(states) and not pending and not figures_due
+def webhook_port_note(config) -> dict[str, Any] | None:
+    """Whether the webhook port is held (by a running monitor, most likely): reported, never a failure."""
+    import errno
+    import socket
+
+    secrets = [c.webhook_secret for c in (config.casmo, config.capx) if c.enabled]
+    if not any(secrets):
+        return None
+    host, port = config.webhooks.host, config.webhooks.port
+    in_use = False
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            in_use = error.errno == errno.EADDRINUSE
+    note = ("in use (a running monitor receives the webhooks there); status does not need it" if in_use
+            else "free: nothing receives webhooks there now; status does not need it")
+    return {"host": host, "port": port, "in_use": in_use, "note": note}
 
 
 def format_status(snapshot: dict[str, Any]) -> str:
@@ -72,6 +114,8 @@ def format_status(snapshot: dict[str, Any]) -> str:
         age = health.get("age")
         age_text = "—" if age is None else f"{age:.0f}s"
         error = f"  {health['last_error']}" if health.get("last_error") else ""
+        if error and health.get("last_error_at"):
+            error += f" (at {health['last_error_at']})"
         lines.append(f"  {name:<28} {health['state']:<13} last event {age_text:>6}  events {health['events']:>6}  "
                      f"reconnects {health['reconnects']:>3}{error}")
     lines.append("")
@@ -91,6 +135,15 @@ def format_status(snapshot: dict[str, Any]) -> str:
     rate = figures.get("capx.rate_limit") or {}
     if rate.get("limit") is not None:
         lines.append(f"  capx rate limit  {rate.get('remaining')} of {rate.get('limit')} left this minute")
+    if snapshot.get("requests"):
+        spent = ", ".join(f"{service} {count}" for service, count in snapshot["requests"].items())
+        lines.append(f"  requests spent   {spent}")
+    webhooks = snapshot.get("webhooks")
+    if webhooks:
+        lines += ["", "WEBHOOKS", f"  {webhooks['host']}:{webhooks['port']} {webhooks['note']}"]
+    if snapshot.get("missing"):
+        lines += ["", "MISSING (no complete snapshot before --wait ran out)"]
+        lines += [f"  {part}" for part in snapshot["missing"]]
     return "\n".join(sanitize(line) for line in lines) + "\n"
 
 
@@ -129,21 +182,32 @@ async def tail(hub, args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         except (NotImplementedError, RuntimeError):
             pass
     await hub.start()
+    # The start brings a burst: channel events, backfills and first polls, whose server times are older than the
+    # channel events before them. Held back STARTUP_HOLD seconds and printed in time order; later batches each in
+    # time order too.
+    held: list[Event] | None = []
+    hold_until = time.monotonic() + STARTUP_HOLD
     try:
         while not stop.is_set():
             waiter = asyncio.ensure_future(feed.wait())
             stopper = asyncio.ensure_future(stop.wait())
-            await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            timeout = max(0.0, hold_until - time.monotonic()) if held is not None else None
+            await asyncio.wait({waiter, stopper}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
             waiter.cancel()
             stopper.cancel()
             batch = feed.take()
-            if batch is None:
-                continue
-            if batch.dropped_events:
+            if batch is not None and batch.dropped_events:
                 print(f"capwatch: {batch.dropped_events} events were not printed (output too slow)", file=sys.stderr)
-            for event in batch.events:
-                if not event_matches(event, services, args.type):
+            events = [e for e in (batch.events if batch else ()) if event_matches(e, services, args.type)]
+            if held is not None:
+                held.extend(events)
+                if time.monotonic() < hold_until and not stop.is_set():
                     continue
+                events, held = held, None
+            if not events:
+                continue
+            events.sort(key=lambda event: event.time)
+            for event in events:
                 if args.json:
                     out.write(json.dumps(event.to_json_dict(), ensure_ascii=False, default=str) + "\n")
                 else:

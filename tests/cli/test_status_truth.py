@@ -28,7 +28,6 @@ def run_status(env: dict, *args: str, timeout: float = 90) -> subprocess.Complet
                           timeout=timeout)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15: status prints before it knows; kinds missing")
 def test_status_prints_a_complete_snapshot(sim):
     env = client_env(sim, free_port())
     done = run_status(env, "--json", "--wait", "30")
@@ -43,7 +42,7 @@ def test_status_prints_a_complete_snapshot(sim):
     for kind in ("companies", "agents", "tasks", "costs"):
         assert entities[kind]["total"] == len(state["capx"][kind]), kind
     assert entities["databases"]["total"] == len(state["captain"]["databases"])
-    assert entities["files"]["total"] == len(state["captain"]["files"])
+    assert entities["files"]["total"] == sum(len(files) for files in state["captain"]["files"].values())
     assert entities["jobs"]["total"] == 0 and entities["runs"]["total"] == 0
     assert snapshot["missing"] == []
     assert {"figures", "health"} <= set(snapshot)
@@ -54,7 +53,6 @@ def test_status_prints_a_complete_snapshot(sim):
     assert spent <= 1 + 3 * len(state["capx"]["companies"]), journal["requests"]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15: status exits 0 when Capx is missing")
 def test_status_says_what_is_missing_and_exits_1():
     from tui.sim.core import SimOptions
 
@@ -78,7 +76,6 @@ def test_status_exits_2_on_a_usage_or_config_error(tmp_path):
     assert done.returncode == 2
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15: status fails when a monitor holds the webhook port")
 def test_status_beside_a_monitor_that_holds_the_webhook_port(sim):
     port = free_port()
     env = client_env(sim, port)
@@ -98,7 +95,6 @@ def test_status_beside_a_monitor_that_holds_the_webhook_port(sim):
     assert f"{port}" in done.stdout and "in use" in done.stdout  # reported, not a failure
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15: tail --json starts out of time order")
 def test_tail_json_lines_are_in_time_order(sim_factory):
     sim = sim_factory(rate=20.0)
     env = client_env(sim, free_port())

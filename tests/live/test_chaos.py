@@ -51,6 +51,7 @@ EVIDENCE_SECONDS = 30.0  # at most this much longer, until the journal shows the
 RATE = 20.0  # world events per second while the fault is on
 RECENT = 50  # CapOut documents backfilled on connect (the config default)
 SLACK = 1e-3  # timer granularity when comparing attempt spacing
+POLL_RETRY_FLOOR = 0.5  # Poller.retry.minimum: no two polls closer than this
 
 
 @pytest.fixture(autouse=True)
@@ -109,11 +110,12 @@ def differences(store, state: dict) -> list[str]:
 
 
 def assert_no_storm(hub: LiveHub) -> None:
-    """Consecutive attempts of each channel at least the backoff minimum apart; polls at least 1 s apart."""
+    """Consecutive attempts of each channel at least the backoff minimum apart; polls at least their retry
+    backoff's floor apart (a failed poll is retried after 1, 2, 4 ... s jittered, never sooner than 0.5 s)."""
     for name, health in channels(hub).items():
         times = list(health.attempt_times)
         gaps = [b - a for a, b in itertools.pairwise(times)]
-        floor = MINIMUM if name.startswith(("capout.ws", "capout.sse", "capx.co_")) else POLL_EVERY
+        floor = MINIMUM if name.startswith(("capout.ws", "capout.sse", "capx.co_")) else POLL_RETRY_FLOOR
         too_close = [round(g, 4) for g in gaps if g < floor - SLACK]
         assert not too_close, f"{name}: attempts closer than {floor} s: {too_close} (of {len(gaps)} gaps)"
 

@@ -1,8 +1,14 @@
-"""The reconnect loop every realtime channel shares, in one place.
+"""The reconnect loop every realtime channel shares, the poll loop every poller shares, and what ties the channels
+of one server together, in one place.
 
 A channel connects, resyncs from REST, then consumes its stream until it ends; whatever ends it (clean EOF,
 a dropped socket, a server error, an expired token), the loop records why, waits a jittered backoff that resets
 only after a connection that lived a while, and starts again. Nothing escapes `run()` but cancellation.
+
+A poller polls, and is LIVE only while its last poll succeeded: a failed poll makes it FAILING at once and is
+retried on a short jittered backoff (1, 2, 4 ... s, capped at its interval); a poll with no answer after
+`answer_within` seconds makes it STALE while it waits (a hung server). When any channel loses its server to a
+connection error, the other channels of that server are checked at once (`ServerWatch`).
 """
 
 from __future__ import annotations
@@ -10,6 +16,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
+from urllib.parse import urlsplit
+
+import httpx
 
 from tui.live.backoff import Backoff
 from tui.live.events import ChannelState
@@ -22,9 +32,10 @@ log = logging.getLogger("capwatch.live")
 class StreamEnded(Exception):
     """The server closed the stream; `reason` says how, in words an operator understands."""
 
-    def __init__(self, reason: str, *, immediate: bool = False):
+    def __init__(self, reason: str, *, immediate: bool = False, lost_server: bool = False):
         super().__init__(reason)
         self.reason = reason
+        self.lost_server = lost_server  # the connection broke (not an orderly end): the server may be gone
         # An expected, orderly end (a token that expired on schedule) reconnects at once; the backoff still
         # applies when it happens again before the connection counted as healthy.
         self.immediate = immediate
@@ -32,6 +43,55 @@ class StreamEnded(Exception):
 
 class FatalChannelError(Exception):
     """Retrying cannot help (a wrong API key): the channel goes to FAILED and stops."""
+
+
+def is_connection_error(error: BaseException) -> bool:
+    """Whether `error` says the server could not be reached or stopped answering (refused, reset, timed out), as
+    opposed to an answer we did not like (an HTTP error, a bad body)."""
+    if isinstance(error, ApiError):
+        return error.status is None and error.code != "read_only"
+    if isinstance(error, StreamEnded):
+        return error.lost_server
+    return isinstance(error, (httpx.TransportError, OSError, asyncio.TimeoutError))
+
+
+def server_of(client: object) -> str:
+    """The server a client talks to, as scheme://host:port: the channels that share it share its fate."""
+    base = getattr(client, "base_url", None)
+    if not base:
+        return ""
+    parts = urlsplit(str(base))
+    return f"{parts.scheme}://{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
+
+
+class ServerWatch:
+    """The channels and pollers of one Store that talk to one server. When one of them loses the server to a
+    connection error, the others are checked at once rather than at their next interval: pollers poll now, and
+    a poller with nothing to ask (idle) leaves LIVE with the same error. When one of them reaches the server
+    again, the pollers that are not LIVE poll now."""
+
+    _watches: "weakref.WeakKeyDictionary[Store, dict[str, ServerWatch]]" = weakref.WeakKeyDictionary()
+
+    def __init__(self) -> None:
+        self.members: "weakref.WeakSet[Channel | Poller]" = weakref.WeakSet()
+
+    @classmethod
+    def of(cls, store: Store, server: str) -> "ServerWatch":
+        by_server = cls._watches.setdefault(store, {})
+        watch = by_server.get(server)
+        if watch is None:
+            watch = by_server[server] = cls()
+        return watch
+
+    def lost(self, source: object, error: str) -> None:
+        for member in list(self.members):
+            if member is not source:
+                member.server_lost(error, getattr(source, "name", ""))
+
+    def reached(self, source: object) -> None:
+        for member in list(self.members):
+            if member is not source:
+                member.server_reached()
 
 
 def describe_error(error: BaseException) -> str:
@@ -54,9 +114,39 @@ class Channel:
         self.health = store.channel(name, self.service)
         self._stopping = False
         self._lost: asyncio.Event | None = None  # set when this connection lost a message (see lost_message)
+        self._watch: ServerWatch | None = None
 
     async def session(self) -> None:
         raise NotImplementedError
+
+    def watch(self) -> ServerWatch:
+        """The ServerWatch of this channel's server (joined on first use: the client is set by then)."""
+        if self._watch is None:
+            self._watch = ServerWatch.of(self.store, server_of(getattr(self, "client", None)) or self.service)
+            self._watch.members.add(self)
+        return self._watch
+
+    QUIET_SUSPECT = 3.0  # seconds without a byte after which a sibling's loss of the server makes this STALE
+
+    def server_lost(self, error: str, by: str) -> None:
+        """A sibling lost the server. A stream finds out for sure on its own (its connection breaks, or its read
+        times out), but one that has read nothing for a while is already in doubt: STALE until it reads again
+        (or a sibling reaches the server)."""
+        reader = getattr(self, "sse", None)
+        if reader is None or self.health.state is not ChannelState.LIVE:  # a WebSocket has its own pings
+            return
+        # Since the last chunk, or since the connection opened when nothing came on it yet (its resync may hold it).
+        last = max(reader.last_read or 0.0, self.backoff.connected_at or 0.0)
+        quiet = time.monotonic() - last
+        if quiet >= self.QUIET_SUSPECT:
+            self.store.set_state(self.name, ChannelState.STALE,
+                                 f"nothing read for {quiet:.0f} s, and {by} lost the server: {error}")
+
+    def server_reached(self) -> None:
+        """A sibling reached the server again: a stream in doubt is believed again (its read timeout still
+        watches it); a reconnecting one goes on with its backoff."""
+        if self.health.state is ChannelState.STALE:
+            self.store.set_state(self.name, ChannelState.LIVE)
 
     def lost_message(self) -> None:
         """A message could not be read, so an update may be missing: reconnect (which resyncs) once the
@@ -93,18 +183,20 @@ class Channel:
     def mark_live(self) -> None:
         self.backoff.connected()
         self.store.set_state(self.name, ChannelState.LIVE)
+        self.watch().reached(self)
 
     def note_event(self, at: float | None = None) -> None:
         self.store.note_event(self.name, at or time.time())
 
     async def run(self) -> None:
+        self.watch()
         first = True
         while True:
             self.health.attempt_times.append(time.monotonic())
             self.store.set_state(self.name, ChannelState.CONNECTING if first else ChannelState.RECONNECTING,
                                  self.health.last_error if not first else None)
             first = False
-            immediate = False
+            immediate = lost_server = False
             wait_at_least = 0.0
             try:
                 await self._session_until_resync()
@@ -120,16 +212,20 @@ class Channel:
                     return
                 reason = describe_error(error)
                 wait_at_least = error.retry_after or 0.0  # a 429 says how long; never come back sooner
+                lost_server = is_connection_error(error)
             except StreamEnded as error:
-                reason, immediate = error.reason, error.immediate
+                reason, immediate, lost_server = error.reason, error.immediate, error.lost_server
             except Exception as error:  # a bad server reply must never kill the channel
                 log.debug("channel %s failed", self.name, exc_info=True)
                 reason = describe_error(error)
+                lost_server = is_connection_error(error)
             healthy = self.backoff.disconnected()
-            self.health.last_error = reason
             delay = 0.0 if immediate and healthy else self.backoff.next_delay()
             delay = max(delay, min(wait_at_least, 120.0))
+            # The error goes in with the state, so that a changed error is a change (and on the timeline).
             self.store.set_state(self.name, ChannelState.RECONNECTING, reason)
+            if lost_server:
+                self.watch().lost(self, reason)
             if delay:
                 await asyncio.sleep(delay)
 
@@ -140,44 +236,116 @@ class Channel:
 
 class Poller:
     """A periodic job whose next run is scheduled when the previous one finished, never overlapping.
-    `interval()` may change between runs (Captain polls jobs every 3 s only while any is running)."""
+    `interval()` may change between runs (Captain polls jobs every 3 s only while any is running).
+
+    LIVE only while its last poll succeeded. A failed poll makes it FAILING at once, and the next try comes on a
+    short jittered backoff (1, 2, 4 ... s, capped at the interval); a poll with no answer after `answer_within`
+    seconds makes it STALE while it waits. `check_now()` cuts the wait short (a sibling lost the server)."""
 
     service = ""
+    answer_within = 5.0  # seconds: a healthy server answers a poll well within this
 
     def __init__(self, name: str, store: Store):
         self.name = name
         self.store = store
         store.channel(name, self.service)  # shown under its service from the start
+        self.retry = Backoff(base=1.0, cap=60.0, healthy_after=0.0)
+        self._wake = asyncio.Event()
+        self._watch: ServerWatch | None = None
+        self._server_down = False  # idle, and a sibling lost the server: not LIVE until one reaches it
+
+    watch = Channel.watch
 
     def interval(self) -> float:
         raise NotImplementedError
+
+    def idle(self) -> bool:
+        """Whether a poll now would ask the server nothing (Captain jobs with none running)."""
+        return False
 
     async def poll(self) -> bool | None:
         """One round; returning False means it failed and set the channel's state itself (kept as it is)."""
         raise NotImplementedError
 
+    def check_now(self) -> None:
+        """Poll at once instead of at the end of the current wait."""
+        self._wake.set()
+
+    def server_lost(self, error: str, by: str) -> None:
+        """Only a LIVE poller is checked: one already failing keeps to its backoff (no storm of checks)."""
+        if self.store.channel(self.name, "").state is not ChannelState.LIVE:
+            return
+        if self.idle():  # nothing to ask: the sibling's word stands until one reaches the server again
+            self._server_down = True
+            self.store.set_state(self.name, ChannelState.FAILING, f"server unreachable ({by}): {error}")
+        else:
+            self.check_now()
+
+    def server_reached(self) -> None:
+        self._server_down = False
+        if self.store.channel(self.name, "").state is not ChannelState.LIVE:
+            self.check_now()
+
     async def run(self) -> None:
+        self.watch()
+        health = self.store.channel(self.name, "")
+        if health.state is ChannelState.OFF:
+            self.store.set_state(self.name, ChannelState.CONNECTING)
         while True:
-            self.store.channel(self.name, "").attempt_times.append(time.monotonic())
+            health.attempt_times.append(time.monotonic())
             if not await self.poll_once():
                 return
-            await asyncio.sleep(self.interval())
+            self._wake.clear()  # a check asked for during the poll: the poll just made was it
+            if health.state is ChannelState.LIVE:
+                self.retry.reset()
+                delay = self.interval()
+            else:
+                self.retry.cap = max(self.retry.minimum, self.interval())
+                delay = self.retry.next_delay()
+            started = health.attempt_times[-1]
+            try:
+                await asyncio.wait_for(self._wake.wait(), delay)
+            except asyncio.TimeoutError:
+                pass
+            early = started + self.retry.minimum - time.monotonic()
+            if early > 0:  # woken by a check right after a poll: never two polls closer than the backoff's floor
+                await asyncio.sleep(early)
 
     async def poll_once(self) -> bool:
         """One poll, its failure recorded in the Store (nothing but cancellation escapes); False when polling
         again cannot help."""
+        health = self.store.channel(self.name, "")
+        poll = asyncio.ensure_future(self.poll())
         try:
-            outcome = await self.poll()
+            done, _ = await asyncio.wait({poll}, timeout=self.answer_within)
+            if not done:  # a hung server: say so while still waiting for the answer
+                self.store.set_state(self.name, ChannelState.STALE,
+                                     f"no answer from the server for {self.answer_within:.0f} s")
+                self.watch().lost(self, f"no answer for {self.answer_within:.0f} s")
+            outcome = await poll
         except asyncio.CancelledError:
+            poll.cancel()
             raise
         except ApiError as error:
             if error.status in (401, 403):  # a wrong key: polling again cannot help
                 self.store.set_state(self.name, ChannelState.FAILED, describe_error(error))
                 return False
-            self.store.record_error(self.name, describe_error(error))
+            self._failed(error)
         except Exception as error:  # a bad reply is shown, and the next poll still happens
-            self.store.record_error(self.name, describe_error(error))
+            log.debug("poller %s failed", self.name, exc_info=True)
+            self._failed(error)
         else:
-            if outcome is not False and self.store.channel(self.name, "").state is not ChannelState.LIVE:
+            if self._server_down and self.idle():
+                return True
+            self._server_down = False
+            if outcome is not False and health.state is not ChannelState.LIVE:
                 self.store.set_state(self.name, ChannelState.LIVE)
+                self.watch().reached(self)
+            return outcome is not False or health.state is not ChannelState.FAILED
         return True
+
+    def _failed(self, error: BaseException) -> None:
+        reason = describe_error(error)
+        self.store.set_state(self.name, ChannelState.FAILING, reason)
+        if is_connection_error(error):
+            self.watch().lost(self, reason)

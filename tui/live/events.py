@@ -184,10 +184,25 @@ def _parse_iso(text: str) -> float | None:
 
 
 class ChannelState(str, Enum):
+    """What a channel's data is worth now. Only LIVE means current; every other state means what is shown from the
+    channel is as of its last event (stale), and the screens mark it so.
+
+    - OFF: the service is not configured.
+    - CONNECTING: not yet delivered its first data.
+    - LIVE: connected (a stream) or its last poll succeeded and the next is not overdue (a poller).
+    - RECONNECTING: a stream lost its connection and is opening a new one on its backoff.
+    - FAILING: a poller's last poll failed (or its server was just lost by a sibling channel); it polls again on a
+      short backoff (1, 2, 4 ... s, capped at its interval).
+    - STALE: a poll has had no answer for longer than a healthy server takes (a hung server): still waiting.
+    - FAILED: retrying cannot help (a wrong key); stopped.
+    """
+
     OFF = "off"
     CONNECTING = "connecting"
     LIVE = "live"
     RECONNECTING = "reconnecting"
+    FAILING = "failing"
+    STALE = "stale"
     FAILED = "failed"
 
 
@@ -202,6 +217,7 @@ class ChannelHealth:
     events: int = 0
     reconnects: int = 0
     last_error: str | None = None  # human words, sanitized
+    last_error_at: float | None = None  # epoch of the last error: one kept after recovery says when it was
     since: float = field(default_factory=time.time)  # epoch of the last state change
     # When each connection attempt (or poll) started, monotonic seconds: the last few, to check the spacing.
     attempt_times: deque[float] = field(default_factory=lambda: deque(maxlen=256), repr=False)
@@ -211,6 +227,12 @@ class ChannelHealth:
         if self.last_event_at is None:
             return None
         return max(0.0, (wall_clock.now() if now is None else now) - self.last_event_at)
+
+    def error_time(self) -> str:
+        """" at HH:MM:SS" when the last error has a time (an error kept after recovery says when it was)."""
+        if self.last_error_at is None:
+            return ""
+        return time.strftime(" at %H:%M:%S", time.localtime(self.last_error_at))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -222,5 +244,6 @@ class ChannelHealth:
             "events": self.events,
             "reconnects": self.reconnects,
             "last_error": self.last_error,
+            "last_error_at": None if self.last_error_at is None else iso_utc(self.last_error_at),
             "since": iso_utc(self.since),
         }

@@ -148,8 +148,9 @@ class LiveHub:
         if not task.cancelled() and task.exception() is not None:  # a bug, not a network fault: show it
             self.store.record_error(task.get_name(), describe_error(task.exception()))
 
-    async def start(self) -> None:
-        """Start every channel; returns at once (they run as tasks until `stop()`)."""
+    async def start(self, *, snapshot: bool = False) -> None:
+        """Start every channel; returns at once (they run as tasks until `stop()`). `snapshot` (for `status`): no
+        webhook receiver, and Capx read once over REST (no streams, as few requests as a picture takes)."""
         c = self.config
         if self.capout is not None:
             from tui.vendors.capout.live import CapOutCredits, CapOutRealtime
@@ -158,7 +159,11 @@ class LiveHub:
                                                  recent=c.capout.recent)
             self._spawn(self.capout_channel.run(), self.capout_channel.name)
             self._spawn(CapOutCredits(self.capout, self.store).run(), "capout.credits")
-        if self.capx is not None:
+        if self.capx is not None and snapshot:
+            from tui.vendors.capx.live import CapxSnapshot
+
+            self._spawn(CapxSnapshot(self.capx, self.store).run(), "capx.companies")
+        elif self.capx is not None:
             from tui.vendors.capx.live import CapxCompanies, publish_capx_figures
 
             self.capx.on_figures = lambda: publish_capx_figures(self.capx, self.store)
@@ -170,7 +175,8 @@ class LiveHub:
             self.captain_jobs = CaptainJobs(self.captain, self.store, databases)
             self._spawn(databases.run(), "captain.databases")
             self._spawn(self.captain_jobs.run(), "captain.jobs")
-        await self._start_receiver()
+        if not snapshot:
+            await self._start_receiver()
 
     async def _start_receiver(self) -> None:
         casmo_secret = secret_value(self.config.casmo.webhook_secret) if self.casmo else None

@@ -14,6 +14,7 @@ reconnecting) and the server's `retry_ms`. Per connection: `async for message in
 from __future__ import annotations
 
 import re
+import time
 from codecs import utf_8_decode as _utf8_decode
 from typing import AsyncIterable, AsyncIterator, NamedTuple
 
@@ -51,6 +52,7 @@ class SSEReader:
         self.last_event_id = last_event_id
         self.retry_ms: int | None = None  # the server's last `retry:` value
         self.max_event_size = max_event_size
+        self.last_read: float | None = None  # monotonic time the last chunk (an event or a keepalive) arrived
 
     def request_headers(self) -> dict[str, str]:
         """Headers for opening (or reopening) the stream."""
@@ -83,6 +85,7 @@ class SSEReader:
             chunks = source
         decoder = self.decoder()
         async for chunk in chunks:
+            self.last_read = time.monotonic()
             for message in decoder.feed(chunk):
                 yield message
             if decoder.error is not None:

@@ -30,6 +30,7 @@ FINISHED_STATUSES: dict[str, frozenset[str]] = {
     "indexing_jobs": frozenset({"completed", "failed", "error"}),  # Captain (also `done: true`)
 }
 DEFAULT_MAX_FINISHED = 10_000
+_NOT_CURRENT = frozenset((ChannelState.RECONNECTING, ChannelState.FAILING, ChannelState.STALE, ChannelState.FAILED))
 
 
 def is_finished(kind: str, row: dict[str, Any]) -> bool:
@@ -209,6 +210,9 @@ class Store:
         self.health: dict[str, ChannelHealth] = {}
         # service -> event type -> events applied. Nested plain dicts: a third of a Counter keyed by pairs, per event.
         self.counts: dict[str, dict[str, int]] = {}
+        # Parts of the picture ("capx.tasks", "captain.files", ...) that have had a first complete snapshot, and
+        # when: `capwatch status` prints once every part it expects is here.
+        self.complete: dict[str, float] = {}
         self._feeds: tuple[ChangeFeed, ...] = ()  # a tuple: the hot path iterates it for every event
 
     # --------------------------------------------------------------------------------------- feeds
@@ -398,7 +402,7 @@ class Store:
             health.state = state
             health.since = time.time()
         if error is not None:
-            health.last_error = error
+            health.last_error, health.last_error_at = error, time.time()
         if (health.state, health.last_error) == previous:
             return
         self._health_changed(name)
@@ -414,7 +418,7 @@ class Store:
     def record_error(self, name: str, error: str) -> None:
         """A failure that does not change a channel's state (a poll that failed): remembered and shown."""
         health = self.channel(name, "")
-        health.last_error = sanitize(error, single_line=True).strip()
+        health.last_error, health.last_error_at = sanitize(error, single_line=True).strip(), time.time()
         self._health_changed(name)
         self._app_event("channel.error", name, {"state": health.state.value, "error": health.last_error})
 
@@ -424,6 +428,21 @@ class Store:
 
     def _app_event(self, event_type: str, entity_id: str, data: dict[str, Any]) -> None:
         self.apply(Event(time=time.time(), service=APP_SERVICE, type=event_type, id=entity_id, data=data))
+
+    def not_live(self) -> dict[str, float]:
+        """Services with a channel that lost its data's currency (reconnecting, failing, stale, failed), each with
+        the epoch since which the earliest of them is not live: what is shown of that service is as of then.
+        Channels still connecting (no data yet) and services that are off do not count."""
+        down: dict[str, float] = {}
+        for health in self.health.values():
+            if health.state in _NOT_CURRENT and health.service:
+                since = down.get(health.service)
+                down[health.service] = health.since if since is None else min(since, health.since)
+        return down
+
+    def mark_complete(self, part: str) -> None:
+        """`part` (e.g. "capx.tasks") has had its first complete snapshot."""
+        self.complete.setdefault(part, time.time())
 
     # --------------------------------------------------------------------------------------- export
 

@@ -18,7 +18,7 @@ import httpx
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from tui.live.channel import Channel, Poller, StreamEnded
+from tui.live.channel import Channel, Poller, StreamEnded, describe_error
 from tui.live.events import Event, iso_utc, load_json, parse_timestamp
 from tui.live.sse import SSEReader
 from tui.live.store import Store
@@ -98,6 +98,7 @@ class CapOutRealtime(Channel):
         self.sse = SSEReader()
         self._socket = None
         self._full_backfill = False
+        self.organization_id: str | None = None  # whose documents these are (the token says)
 
     async def follow(self, document_id: str) -> None:
         """Add a document to the scope, now (WebSocket subscribe) and on every reconnect."""
@@ -118,6 +119,10 @@ class CapOutRealtime(Channel):
 
     async def session(self) -> None:
         token = await self.client.mint_token()
+        organization = getattr(token, "organization_id", None)
+        if organization and self.organization_id and organization != self.organization_id:
+            self.forget_organization(organization)
+        self.organization_id = organization or self.organization_id
         path = token.ws_url if self.transport == "ws" else token.sse_url
         url = realtime_url(self.client.base_url, path or f"/{self.transport}/status", token=token.token,
                            transport=self.transport, document_ids=sorted(self.uploaded), recent=self.recent)
@@ -126,13 +131,24 @@ class CapOutRealtime(Channel):
         else:
             await self._server_sent_events(url)
 
+    def forget_organization(self, organization: str) -> None:
+        """The server answers for another organization (its data was reset): the documents of the old one are
+        gone from it. The backfill that follows brings the new one's."""
+        gone = list(self.store.rows("documents"))
+        self.store.apply(Event(time=time.time(), service="capout", type="organization.changed", id=organization,
+                               data={"organization_id": organization, "documents_dropped": len(gone)}))
+        self.store.replace("documents", {})
+        self.uploaded.clear()
+
     async def _websocket(self, url: str) -> None:
+        # Pings every 5 s, answered within 10: a hung server (a stopped process, a partition) is noticed within
+        # 15 s, not the 40 s of the library's defaults.
         try:
-            async with ws_connect(url, open_timeout=10, ping_interval=20, ping_timeout=20, close_timeout=2,
+            async with ws_connect(url, open_timeout=10, ping_interval=5, ping_timeout=10, close_timeout=2,
                                   max_size=1 << 20, user_agent_header="capwatch") as socket:
                 self._socket = socket
                 self.mark_live()
-                resync = asyncio.create_task(self.resync())
+                resync = asyncio.create_task(self.resync_beside())
                 try:
                     async for message in socket:
                         self.handle(message)
@@ -153,7 +169,7 @@ class CapOutRealtime(Channel):
         words = WS_CLOSE_WORDS.get(code or 1006, "closed")
         if code == 4001:
             raise StreamEnded("token expired (close 4001); minting a new one", immediate=True)
-        raise StreamEnded(f"WebSocket {words} (close {code})")
+        raise StreamEnded(f"WebSocket {words} (close {code})", lost_server=(code or 1006) == 1006)
 
     async def _server_sent_events(self, url: str) -> None:
         timeout = httpx.Timeout(10.0, read=STREAM_READ_TIMEOUT)
@@ -166,7 +182,7 @@ class CapOutRealtime(Channel):
                 await reply.aread()
                 raise self.client.error_from(reply)
             self.mark_live()
-            resync = asyncio.create_task(self.resync())
+            resync = asyncio.create_task(self.resync_beside())
             try:
                 async for message in self.sse.events(reply):
                     self.handle(message.data)
@@ -183,7 +199,8 @@ class CapOutRealtime(Channel):
             self.store.apply(bad_message_event(self.name, self.service, raw, f"not JSON: {error}"))
             self.lost_message()
             return
-        if not isinstance(payload, dict) or not payload.get("type"):
+        # `type` is the contract's addition, not the vendor's: an object naming a document is its status anyway.
+        if not isinstance(payload, dict) or not (payload.get("type") or payload.get("document_id")):
             self.store.apply(bad_message_event(self.name, self.service, raw, "not a JSON object with a type"))
             self.lost_message()
             return
@@ -205,6 +222,16 @@ class CapOutRealtime(Channel):
         elif not _known(row, patch):  # a backfill after a reconnect repeats what we have
             self.store.apply(event)
 
+    async def resync_beside(self) -> None:
+        """The resync as a task beside the stream: it never holds the stream up, and its failure is shown (the
+        next reconnect resyncs again), not lost."""
+        try:
+            await self.resync()
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            self.store.record_error(self.name, f"resync: {describe_error(error)}")
+
     async def resync(self) -> None:
         """Re-read tracked documents that are still open and were not in the backfill."""
         await asyncio.sleep(1.0)  # let the backfill arrive first
@@ -215,12 +242,21 @@ class CapOutRealtime(Channel):
             try:
                 status = await self.client.status(document_id)
             except ApiError as error:
-                if error.status == 404:
+                if error.status == 404:  # the server no longer knows it: gone, not processing for ever
+                    self.forget(document_id, str(error))
                     continue
                 raise
             event = document_event(status.model_dump(mode="json"))
             if event is not None and not already_known(self.store, event):
                 self.store.apply(event)
+        self.store.mark_complete("capout.documents")
+
+    def forget(self, document_id: str, reason: str) -> None:
+        self.uploaded.discard(document_id)
+        if self.store.get("documents", document_id) is not None:
+            self.store.apply(Event(time=time.time(), service="capout", type="document.gone", id=document_id,
+                                   data={"document_id": document_id, "error": reason}))
+            self.store.remove("documents", document_id)
 
 
 class CapOutCredits(Poller):
@@ -248,6 +284,7 @@ class CapOutCredits(Poller):
         rate = figure["burn_rate_per_hour"]
         figure["hours_to_empty"] = (remaining / rate) if rate and remaining is not None and rate > 0 else None
         self.store.set_figure("capout.credits", figure)
+        self.store.mark_complete("capout.credits")
 
 
 def burn_rate(samples: "deque[tuple[float, float]] | list[tuple[float, float]]") -> float | None:

@@ -51,25 +51,22 @@ class CaptainDatabases(Poller):
         super().__init__("captain.databases", store)
         self.client = client
         self.every = every
-        self.store.channel(self.name, "captain")
         self.store.set_state(self.name, ChannelState.CONNECTING)
 
     def interval(self) -> float:
         return self.every
 
-    async def poll(self) -> bool | None:
-        try:
-            databases = await self.client.list_databases()
-        except ApiError as error:
-            state = ChannelState.FAILED if error.status in (401, 403) else ChannelState.RECONNECTING
-            self.store.set_state(self.name, state, str(error))
-            return False  # the state just set stays: Poller must not call this poll a success
-        self.store.set_state(self.name, ChannelState.LIVE)
+    async def poll(self) -> None:
+        databases = await self.client.list_databases()  # a failure is the Poller's to show and retry
         rows = {}
         for database in databases:
             row = sanitize_data(database.model_dump(mode="json"))
             rows[row.get("database_name") or row.get("database_id")] = row
         known = self.store.rows("databases")
+        # A database that is new, or that came back under a new id (the server's data was reset), has its files
+        # read again: the files shown are those of the database the server lists now.
+        fresh = [name for name, row in rows.items()
+                 if name not in known or known[name].get("database_id") != row.get("database_id")]
         previous = set(known)
         now = time.time()
         for name, row in rows.items():  # a database that appeared or changed is an event on the timeline
@@ -80,10 +77,12 @@ class CaptainDatabases(Poller):
                                        id=str(name), data=row, kind="databases", patch=row))
         self.store.replace("databases", rows)
         self.store.note_event(self.name, now)
-        for name in rows.keys() - previous:
+        self.store.mark_complete("captain.databases")
+        for name in fresh:
             await self.refresh_files(name)
         for name in previous - rows.keys():
             self.store.replace("files", {}, where=lambda row, name=name: row.get("database_name") == name)
+        self.store.mark_complete("captain.files")
 
     async def refresh_files(self, database_name: str) -> None:
         chunks = await self.client.list_all_files(database_name)
@@ -112,6 +111,9 @@ class CaptainJobs(Poller):
     def interval(self) -> float:
         return self.every if self.running() else 1.0  # idle: only a cheap look at the Store
 
+    def idle(self) -> bool:
+        return not self.running()
+
     def track_job(self, job_id: str, database_name: str, source: str) -> None:
         # The id is sent back to indexing-status as it came, so it is kept raw: one with control characters
         # would reach the screen, and no real job has one, so it is not followed.
@@ -125,7 +127,13 @@ class CaptainJobs(Poller):
 
     async def poll(self) -> None:
         for job_id in self.running():
-            status = await self.client.indexing_status(job_id)
+            try:
+                status = await self.client.indexing_status(job_id)
+            except ApiError as error:
+                if error.status != 404:
+                    raise
+                self.forget(job_id, str(error))  # the server no longer knows it (its data was reset): gone
+                continue
             started = self.store.get("indexing_jobs", job_id) or {}
             row = job_row(status, started)
             changed = {k: v for k, v in row.items() if started.get(k) != v}
@@ -141,6 +149,14 @@ class CaptainJobs(Poller):
                                    kind="indexing_jobs", patch=row, received=now))
             if status.done and row.get("database_name"):
                 await self.databases.refresh_files(row["database_name"])
+        self.store.mark_complete("captain.jobs")
+
+    def forget(self, job_id: str, reason: str) -> None:
+        """A job the server answers 404 for is gone: its row goes, an event says so."""
+        row = self.store.get("indexing_jobs", job_id) or {}
+        self.store.apply(Event(time=time.time(), service="captain", type="indexing.gone", id=job_id,
+                               data={"job_id": job_id, "database_name": row.get("database_name"), "error": reason}))
+        self.store.remove("indexing_jobs", job_id)
 
 
 def _iso_now() -> str:

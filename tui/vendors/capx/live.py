@@ -168,7 +168,8 @@ class CapxCompanies(Poller):
 
     async def poll(self) -> None:
         companies = [company async for company in self.client.iter_companies()]
-        self.store.replace("companies", model_rows(companies))
+        drop_gone_companies(self.store, model_rows(companies))
+        self.store.mark_complete("capx.companies")
         await self.on_companies([c.id for c in companies if c.id])
         if not self.first:  # the first round of costs comes with each channel's resync
             for company in companies:
@@ -181,6 +182,49 @@ class CapxCompanies(Poller):
 
     def publish_figures(self) -> None:
         publish_capx_figures(self.client, self.store)
+
+
+def drop_gone_companies(store: Store, companies: dict[str, dict[str, Any]]) -> None:
+    """A full company list replaces the companies; one the server no longer lists is gone, and so are its agents,
+    tasks, costs and runs (an event says so)."""
+    gone = [company_id for company_id in store.rows("companies") if company_id not in companies]
+    store.replace("companies", companies)
+    for kind in ("agents", "tasks", "costs", "runs"):
+        store.replace(kind, {}, where=lambda row: str(row.get("company_id") or "") not in companies)
+    for company_id in gone:
+        store.apply(Event(time.time(), "capx", "company.gone", company_id,
+                          {"company_id": company_id, "reason": "no longer listed by the server"}))
+
+
+async def snapshot_once(client: CapxClient, store: Store) -> None:
+    """One complete picture with as few requests as it takes, no streams: the company list, then each company's
+    agents, tasks and costs (`capwatch status`)."""
+    companies = [company async for company in client.iter_companies()]
+    drop_gone_companies(store, model_rows(companies))
+    store.mark_complete("capx.companies")
+    for company in companies:
+        if company.id:
+            await resync_company(client, store, company.id)
+    for part in ("agents", "tasks", "costs"):
+        store.mark_complete(f"capx.{part}")
+    publish_capx_figures(client, store)
+
+
+class CapxSnapshot(Poller):
+    """`snapshot_once` as a channel (named as the company poller, whose place it takes): retried on the Poller's
+    short backoff until it succeeds, then idle. For `capwatch status`."""
+
+    service = "capx"
+
+    def __init__(self, client: CapxClient, store: Store):
+        super().__init__("capx.companies", store)
+        self.client = client
+
+    def interval(self) -> float:
+        return 3600.0
+
+    async def poll(self) -> None:
+        await snapshot_once(self.client, self.store)
 
 
 def publish_capx_figures(client: CapxClient, store: Store) -> None:
