@@ -1,4 +1,5 @@
-"""Regenerate screenshots/*.svg: one per tab at 120x40, from the demo world with a fixed seed.
+"""Regenerate screenshots/*.svg: one per tab at 120x40, from the demo world with a fixed seed, and one of an incident
+(the server stopped: the banner, the stale look).
 
     .venv/bin/python screenshots/generate.py [--size 120x40] [--seconds 8]
 
@@ -25,7 +26,8 @@ from tui.sim.server import SimThread, free_port  # noqa: E402
 TAB_KEYS = ["1", "2", "3", "4", "5", "6", "7"]
 
 
-async def capture(app: CapwatchApp, size: tuple[int, int], seconds: float, out: Path) -> list[Path]:
+async def capture(app: CapwatchApp, size: tuple[int, int], seconds: float, out: Path, kill=None) -> list[Path]:
+    """Every tab; then, with `kill` (stops the server), the Capx tab during the incident: banner and stale look."""
     written = []
     async with app.run_test(size=size) as pilot:
         await asyncio.sleep(seconds)  # let the world live a little: this is a picture, not a test
@@ -41,6 +43,17 @@ async def capture(app: CapwatchApp, size: tuple[int, int], seconds: float, out: 
                         break
                 await pilot.pause(0.3)
             path = out / f"{tab}.svg"
+            app.save_screenshot(filename=path.name, path=str(out))
+            written.append(path)
+        if kill is not None:
+            await asyncio.to_thread(kill)
+            await pilot.press("4")
+            for _ in range(100):  # until every service the server serves has left live
+                await pilot.pause(0.1)
+                if {"capout", "capx", "captain"} <= app.hub.store.not_live().keys():
+                    break
+            await pilot.pause(1.0)
+            path = out / "incident.svg"
             app.save_screenshot(filename=path.name, path=str(out))
             written.append(path)
     return written
@@ -61,7 +74,7 @@ def main() -> int:
                                        webhook_port=None, profile="demo")
         loaded = load_config(namespace, env=env)
         app = CapwatchApp(loaded.config, demo=True)
-        written = asyncio.run(capture(app, (width, height), args.seconds, HERE))
+        written = asyncio.run(capture(app, (width, height), args.seconds, HERE, kill=sim.stop))
     for path in written:
         print(path.relative_to(HERE.parent))
     return 0

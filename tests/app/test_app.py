@@ -240,3 +240,44 @@ async def test_a_tab_switch_still_queued_when_the_app_quits_ends_cleanly():
     app.on_tabbed_content_tab_activated(late)
     app.on_screen_resume()
     await app.on_event(events.Key("4", "4"))  # the key itself, still queued (Textual raised ScreenStackError)
+
+
+async def test_a_service_down_shows_a_banner_and_its_panes_look_stale():
+    """Issue 15: what comes from a channel that is not live is marked stale (dimmed, "as of HH:MM:SS"), a banner says
+    which services are down and since when, and both go when the channel is live again."""
+    from tests.helpers.pane_host import StubHub
+
+    from tui.app.panes.capx import CapxPane
+    from tui.app.panes.documents import DocumentsPane
+    from tui.app.widgets.banner import IncidentBanner
+    from tui.config import Config
+    from tui.live.events import ChannelState
+
+    async def idle() -> None:
+        return None
+
+    hub = StubHub()
+    hub.run = hub.stop = idle
+    app = CapwatchApp(Config(max_output_kbps=0), hub=hub)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.action_show_tab("capx")
+        hub.store.channel("capx.companies", "capx")
+        hub.store.channel("capout.ws", "capout")
+        hub.store.set_state("capout.ws", ChannelState.LIVE)
+        hub.store.set_state("capx.companies", ChannelState.LIVE)
+        app.flush_changes()
+        await pilot.pause()
+        banner = app.query_one(IncidentBanner)
+        assert not banner.has_class("-down")
+        hub.store.set_state("capx.companies", ChannelState.FAILING, "capx: network: ConnectError")
+        since = time.strftime("%H:%M:%S", time.localtime(hub.store.health["capx.companies"].since))
+        app.flush_changes()
+        await pilot.pause()
+        assert banner.has_class("-down") and f"capx down since {since}" in str(banner.render())
+        capx, documents = app.query_one(CapxPane), app.query_one(DocumentsPane)
+        assert capx.has_class("-stale") and capx.border_title == f"as of {since}"
+        assert not documents.has_class("-stale") and "capout" not in str(banner.render())
+        hub.store.set_state("capx.companies", ChannelState.LIVE)
+        app.flush_changes()
+        await pilot.pause()
+        assert not banner.has_class("-down") and not capx.has_class("-stale") and not capx.border_title

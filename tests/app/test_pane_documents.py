@@ -167,3 +167,12 @@ async def test_extraction_form_checks_its_fields_then_submits_after_confirmation
         await pilot.press("escape")  # cancel: nothing sent
         await pilot.pause()
         assert not isinstance(host.screen, SubmitScreen) and len(calls) == 1
+
+
+def test_created_is_the_servers_created_at_never_when_capwatch_first_saw_it():
+    """Issue 15: a document seen only on the stream has no `created_at`; its first sighting is not its creation."""
+    from tui.app.panes.documents import created_cell
+
+    assert created_cell({"first_seen_at": "2026-01-02T03:04:05.000Z"}).plain == "—"
+    assert created_cell({"created_at": "2026-01-02T03:04:05.000Z",
+                         "first_seen_at": "2026-01-02T09:00:00.000Z"}).plain != "—"

@@ -25,6 +25,7 @@ from textual.widgets import TabbedContent, TabPane
 
 from tui.app import textual_fixes
 from tui.app.header import HeaderBar
+from tui.app.widgets.banner import IncidentBanner, mark_stale_panes
 from tui.app.pacing import OutputBudget, metered_driver
 from tui.app.panes.base import Pane
 from tui.app.widgets.keybar import KeyBar
@@ -121,6 +122,7 @@ class CapwatchApp(App[int]):
 
     def compose(self) -> ComposeResult:
         yield HeaderBar(self.config, demo=self.demo)
+        yield IncidentBanner(id="incident-banner")
         # No pane is in the first frame: they are mounted right after it, the first tab's first (`mount_panes`).
         with TabbedContent(initial=self.FIRST_TAB, id="tabs"):
             for tab_id, label in self.TABS:
@@ -202,7 +204,7 @@ class CapwatchApp(App[int]):
         self.run_worker(self._frames(), name="frames", group="frames", description="the Store to the screen")
         self.set_interval(1.0, self.tick_second, name="clock")
         # A hub handed in may hold data already (snapshots, benchmarks): show it without waiting for a change.
-        self.query_one(HeaderBar).update_health(self.hub.store)
+        self.update_health()
         self.alerts.extend(event for event in self.hub.store.timeline if is_alert(event))
 
     # ------------------------------------------------------------------------------------------- frames
@@ -237,7 +239,7 @@ class CapwatchApp(App[int]):
         if batch.events:
             self._collect_alerts(batch.events)
         if batch.health or batch.figures:
-            self.query_one(HeaderBar).update_health(self.hub.store)
+            self.update_health()
         # Hidden tabs, and the shown one while a modal covers it, hold the batch and show it when they are seen.
         covered = len(self.screen_stack) > 1
         active = self.active_pane()
@@ -248,6 +250,13 @@ class CapwatchApp(App[int]):
                 pane.apply_changes(batch)
             else:
                 pane.hold(batch)
+
+    def update_health(self) -> None:
+        """The header's lights, the incident banner and the stale look of the panes, from the channels' states."""
+        self.query_one(HeaderBar).update_health(self.hub.store)
+        down = self.hub.store.not_live()
+        self.query_one(IncidentBanner).show(down)
+        mark_stale_panes(list(self._panes.values()), down)
 
     def tick_second(self) -> None:
         """One clock for the whole screen: the header time and the shown tab's ages, countdowns and sparklines

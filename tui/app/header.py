@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
@@ -17,6 +16,8 @@ LIGHTS = {
     ChannelState.CONNECTING: ("◌", "health-connecting"),
     ChannelState.LIVE: ("●", "health-live"),
     ChannelState.RECONNECTING: ("◐", "health-reconnecting"),
+    ChannelState.FAILING: ("◐", "health-reconnecting"),
+    ChannelState.STALE: ("◔", "health-reconnecting"),
     ChannelState.FAILED: ("✖", "health-failed"),
 }
 
@@ -38,7 +39,7 @@ def health_tooltip(health: ChannelHealth) -> str:
              f"last event {age:.0f}s ago" if age is not None else "no event yet",
              f"{health.events} events, {health.reconnects} reconnects"]
     if health.last_error:
-        parts.append(f"last error: {health.last_error}")
+        parts.append(f"last error{health.error_time()}: {health.last_error}")
     return "\n".join(parts)
 
 
@@ -47,6 +48,8 @@ GLYPH_STYLES = {
     ChannelState.CONNECTING: "yellow",
     ChannelState.LIVE: "green",
     ChannelState.RECONNECTING: "bold yellow",
+    ChannelState.FAILING: "bold yellow",
+    ChannelState.STALE: "bold yellow",
     ChannelState.FAILED: "bold red",
 }
 

@@ -189,8 +189,10 @@ class HealthScreen(_Modal):
             age = health.age()
             table.add_row(Text(health.name), Text(health.state.value, style=f"bold {STATE_COLOURS.get(health.state.value, '')}"),
                           Text("—" if age is None else f"{age:.0f}s ago"), Text(str(health.events)),
-                          Text(str(health.reconnects)), Text(sanitize(health.last_error or "", single_line=True)))
+                          Text(str(health.reconnects)),
+                          Text(sanitize(health.last_error or "", single_line=True) + health.error_time()))
         self.query_one("#health-table", Static).update(table)
 
 
-STATE_COLOURS = {"live": "green", "connecting": "yellow", "reconnecting": "yellow", "failed": "red", "off": "grey50"}
+STATE_COLOURS = {"live": "green", "connecting": "yellow", "reconnecting": "yellow", "failing": "yellow",
+                 "stale": "yellow", "failed": "red", "off": "grey50"}

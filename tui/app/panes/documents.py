@@ -44,11 +44,11 @@ def created_or_seen(row: dict[str, Any]) -> Any:
 
 
 def created_cell(row: dict[str, Any]) -> Text:
-    """When it was created; for documents only seen on the stream (which carries no created_at), when
-    capwatch first saw them, dimmed."""
+    """The server's `created_at`. A document only seen on the stream (whose messages carry none) shows "—": when
+    capwatch first saw it is not when it was created (the detail view has `first_seen_at`)."""
     if row.get("created_at"):
         return Text(short_time(row["created_at"]))
-    return Text(short_time(row.get("first_seen_at")), style="dim")
+    return Text("—", style="dim")
 
 
 def status_cell(row: dict[str, Any]) -> Text:
@@ -108,7 +108,7 @@ class DocumentsPane(TablePane):
         Column("workflow_complete", "Done", width=5,
                render=lambda row: "yes" if row.get("workflow_complete") else "no"),
         Column("created_at", "Created", width=8, render=created_cell,
-               sort_key=lambda row: parse_timestamp(row.get("created_at") or row.get("first_seen_at")) or 0),
+               sort_key=lambda row: parse_timestamp(row.get("created_at")) or 0),
         Column("updated_at", "Updated", width=8, render=lambda row: short_time(row.get("updated_at")),
                sort_key=lambda row: parse_timestamp(row.get("updated_at")) or 0),
         Column("age", "Age", width=7, align="right",

@@ -49,6 +49,8 @@ STATUS_STYLES = {
 }
 STATE_LOOK = {  # a service's channels, worst first
     "failed": ("✖", "bold red"),
+    "failing": ("◐", "yellow"),
+    "stale": ("◔", "yellow"),
     "reconnecting": ("◐", "yellow"),
     "connecting": ("◌", "yellow"),
     "live": ("●", "green"),
@@ -355,7 +357,7 @@ class OverviewPane(Pane):
         # Casmo has no stream of its own: its results arrive at the webhook receiver.
         sources = {service, "webhooks"} if service == "casmo" else {service}
         states = {health.state.value for health in self.store.health.values() if health.service in sources}
-        for state in ("failed", "reconnecting", "connecting", "live"):
+        for state in ("failed", "failing", "stale", "reconnecting", "connecting", "live"):
             if state in states:
                 return state
         return "live" if service == APP_SERVICE else "waiting"  # capwatch itself is running: it is showing this
