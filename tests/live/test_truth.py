@@ -7,6 +7,7 @@ and brought back on the same port as a new world. Each test says what an on-call
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import time
 
@@ -42,37 +43,42 @@ async def running_hub(server: SimProcess):
     return hub
 
 
-async def test_killed_server_leaves_no_green_light():
+@contextlib.asynccontextmanager
+async def hub_on_child():
+    """A hub LIVE on a child simulator; both stopped at the end, whatever happened."""
     server = SimProcess(seed=23, rate=4.0)
     await asyncio.to_thread(server.start)
-    hub = await running_hub(server)
+    hub = None
     try:
-        killed = time.monotonic()
-        await asyncio.to_thread(server.kill)
-        await eventually(lambda: not green(hub), DEAD_WITHIN,
-                         lambda: f"still green {DEAD_WITHIN} s after kill -9: {green(hub)}; {states(hub)}")
-        print(f"\nkill -9: no green light after {time.monotonic() - killed:.1f} s")
+        hub = await running_hub(server)
+        yield server, hub
     finally:
-        await hub.stop()
+        if hub is not None:
+            await hub.stop()
         await asyncio.to_thread(server.stop)
+
+
+async def seconds_until_no_green(server: SimProcess, hub, signal_it: str, within: float, **waiting) -> float:
+    """Do `signal_it` to the server ("kill" or "freeze") and wait until no light is green; the seconds it took."""
+    done = time.monotonic()
+    await asyncio.to_thread(getattr(server, signal_it))
+    await eventually(lambda: not green(hub), within,
+                     lambda: f"still green {within} s after {signal_it}: {green(hub)}; {states(hub)}", **waiting)
+    return time.monotonic() - done
+
+
+async def test_killed_server_leaves_no_green_light():
+    async with hub_on_child() as (server, hub):
+        seconds = await seconds_until_no_green(server, hub, "kill", DEAD_WITHIN)
+        print(f"\nkill -9: no green light after {seconds:.1f} s")
 
 
 async def test_hung_server_leaves_no_green_light_and_recovers():
-    server = SimProcess(seed=23, rate=4.0)
-    await asyncio.to_thread(server.start)
-    hub = await running_hub(server)
-    try:
-        frozen = time.monotonic()
-        await asyncio.to_thread(server.freeze)
-        await eventually(lambda: not green(hub), HUNG_WITHIN,
-                         lambda: f"still green {HUNG_WITHIN} s after SIGSTOP: {green(hub)}; {states(hub)}",
-                         interval=0.2)
-        print(f"\nSIGSTOP: no green light after {time.monotonic() - frozen:.1f} s")
+    async with hub_on_child() as (server, hub):
+        seconds = await seconds_until_no_green(server, hub, "freeze", HUNG_WITHIN, interval=0.2)
+        print(f"\nSIGSTOP: no green light after {seconds:.1f} s")
         await asyncio.to_thread(server.thaw)
         await eventually(lambda: all_live(hub), 45.0, lambda: f"not all LIVE after SIGCONT: {states(hub)}")
-    finally:
-        await hub.stop()
-        await asyncio.to_thread(server.stop)
 
 
 async def test_one_500_on_the_first_request_recovers_at_once():
