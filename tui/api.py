@@ -125,6 +125,10 @@ class BaseClient:
         self.base_url = base_url.rstrip("/")
         self.read_only = read_only
         self.requests_sent = 0
+        # Whether the server is answering: requests on the wire now, and when the last one ended (monotonic). A
+        # poll waiting on a rate governor is not a server that stopped answering.
+        self.in_flight = 0
+        self.last_answer = 0.0
         self.http = httpx.AsyncClient(
             base_url=self.base_url,
             headers={"User-Agent": "capwatch", **(headers or {})},
@@ -158,11 +162,19 @@ class BaseClient:
         attempt = 0
         while True:
             self.requests_sent += 1
+            self.in_flight += 1
             try:
                 response = await self.http.request(method, url, **kwargs)
             except httpx.TransportError as error:
+                failure: httpx.TransportError | None = error
+            else:
+                failure = None
+            finally:
+                self.in_flight -= 1
+                self.last_answer = time.monotonic()
+            if failure is not None:
                 if not idempotent or attempt >= self.max_retries:
-                    raise ApiError(self.service, None, f"{type(error).__name__}: {error}") from error
+                    raise ApiError(self.service, None, f"{type(failure).__name__}: {failure}") from failure
                 await asyncio.sleep(self.retry_delay(attempt))
                 attempt += 1
                 continue

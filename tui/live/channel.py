@@ -317,11 +317,14 @@ class Poller:
         health = self.store.channel(self.name, "")
         poll = asyncio.ensure_future(self.poll())
         try:
-            done, _ = await asyncio.wait({poll}, timeout=self.answer_within)
-            if not done:  # a hung server: say so while still waiting for the answer
-                self.store.set_state(self.name, ChannelState.STALE,
-                                     f"no answer from the server for {self.answer_within:.0f} s")
-                self.watch().lost(self, f"no answer for {self.answer_within:.0f} s")
+            done = False
+            while not done:
+                done, _ = await asyncio.wait({poll}, timeout=self.answer_within)
+                if not done and self.server_silent():  # a hung server: say so while still waiting for the answer
+                    self.store.set_state(self.name, ChannelState.STALE,
+                                         f"no answer from the server for {self.answer_within:.0f} s")
+                    self.watch().lost(self, f"no answer for {self.answer_within:.0f} s")
+                    break
             outcome = await poll
         except asyncio.CancelledError:
             poll.cancel()
@@ -343,6 +346,15 @@ class Poller:
                 self.watch().reached(self)
             return outcome is not False or health.state is not ChannelState.FAILED
         return True
+
+    def server_silent(self) -> bool:
+        """Whether the poll waits on a server that has not answered for `answer_within` seconds: a request is on
+        the wire and none ended since (a long poll that keeps getting answers, or waits on a rate governor, is
+        not a hung server)."""
+        client = getattr(self, "client", None)
+        if not hasattr(client, "in_flight"):
+            return True
+        return client.in_flight > 0 and time.monotonic() - client.last_answer >= self.answer_within
 
     def _failed(self, error: BaseException) -> None:
         reason = describe_error(error)
