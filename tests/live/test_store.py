@@ -346,3 +346,13 @@ def test_a_batch_absorbs_a_later_one_within_the_feed_bounds():
     crowded = ChangeBatch(kinds={"documents": {f"d{n}" for n in range(8)}})
     crowded.absorb(ChangeBatch(kinds={"documents": {f"x{n}" for n in range(8)}}), max_ids=10)
     assert "documents" not in crowded.kinds and crowded.replaced == {"documents"}
+
+
+def test_the_hub_says_which_services_are_on_from_the_config_alone():
+    from tui.config import Config
+    from tui.live.hub import LiveHub, PendingHub
+
+    config = Config(capx={"api_key": "capx_test"}, read_only=True)
+    for hub in (LiveHub(config), PendingHub(config, lambda: None)):
+        assert hub.is_on("capx") and not hub.is_on("capout") and not hub.is_on("casmo")
+        assert not hub.is_on("captain") and not hub.is_on("nothing")

@@ -61,6 +61,12 @@ class SeenActivity:
         return True
 
 
+def service_on(config: Config, name: str) -> bool:
+    """Whether the service `name` is configured (has a key): read from the config, nothing imported."""
+    service = config.services().get(name)
+    return service is not None and service.enabled
+
+
 STARTING = type("Starting", (), {"__repr__": lambda self: "STARTING", "__slots__": ()})()
 """A `PendingHub`'s client attribute for a service that is on: its client is not built yet."""
 
@@ -82,6 +88,9 @@ class PendingHub:
             setattr(self, service, STARTING if on else None)
             if not on:
                 self.store.channel(service, service)  # as LiveHub._build_clients: shown as "off" from the start
+
+    def is_on(self, name: str) -> bool:
+        return service_on(self.config, name)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_") or not callable(getattr(LiveHub, name, None)):
@@ -108,6 +117,10 @@ class LiveHub:
         self._clients_ready = asyncio.Event()
         self._stopped = False
         self._build_clients()
+
+    def is_on(self, name: str) -> bool:
+        """Whether the service `name` is on (configured); its client may still be starting."""
+        return service_on(self.config, name)
 
     # ------------------------------------------------------------------------------------------- set-up
 
