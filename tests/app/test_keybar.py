@@ -16,11 +16,14 @@ from tui.app.app import CapwatchApp
 from tui.app.screens import HelpScreen
 from tui.app.widgets.keybar import KeyBar
 from tui.config import load_config
+from tui.sim.core import SimOptions
 from tests.helpers.waiting import eventually
 
 
-def offline_app() -> CapwatchApp:
-    return CapwatchApp(load_config(argparse.Namespace(config=os.devnull), env={}).config)
+def offline_app(*services: str) -> CapwatchApp:
+    """No service on, or `services` on with the simulator's keys at a port nothing listens on."""
+    env = {name: value for name, value in SimOptions(port=9).client_env().items() if name.startswith(services)}
+    return CapwatchApp(load_config(argparse.Namespace(config=os.devnull), env=env if services else {}).config)
 
 
 def bottom_line(app: CapwatchApp) -> str:
@@ -28,7 +31,7 @@ def bottom_line(app: CapwatchApp) -> str:
 
 
 async def test_it_shows_the_focused_tabs_keys_and_the_palette_key_at_the_right_end():
-    app = offline_app()
+    app = offline_app("CAPTAIN")  # the Query tab's keys are Captain's: shown only with Captain on
     async with app.run_test(size=(120, 40)) as pilot:
         await app.mount_panes()
         bar = app.query_one(KeyBar)

@@ -10,7 +10,10 @@ from types import SimpleNamespace
 from textual.widgets import Input, Select, Static
 
 from tests.helpers.pane_host import PaneHost, StubHub
-from tui.app.panes.captain import CaptainPane, CreateDatabaseScreen, IndexScreen, progress_bar
+from tui.app.panes.captain import BAR_WIDTH, CaptainPane
+from tui.app.panes.captain_forms import CreateDatabaseScreen, IndexScreen
+from tui.app.toolkit.cells import percent_bar
+from tui.app.widgets.keybar import KeyBar
 from tui.app.screens import ConfirmScreen, DetailScreen, TypeToConfirmScreen
 from tui.live.events import Event, iso_utc
 
@@ -298,7 +301,7 @@ async def test_index_gcs_from_a_key_file_and_a_failure_toast(tmp_path):
         assert GCS_PRIVATE_KEY not in notifications(host) and GCS_PRIVATE_KEY not in host.export_screenshot()
 
 
-async def test_read_only_offers_no_mutation():
+async def test_read_only_sends_no_mutation_and_its_keys_say_so():
     hub = captain_hub(read_only=True, environment="development")
     host = PaneHost(lambda: CaptainPane(id="pane-captain"), hub)
     async with host.run_test(size=(120, 40)) as pilot:
@@ -308,18 +311,21 @@ async def test_read_only_offers_no_mutation():
         pane = host.query_one(CaptainPane)
         assert "dev" in str(host.query_one("#captain-title", Static).render())
         pane.files.focus()
+        await pilot.pause()
         for action in ("create_database", "delete_database", "index", "delete_file"):
-            assert pane.check_action(action, ()) is False  # hidden, not just disabled
+            assert pane.check_action(action, ()) is True  # shown (issue 18): pressing one says read-only
         for key in ("n", "D", "i", "x"):
             await pilot.press(key)
             await pilot.pause()
             assert host.screen is host.screen_stack[0]
-        assert list(pane.commands()) == [] and hub.calls == []
-        footer = host.export_screenshot()
-        assert "New database" not in footer and "Delete" not in footer
+            assert "read-only" in notifications(host).splitlines()[-1]
+        assert hub.calls == []
+        assert all("read-only" in command.help for command in pane.commands())
+        footer = host.query_one(KeyBar).text  # (the screenshot's SVG spells spaces &#160;)
+        assert "New database" in footer and "Delete file" in footer
 
 
 def test_progress_bar_text():
-    assert progress_bar(0.7, "processing").plain == "███████░░░  70%"
-    assert progress_bar(None).plain.endswith("—")
-    assert progress_bar(1.5, "completed").plain == "██████████ 100%"
+    assert percent_bar(0.7, BAR_WIDTH).plain == "███████░░░  70%"
+    assert percent_bar(None, BAR_WIDTH).plain.endswith("—")
+    assert percent_bar(1.5, BAR_WIDTH).plain == "██████████ 100%"

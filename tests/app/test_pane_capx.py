@@ -12,7 +12,9 @@ from textual.widgets import Input, OptionList, Static
 from tests.helpers.waiting import eventually
 from tests.helpers.pane_host import PaneHost, StubHub
 from tui import wall_clock
-from tui.app.panes.capx import CapxPane, PlaybookScreen, ago, cost_text
+from tui.app.panes.capx import CapxPane
+from tui.app.panes.capx_playbook import PlaybookScreen
+from tui.app.toolkit.cells import age, cost_text
 from tui.app.screens import ConfirmScreen, DetailScreen
 from tui.vendors.capx.live import activity_event
 from tui.api import ApiError
@@ -180,8 +182,8 @@ async def test_selecting_a_company_shows_its_agents_tasks_costs_and_runs():
 
 
 async def test_heartbeat_ages_read_like_ago_and_follow_the_clock(monkeypatch):
-    assert ago(iso(1000), now=1012) == "12s ago" and ago(iso(1000), now=1000 + 125) == "2m ago"
-    assert ago(None) == "—" and ago("yesterday-ish") == "—"
+    assert age(iso(1000), now=1012, ago=True) == "12s ago" and age(iso(1000), now=1000 + 125, ago=True) == "2m ago"
+    assert age(None, ago=True) == "—" and age("yesterday-ish", ago=True) == "—"
     hub = StubHub()
     host = PaneHost(lambda: CapxPane(id="pane-capx"), hub)
     async with host.run_test(size=(120, 40)) as pilot:
@@ -325,7 +327,7 @@ async def test_a_409_from_the_server_is_a_toast_error():
         assert "409 conflict" in errors[0] and "not awaiting approval" in errors[0]
 
 
-async def test_read_only_offers_no_mutation():
+async def test_read_only_sends_no_mutation_and_its_keys_say_so():
     hub = recording_hub(read_only=True)
     host = PaneHost(lambda: CapxPane(id="pane-capx"), hub)
     async with host.run_test(size=(120, 40)) as pilot:
@@ -333,16 +335,20 @@ async def test_read_only_offers_no_mutation():
         pane = await settle(host, pilot)
         pane.focus_default()
         await pilot.pause()
-        assert all(pane.check_action(action, ()) is False for action in MUTATIONS)
+        # The keys stay in the key bar (issue 18: pressing one says "read-only" rather than nothing)...
+        assert all(pane.check_action(action, ()) is True for action in MUTATIONS)
         shown = {binding.binding.action for binding in host.screen.active_bindings.values()}
-        assert not shown & set(MUTATIONS) and "filter" in shown
+        assert set(MUTATIONS) <= shown and "filter" in shown
         for key in ("a", "r", "p", "x"):
             await pilot.press(key)
             await pilot.pause()
             assert not isinstance(host.screen, (ConfirmScreen, PlaybookScreen))
+            assert "read-only" in list(host._notifications)[-1].message
+        # ... and none sends anything.
         assert hub.calls == []
-        titles = [command.title for command in pane.commands()]
-        assert titles == ["Capx: resync company"]  # a re-read, not a mutation
+        helps = {command.title: command.help for command in pane.commands()}
+        assert "read-only" not in helps["Capx: resync company"]  # a re-read, not a mutation
+        assert all("read-only" in helps[title] for title in helps if title != "Capx: resync company")
 
 
 async def test_hostile_names_render_inert():

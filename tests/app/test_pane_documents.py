@@ -8,10 +8,12 @@ from types import SimpleNamespace
 from textual.widgets import Input
 
 from tests.helpers.pane_host import PaneHost, StubHub
+from tests.helpers.waiting import eventually
 from tui.app.panes.documents import DocumentsPane, UploadScreen
 from tui.app.panes.extraction import SubmitScreen
 from tui.app.panes.extraction import ExtractionPane
 from tui.app.screens import ConfirmScreen, DetailScreen
+from tui.config import Config
 from tui.live.events import Event
 
 HOSTILE = "\x1b]0;pwned\x07[@click=app.quit]evil[/].pdf"
@@ -73,8 +75,8 @@ async def test_upload_asks_and_calls_the_hub_only_after_yes(tmp_path):
         return SimpleNamespace(document_id="doc_new", status="processing")
 
     hub = StubHub(upload_document=upload_document)
-    host = PaneHost(lambda: DocumentsPane(id="pane-documents"), hub)
-    host.config = SimpleNamespace(capout=SimpleNamespace(xn_address="team@example.xn"))
+    host = PaneHost(lambda: DocumentsPane(id="pane-documents"), hub,
+                    config=Config(capout={"xn_address": "team@example.xn"}))
     async with host.run_test(size=(120, 40)) as pilot:
         host.query_one(DocumentsPane).table.focus()
         await pilot.press("u")
@@ -93,22 +95,27 @@ async def test_upload_asks_and_calls_the_hub_only_after_yes(tmp_path):
         await pilot.press("enter")
         await pilot.pause()
         await pilot.press("y")
-        await pilot.pause(0.2)
+        await eventually(lambda: calls, timeout=3.0, pilot=pilot)
         assert calls == [{"xn_address": "team@example.xn", "file_name": None, "path": str(local)}]
 
 
-async def test_read_only_offers_no_mutation():
+async def test_read_only_sends_no_mutation_and_its_keys_say_so():
     hub = StubHub(read_only=True)
     for pane_class, key in ((DocumentsPane, "u"), (ExtractionPane, "e")):
         host = PaneHost(lambda: pane_class(id="pane"), hub)
         async with host.run_test(size=(120, 40)) as pilot:
             pane = host.query_one(pane_class)
             pane.table.focus()
-            assert pane.check_action("upload" if key == "u" else "submit", ()) is False
+            assert pane.check_action("upload" if key == "u" else "submit", ()) is True  # shown: it says why not
             await pilot.press(key)
             await pilot.pause()
-            assert not isinstance(host.screen, (UploadScreen, ConfirmScreen))
-            assert list(pane.commands()) == []
+            assert not isinstance(host.screen, (UploadScreen, SubmitScreen, ConfirmScreen))
+            assert "read-only" in list(host._notifications)[-1].message
+            [command] = pane.commands()
+            assert "read-only" in command.help
+            command.callback()
+            await pilot.pause()
+            assert not isinstance(host.screen, (UploadScreen, SubmitScreen, ConfirmScreen))
 
 
 async def test_extraction_shows_webhook_results():

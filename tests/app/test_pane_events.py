@@ -7,7 +7,9 @@ from pathlib import Path
 
 from tests.helpers.pane_host import PaneHost, StubHub
 
-from tui.app.panes.events import GAP_TYPE, EventsPane, EventTable, summarize
+from tui.app.panes.events import GAP_TYPE, EventsPane
+from tui.app.widgets.event_table import EventTable
+from tui.app.toolkit.cells import summarize
 from tui.app.screens import DetailScreen
 from tui.vendors.casmo.live import casmo_webhook_event
 from tui.live.events import Event

@@ -95,7 +95,7 @@ async def test_meters_show_the_figures():
 
 
 async def test_missing_or_malformed_figures_show_a_dash_and_why():
-    host = host_with(capout=None)  # CapOut not configured; Capx configured but silent so far
+    host = host_with(off=["capout"])  # CapOut not configured; Capx configured but silent so far
     async with host.run_test(size=(80, 24)) as pilot:
         pane = await settle(host, pilot)
         assert meter(host, "capout") == "CapOut credits — capout off"

@@ -1,44 +1,49 @@
 """Host a single pane in a small Textual app, over a Store the test fills directly.
 
 Pane tests that need real actions use the whole CapwatchApp against the simulator instead; this host is for
-what a pane shows from the Store, which is most of it.
+what a pane shows from the Store, which is most of it. It is a `PaneApp` (tui/app/toolkit/host.py) as the
+monitor is, with the same toasts (`PaneAppMixin`): tests/app/test_toolkit.py checks that both keep to it.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Iterable
 
 from textual.app import App, ComposeResult
 
+from tui.app.toolkit.host import PaneAppMixin
 from tui.app.widgets.keybar import KeyBar
+from tui.config import Config
 from tui.live.store import Store
 
 STYLES = Path(__file__).resolve().parents[2] / "styles"
 
 
 class StubHub(SimpleNamespace):
-    """Stands in for tui.live.hub.LiveHub: a Store, a read-only flag, and recorded action calls."""
+    """Stands in for tui.live.hub.LiveHub: a Store, a read-only flag, which services are on (all, but those
+    named in `off`), and recorded action calls."""
 
-    def __init__(self, store: Store | None = None, read_only: bool = False, **actions: Any):
-        super().__init__(store=store or Store(), read_only=read_only, calls=[], **actions)
+    def __init__(self, store: Store | None = None, read_only: bool = False, off: Iterable[str] = (),
+                 **actions: Any):
+        super().__init__(store=store or Store(), read_only=read_only, calls=[], off=set(off), **actions)
+
+    def is_on(self, name: str) -> bool:
+        return name not in self.off
 
 
-class PaneHost(App):
+class PaneHost(PaneAppMixin, App):
     CSS_PATH = [str(path) for path in sorted(STYLES.glob("*.tcss"))]  # as the app loads them
 
-    def __init__(self, pane_factory, hub: StubHub | None = None):
+    def __init__(self, pane_factory, hub: StubHub | None = None, config: Config | None = None):
         super().__init__()
         self.hub = hub or StubHub()
+        self.config = config or Config()
         self.pane_factory = pane_factory
         self.feed = self.hub.store.subscribe()
         self.alerts = []
         self.demo = False
-
-    @property
-    def read_only(self) -> bool:
-        return self.hub.read_only
 
     def compose(self) -> ComposeResult:
         yield self.pane_factory()
@@ -53,9 +58,3 @@ class PaneHost(App):
             for pane in self.query(Pane):
                 if pane.wants(batch):
                     pane.apply_changes(batch)
-
-    def toast_error(self, message: str) -> None:
-        self.notify(message, severity="error", markup=False)
-
-    def toast(self, message: str) -> None:
-        self.notify(message, markup=False)

@@ -14,7 +14,6 @@ from collections import deque
 from pathlib import Path
 from typing import Iterable
 
-from rich.text import Text
 from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
@@ -28,11 +27,12 @@ from tui.app.header import HeaderBar
 from tui.app.widgets.banner import IncidentBanner, mark_stale_panes
 from tui.app.pacing import OutputBudget, metered_driver
 from tui.app.panes.base import Pane
+from tui.app.toolkit.cells import describe_alert
+from tui.app.toolkit.host import PaneAppMixin
 from tui.app.widgets.keybar import KeyBar
 from tui.config import Config
 from tui.live.events import Event
 from tui.live.hub import LiveHub, PendingHub
-from tui.text import sanitize
 
 FRAME_INTERVAL = 1 / 20  # the most often the screen follows the Store
 QUIT_WAIT = 5.0  # seconds a quit waits for start-up to finish mounting the panes, at most
@@ -57,13 +57,10 @@ def is_alert(event: Event) -> bool:
     return event.service in ("capout", "casmo") and status == "failed"
 
 
-def describe_alert(event: Event) -> str:
-    data = event.data if isinstance(event.data, dict) else {}
-    subject = data.get("file_name") or data.get("filename") or data.get("title") or event.id
-    return sanitize(f"{event.service} {event.type}: {subject}", single_line=True)
+class CapwatchApp(PaneAppMixin, App[int]):
+    """The monitor. What its panes may use of it (hub, store, config, alerts, read_only, toast, toast_error) is
+    `PaneApp` (tui/app/toolkit/host.py), shared with the pane tests' host."""
 
-
-class CapwatchApp(App[int]):
     TITLE = "capwatch"
     CSS_PATH = [str(styles_path() / name) for name in
                 ("app.tcss", "tables.tcss", "overview.tcss", "events.tcss", "capx.tcss", "captain.tcss", "query.tcss")]
@@ -111,10 +108,6 @@ class CapwatchApp(App[int]):
         self.output_budget = OutputBudget(config.max_output_kbps * 1000)
         self._toast_window: deque[float] = deque(maxlen=5)
         self._thresholds_before: tuple[int, ...] | None = None  # the collector as it was before `_start_up` set it
-
-    @property
-    def read_only(self) -> bool:
-        return self.hub.read_only
 
     def get_driver_class(self):
         # Every byte written to the terminal is counted against the output budget (tui/app/pacing.py).
@@ -353,19 +346,9 @@ class CapwatchApp(App[int]):
         for pane in self.query(Pane):
             yield from pane.commands()
 
-    def toast_error(self, message: str) -> None:
-        self.notify(sanitize(message, single_line=True), title="Error", severity="error", markup=False, timeout=8)
-
-    def toast(self, message: str) -> None:
-        self.notify(sanitize(message, single_line=True), markup=False)
-
     async def on_unmount(self) -> None:
         if self._thresholds_before is not None:
             gc.unfreeze()
             gc.set_threshold(*self._thresholds_before)
         self.feed.close()
         await self.hub.stop()
-
-
-def alert_text(event: Event) -> Text:
-    return Text(describe_alert(event))

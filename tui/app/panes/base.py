@@ -1,4 +1,5 @@
-"""What every tab of the monitor shares: reacting to coalesced Store changes, only while visible."""
+"""What every tab of the monitor shares: reacting to coalesced Store changes, only while visible; its actions
+offered and run one way (tui/app/toolkit/actions.py `PaneActions`)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,14 @@ from typing import TYPE_CHECKING, ClassVar
 
 from textual.containers import Container
 
+from tui.app.toolkit.actions import PaneActions
+
 if TYPE_CHECKING:
-    from tui.app.app import CapwatchApp
+    from tui.app.toolkit.host import PaneApp
     from tui.live.store import ChangeBatch, Store
 
 
-class Pane(Container):
+class Pane(PaneActions, Container):
     """One tab. The app calls `apply_changes(batch)` at most once per frame while the pane is visible; a
     hidden pane only remembers that something changed and repaints once when shown (`refresh_all`)."""
 
@@ -30,12 +33,13 @@ class Pane(Container):
     APPLY_HIDDEN_AFTER: ClassVar[int | None] = None
 
     @property
-    def capwatch(self) -> "CapwatchApp":
+    def capwatch(self) -> "PaneApp":
+        """The app, as far as a pane may use it (tui/app/toolkit/host.py `PaneApp`)."""
         return self.app  # type: ignore[return-value]
 
     @property
     def store(self) -> "Store":
-        return self.capwatch.hub.store
+        return self.capwatch.store
 
     def wants(self, batch: "ChangeBatch") -> bool:
         return bool(
@@ -94,7 +98,8 @@ class Pane(Container):
                 return
 
     def commands(self):
-        """Command palette entries for this pane's actions: yield `textual.app.SystemCommand`s."""
+        """Command palette entries for this pane's actions: yield `textual.app.SystemCommand`s, those of its
+        key actions through `self.offer(...)` (the same check as the keys)."""
         return iter(())
 
     HELP_TITLE: ClassVar[str] = ""

@@ -1,30 +1,29 @@
 """The Capx tab: every company with its live counts, and the selected company's agents, tasks, costs and
 playbook runs; approve or reject tasks, pause or resume a company, run a playbook (each after a confirmation).
 
-The counts per company (agents, open tasks, tasks awaiting approval) come from a `CompanyIndex` kept up to
-date from the ids each batch names, so a frame where three tasks changed costs three index updates, not a
-scan of every task of every company."""
+The counts per company (agents, open tasks, tasks awaiting approval) come from a `CompanyIndex` (capx_index.py)
+kept up to date from the ids each batch names, so a frame where three tasks changed costs three index updates,
+not a scan of every task of every company. The playbook chooser is capx_playbook.py."""
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from rich.text import Text
-from textual.app import ComposeResult, SystemCommand
+from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
-from textual.screen import ModalScreen
-from textual.widgets import Input, Label, OptionList, Static, TabbedContent, TabPane
-from textual.widgets.option_list import Option
+from textual.widgets import Static, TabbedContent, TabPane
 
 from tui import wall_clock
 from tui.app.panes.base import Pane
-from tui.app.screens import ConfirmScreen, DetailScreen
+from tui.app.panes.capx_index import AWAITING, COUNTERS, CompanyIndex
+from tui.app.panes.capx_playbook import PlaybookScreen
+from tui.app.screens import DetailScreen
+from tui.app.toolkit.actions import vendor_action
+from tui.app.toolkit.cells import age, clean, clock, cost_share, cost_text, money, number, share_bar, status_text
+from tui.app.toolkit.filter_box import FilterablePane, FilterBox
 from tui.app.widgets.table import Column, LiveTable
 from tui.live.events import parse_timestamp
-from tui.text import sanitize
 
 # Known values, for colour only: an unknown status is shown as it comes, unstyled.
 COMPANY_STATUS_STYLES = {"running": "green", "paused": "yellow", "stopped": "red"}
@@ -33,197 +32,17 @@ TASK_STATUS_STYLES = {"open": "", "in_progress": "cyan", "awaiting_approval": "b
                       "completed": "green", "rejected": "dim red"}
 RUN_STATUS_STYLES = {"running": "yellow", "completed": "green", "failed": "bold red"}
 
-AWAITING = "awaiting_approval"
-FINISHED_TASKS = frozenset({"completed", "rejected"})  # every other status counts as an open task
 STALE_HEARTBEAT = 120  # seconds without a heartbeat before the age turns yellow
 SHARE_BAR = 16  # cells of the per-agent cost bar
 DETAIL_TABS = ("agents", "tasks", "costs", "runs")
 
 
-# --------------------------------------------------------------------------------------------- formatting
-
-def clean(value: Any, fallback: str = "—") -> str:
-    return fallback if value is None or value == "" else sanitize(value, single_line=True)
-
-
-def number(value: Any) -> float | None:
-    """A server number, or None for anything else (a string, a bool, a missing field)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        return None
-    return float(value)
-
-
-def money(value: float, cents: bool = False) -> str:
-    return f"${value:,.2f}" if cents else f"${value:,.0f}"
-
-
-def ago(value: Any, now: float | None = None) -> str:
-    """"12s ago", "5m ago", "3h ago", "2d ago"; "—" when the time is missing or unreadable."""
-    moment = parse_timestamp(value)
-    if moment is None:
-        return "—"
-    seconds = max(0, int((wall_clock.now() if now is None else now) - moment))
-    if seconds < 60:
-        return f"{seconds}s ago"
-    if seconds < 3600:
-        return f"{seconds // 60}m ago"
-    if seconds < 86400:
-        return f"{seconds // 3600}h ago"
-    return f"{seconds // 86400}d ago"
-
-
-def clock(value: Any) -> str:
-    moment = parse_timestamp(value)
-    return wall_clock.hms(moment) if moment is not None else "—"
-
-
-def status_text(value: Any, styles: dict[str, str]) -> Text:
-    status = clean(value)
-    return Text(status, style=styles.get(status, ""))
-
-
-def cost_share(costs: dict[str, Any] | None, budget: Any = None) -> tuple[float | None, float | None, float | None]:
-    """(total, threshold, total/threshold) of a costs row; the company's monthly budget stands in for a
-    missing threshold."""
-    if not costs:
-        return None, None, None
-    total = number(costs.get("total_usd"))
-    threshold = number(costs.get("threshold_usd")) or number(budget)
-    share = total / threshold if total is not None and threshold else None
-    return total, threshold, share
-
-
-def cost_text(costs: dict[str, Any] | None, budget: Any = None) -> Text:
-    """"$412 / $500  82%": green under 75 %, yellow up to the threshold, red at or past it."""
-    total, threshold, share = cost_share(costs, budget)
-    if total is None:
-        return Text("—", style="dim")
-    if share is None:
-        return Text(money(total))
-    reached = share >= 1 or bool(costs and costs.get("threshold_reached_at"))
-    style = "bold red" if reached else "yellow" if share >= 0.75 else "green"
-    return Text(f"{money(total)} / {money(threshold)}  {share:.0%}", style=style)
-
-
-def share_bar(share: float) -> Text:
-    share = min(max(share, 0.0), 1.0)
-    filled = round(share * SHARE_BAR)
-    return Text.assemble(("█" * filled, "cyan"), ("░" * (SHARE_BAR - filled), "dim"), f" {share:4.0%}")
-
-
-# --------------------------------------------------------------------------------------------- the index
-
-def _agent_counters(row: dict[str, Any]) -> tuple[str, ...]:
-    return ("agents", "agent_errors") if row.get("status") == "error" else ("agents",)
-
-
-def _task_counters(row: dict[str, Any]) -> tuple[str, ...]:
-    status = row.get("status")
-    if status == AWAITING:
-        return ("open", "awaiting")
-    return () if status in FINISHED_TASKS else ("open",)
-
-
-# Per indexed kind: the counters it owns, and which of them one row adds to.
-COUNTERS: dict[str, tuple[tuple[str, ...], Callable[[dict[str, Any]], tuple[str, ...]]]] = {
-    "agents": (("agents", "agent_errors"), _agent_counters),
-    "tasks": (("open", "awaiting"), _task_counters),
-    "runs": ((), lambda row: ()),
-}
-
-
-class CompanyIndex:
-    """Which agents, tasks and runs belong to each company, and per-company counts (agents, agent_errors,
-    open, awaiting). `update` applies one changed entity using what it counted for it last time, because the
-    Store merges changes into its rows in place and the old status is gone by the time we look."""
-
-    def __init__(self) -> None:
-        self.members: dict[str, defaultdict[str, set[str]]] = {kind: defaultdict(set) for kind in COUNTERS}
-        self.counts: defaultdict[str, Counter[str]] = defaultdict(Counter)
-        self._counted: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {kind: {} for kind in COUNTERS}
-
-    def rebuild(self, kind: str, rows: dict[str, dict[str, Any]]) -> None:
-        for name in COUNTERS[kind][0]:
-            self.counts[name].clear()
-        self.members[kind].clear()
-        self._counted[kind].clear()
-        for entity_id, row in rows.items():
-            self.update(kind, entity_id, row)
-
-    def update(self, kind: str, entity_id: str, row: dict[str, Any] | None) -> tuple[set[str], set[str]]:
-        """Apply one entity's new state (None: removed). Returns (companies whose counts changed, companies
-        the entity belonged to before or belongs to now)."""
-        old = self._counted[kind].pop(entity_id, None)
-        new = None if row is None else (str(row.get("company_id") or ""), COUNTERS[kind][1](row))
-        involved: set[str] = set()
-        if old is not None:
-            company, names = old
-            involved.add(company)
-            members = self.members[kind][company]
-            members.discard(entity_id)
-            if not members:
-                del self.members[kind][company]
-            for name in names:
-                self.counts[name][company] -= 1
-        if new is not None:
-            company, names = new
-            involved.add(company)
-            self.members[kind][company].add(entity_id)
-            for name in names:
-                self.counts[name][company] += 1
-            self._counted[kind][entity_id] = new
-        return (set() if old == new else involved), involved
-
-    def count(self, name: str, company_id: str) -> int:
-        return self.counts[name].get(company_id, 0)
-
-    def ids(self, kind: str, company_id: str | None) -> set[str]:
-        return self.members[kind].get(company_id, set()) if company_id is not None else set()
-
-
-# --------------------------------------------------------------------------------------------- the modal
-
-class PlaybookScreen(ModalScreen[str | None]):
-    """Choose one playbook to run. Dismisses with its id, or None."""
-
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
-
-    def __init__(self, playbooks: Iterable[Any], company_name: str):
-        super().__init__(classes="modal")
-        self.company_name = company_name
-        seen: set[str] = set()
-        self.options: list[Option] = []
-        for playbook in playbooks:
-            playbook_id = str(getattr(playbook, "id", "") or "")
-            if not playbook_id or playbook_id in seen:  # an option id must be unique
-                continue
-            seen.add(playbook_id)
-            prompt = Text.assemble((clean(getattr(playbook, "name", None), playbook_id), "bold"), "  ",
-                                   (clean(getattr(playbook, "description", None), ""), "dim"))
-            self.options.append(Option(prompt, id=playbook_id))
-
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog", id="capx-playbook-dialog"):
-            yield Label(Text(f"Run a playbook on {self.company_name}", style="bold"), classes="dialog-title")
-            yield OptionList(*self.options, id="capx-playbook-list")
-            yield Label(Text("Enter chooses · Esc cancels", style="dim"))
-
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        event.stop()
-        self.dismiss(event.option_id)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-
-# --------------------------------------------------------------------------------------------- the pane
-
-class CapxPane(Pane):
+class CapxPane(FilterablePane, Pane):
     KINDS = frozenset({"companies", "agents", "tasks", "costs", "runs"})
     HELP_TITLE = "Capx"
 
     BINDINGS = [
-        Binding("slash", "filter", "Filter", key_display="/"),
+        FilterablePane.FILTER_KEY,
         Binding("a", "approve", "Approve"),
         Binding("r", "reject", "Reject"),
         Binding("p", "pause", "Pause"),
@@ -233,34 +52,29 @@ class CapxPane(Pane):
         Binding("left_square_bracket", "detail_tab(-1)", "Previous detail tab", key_display="[", show=False),
     ]
 
-    MUTATIONS = frozenset({"approve", "reject", "pause", "run_playbook"})
-
     def __init__(self, *children, **kwargs) -> None:
         super().__init__(*children, **kwargs)
         self.index = CompanyIndex()
         self.selected: str | None = None  # the company whose detail is shown
-        self._filter_target: LiveTable | None = None
         self._playbook_names: dict[str, str] = {}
 
     # ------------------------------------------------------------------------------------------- layout
 
     def compose(self) -> ComposeResult:
-        yield LiveTable(self._company_columns(), id="capx-companies")
+        yield LiveTable(self._company_columns(), id="capx-companies", name="companies")
         yield Static(id="capx-company-title")
         with TabbedContent(id="capx-detail"):
             with TabPane("Agents", id="capx-tab-agents"):
-                yield LiveTable(self._agent_columns(), id="capx-agents")
+                yield LiveTable(self._agent_columns(), id="capx-agents", name="agents")
             with TabPane("Tasks", id="capx-tab-tasks"):
-                yield LiveTable(self._task_columns(), id="capx-tasks")
+                yield LiveTable(self._task_columns(), id="capx-tasks", name="tasks")
             with TabPane("Costs", id="capx-tab-costs"):
-                yield LiveTable(self._cost_columns(), id="capx-costs")
+                yield LiveTable(self._cost_columns(), id="capx-costs", name="costs")
             with TabPane("Runs", id="capx-tab-runs"):
-                yield LiveTable(self._run_columns(), id="capx-runs")
+                yield LiveTable(self._run_columns(), id="capx-runs", name="runs")
         # Last in the DOM (CSS docks it on top): a screen's auto-focus takes the first focusable widget, even
         # a hidden one, and that must be the companies table.
-        box = Input(placeholder="filter (Esc clears)", id="capx-filter")
-        box.display = False
-        yield box
+        yield FilterBox(id="capx-filter")
 
     def _company_columns(self) -> list[Column]:
         return [
@@ -305,7 +119,7 @@ class CapxPane(Pane):
     def _heartbeat_cell(row: dict[str, Any]) -> Text:
         moment = parse_timestamp(row.get("last_heartbeat_at"))
         stale = moment is not None and wall_clock.now() - moment > STALE_HEARTBEAT
-        return Text(ago(row.get("last_heartbeat_at")), style="yellow" if stale else "")
+        return Text(age(row.get("last_heartbeat_at"), ago=True), style="yellow" if stale else "")
 
     def _task_columns(self) -> list[Column]:
         def title(row: dict[str, Any]) -> Text:
@@ -320,7 +134,8 @@ class CapxPane(Pane):
             Column("status", "Status", width=17, render=lambda row: status_text(row.get("status"), TASK_STATUS_STYLES),
                    sort_key=awaiting_first),
             Column("agent_id", "Agent", render=lambda row: self._agent_name(row.get("agent_id"))),
-            Column("updated_at", "Updated", width=8, align="right", render=lambda row: ago(row.get("updated_at")),
+            Column("updated_at", "Updated", width=8, align="right",
+                   render=lambda row: age(row.get("updated_at"), ago=True),
                    sort_key=lambda row: -(parse_timestamp(row.get("updated_at")) or 0)),
         ]
 
@@ -329,7 +144,8 @@ class CapxPane(Pane):
             Column("agent_id", "Agent", render=lambda row: self._agent_name(row.get("agent_id"))),
             Column("usd", "USD", width=11, align="right",
                    render=lambda row: "—" if number(row.get("usd")) is None else money(number(row.get("usd")), True)),
-            Column("share", "Share", width=SHARE_BAR + 5, render=lambda row: share_bar(row.get("share") or 0.0)),
+            Column("share", "Share", width=SHARE_BAR + 5,
+                   render=lambda row: share_bar(row.get("share") or 0.0, SHARE_BAR)),
         ]
 
     def _run_columns(self) -> list[Column]:
@@ -361,6 +177,9 @@ class CapxPane(Pane):
 
     def focus_default(self) -> None:
         self.table("companies").focus()
+
+    def main_table(self) -> LiveTable:
+        return self.table("companies")
 
     # ------------------------------------------------------------------------------------------- data
 
@@ -485,61 +304,15 @@ class CapxPane(Pane):
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         event.stop()  # the detail tabs are this pane's business, not the app's tabs
 
-    # ------------------------------------------------------------------------------------------- filter
-
-    def action_filter(self) -> None:
-        focused = self.app.focused
-        target = focused if isinstance(focused, LiveTable) and self in focused.ancestors else self.table("companies")
-        if self._filter_target is not None and self._filter_target is not target:
-            self._filter_target.filter_text = ""  # one filter at a time: the one the box shows
-        self._filter_target = target
-        box = self.query_one("#capx-filter", Input)
-        box.placeholder = f"filter {(target.id or '').removeprefix('capx-')} (Esc clears)"
-        box.value = target.filter_text
-        box.display = True
-        box.focus()
-
-    def on_input_changed(self, event: Input.Changed) -> None:
-        if event.input.id == "capx-filter" and self._filter_target is not None:
-            self._filter_target.filter_text = event.value
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id == "capx-filter" and self._filter_target is not None:
-            event.input.display = bool(event.value)
-            self._filter_target.focus()
-
-    def on_key(self, event) -> None:
-        box = self.query_one("#capx-filter", Input)
-        if event.key == "escape" and box.has_focus:
-            event.stop()
-            box.value = ""
-            box.display = False
-            target = self._filter_target or self.table("companies")
-            target.filter_text = ""
-            target.focus()
-
     # ------------------------------------------------------------------------------------------- actions
 
-    def _mutations_offered(self) -> bool:
-        return not self.capwatch.read_only and getattr(self.capwatch.hub, "capx", True) is not None
-
-    def check_action(self, action: str, parameters: tuple) -> bool:
-        if action in self.MUTATIONS and not self._mutations_offered():
-            return False  # not offered at all: False hides it from the footer (None would grey it out)
-        return True
-
     def commands(self):
-        yield SystemCommand("Capx: resync company", "Re-read the selected company's agents, tasks and costs",
-                            self.action_resync)
-        if self._mutations_offered():
-            yield SystemCommand("Capx: approve task", "Approve the selected task awaiting approval (a)",
-                                self.action_approve)
-            yield SystemCommand("Capx: reject task", "Reject the selected task awaiting approval (r)",
-                                self.action_reject)
-            yield SystemCommand("Capx: pause or resume company", "Toggle the selected company (p)",
-                                self.action_pause)
-            yield SystemCommand("Capx: run a playbook", "Run a playbook on the selected company (x)",
-                                self.action_run_playbook)
+        yield from self.offer("Capx: resync company", "Re-read the selected company's agents, tasks and costs",
+                              "resync")
+        yield from self.offer("Capx: approve task", "Approve the selected task awaiting approval (a)", "approve")
+        yield from self.offer("Capx: reject task", "Reject the selected task awaiting approval (r)", "reject")
+        yield from self.offer("Capx: pause or resume company", "Toggle the selected company (p)", "pause")
+        yield from self.offer("Capx: run a playbook", "Run a playbook on the selected company (x)", "run_playbook")
 
     def action_detail_tab(self, step: int) -> None:
         tabs = self.query_one("#capx-detail", TabbedContent)
@@ -554,33 +327,15 @@ class CapxPane(Pane):
             return None
         return self.selected, company
 
-    def _confirm_then(self, question: str, call: Callable[[], Awaitable[Any]], success: Callable[[Any], str],
-                      failure: str, *, danger: bool = False) -> None:
-        """Ask; on yes, run `call` in a worker and toast `success(result)` or the error."""
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.run_worker(self._act(call, success, failure), group="capx-actions", exit_on_error=False,
-                                description=failure.lower())
-
-        self.app.push_screen(ConfirmScreen(question, danger=danger), answered)
-
-    async def _act(self, call: Callable[[], Awaitable[Any]], success: Callable[[Any], str], failure: str) -> None:
-        try:
-            result = await call()
-        except Exception as error:  # ApiError (a 409 conflict, ReadOnlyError, ...) or a network failure
-            self.capwatch.toast_error(f"{failure}: {error}")
-            return
-        self.capwatch.toast(success(result))
-
+    @vendor_action("capx", what="Approve task")
     def action_approve(self) -> None:
         self._decide(approve=True)
 
+    @vendor_action("capx", what="Reject task")
     def action_reject(self) -> None:
         self._decide(approve=False)
 
     def _decide(self, *, approve: bool) -> None:
-        if not self._mutations_offered():
-            return
         self.query_one("#capx-detail", TabbedContent).active = "capx-tab-tasks"
         task_id = self._task_to_decide()
         task = self.table("tasks").get_row(task_id) if task_id else None
@@ -590,11 +345,11 @@ class CapxPane(Pane):
         title = clean(task.get("title"), task_id)
         verb = "Approve" if approve else "Reject"
         consequence = "The agent goes on with it." if approve else "The agent's work on it is discarded."
-        self._confirm_then(
+        self.confirm_and_run(
             f"{verb} task “{title}” ({clean(task_id)})?\n{consequence}",
             lambda: self.capwatch.hub.capx_decide_task(task_id, approve),
-            lambda _: f"{'Approved' if approve else 'Rejected'} “{title}”",
-            f"{verb} failed", danger=not approve)
+            done=f"{'Approved' if approve else 'Rejected'} “{title}”",
+            failed=f"{verb} failed", description=f"{verb.lower()} a Capx task", danger=not approve)
 
     def _task_to_decide(self) -> str | None:
         """The task under the cursor in the Tasks table; from anywhere else, when that task is not awaiting
@@ -611,64 +366,59 @@ class CapxPane(Pane):
                 return task_id
         return None
 
+    @vendor_action("capx", what="Pause or resume company")
     def action_pause(self) -> None:
-        if not self._mutations_offered() or (chosen := self._company()) is None:
+        if (chosen := self._company()) is None:
             return
         company_id, company = chosen
         name = clean(company.get("name"), company_id)
         pause = company.get("status") == "running"  # anything else (paused, stopped) is resumed
         question = (f"Pause company “{name}” ({clean(company_id)})?\nIts agents stop taking work." if pause else
                     f"Resume company “{name}” ({clean(company_id)})?\nIts agents take work again.")
-        self._confirm_then(question, lambda: self.capwatch.hub.capx_set_paused(company_id, pause),
-                           lambda _: f"{'Paused' if pause else 'Resumed'} “{name}”",
-                           "Pause failed" if pause else "Resume failed")
+        self.confirm_and_run(question, lambda: self.capwatch.hub.capx_set_paused(company_id, pause),
+                             done=f"{'Paused' if pause else 'Resumed'} “{name}”",
+                             failed="Pause failed" if pause else "Resume failed",
+                             description="pause a Capx company" if pause else "resume a Capx company")
 
+    @vendor_action("capx", what="Run a playbook")
     def action_run_playbook(self) -> None:
-        if not self._mutations_offered() or (chosen := self._company()) is None:
+        if (chosen := self._company()) is None:
             return
         company_id, company = chosen
-        self.run_worker(self._choose_playbook(company_id, clean(company.get("name"), company_id)),
-                        group="capx-actions", exit_on_error=False, description="list Capx playbooks")
+        company_name = clean(company.get("name"), company_id)
+        self.run_and_toast(self.capwatch.hub.capx_playbooks,
+                           done=lambda playbooks: self._choose_playbook(list(playbooks), company_id, company_name),
+                           failed="Could not list playbooks", description="list Capx playbooks")
 
-    async def _choose_playbook(self, company_id: str, company_name: str) -> None:
-        try:
-            playbooks = list(await self.capwatch.hub.capx_playbooks())
-        except Exception as error:
-            self.capwatch.toast_error(f"Could not list playbooks: {error}")
-            return
+    def _choose_playbook(self, playbooks: list[Any], company_id: str, company_name: str) -> str | None:
+        """The playbooks are listed: offer them (or say there are none)."""
         names = {str(p.id): clean(getattr(p, "name", None), str(p.id)) for p in playbooks if getattr(p, "id", None)}
         self._playbook_names.update(names)
         if not names:
-            self.capwatch.toast("Capx has no playbooks to run")
-            return
+            return "Capx has no playbooks to run"
 
         def chosen(playbook_id: str | None) -> None:
             if not playbook_id:
                 return
             name = names.get(playbook_id, playbook_id)
-            self._confirm_then(
+            self.confirm_and_run(
                 f"Run playbook “{name}” on company “{company_name}” ({clean(company_id)})?\n"
                 "Its runs show in the Runs tab.",
                 lambda: self.capwatch.hub.capx_run_playbook(playbook_id, company_id),
-                lambda run: f"Started “{name}” on “{company_name}”: {clean(getattr(run, 'id', None), 'run')} "
-                            f"{clean(getattr(run, 'status', None), '')}".rstrip(),
-                "Run playbook failed")
+                done=lambda run: (f"Started “{name}” on “{company_name}”: "
+                                  f"{clean(getattr(run, 'id', None), 'run')} {clean(getattr(run, 'status', None), '')}"
+                                  ).rstrip(),
+                failed="Run playbook failed", description="run a Capx playbook")
 
         self.app.push_screen(PlaybookScreen(playbooks, company_name), chosen)
+        return None
 
+    @vendor_action("capx", what="Resync company", mutation=False)
     def action_resync(self) -> None:
         if (chosen := self._company()) is None:
             return
         company_id, company = chosen
-        name = clean(company.get("name"), company_id)
-
-        async def resync() -> None:
-            try:
-                await self.capwatch.hub.capx_resync(company_id)
-            except Exception as error:
-                self.capwatch.toast_error(f"Resync failed: {error}")
-                return
-            self.capwatch.toast(f"Re-read “{name}” from Capx")
-
-        self.run_worker(resync(), group="capx-resync", exclusive=True, exit_on_error=False,
-                        description="resync a Capx company")
+        self.run_and_toast(lambda: self.capwatch.hub.capx_resync(company_id),
+                           done=f"Re-read “{clean(company.get('name'), company_id)}” from Capx",
+                           failed="Resync failed", description="resync a Capx company", group="capx-resync",
+                           exclusive=True)

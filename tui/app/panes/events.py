@@ -12,75 +12,29 @@ from __future__ import annotations
 from collections import deque
 from fnmatch import fnmatchcase
 from itertools import islice
-from typing import Any, Callable, ClassVar, Sequence
+from typing import Any, Callable, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.message import Message
-from textual.widgets import Input, Select, Static
+from textual.widgets import Select, Static
 
 from tui import wall_clock
 from tui.app.panes.base import Pane
 from tui.app.screens import DetailScreen
+from tui.app.toolkit.cells import clock, event_detail, service_cell, summarize, type_cell
+from tui.app.toolkit.filter_box import FilterablePane, FilterBox
+from tui.app.widgets.event_table import EventTable, TimelineReader
 from tui.app.widgets.table import Column, LiveTable
-from tui.live.events import APP_SERVICE, SERVICES, Event, iso_utc
+from tui.live.events import APP_SERVICE, SERVICES, Event
 from tui.text import sanitize
 
 SERVICE_CHOICES = ("all", *SERVICES, APP_SERVICE)
-SERVICE_STYLES = {"capout": "cyan", "casmo": "magenta", "capx": "bright_blue", "captain": "green",
-                  APP_SERVICE: "grey62"}
-ALERT_TYPES = {"agent.error": "bold red", "task.approval_required": "yellow", "costs.threshold_reached": "yellow"}
-BAD_STATUSES = {"failed", "error"}
 GAP_TYPE = "timeline.gap"  # a marker row: events that arrived faster than one frame could carry
-
-# Fields that say what an event is about, in the order the summary shows them.
-SUMMARY_FIELDS = ("status", "state", "file_name", "filename", "title", "name", "job_name", "database_name",
-                  "role", "error", "message", "last_error")
-SUMMARY_MAX = 200
 
 
 # ------------------------------------------------------------------------------------------------ rows
-
-
-def clock(moment: float | None) -> str:
-    return wall_clock.hms(moment) if moment else "—"
-
-
-def summarize(event: Event) -> str:
-    """Status, file, title, error... of an event in one short line (sanitized)."""
-    data = event.data if isinstance(event.data, dict) else {}
-    nested = data.get("data")
-    if isinstance(nested, dict):  # Casmo webhooks wrap the job: {"event", "timestamp", "data": {...}}
-        data = {**nested, **{key: value for key, value in data.items() if key != "data"}}
-    parts: list[str] = []
-    for key in SUMMARY_FIELDS:
-        value = data.get(key)
-        if value is None or value == "" or isinstance(value, (dict, list, bool)):
-            continue
-        parts.append(str(value))
-    progress = data.get("progress")
-    if isinstance(progress, (int, float)) and not isinstance(progress, bool):
-        parts.append(f"{progress:.0%}")
-    if "total_usd" in data:
-        parts.append(f"${data.get('total_usd')} of ${data.get('threshold_usd', '?')}")
-    if "dropped" in data:
-        parts.append(f"{data['dropped']} events not shown (burst)")
-    return sanitize(" · ".join(parts)[:SUMMARY_MAX], single_line=True)
-
-
-def service_cell(row: dict[str, Any]) -> Text:
-    service = row.get("service") or ""
-    return Text(service, style=SERVICE_STYLES.get(service, ""))
-
-
-def type_cell(row: dict[str, Any]) -> Text:
-    event_type = row.get("type") or ""
-    style = ALERT_TYPES.get(event_type, "")
-    if not style and (event_type.endswith((".error", ".failed")) or row.get("status") in BAD_STATUSES):
-        style = "red"
-    return Text(event_type, style=style)
 
 
 def event_row(event: Event) -> dict[str, Any]:
@@ -92,11 +46,6 @@ def event_row(event: Event) -> dict[str, Any]:
             "status": status if isinstance(status, str) else None, "event": event}
 
 
-def event_detail(event: Event) -> dict[str, Any]:
-    """What Enter shows: the whole event, with when capwatch received it."""
-    return {**event.to_json_dict(), "received": iso_utc(event.received), "kind": event.kind}
-
-
 def type_matcher(pattern: str) -> Callable[[str], bool] | None:
     """A glob (`task.*`) when the pattern has a wildcard, else a substring; case-insensitive. None: all."""
     pattern = sanitize(pattern, single_line=True).strip().lower()
@@ -105,111 +54,6 @@ def type_matcher(pattern: str) -> Callable[[str], bool] | None:
     if any(ch in pattern for ch in "*?["):
         return lambda event_type: fnmatchcase(event_type.lower(), pattern)
     return lambda event_type: pattern in event_type.lower()
-
-
-# ------------------------------------------------------------------------------------------------ reading
-
-
-def events_after(events: Sequence[Event], marker: Event | None) -> list[Event]:
-    """The events that come after `marker`; all of them when it is not there (it is older, or was evicted)."""
-    if marker is None:
-        return list(events)
-    newer: list[Event] = []
-    for event in reversed(events):
-        if event is marker:
-            newer.reverse()
-            return newer
-        newer.append(event)
-    return list(events)
-
-
-class TimelineReader:
-    """Hands a pane each timeline event once. `refresh_all` reads the Store's timeline and `apply_changes`
-    reads batches; the first batch after a refresh may repeat events the timeline already gave (they arrived
-    between the previous frame and the refresh), so that batch is cut after the last event seen."""
-
-    def __init__(self) -> None:
-        self.last: Event | None = None
-        self._overlap = False
-
-    def mark(self, timeline: Sequence[Event]) -> None:
-        """The caller has read `timeline` up to its end."""
-        if timeline:
-            self.last = timeline[-1]
-        self._overlap = True
-
-    def from_timeline(self, timeline: Sequence[Event]) -> list[Event]:
-        new = events_after(timeline, self.last)
-        self.mark(timeline)
-        return new
-
-    def from_batch(self, events: list[Event]) -> list[Event]:
-        if self._overlap:
-            self._overlap = False
-            events = events_after(events, self.last)
-        if events:
-            self.last = events[-1]
-        return events
-
-
-# ------------------------------------------------------------------------------------------------ table
-
-
-class EventTable(LiveTable):
-    """A LiveTable of events: rows carry the Event under "event"; `y` copies the event's entity id (row ids
-    are only sequence numbers); moving up while following stops following, End follows again."""
-
-    class FollowChanged(Message):
-        def __init__(self, table: "EventTable", follow: bool) -> None:
-            super().__init__()
-            self.table = table
-            self.follow = follow
-
-        @property
-        def control(self) -> "EventTable":
-            return self.table
-
-    can_follow: bool = False  # End turns following on only in a table that offers following
-
-    def set_follow(self, follow: bool) -> None:
-        if follow != self.follow:
-            self.follow = follow
-            self.post_message(self.FollowChanged(self, follow))
-        if follow:
-            self.move_cursor(self.row_count - 1)
-
-    def _stop_following(self) -> None:
-        if self.follow:
-            self.set_follow(False)
-
-    def action_cursor_up(self) -> None:
-        self._stop_following()
-        super().action_cursor_up()
-
-    def action_page_up(self) -> None:
-        self._stop_following()
-        super().action_page_up()
-
-    def action_cursor_home(self) -> None:
-        self._stop_following()
-        super().action_cursor_home()
-
-    def action_cursor_end(self) -> None:
-        if self.can_follow:
-            self.set_follow(True)
-        else:
-            super().action_cursor_end()
-
-    def action_copy_id(self) -> None:
-        row = self.get_row(self.cursor_row_id) if self.cursor_row_id is not None else None
-        event = row.get("event") if row else None
-        entity_id = sanitize(event.id, single_line=True) if isinstance(event, Event) else ""
-        if not entity_id:
-            self.notify("This event names no id", markup=False, timeout=2)
-            return
-        self.app.copy_to_clipboard(entity_id)
-        self.post_message(self.CopyRequested(self, entity_id))
-        self.notify(f"Copied {entity_id}", markup=False, timeout=2)
 
 
 EVENT_COLUMNS = [
@@ -224,13 +68,13 @@ EVENT_COLUMNS = [
 # ------------------------------------------------------------------------------------------------ pane
 
 
-class EventsPane(Pane):
+class EventsPane(FilterablePane, Pane):
     HELP_TITLE = "Events"
     WANTS_EVENTS = True
     APPLY_HIDDEN_AFTER = 500
 
     BINDINGS: ClassVar = [
-        Binding("slash", "filter_text", "Filter", key_display="/"),
+        FilterablePane.FILTER_KEY,
         Binding("t", "filter_type", "Type"),
         Binding("c", "cycle_service", "Service"),
         Binding("p", "pause", "Pause"),
@@ -254,10 +98,10 @@ class EventsPane(Pane):
         with Horizontal(id="events-toolbar"):
             yield Select([(choice, choice) for choice in SERVICE_CHOICES], value="all", allow_blank=False,
                          compact=True, id="events-service")
-            yield Input(placeholder="type: task.* (t)", compact=True, id="events-type", classes="events-filter")
-            yield Input(placeholder="filter text (/)", compact=True, id="events-text", classes="events-filter")
+            yield FilterBox(placeholder="type: task.* (t)", inline=True, filters_table=False, id="events-type")
+            yield FilterBox(placeholder="filter text (/)", inline=True, id="events-text")
             yield Static("", id="events-status")
-        table = EventTable(EVENT_COLUMNS, follow=True, id="events-table")
+        table = EventTable(EVENT_COLUMNS, follow=True, id="events-table", name="events")
         table.can_follow = True
         yield table
 
@@ -343,11 +187,14 @@ class EventsPane(Pane):
     def focus_default(self) -> None:
         self.table.focus()
 
-    def action_filter_text(self) -> None:
-        self.query_one("#events-text", Input).focus()
+    def main_table(self) -> LiveTable:
+        return self.table
+
+    def filter_box(self) -> FilterBox:
+        return self.query_one("#events-text", FilterBox)
 
     def action_filter_type(self) -> None:
-        self.query_one("#events-type", Input).focus()
+        self.query_one("#events-type", FilterBox).open(self.table)
 
     def action_cycle_service(self) -> None:
         select = self.query_one("#events-service", Select)
@@ -384,28 +231,12 @@ class EventsPane(Pane):
             self._rebuild()
             self._show_status()
 
-    def on_input_changed(self, message: Input.Changed) -> None:
-        if message.input.id == "events-text":
-            message.stop()
-            self.table.filter_text = message.value
-            self._show_status()
-        elif message.input.id == "events-type":
-            message.stop()
+    def on_filter_box_changed(self, message: FilterBox.Changed) -> None:
+        message.stop()
+        if message.box.id == "events-type":
             self._type_match = type_matcher(message.value)
             self._rebuild()
-            self._show_status()
-
-    def on_input_submitted(self, message: Input.Submitted) -> None:
-        if message.input.has_class("events-filter"):
-            message.stop()
-            self.table.focus()
-
-    def on_key(self, event) -> None:
-        focused = self.app.focused
-        if event.key == "escape" and isinstance(focused, Input) and focused.has_class("events-filter"):
-            focused.value = ""  # the Changed message re-applies the (now empty) filter
-            self.table.focus()
-            event.stop()
+        self._show_status()  # the text filter is the table's own: only the counts change
 
     def on_live_table_row_selected(self, message: LiveTable.RowSelected) -> None:
         event = message.row.get("event")

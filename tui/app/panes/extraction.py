@@ -7,35 +7,21 @@ from pathlib import Path
 from typing import Any
 
 from rich.text import Text
-from textual.app import ComposeResult, SystemCommand
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Input, Label, Select, Static
 
-from tui.app.panes.documents import short_time, status_cell
 from tui.app.panes.table_pane import TablePane
-from tui.app.screens import ConfirmScreen, FormScreen, pretty_json
+from tui.app.screens import FormScreen, pretty_json
+from tui.app.toolkit.actions import vendor_action
+from tui.app.toolkit.cells import FILE_STATUS_STYLES, clock, seconds_between, signed_cell, status_text
 from tui.app.widgets.table import Column, LiveTable
 from tui.live.events import parse_timestamp
 
 
-def latency_seconds(row: dict[str, Any]) -> float | None:
-    submitted = parse_timestamp(row.get("submitted_at"))
-    completed = parse_timestamp(row.get("completed_at"))
-    if submitted is None or completed is None:
-        return None
-    return max(0.0, completed - submitted)
-
-
-def latency_text(row: dict[str, Any]) -> str:
-    seconds = latency_seconds(row)
-    return "—" if seconds is None else f"{seconds:.1f}s"
-
-
-def verified_cell(row: dict[str, Any]) -> Text:
-    if row.get("signature_verified"):
-        return Text("✔ hmac", style="green")  # arrived by webhook, HMAC verified before parsing
-    return Text("reply" if row.get("status") not in (None, "processing") else "…", style="dim")
+def latency(row: dict[str, Any]) -> float | None:
+    return seconds_between(row.get("submitted_at"), row.get("completed_at"))
 
 
 class SubmitScreen(FormScreen):
@@ -83,13 +69,14 @@ class ExtractionPane(TablePane):
         Column("job_id", "Job", width=18),
         Column("filename", "File", width=None),
         Column("kind", "Kind", width=7),
-        Column("status", "Status", width=10, render=status_cell),
-        Column("submitted_at", "Sent", width=8, render=lambda row: short_time(row.get("submitted_at"))),
-        Column("completed_at", "Done", width=8, render=lambda row: short_time(row.get("completed_at")),
+        Column("status", "Status", width=10, render=lambda row: status_text(row.get("status"), FILE_STATUS_STYLES)),
+        Column("submitted_at", "Sent", width=8, render=lambda row: clock(row.get("submitted_at"))),
+        Column("completed_at", "Done", width=8, render=lambda row: clock(row.get("completed_at")),
                sort_key=lambda row: parse_timestamp(row.get("completed_at") or row.get("submitted_at")) or 0),
-        Column("latency", "Took", width=7, align="right", render=latency_text,
-               sort_key=lambda row: latency_seconds(row) or 0),
-        Column("signature_verified", "Signed", width=8, render=verified_cell),
+        Column("latency", "Took", width=7, align="right",
+               render=lambda row: "—" if (took := latency(row)) is None else f"{took:.1f}s",
+               sort_key=lambda row: latency(row) or 0),
+        Column("signature_verified", "Signed", width=8, render=signed_cell),
     ]
 
     BINDINGS = [
@@ -109,7 +96,6 @@ class ExtractionPane(TablePane):
                 yield Static(Text("Select a job to see its result", style="dim"), id="result-json")
 
     def on_mount(self) -> None:
-        super().on_mount()
         self.table.sort_by("completed_at", reverse=True)
 
     def apply_changes(self, batch) -> None:
@@ -131,39 +117,20 @@ class ExtractionPane(TablePane):
         else:
             target.update(pretty_json(row.get("result")))
 
-    def check_action(self, action: str, parameters: tuple) -> bool | None:
-        if action == "submit" and (self.capwatch.read_only or getattr(self.capwatch.hub, "casmo", True) is None):
-            return False  # hidden, not dimmed
-        return True
-
     def commands(self):
-        if not self.capwatch.read_only:
-            yield SystemCommand("Start an extraction or review", "Casmo AI: submit a local file", self.action_submit)
+        yield from self.offer("Start an extraction or review", "Casmo AI: submit a local file", "submit")
 
+    @vendor_action("casmo", what="Extract/review")
     def action_submit(self) -> None:
-        if self.capwatch.read_only:
-            return
-
         def chosen(form: dict | None) -> None:
             if not form:
                 return
             what = "a review" if form["kind"] == "review" else "an extraction"
-
-            def confirmed(yes: bool | None) -> None:
-                if yes:
-                    self.run_worker(self._submit(form), group="extraction-actions", exit_on_error=False,
-                                    description=f"submit {what}")
-
-            self.app.push_screen(ConfirmScreen(f"Submit {form['path']} to Casmo AI for {what} ({form['mode']} mode)?"),
-                                 confirmed)
+            self.confirm_and_run(
+                f"Submit {form['path']} to Casmo AI for {what} ({form['mode']} mode)?",
+                lambda: self.capwatch.hub.submit_casmo(form["path"], kind=form["kind"], mode=form["mode"],
+                                                       workflow_id=form["workflow_id"]),
+                done=lambda reply: f"Casmo job {reply.job_id}: {reply.status}",
+                failed="Casmo submission failed", description=f"submit {what}")
 
         self.app.push_screen(SubmitScreen(), chosen)
-
-    async def _submit(self, form: dict) -> None:
-        try:
-            reply = await self.capwatch.hub.submit_casmo(form["path"], kind=form["kind"], mode=form["mode"],
-                                                         workflow_id=form["workflow_id"])
-        except Exception as error:  # ApiError, ReadOnlyError, OSError reading the file
-            self.capwatch.toast_error(f"Casmo submission failed: {error}")
-            return
-        self.capwatch.toast(f"Casmo job {reply.job_id}: {reply.status}")

@@ -23,8 +23,9 @@ from textual.widgets import Static
 
 from tui import wall_clock
 from tui.app.panes.base import Pane
-from tui.app.panes.events import EventTable, TimelineReader, clock, event_detail, service_cell, type_cell
 from tui.app.screens import DetailScreen
+from tui.app.toolkit.cells import alert_subject, clock, event_detail, service_cell, type_cell
+from tui.app.widgets.event_table import EventTable, TimelineReader
 from tui.app.widgets.meters import (
     NO_VALUE, Meter, RateCounter, count_words, duration_words, level_style, pick, seconds_words, sparkline_text,
     squeeze,
@@ -75,17 +76,6 @@ def status_of(kind: str, row: dict[str, Any]) -> str:
     if kind == "databases":
         return "inactive" if row.get("is_active") is False else "active"
     return "unknown"
-
-
-def alert_subject(event: Event) -> str:
-    data = event.data if isinstance(event.data, dict) else {}
-    subject = (data.get("file_name") or data.get("filename") or data.get("title") or data.get("name")
-               or event.id or "")
-    error = data.get("error") or data.get("message")
-    if "total_usd" in data:
-        error = f"${data.get('total_usd')} of ${data.get('threshold_usd', '?')}"
-    text = f"{subject} — {error}" if error and subject else str(subject or error or "")
-    return sanitize(text, single_line=True)
 
 
 @dataclass
@@ -352,7 +342,7 @@ class OverviewPane(Pane):
 
     def service_state(self, service: str) -> str:
         """off (not configured), waiting (no channel yet), else the worst state of its channels."""
-        if getattr(self.capwatch.hub, service, True) is None:
+        if service != APP_SERVICE and not self.capwatch.hub.is_on(service):
             return "off"
         # Casmo has no stream of its own: its results arrive at the webhook receiver.
         sources = {service, "webhooks"} if service == "casmo" else {service}
@@ -446,7 +436,7 @@ class OverviewPane(Pane):
         self.query_one(ActivityBoard).show(lines)
 
     def _show_alerts(self, *, force: bool = False) -> None:
-        alerts = getattr(self.app, "alerts", ())
+        alerts = self.capwatch.alerts
         seen = (len(alerts), id(alerts[-1]) if alerts else 0)
         if seen == self._alerts_seen and not force:
             return
@@ -483,7 +473,7 @@ class OverviewPane(Pane):
                                           event_detail(event)))
 
     def action_open_latest_alert(self) -> None:
-        alerts = getattr(self.app, "alerts", ())
+        alerts = self.capwatch.alerts
         if alerts:
             self.open_alert(alerts[-1])
         else:

@@ -33,6 +33,8 @@ from textual.worker import Worker
 from tui import wall_clock
 from tui.app.panes.base import Pane
 from tui.app.query_history import CANCELLED, FAILED, SUCCESS, HistoryEntry, QueryHistory, preview_of
+from tui.app.toolkit.actions import allowed, needs_of, refusal, vendor_action
+from tui.app.toolkit.cells import bar, number
 from tui.text import sanitize
 
 RELEVANCY_BAR = 10
@@ -43,14 +45,11 @@ EMPTY_ANSWER = "*The answer will appear here. Write a question above and press C
 
 def relevancy_bar(score: Any, width: int = RELEVANCY_BAR) -> Text:
     """`██████░░░░ 0.62`; dots and a dash when the server gave no score."""
-    if not isinstance(score, (int, float)) or isinstance(score, bool) or score != score:
-        return Text("·" * width + "    —", style="grey50")
-    fraction = max(0.0, min(1.0, float(score)))
-    filled = int(fraction * width + 0.5)
-    bar = Text("█" * filled, style="cyan")
-    bar.append("░" * (width - filled), style="grey37")
-    bar.append(f" {fraction:.2f}")
-    return bar
+    fraction = number(score)
+    if fraction is None:
+        return bar(None, width, unknown="·").append("    —", style="grey50")
+    fraction = max(0.0, min(1.0, fraction))
+    return bar(fraction, width).append(f" {fraction:.2f}")
 
 
 def seconds(value: float | None) -> str:
@@ -269,6 +268,9 @@ class QueryPane(Pane):
         if self.history.load_error:
             self.notify(self.history.load_error, severity="warning", markup=False)
         self.refresh_all()
+        off = refusal(self.capwatch, needs_of(self, "run"))  # Captain is off: Ctrl+R is not offered, say why
+        if off is not None:
+            self._set_status(Text(off, style="yellow"))
 
     def focus_default(self) -> None:
         # Not the editor: there the number keys would type digits instead of switching tabs. `e` edits.
@@ -323,21 +325,19 @@ class QueryPane(Pane):
             return not self.running and self.editor.has_focus
         if action == "edit":
             return not self.editor.has_focus and not self.history_open
-        return True
+        return super().check_action(action, parameters)
 
     def commands(self):
-        yield SystemCommand("Query: run the question", "Ask Captain (Ctrl+R)", self.action_run)
+        yield from self.offer("Query: run the question", "Ask Captain (Ctrl+R)", "run")
         yield SystemCommand("Query: history", "Search, load and re-run earlier questions (Ctrl+O)",
                             self.action_toggle_history)
         if self.running:
             yield SystemCommand("Query: cancel", "Stop the running query (Esc)", self.action_cancel)
 
+    @vendor_action("captain", what="Query", mutation=False)  # a query only reads: read-only mode allows it
     def action_run(self) -> None:
         database = self.database_select.value
         question = self.editor.text.strip()
-        if getattr(self.capwatch.hub, "captain", True) is None:
-            self._set_status(Text("Captain is off in this profile: nothing to ask.", style="yellow"))
-            return
         if not isinstance(database, str):
             self._set_status(Text("Choose a database first.", style="yellow"))
             return
@@ -347,6 +347,8 @@ class QueryPane(Pane):
         self.ask(question, database)
 
     def ask(self, question: str, database: str) -> None:
+        if not allowed(self.capwatch, needs_of(self, "run")):  # a question from the history, with Captain off
+            return
         if self.running:
             self.notify("A query is running: Esc cancels it.", severity="warning", markup=False)
             return

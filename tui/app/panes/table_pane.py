@@ -6,15 +6,14 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.widgets import Input
 
 from tui.app.panes.base import Pane
 from tui.app.screens import DetailScreen
+from tui.app.toolkit.filter_box import FilterablePane, FilterBox
 from tui.app.widgets.table import Column, LiveTable
 
 
-class TablePane(Pane):
+class TablePane(FilterablePane, Pane):
     # Table updates are data until drawn: applied while hidden every 250 changed rows, so a switch to the tab
     # catches up on at most that (the Documents tab under load: 18 ms of held rows per switch, while the key waited).
     APPLY_HIDDEN_AFTER = 250
@@ -22,21 +21,20 @@ class TablePane(Pane):
     TITLE: ClassVar[str] = ""
     COLUMNS: ClassVar[list[Column]] = []
 
-    BINDINGS = [Binding("slash", "filter", "Filter", key_display="/")]
+    BINDINGS = [FilterablePane.FILTER_KEY]
 
     def compose_table(self) -> ComposeResult:
         # The table first: auto-focus takes the first focusable widget, even a hidden filter box, and digits
-        # typed into it would not switch tabs. The filter is docked on top by CSS.
-        yield LiveTable(self.COLUMNS, id=f"{self.KIND}-table")
-        yield Input(placeholder=f"filter {self.TITLE.lower()} (Esc clears)", id=f"{self.KIND}-filter",
-                    classes="table-filter")
+        # typed into it would not switch tabs. The filter is docked on top.
+        yield LiveTable(self.COLUMNS, id=f"{self.KIND}-table", name=self.TITLE.lower())
+        yield FilterBox(id=f"{self.KIND}-filter")
 
     @property
     def table(self) -> LiveTable:
         return self.query_one(LiveTable)
 
-    def on_mount(self) -> None:
-        self.query_one(".table-filter", Input).display = False
+    def main_table(self) -> LiveTable:
+        return self.table
 
     def rows_for_table(self) -> dict[str, dict[str, Any]]:
         return self.store.rows(self.KIND)
@@ -55,30 +53,6 @@ class TablePane(Pane):
 
     def focus_default(self) -> None:
         self.table.focus()
-
-    # ------------------------------------------------------------------------------------------- keys
-
-    def action_filter(self) -> None:
-        box = self.query_one(".table-filter", Input)
-        box.display = True
-        box.focus()
-
-    def on_input_changed(self, event: Input.Changed) -> None:
-        if event.input.has_class("table-filter"):
-            self.table.filter_text = event.value
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.has_class("table-filter"):
-            self.table.focus()
-
-    def on_key(self, event) -> None:
-        box = self.query_one(".table-filter", Input)
-        if event.key == "escape" and box.has_focus:
-            box.value = ""
-            box.display = False
-            self.table.filter_text = ""
-            self.table.focus()
-            event.stop()
 
     def on_live_table_row_selected(self, message: LiveTable.RowSelected) -> None:
         self.app.push_screen(DetailScreen(f"{self.TITLE[:-1] if self.TITLE.endswith('s') else self.TITLE} "

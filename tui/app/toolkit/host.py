@@ -1,0 +1,75 @@
+"""What a pane needs from the app that hosts it: `PaneApp`.
+
+The monitor (tui/app/app.py `CapwatchApp`) and the pane tests' host (tests/helpers/pane_host.py `PaneHost`) both
+implement it, and both take its behaviour from `PaneAppMixin`, so the test host cannot drift from the app
+(tests/app/test_toolkit.py checks both). A pane reaches it as `self.capwatch` (tui/app/panes/base.py).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol, Sequence, runtime_checkable
+
+from tui.text import sanitize
+
+if TYPE_CHECKING:
+    from tui.live.events import Event
+    from tui.live.store import Store
+
+ERROR_TOAST_SECONDS = 8
+
+
+@runtime_checkable
+class Hub(Protocol):
+    """What the panes use of the hub (tui/live/hub.py): its Store, the read-only flag, which services are on.
+    Actions are reached through the hub too, each pane its own vendor's."""
+
+    store: Store
+    read_only: bool
+
+    def is_on(self, name: str) -> bool:
+        """Whether the service `name` is configured, from the config alone."""
+        ...
+
+
+@runtime_checkable
+class PaneApp(Protocol):
+    """The app as a pane sees it."""
+
+    hub: Hub
+    config: Any  # tui.config.Config: defaults the forms offer (CapOut's xn address), the Captain key
+    alerts: Sequence[Event]  # the alerts collected so far, oldest first
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def read_only(self) -> bool: ...
+
+    def toast(self, message: str) -> None:
+        """A short notice; `message` is sanitized, never read as markup."""
+        ...
+
+    def toast_error(self, message: str) -> None:
+        """An error that stays a while; `message` is sanitized, never read as markup."""
+        ...
+
+
+class PaneAppMixin:
+    """`PaneApp`'s behaviour, for a Textual App that has a `hub`."""
+
+    hub: Any
+
+    @property
+    def store(self) -> Store:
+        return self.hub.store
+
+    @property
+    def read_only(self) -> bool:
+        return bool(self.hub.read_only)
+
+    def toast(self, message: str) -> None:
+        self.notify(sanitize(message, single_line=True), markup=False)  # type: ignore[attr-defined]
+
+    def toast_error(self, message: str) -> None:
+        self.notify(sanitize(message, single_line=True), title="Error", severity="error",  # type: ignore[attr-defined]
+                    markup=False, timeout=ERROR_TOAST_SECONDS)
