@@ -141,6 +141,8 @@ async def test_an_action_of_a_service_that_is_off_is_neither_shown_nor_runnable(
             assert len(host.screen_stack) == 1
             assert "is off in this profile" in list(host._notifications)[-1].message
         assert calls == []
+        if pane_class is QueryPane:  # its whole tab is Captain's: it says why Ctrl+R is not offered
+            assert "Captain is off" in str(pane.query_one("#query-status").render())
 
 
 @pytest.mark.parametrize("pane_class,service,actions,key", VENDOR_ACTIONS[:4], ids=[v[0].__name__
