@@ -27,7 +27,6 @@ from tui.app.header import HeaderBar
 from tui.app.widgets.banner import IncidentBanner, mark_stale_panes
 from tui.app.pacing import OutputBudget, metered_driver
 from tui.app.panes.base import Pane
-from tui.app.toolkit.cells import describe_alert
 from tui.app.toolkit.host import PaneAppMixin
 from tui.app.widgets.keybar import KeyBar
 from tui.config import Config
@@ -273,6 +272,8 @@ class CapwatchApp(PaneAppMixin, App[int]):
             return
         self._toast_window.append(now)
         if len(fresh) == 1:
+            from tui.app.toolkit.cells import describe_alert  # with the panes, after the first frame
+
             self.notify(describe_alert(fresh[0]), title="Alert", severity="warning", markup=False)
         else:
             self.notify(f"{len(fresh)} new alerts: see Overview", title="Alerts", severity="warning", markup=False)

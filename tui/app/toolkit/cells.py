@@ -2,8 +2,8 @@
 each other. Each takes what the server sent (anything: a missing field, a string where a number belongs) and
 gives sanitized text, `rich.text.Text` where there is colour; never markup.
 
-Light on purpose (no vendor module, no Textual widget): the app imports it for its alert toasts before the
-first frame.
+No vendor module and no widget is imported here: the panes import it after the first frame, and the app for its
+alert toasts.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from typing import Any
 from rich.text import Text
 
 from tui import wall_clock
-from tui.app.widgets.meters import seconds_words
 from tui.live.events import APP_SERVICE, Event, iso_utc, parse_timestamp
 from tui.text import sanitize
 
@@ -96,6 +95,8 @@ def eta_text(seconds: float | None, *, done: bool = False) -> str:
     """Time left, compact: "~2m05s"; "…" while unknown, the dash once done."""
     if done:
         return NONE
+    from tui.app.widgets.meters import seconds_words
+
     return "…" if seconds is None else "~" + seconds_words(seconds).replace(" ", "")
 
 
