@@ -71,20 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="send Casmo and Capx webhooks to URL/webhooks/<service>")
     sim.add_argument("--print-env", action="store_true", help="print the export lines that point capwatch at it, then serve")
 
-    init = commands.add_parser("init", help="write a config file (asks on a terminal, else takes flags)")
-    init.add_argument("--config", metavar="PATH", help="where to write it (default: the user config dir)")
-    init.add_argument("--force", action="store_true", help="overwrite an existing file")
-    for service in ("capout", "casmo", "capx", "captain"):
-        init.add_argument(f"--{service}-base-url", metavar="URL")
-        init.add_argument(f"--{service}-api-key", metavar="KEY")
-    init.add_argument("--captain-organization-id", metavar="UUID")
-    init.add_argument("--casmo-webhook-secret", metavar="SECRET")
-    init.add_argument("--capx-webhook-secret", metavar="SECRET")
-    init.add_argument("--transport", choices=["ws", "sse"])
-    init.add_argument("--webhook-host", metavar="HOST")
-    init.add_argument("--webhook-port", metavar="PORT", type=int)
-    init.add_argument("--read-only", action="store_true", default=None)
-    init.add_argument("--profile", metavar="NAME")
+    # init's flags come from the config model (one per setting it writes): tui.config.init parses them, so that
+    # `capwatch --help` and the other commands do not import the model for them.
+    commands.add_parser("init", help="write a config file (keys from a silent prompt, stdin or the environment)",
+                        add_help=False, prefix_chars="\0")
 
     status = commands.add_parser("status", help="one snapshot of every service, as a table or JSON")
     _add_config_flags(status, subcommand=True)
@@ -154,15 +144,17 @@ def run_sim(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, rest = parser.parse_known_args(argv)
     command = args.command or "monitor"
+    if rest and command != "init":
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     try:
         if command == "sim":
             return run_sim(args)
         if command == "init":
-            from tui.config import run_init
+            from tui.config.init import main as init
 
-            return run_init(args)
+            return init(rest, config=getattr(args, "config", None))
         if command in ("status", "tail"):
             from tui.headless import run_headless
 

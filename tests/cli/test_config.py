@@ -12,9 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from tui.config import ENVIRONMENT, Config, ConfigError, InvalidConfig, Secret, describe, load_config, run_init
+from tui.config import ENVIRONMENT, Config, ConfigError, InvalidConfig, Secret, load_config, run_init
+from tui.text import mask_secret
 
 ORGANIZATION = "01999eb7-8554-5c7b-6321-066454166af2"
+
+
+@pytest.fixture(autouse=True)
+def no_capwatch_environment(monkeypatch):
+    """`capwatch init` reads the environment: the developer's own keys must not reach these tests."""
+    for variable in (*ENVIRONMENT, "CAPWATCH_CONFIG"):
+        monkeypatch.delenv(variable, raising=False)
 
 
 def flags(**values) -> argparse.Namespace:
@@ -134,14 +142,15 @@ def test_captain_key_without_organization_warns_and_stays_off():
 # --------------------------------------------------------------------------------------------- secrets
 
 
-def test_secrets_never_in_repr_or_describe():
+def test_secrets_never_in_repr_or_str_and_shown_masked():
     env = {"CAPX_API_KEY": "capx_sk_live_supersecret123", "CAPX_WEBHOOK_SECRET": "whsec_topsecret999"}
-    config = load_config(flags(config=os.devnull), env=env).config
-    for text in (repr(config), str(config), repr(config.capx), str(describe(config))):
+    loaded = load_config(flags(config=os.devnull), env=env)
+    config = loaded.config
+    for text in (repr(config), str(config), repr(config.capx), str(config.capx), repr(loaded)):
         assert "supersecret123" not in text and "topsecret999" not in text
-    shown = describe(config)
-    assert shown["capx"]["api_key"] == "••••t123" and shown["capx"]["enabled"] is True
-    assert shown["capout"]["api_key"] == "(not set)" and shown["capout"]["enabled"] is False
+    # what the header and `capwatch init` show (the config's own `describe` had no caller and went)
+    assert mask_secret(config.capx.api_key_value) == "••••t123" and config.capx.enabled is True
+    assert mask_secret(config.capout.api_key_value) == "(not set)" and config.capout.enabled is False
 
 
 def test_a_secret_is_masked_and_compares_by_value():
@@ -217,12 +226,15 @@ def test_missing_explicit_file_is_an_error_but_missing_default_is_fine(tmp_path)
 
 def test_unreadable_file_is_a_clear_error(tmp_path, monkeypatch):
     path = write(tmp_path / "locked.toml", 'profile = "x"\n')
+    real_open = os.open
 
-    def refuse(self):
-        raise PermissionError(13, "Permission denied")
+    def refuse(name, *args, **kwargs):
+        if os.fspath(name) == str(path):
+            raise PermissionError(13, "Permission denied")
+        return real_open(name, *args, **kwargs)
 
-    # The tests may run as root, who can read a 0000 file: refuse the read itself.
-    monkeypatch.setattr(Path, "read_bytes", refuse)
+    # The tests may run as root, who can read a 0000 file: refuse the open itself.
+    monkeypatch.setattr(os, "open", refuse)
     assert config_error(flags(config=str(path)), {}) == f"{path}: permission denied reading the config file"
     monkeypatch.undo()
     assert "cannot read the config file" in config_error(flags(config=str(tmp_path)), {})  # a directory
@@ -290,26 +302,48 @@ def test_init_validates_flags_before_writing(tmp_path):
     assert not path.exists()
 
 
+def clean_env(**values: str) -> dict[str, str]:
+    """This process's environment less every variable capwatch reads (a developer's own keys must not leak in)."""
+    env = {name: value for name, value in os.environ.items() if name not in ENVIRONMENT and name != "CAPWATCH_CONFIG"}
+    env.update(values)
+    return env
+
+
 def test_init_from_flags_with_stdin_not_a_terminal(tmp_path):
-    """Piped input is not a terminal: no question is asked, the flags are all there is."""
+    """Piped input is not a terminal: no question is asked, and standard input is not read without
+    --keys-from-stdin. Keys given as flags (deprecated) are still written, with a warning each."""
     path = tmp_path / "c" / "config.toml"
     done = subprocess.run(
         [sys.executable, "-m", "tui", "init", "--config", str(path), "--casmo-api-key", "cai_piped_5678",
          "--casmo-webhook-secret", "whsec_piped", "--transport", "sse"],
-        input="capout_should_not_be_read\n", capture_output=True, text=True, timeout=60)
+        input="capout_should_not_be_read\n", capture_output=True, text=True, timeout=60, env=clean_env())
     assert done.returncode == 0, done.stderr
     assert tomllib.loads(path.read_text()) == {
         "capout": {"transport": "sse"}, "casmo": {"api_key": "cai_piped_5678", "webhook_secret": "whsec_piped"}}
     assert "cai_piped_5678" not in done.stdout + done.stderr and "••••5678" in done.stdout
+    assert "whsec_piped" not in done.stdout + done.stderr
+    for flag, variable in (("--casmo-api-key", "CASMO_API_KEY"), ("--casmo-webhook-secret", "CASMO_WEBHOOK_SECRET")):
+        assert f"{flag} is deprecated" in done.stderr and f"{variable}=... lines to `capwatch init --keys-from-stdin`" \
+            in done.stderr
 
     again = subprocess.run([sys.executable, "-m", "tui", "init", "--config", str(path), "--capx-api-key", "cai_wrong"],
-                           capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+                           capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, env=clean_env())
     assert again.returncode == 1 and "already exists" in again.stderr and "Traceback" not in again.stderr
-    bad = subprocess.run([sys.executable, "-m", "tui", "init", "--config", str(tmp_path / "n.toml"),
-                          "--capx-api-key", "cai_wrong_vendor_4444"],
-                         capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    bad = subprocess.run([sys.executable, "-m", "tui", "init", "--config", str(tmp_path / "n.toml"), "--keys-from-stdin"],
+                         input="CAPX_API_KEY=cai_wrong_vendor_4444\n", capture_output=True, text=True, timeout=60,
+                         env=clean_env())
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1 and "capx.api_key" in bad.stderr and "4444" not in bad.stderr
+    assert bad.stderr.startswith("capwatch: standard input (CAPX_API_KEY): capx.api_key looks like a Casmo key")
+    # the same through the deprecated flag: its warning, then the one line of the error
+    flagged = subprocess.run([sys.executable, "-m", "tui", "init", "--config", str(tmp_path / "n.toml"),
+                              "--capx-api-key", "cai_wrong_vendor_4444"],
+                             capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, env=clean_env())
+    lines = flagged.stderr.strip().splitlines()
+    assert flagged.returncode == 2 and "Traceback" not in flagged.stderr and "4444" not in flagged.stderr
+    assert len(lines) == 2 and "--capx-api-key is deprecated" in lines[0]
+    assert lines[1].startswith("capwatch: flag --capx-api-key: capx.api_key looks like a Casmo key")
+    assert not (tmp_path / "n.toml").exists()
 
 
 class Answers:
@@ -417,7 +451,7 @@ def test_values_are_coerced_as_the_file_and_environment_write_them(values, dotte
         ('read_only = "maybe"\n', "read_only must be true or false"),
         ('profile = 5\n', "profile must be a string"),
         ('profile = " "\n', "profile must be a non-empty name on one line"),
-        ('max_output_kbps = "fast"\n', "max_output_kbps Input should be a valid number, unable to parse string"),
+        ('max_output_kbps = "fast"\n', "max_output_kbps must be a number"),
         ('max_output_kbps = nan\n', "max_output_kbps must be between 0 and 1000000"),
         ('[capout]\ntransport = "WS"\n', "capout.transport must be one of 'ws' or 'sse'"),
         ('[capout]\nrecent = -1\n', "capout.recent must be between 0 and 1000"),
