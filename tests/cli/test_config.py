@@ -8,7 +8,6 @@ import stat
 import subprocess
 import sys
 import tomllib
-from pathlib import Path
 
 import pytest
 
@@ -91,6 +90,24 @@ def test_config_path_from_environment_variable_and_xdg(tmp_path):
     # --config beats $CAPWATCH_CONFIG
     other = write(tmp_path / "other.toml", 'profile = "flagged"\n')
     assert load_config(flags(config=str(other)), env={"CAPWATCH_CONFIG": str(path)}).config.profile == "flagged"
+
+
+def test_the_environment_variables_are_a_contract():
+    """Assembled from the vendors' declarations now: the names stay those scripts and `sim --print-env` use."""
+    assert ENVIRONMENT == {
+        "CAPOUT_BASE_URL": "capout.base_url", "CAPOUT_API_KEY": "capout.api_key",
+        "CASMO_BASE_URL": "casmo.base_url", "CASMO_API_KEY": "casmo.api_key",
+        "CASMO_WEBHOOK_SECRET": "casmo.webhook_secret", "CAPX_BASE_URL": "capx.base_url",
+        "CAPX_API_KEY": "capx.api_key", "CAPX_WEBHOOK_SECRET": "capx.webhook_secret",
+        "CAPTAIN_BASE_URL": "captain.base_url", "CAPTAIN_API_KEY": "captain.api_key",
+        "CAPTAIN_ORGANIZATION_ID": "captain.organization_id", "CAPWATCH_WEBHOOK_HOST": "webhooks.host",
+        "CAPWATCH_WEBHOOK_PORT": "webhooks.port", "CAPWATCH_READ_ONLY": "read_only",
+        "CAPWATCH_CAPOUT_TRANSPORT": "capout.transport", "CAPWATCH_PROFILE": "profile",
+        "CAPWATCH_MAX_FINISHED_ROWS": "max_finished_rows", "CAPWATCH_MAX_OUTPUT_KBPS": "max_output_kbps",
+    }
+    from tui.sim.core import SimOptions
+
+    assert set(SimOptions().client_env()) <= set(ENVIRONMENT)
 
 
 @pytest.mark.parametrize("variable,dotted", sorted(ENVIRONMENT.items()))
@@ -329,7 +346,8 @@ def test_init_from_flags_with_stdin_not_a_terminal(tmp_path):
     again = subprocess.run([sys.executable, "-m", "tui", "init", "--config", str(path), "--capx-api-key", "cai_wrong"],
                            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, env=clean_env())
     assert again.returncode == 1 and "already exists" in again.stderr and "Traceback" not in again.stderr
-    bad = subprocess.run([sys.executable, "-m", "tui", "init", "--config", str(tmp_path / "n.toml"), "--keys-from-stdin"],
+    bad = subprocess.run([sys.executable, "-m", "tui", "init", "--config", str(tmp_path / "n.toml"),
+                          "--keys-from-stdin"],
                          input="CAPX_API_KEY=cai_wrong_vendor_4444\n", capture_output=True, text=True, timeout=60,
                          env=clean_env())
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
