@@ -72,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--print-env", action="store_true", help="print the export lines that point capwatch at it, then serve")
 
     # init's flags come from the config model (one per setting it writes): tui.config.init parses them, so that
-    # `capwatch --help` and the other commands do not import the model for them.
+    # `capwatch --help` and the other commands do not import the model for them. prefix_chars "\0": every argument
+    # after `init` is handed on as it is.
     commands.add_parser("init", help="write a config file (keys from a silent prompt, stdin or the environment)",
                         add_help=False, prefix_chars="\0")
 

@@ -3,10 +3,11 @@
 Keys and secrets never come from the command line, where other users see them in `ps` and the shell keeps them
 in its history. They come, in this order of strength, from:
 
-- the environment: the variables the monitor reads (CAPX_API_KEY, ...), so `capwatch sim --print-env` output,
-  or a secrets manager's `env`, writes a file as it stands;
+- the environment: the variables the monitor reads (CAPX_API_KEY, ...), so a shell or a secrets manager that
+  runs the monitor writes a file as it stands;
 - standard input, with `--keys-from-stdin`: one `NAME=value` line per setting, NAME one of those variables
-  (an `export ` before it, quotes around the value, blank lines and `#` comments are allowed);
+  (an `export ` before it, quotes around the value, blank lines and `#` comments are allowed: the lines
+  `capwatch sim --print-env` prints work as they are);
 - a question on the terminal, read without echo, for each key that neither gave.
 
 The old `--<vendor>-api-key` and `--<vendor>-webhook-secret` flags still work, with a warning that says the safe
@@ -137,8 +138,8 @@ def run_init(
 
 def _warn_deprecated(attribute: str, name: str) -> None:
     variable = setting_at(name).env
-    print(f"capwatch init: {flag_name(attribute)} is deprecated (used this time): other users see a key on the "
-          f"command line in `ps`, and the shell keeps it in its history. Instead set {variable}, pipe "
+    print(f"capwatch init: {flag_name(attribute)} is deprecated (used this time): other users see the command line "
+          f"in `ps`, and the shell keeps it in its history. Instead set {variable}, pipe "
           f"{variable}=... lines to `capwatch init --keys-from-stdin`, or type it at the prompt (not echoed).",
           file=sys.stderr)
 
