@@ -107,12 +107,12 @@ def test_one_list_of_yes_no_words_for_the_file_the_environment_and_the_model(tmp
 def test_other_words_are_refused_alike_with_the_list(tmp_path, word):
     with pytest.raises(ConfigError) as caught:
         load_config(_flags(), env={"CAPWATCH_READ_ONLY": word or "-"})
-    assert str(caught.value) == ("environment variable CAPWATCH_READ_ONLY: read_only must be true or false "
-                                 f"(or one of {YES_NO})")
+    assert str(caught.value) == ("environment variable CAPWATCH_READ_ONLY: read_only must be yes or no: "
+                                 f"one of {YES_NO}")
     path = tmp_path / "c.toml"
     path.write_text(f'read_only = "{word}"\n')
     path.chmod(0o600)
-    with pytest.raises(ConfigError, match=f"^{re.escape(str(path))}: read_only must be true or false"):
+    with pytest.raises(ConfigError, match=f"^{re.escape(str(path))}: read_only must be yes or no: one of true/false"):
         load_config(_flags(str(path)), env={})
 
 

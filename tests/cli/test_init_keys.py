@@ -91,7 +91,7 @@ def test_what_the_simulator_prints_can_be_piped_to_init(tmp_path):
         ("NOT_CAPWATCH_KEY=secret_4444\n", "standard input, line 1: expected NAME=value"),
         ("CAPX_API_KEY=cai_other_vendor_4444\n", "standard input (CAPX_API_KEY): capx.api_key looks like a Casmo key"),
         ("CAPX_API_KEY=capx_sk_with space_4444\n", "standard input (CAPX_API_KEY): capx.api_key contains spaces"),
-        ("CAPWATCH_READ_ONLY=sometimes_4444\n", "standard input (CAPWATCH_READ_ONLY): read_only must be true or false"),
+        ("CAPWATCH_READ_ONLY=sometimes_4444\n", "standard input (CAPWATCH_READ_ONLY): read_only must be yes or no"),
     ],
 )
 def test_bad_lines_on_stdin_are_named_by_line_or_variable_never_shown(tmp_path, text, expected):

@@ -127,7 +127,7 @@ def as_bool(value: Any) -> bool:
         word = value.strip().lower()
         if word in YES or word in NO:
             return word in YES
-    raise Wrong(f"must be true or false (or one of {YES_NO})")
+    raise Wrong(f"must be yes or no: one of {YES_NO}")
 
 
 def as_strings(value: Any) -> list[str]:
