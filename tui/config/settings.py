@@ -48,7 +48,8 @@ class Secret:
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Secret) and other._value == self._value
 
-    __hash__ = None  # type: ignore[assignment]
+    def __hash__(self) -> int:
+        return hash(self._value)
 
     def __bool__(self) -> bool:
         return bool(self._value)
