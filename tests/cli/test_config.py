@@ -11,6 +11,7 @@ import tomllib
 
 import pytest
 
+from tests.helpers.environment import clean_env
 from tui.config import ENVIRONMENT, Config, ConfigError, InvalidConfig, Secret, load_config, run_init
 from tui.text import mask_secret
 
@@ -317,13 +318,6 @@ def test_init_validates_flags_before_writing(tmp_path):
     with pytest.raises(ConfigError, match="flag --captain-base-url: captain.base_url"):
         run_init(init_args(path, captain_base_url="runcaptain.com"), interactive=False)
     assert not path.exists()
-
-
-def clean_env(**values: str) -> dict[str, str]:
-    """This process's environment less every variable capwatch reads (a developer's own keys must not leak in)."""
-    env = {name: value for name, value in os.environ.items() if name not in ENVIRONMENT and name != "CAPWATCH_CONFIG"}
-    env.update(values)
-    return env
 
 
 def test_init_from_flags_with_stdin_not_a_terminal(tmp_path):

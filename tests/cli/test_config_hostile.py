@@ -11,16 +11,16 @@ import threading
 
 import pytest
 
-from tui.config import ENVIRONMENT, load_config
+from tests.helpers.environment import clean_env
+from tui.config import load_config
 from tui.config.loading import MAX_FILE_BYTES
 
 DEPTH = 500
 
 
 def capwatch(*args: str, timeout: float = 30) -> subprocess.CompletedProcess:
-    env = {name: value for name, value in os.environ.items() if name not in ENVIRONMENT and name != "CAPWATCH_CONFIG"}
     return subprocess.run([sys.executable, "-m", "tui", *args], capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL, env=env)
+                          stdin=subprocess.DEVNULL, env=clean_env())
 
 
 def refused_in_one_line(path, *expected: str) -> str:

@@ -15,17 +15,12 @@ import tomllib
 
 import pytest
 
-from tui.config import ENVIRONMENT, ConfigError, load_config, run_init
+from tests.helpers.environment import clean_env
+from tui.config import ConfigError, load_config, run_init
 from tui.config.init import build_parser
 from tui.config.loading import MAX_FILE_BYTES
 
 ORGANIZATION = "01999eb7-8554-5c7b-6321-066454166af2"
-
-
-def clean_env(**values: str) -> dict[str, str]:
-    env = {name: value for name, value in os.environ.items() if name not in ENVIRONMENT and name != "CAPWATCH_CONFIG"}
-    env.update(values)
-    return env
 
 
 def init_args(path, *argv: str) -> argparse.Namespace:
