@@ -7,6 +7,9 @@ import pytest
 from tests.helpers.simulator import make_options
 from tui.sim.server import SimThread
 
+# A real PostgreSQL server (postgres_server, postgres_url, postgres_own_server): tests/helpers/postgres.py
+pytest_plugins = ["tests.helpers.postgres"]
+
 
 @pytest.fixture(autouse=True)
 def private_query_history(tmp_path, monkeypatch):

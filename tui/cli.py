@@ -87,6 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_argument("--json", action="store_true", help="one JSON object per line")
     tail.add_argument("--service", action="append", metavar="S", help="only these services (repeatable)")
     tail.add_argument("--type", metavar="PATTERN", help="only event types matching this glob, e.g. 'task.*'")
+
+    from tui.history.command import add_arguments as add_history_arguments  # argparse only: no database import
+
+    add_history_arguments(commands.add_parser("history", help="recorded events, as tail prints them (no server needed)"))
     return parser
 
 
@@ -160,6 +164,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from tui.headless import run_headless
 
             return run_headless(command, args)
+        if command == "history":
+            from tui.history.command import run_history
+
+            return run_history(args)
         if command in ("monitor", "demo"):
             from tui.app.launch import run_monitor
 

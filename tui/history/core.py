@@ -1,0 +1,371 @@
+"""`History`: what the live layer calls. `append` on the event loop costs a deque append; a thread of the history's
+own writes batches, reconnects, prunes; queries run beside it without blocking the caller's loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+import uuid
+from collections import deque
+from typing import Any, AsyncIterator, Iterable
+
+from tui.history.records import Query, Record, event_row
+from tui.history.setting import HistorySetting, parse_setting
+from tui.live.backoff import Backoff
+from tui.live.events import Event
+
+log = logging.getLogger("capwatch.history")
+
+DEFAULT_MAX_AGE = 7 * 86400.0  # a week: what a post-mortem needs, on a laptop
+DEFAULT_MAX_BYTES = 1 << 30  # 1 GiB
+FLUSH_INTERVAL = 0.1  # seconds an event may wait before its batch is written (team mode: well within 500 ms)
+BATCH_SIZE = 2000  # rows per transaction at most
+MAX_PENDING = 1_000_000  # events held while the database is away; beyond, the oldest are dropped and counted
+PRUNE_INTERVAL = 300.0  # seconds between background prunes (the first comes PRUNE_DELAY after the start)
+PRUNE_DELAY = 10.0
+
+
+class HistoryUnavailable(RuntimeError):
+    """The history cannot be read: it is off, or there is none at the configured place."""
+
+
+def open_backend(setting: HistorySetting, *, create: bool):
+    if setting.backend == "sqlite":
+        from tui.history.sqlite import SqliteBackend
+
+        return SqliteBackend(setting.path, create=create)
+    if setting.backend == "postgresql":
+        from tui.history.postgres import PostgresBackend
+
+        return PostgresBackend(setting.url, create=create)
+    raise HistoryUnavailable("history is off")
+
+
+class History:
+    """The event history of one capwatch process: an append-only log of Events, each with its origin.
+
+    From the event loop that runs the live layer (one thread): `append(event, origin)`, never blocking; then
+    `await flush()`, `await query(Query(...))`, `scan`, `tail_after(cursor)`, `follow(cursor)`, `await close()`.
+    With the setting `off` every call is a no-op and queries find nothing.
+    """
+
+    def __init__(self, setting: HistorySetting | str | None = None, *, max_age: float | None = DEFAULT_MAX_AGE,
+                 max_bytes: int | None = DEFAULT_MAX_BYTES, flush_interval: float = FLUSH_INTERVAL,
+                 batch_size: int = BATCH_SIZE, max_pending: int = MAX_PENDING,
+                 prune_interval: float = PRUNE_INTERVAL, prune_delay: float = PRUNE_DELAY,
+                 secrets: Iterable[str] = ()):
+        self.setting = setting if isinstance(setting, HistorySetting) else parse_setting(setting)
+        self.enabled = self.setting.enabled
+        self.max_age, self.max_bytes = max_age, max_bytes
+        self.flush_interval, self.batch_size, self.max_pending = flush_interval, batch_size, max_pending
+        self.prune_interval, self.prune_delay = prune_interval, prune_delay
+        # Never written: replaced by a mask wherever one appears (events carry none; this is the guard).
+        self._secrets = tuple((s, "••••" + s[-4:]) for s in {s for s in secrets if s and len(s) >= 6})
+        self.writer_id = uuid.uuid4().hex  # this process's rows, in capwatch_writers
+        self._queue: deque[tuple[int, Event, str]] = deque()
+        self._appended = 0  # wseq of the last event appended (the loop's side)
+        self._written = 0  # wseq of the last event committed (the writer's side)
+        self.dropped = 0  # events dropped because the database was away too long
+        self.state = "off" if not self.enabled else "idle"  # idle, live, reconnecting, stopped
+        self.last_error: str | None = None
+        self.last_seq = 0  # seq of the last row this process committed
+        self.pruned = 0  # rows removed by retention so far
+        self._wake = threading.Event()
+        self._stopping = False
+        self._give_up_at: float | None = None
+        self._thread: threading.Thread | None = None
+        self._waiters: list[tuple[int, asyncio.AbstractEventLoop, asyncio.Future]] = []
+        self._waiters_lock = threading.Lock()
+        self._reader = None
+        self._prune_now = False
+
+    def describe(self) -> str:
+        return self.setting.describe()
+
+    def status(self) -> dict[str, Any]:
+        """For a health line: where, state, figures."""
+        return {"history": self.describe(), "state": self.state, "appended": self._appended,
+                "written": self._written, "pending": len(self._queue), "dropped": self.dropped,
+                "pruned": self.pruned, "last_error": self.last_error}
+
+    # ------------------------------------------------------------------------------------ the loop's side
+
+    def start(self) -> None:
+        """Start the writer thread (the first `append` does it too)."""
+        if self.enabled and self._thread is None and not self._stopping:
+            self._thread = threading.Thread(target=self._thread_main, name="capwatch-history", daemon=True)
+            self._thread.start()
+
+    def append(self, event: Event, origin: str = "stream") -> None:
+        """Record `event` (as the Store applied it; it must not change afterwards). Returns at once."""
+        if not self.enabled or self._stopping:
+            return
+        self._appended += 1
+        queue = self._queue
+        queue.append((self._appended, event, origin))
+        if len(queue) >= self.batch_size:
+            if len(queue) > self.max_pending:
+                queue.popleft()
+                self.dropped += 1
+            self._wake.set()
+        if self._thread is None:
+            self.start()
+
+    async def flush(self, timeout: float | None = None) -> None:
+        """Wait until every event appended so far is committed."""
+        target = self._appended
+        if not self.enabled or self._written >= target or self._thread is None or not self._thread.is_alive():
+            return
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        with self._waiters_lock:
+            self._waiters.append((target, loop, future))
+        if self._written >= target:  # committed meanwhile, before the writer saw the waiter
+            return
+        self._wake.set()
+        await asyncio.wait_for(future, timeout)
+
+    async def close(self, timeout: float = 10.0) -> None:
+        """Write what is pending (for at most `timeout` seconds when the database is away), then stop."""
+        self._stopping = True
+        self._give_up_at = time.monotonic() + timeout
+        thread = self._thread
+        if thread is not None:
+            self._wake.set()
+            await asyncio.to_thread(thread.join, timeout + 5)
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            await reader.close()
+        if self.enabled:
+            self.state = "stopped"
+
+    # ------------------------------------------------------------------------------------ the writer thread
+
+    def _thread_main(self) -> None:
+        try:
+            asyncio.run(self._write_loop())
+        except Exception as error:  # a bug: say so, and stop taking events rather than grow without bound
+            log.exception("history writer stopped")
+            self.last_error = f"writer stopped: {error}"
+            self.state = "stopped"
+            self._stopping = True
+
+    def _take_batch(self, known: set[tuple[str, str]]) -> tuple[list[int], list[tuple], set[tuple[str, str]]]:
+        wseqs, rows, new_types = [], [], set()
+        queue, secrets = self._queue, self._secrets
+        while queue and len(rows) < self.batch_size:
+            wseq, event, origin = queue.popleft()
+            wseqs.append(wseq)
+            rows.append(event_row(event, origin, secrets))
+            pair = (event.service, event.type)
+            if pair not in known:
+                new_types.add(pair)
+        return wseqs, rows, new_types
+
+    async def _write_loop(self) -> None:
+        backend = open_backend(self.setting, create=True)
+        backoff = Backoff(base=0.5, cap=15.0, healthy_after=5.0)
+        known: set[tuple[str, str]] = set()
+        wseqs: list[int] = []
+        rows: list[tuple] = []
+        new_types: set[tuple[str, str]] = set()
+        in_doubt = False  # a write failed: did it commit? ask before writing again
+        next_prune = time.monotonic() + self.prune_delay
+        pruning = False
+        try:
+            while True:
+                if not rows:
+                    if len(self._queue) < self.batch_size and not self._stopping:
+                        self._wake.wait(self.flush_interval)  # this thread's own loop has nothing else to run
+                        self._wake.clear()
+                    wseqs, rows, new_types = self._take_batch(known)
+                    if not rows and self._stopping:
+                        break
+                try:
+                    if in_doubt:
+                        done = await backend.written_through(self.writer_id)
+                        keep = next((i for i, w in enumerate(wseqs) if w > done), len(wseqs))
+                        if keep:  # committed before the connection went: not again
+                            self._committed(wseqs[keep - 1])
+                            wseqs, rows = wseqs[keep:], rows[keep:]
+                        in_doubt = False
+                    if rows:
+                        self.last_seq = await backend.write(rows, new_types, self.writer_id, wseqs[-1])
+                        known |= new_types
+                        self._committed(wseqs[-1])
+                        wseqs, rows, new_types = [], [], set()
+                    if self.state != "live":
+                        self.state, self.last_error = "live", None
+                        backoff.connected()
+                    if self._prune_now or (not self._stopping and time.monotonic() >= next_prune):
+                        pruning, self._prune_now = True, False
+                    if pruning and not self._stopping:
+                        pruning = await self._prune_step(backend)  # one chunk; batches go between chunks
+                        if not pruning:
+                            next_prune = time.monotonic() + self.prune_interval
+                except Exception as error:  # the database is away (or refused): keep the batch, retry
+                    in_doubt = True
+                    self.state, self.last_error = "reconnecting", describe_error(error)
+                    log.warning("history: %s", self.last_error)
+                    backoff.disconnected()
+                    if self._stopping and time.monotonic() >= (self._give_up_at or 0):
+                        self.dropped += len(rows) + len(self._queue)
+                        break
+                    self._wake.wait(backoff.next_delay())
+        finally:
+            await backend.close()
+            self._release_waiters()
+
+    async def _prune_step(self, backend) -> bool:
+        cutoff = None if self.max_age is None else time.time() - self.max_age
+        deleted = await backend.prune_step(cutoff, self.max_bytes)
+        self.pruned += deleted
+        return deleted > 0
+
+    def _committed(self, wseq: int) -> None:
+        self._written = wseq
+        with self._waiters_lock:
+            done = [w for w in self._waiters if w[0] <= wseq]
+            self._waiters = [w for w in self._waiters if w[0] > wseq]
+        for _target, loop, future in done:
+            loop.call_soon_threadsafe(_resolve, future)
+
+    def _release_waiters(self) -> None:
+        with self._waiters_lock:
+            waiters, self._waiters = self._waiters, []
+        for _target, loop, future in waiters:
+            try:
+                loop.call_soon_threadsafe(_resolve, future)
+            except RuntimeError:  # that loop is closed
+                pass
+
+    # ------------------------------------------------------------------------------------ reading
+
+    def _read_backend(self):
+        if not self.enabled:
+            raise HistoryUnavailable("history is off")
+        if self._reader is None:
+            self._reader = open_backend(self.setting, create=False)
+        return self._reader
+
+    async def _resolved(self, query: Query) -> Query:
+        if query.type_glob is None:
+            return query
+        return query.resolve_types(await self._read_backend().known_types())
+
+    async def query(self, query: Query) -> list[Record]:
+        """The newest `query.limit` matching records (all when None), oldest first."""
+        if not self.enabled:
+            return []
+        query = await self._resolved(query)
+        return await self._read_backend().query(query)
+
+    async def scan(self, query: Query, chunk: int = 5000) -> AsyncIterator[list[Record]]:
+        """Every matching record, oldest first, in pages of `chunk` (memory stays bounded); `query.limit`, when
+        set, keeps the newest `limit` (one query)."""
+        if not self.enabled:
+            return
+        if query.limit is not None:
+            records = await self.query(query)
+            if records:
+                yield records
+            return
+        query = await self._resolved(query)
+        backend = self._read_backend()
+        after = None
+        while True:
+            records = await backend.scan(query, after, chunk)
+            if not records:
+                return
+            yield records
+            last = records[-1]
+            after = (last.event.time, last.seq)
+
+    async def tail_after(self, cursor: int, limit: int = 5000) -> list[Record]:
+        """Records committed after `cursor` (a seq; 0 for the start), in commit order, at most `limit`."""
+        if not self.enabled:
+            return []
+        return await self._read_backend().tail_after(cursor, limit)
+
+    async def last_seq_committed(self) -> int:
+        """The newest seq in the history (by any writer): a follower's starting cursor."""
+        return await self._read_backend().last_seq() if self.enabled else 0
+
+    async def follow(self, cursor: int | None = None, *, poll: float = 0.25,
+                     limit: int = 5000) -> AsyncIterator[list[Record]]:
+        """Every record committed after `cursor` (default: from now on), as they come, in commit order. PostgreSQL
+        wakes it by NOTIFY (polling stays the fallback); after any loss of connection it catches up from the
+        cursor, so nothing is missed and nothing repeats."""
+        if not self.enabled:
+            return
+        backend = self._read_backend()
+        if cursor is None:
+            cursor = await backend.last_seq()
+        woken = asyncio.Event()
+        listener = None
+        backoff = Backoff(base=0.25, cap=5.0)
+        try:
+            while True:
+                if listener is None and hasattr(backend, "listen"):
+                    try:
+                        listener = await backend.listen(lambda _seq: woken.set())
+                    except Exception:
+                        listener = None
+                try:
+                    records = await backend.tail_after(cursor, limit)
+                except Exception:
+                    if listener is not None:
+                        await backend.unlisten(listener)
+                        listener = None
+                    await asyncio.sleep(backoff.next_delay())
+                    continue
+                backoff.reset()
+                if records:
+                    cursor = records[-1].seq
+                    yield records
+                    if len(records) == limit:
+                        continue
+                if listener is not None and listener.is_closed():
+                    listener = None
+                    continue
+                woken.clear()
+                try:
+                    await asyncio.wait_for(woken.wait(), poll if listener is None else max(poll, 1.0))
+                except asyncio.TimeoutError:
+                    pass
+        finally:
+            if listener is not None:
+                await backend.unlisten(listener)
+
+    async def prune(self) -> int:
+        """Apply retention now, to completion, from the caller (the writer also does it every `prune_interval`);
+        returns the rows removed."""
+        if not self.enabled:
+            return 0
+        backend = self._read_backend()
+        cutoff = None if self.max_age is None else time.time() - self.max_age
+        total = 0
+        while deleted := await backend.prune_step(cutoff, self.max_bytes):
+            total += deleted
+        self.pruned += total
+        return total
+
+    async def size(self) -> int:
+        return await self._read_backend().size() if self.enabled else 0
+
+    async def count(self) -> int:
+        return await self._read_backend().count() if self.enabled else 0
+
+
+def _resolve(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def describe_error(error: BaseException) -> str:
+    from tui.text import sanitize
+
+    text = str(error) or error.__class__.__name__
+    return sanitize(f"{error.__class__.__name__}: {text}", single_line=True)[:300]
