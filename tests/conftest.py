@@ -7,14 +7,17 @@ import pytest
 from tests.helpers.simulator import make_options
 from tui.sim.server import SimThread
 
-# A real PostgreSQL server (postgres_server, postgres_url, postgres_own_server): tests/helpers/postgres.py
-pytest_plugins = ["tests.helpers.postgres"]
+# A real PostgreSQL server (postgres_server, postgres_url, postgres_own_server): tests/helpers/postgres.py;
+# `where`, an empty history on SQLite and on PostgreSQL: tests/helpers/history.py
+pytest_plugins = ["tests.helpers.postgres", "tests.helpers.history"]
 
 
 @pytest.fixture(autouse=True)
 def private_query_history(tmp_path, monkeypatch):
-    """No test reads or writes the user's real query history."""
+    """No test reads or writes the user's real query history or event history."""
     monkeypatch.setenv("CAPWATCH_QUERY_HISTORY", str(tmp_path / "query-history.json"))
+    # nor the user's event history (tui/history): each test has its own, in its temporary directory
+    monkeypatch.setenv("CAPWATCH_HISTORY", str(tmp_path / "history.sqlite3"))
 
 
 @pytest.fixture

@@ -77,7 +77,8 @@ class PostgresServer:
     def __init__(self, bindir: Path | None = None):
         self.bindir = bindir or require_bindir()
         self.user = _server_user()
-        self.root = Path(tempfile.mkdtemp(prefix="capwatch-pg-"))
+        # Under /tmp when the server runs as another user: it could not enter a private $TMPDIR.
+        self.root = Path(tempfile.mkdtemp(prefix="capwatch-pg-", dir="/tmp" if self.user else None))
         self.data = self.root / "data"
         self.socket_dir = self.root / "socket"
         self.log = self.root / "server.log"
@@ -92,8 +93,10 @@ class PostgresServer:
         with open(self.data / "postgresql.conf", "a") as conf:
             conf.write(
                 f"\nport = {self.port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{self.socket_dir}'\n"
-                # a test server: no durability wait, small memory, no background noise in the logs
-                "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\nshared_buffers = 64MB\n"
+                # A test server: no wait for the disk (fsync off: a crash of the server, not of the machine, loses
+                # nothing), small memory. synchronous_commit stays on, as in production: with it off a server
+                # killed in a crash loses its last commits, which the history's writer was told were made.
+                "fsync = off\nfull_page_writes = off\nshared_buffers = 64MB\n"
                 "max_connections = 50\nlogging_collector = off\n"
             )
 
@@ -147,7 +150,11 @@ class PostgresServer:
             shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self) -> "PostgresServer":
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:
+            self.close()
+            raise
 
     def __exit__(self, *exc) -> None:
         self.close()
@@ -160,12 +167,8 @@ class PostgresServer:
 @pytest.fixture(scope="session")
 def postgres_server():
     """One server per test session (per xdist worker): started on first use, removed at the end."""
-    server = PostgresServer()
-    try:
-        server.start()
+    with PostgresServer() as server:
         yield server
-    finally:
-        server.close()
 
 
 @pytest.fixture
@@ -180,9 +183,5 @@ def postgres_url(postgres_server):
 @pytest.fixture
 def postgres_own_server():
     """A server of the test's own, for tests that stop or restart it."""
-    server = PostgresServer()
-    try:
-        server.start()
+    with PostgresServer() as server:
         yield server
-    finally:
-        server.close()

@@ -8,7 +8,8 @@ Three measures, each for both drivers, on the history's own table (tui/history/p
    and batch latency;
 2. LISTEN/NOTIFY: the time from a batch's commit call to its notification at a listener on another connection;
 3. a filtered query: the newest 1,000 events of one service (out of what step 1 wrote), fetched and decoded.
-Prints one table; the figures chose the driver (see tui/history/postgres.py).
+Prints one table; the figures chose the driver (see tui/history/postgres.py). psycopg is not a dependency of
+capwatch: `.venv/bin/pip install 'psycopg[binary]'` to run this.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import argparse
 import asyncio
 import json
 import random
-import statistics
 import time
 
 from tests.helpers.postgres import PostgresServer
@@ -57,6 +57,32 @@ def pg(sql: str) -> str:
     return re.sub(r"\$\d+", "%s", sql)
 
 
+async def pace(seconds: float, rate: int, write_batch, sent: dict[str, float]) -> tuple[float, list[float], int]:
+    """Write `rate` events/s in batches every 0.1 s for `seconds` through `write_batch(batch, number, wseq)`
+    (which stamps `sent[str(number)]` before it notifies); returns client CPU seconds, batch latencies, events."""
+    rng = random.Random(1)
+    batches = int(seconds * 10)
+    prepared = [rows(rate // 10, rng) for _ in range(batches)]  # made before the clock starts
+    latencies = []
+    cpu = time.process_time()
+    wseq = 0
+    next_at = time.perf_counter()
+    for number, batch in enumerate(prepared):
+        start = time.perf_counter()
+        wseq += len(batch)
+        await write_batch(batch, number, wseq)
+        latencies.append(time.perf_counter() - start)
+        next_at += 0.1
+        await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+    return time.process_time() - cpu, latencies, wseq
+
+
+def summary(cpu: float, events: int, latencies: list[float], delays: list[float], query: float) -> dict:
+    return {"cpu_ms_per_1000": cpu / events * 1e6, "batch_p50": percentile(latencies, 0.5),
+            "batch_p99": percentile(latencies, 0.99), "notify_p50": percentile(delays, 0.5),
+            "notify_p99": percentile(delays, 0.99), "query": query}
+
+
 async def run_asyncpg(url: str, seconds: float, rate: int, copy: bool = False) -> dict:
     import asyncpg
 
@@ -73,30 +99,19 @@ async def run_asyncpg(url: str, seconds: float, rate: int, copy: bool = False) -
             delays.append(time.perf_counter() - start)
 
     await listener.add_listener("capwatch_history", heard)
-    rng = random.Random(1)
-    latencies = []
-    batches = int(seconds * 10)
-    prepared = [rows(rate // 10, rng) for _ in range(batches)]
-    cpu = time.process_time()
-    wseq = 0
-    next_at = time.perf_counter()
-    for number in range(batches):
-        batch = prepared[number]
-        start = time.perf_counter()
+
+    async def write_batch(batch, number, wseq):
         async with writer.transaction():
             await writer.execute("SELECT pg_advisory_xact_lock(7327)")
             if copy:
                 await writer.copy_records_to_table("capwatch_events", records=batch, columns=COPY_COLUMNS)
             else:
                 await writer.executemany(INSERT, batch)
-            wseq += len(batch)
             await writer.execute(MARK, "bench", wseq, time.time())
             sent[str(number)] = time.perf_counter()
             await writer.execute("SELECT pg_notify('capwatch_history', $1)", str(number))
-        latencies.append(time.perf_counter() - start)
-        next_at += 0.1
-        await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
-    cpu = time.process_time() - cpu
+
+    cpu, latencies, events = await pace(seconds, rate, write_batch, sent)
     await asyncio.sleep(0.5)
     start = time.perf_counter()
     for _ in range(10):
@@ -104,9 +119,8 @@ async def run_asyncpg(url: str, seconds: float, rate: int, copy: bool = False) -
     query = (time.perf_counter() - start) / 10
     await writer.close()
     await listener.close()
-    return {"cpu_ms_per_1000": cpu / (batches * (rate // 10)) * 1e6, "batch_p50": percentile(latencies, 0.5),
-            "batch_p99": percentile(latencies, 0.99), "notify_p50": percentile(delays, 0.5),
-            "notify_p99": percentile(delays, 0.99), "query": query, "rows": len(result)}
+    assert len(result) == 1000
+    return summary(cpu, events, latencies, delays, query)
 
 
 async def run_psycopg(url: str, seconds: float, rate: int, copy: bool = False) -> dict:
@@ -128,16 +142,8 @@ async def run_psycopg(url: str, seconds: float, rate: int, copy: bool = False) -
                 delays.append(time.perf_counter() - start)
 
     listening = asyncio.create_task(listen())
-    rng = random.Random(1)
-    latencies = []
-    batches = int(seconds * 10)
-    prepared = [rows(rate // 10, rng) for _ in range(batches)]
-    cpu = time.process_time()
-    wseq = 0
-    next_at = time.perf_counter()
-    for number in range(batches):
-        batch = prepared[number]
-        start = time.perf_counter()
+
+    async def write_batch(batch, number, wseq):
         async with writer.transaction():
             async with writer.cursor() as cursor:
                 await cursor.execute("SELECT pg_advisory_xact_lock(7327)")
@@ -147,14 +153,11 @@ async def run_psycopg(url: str, seconds: float, rate: int, copy: bool = False) -
                             await out.write_row(row)
                 else:
                     await cursor.executemany(pg(INSERT), batch)
-                wseq += len(batch)
                 await cursor.execute(pg(MARK), ("bench", wseq, time.time()))
                 sent[str(number)] = time.perf_counter()
                 await cursor.execute("SELECT pg_notify('capwatch_history', %s)", (str(number),))
-        latencies.append(time.perf_counter() - start)
-        next_at += 0.1
-        await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
-    cpu = time.process_time() - cpu
+
+    cpu, latencies, events = await pace(seconds, rate, write_batch, sent)
     await asyncio.sleep(0.5)
     listening.cancel()
     start = time.perf_counter()
@@ -165,9 +168,8 @@ async def run_psycopg(url: str, seconds: float, rate: int, copy: bool = False) -
     query = (time.perf_counter() - start) / 10
     await writer.close()
     await listener.close()
-    return {"cpu_ms_per_1000": cpu / (batches * (rate // 10)) * 1e6, "batch_p50": percentile(latencies, 0.5),
-            "batch_p99": percentile(latencies, 0.99), "notify_p50": percentile(delays, 0.5),
-            "notify_p99": percentile(delays, 0.99), "query": query, "rows": len(result)}
+    assert len(result) == 1000
+    return summary(cpu, events, latencies, delays, query)
 
 
 def main() -> None:

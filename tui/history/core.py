@@ -72,6 +72,7 @@ class History:
         self.last_error: str | None = None
         self.last_seq = 0  # seq of the last row this process committed
         self.pruned = 0  # rows removed by retention so far
+        self.batches = 0  # transactions committed
         self._wake = threading.Event()
         self._stopping = False
         self._give_up_at: float | None = None
@@ -193,6 +194,7 @@ class History:
                         in_doubt = False
                     if rows:
                         self.last_seq = await backend.write(rows, new_types, self.writer_id, wseqs[-1])
+                        self.batches += 1
                         known |= new_types
                         self._committed(wseqs[-1])
                         wseqs, rows, new_types = [], [], set()

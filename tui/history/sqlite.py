@@ -64,13 +64,15 @@ PRUNE_CHUNK = 20_000  # rows per DELETE: a short write transaction; the writer's
 
 
 def prepare_path(path: Path) -> None:
-    """Create the directory (0700) when missing and the file (0600) when missing; tighten the file's mode when
+    """Create the directory (0700, and any missing parent) and the file (0600) when missing; tighten the file's mode when
     it exists. A directory that exists is left as it is (it may be shared, e.g. /tmp), except capwatch's own
     data directory (named `capwatch`), which is made 0700."""
     directory = path.parent
     if not directory.exists():
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.chmod(directory, 0o700)  # mkdir's mode is filtered by the umask
+        missing = [directory, *[p for p in directory.parents if not p.exists()]]
+        for folder in reversed(missing):  # each one made 0700, as the XDG spec asks of $XDG_DATA_HOME
+            folder.mkdir(mode=0o700, exist_ok=True)
+            os.chmod(folder, 0o700)  # mkdir's mode is filtered by the umask
     elif directory.name == "capwatch" and directory.stat().st_mode & 0o077:
         os.chmod(directory, 0o700)
     descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -253,7 +255,7 @@ class SqliteBackend:
                     "(SELECT seq FROM capwatch_events ORDER BY time LIMIT ?)", (min(excess, PRUNE_CHUNK),),
                 ).rowcount
         if not deleted:
-            connection.execute("PRAGMA incremental_vacuum")
+            connection.executescript("PRAGMA incremental_vacuum")  # execute() would step it once: one page
             connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return deleted
 
