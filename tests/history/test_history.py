@@ -326,3 +326,19 @@ def test_secrets_given_to_the_history_are_masked_if_ever_in_an_event(tmp_path):
     assert record_.event.data["leaked"] == "Bearer ••••6789"
     raw = b"".join(p.read_bytes() for p in tmp_path.iterdir())
     assert b"capx_sk_live_0123456789" not in raw
+
+
+async def test_hostile_text_never_jams_the_writer(where):
+    """A payload may carry what no database column takes (a lone surrogate survives json.loads; PostgreSQL refuses
+    NUL): such an event is written escaped, and the events after it are written too."""
+    history = History(where)
+    now = time.time()
+    history.append(Event(time=now, service="capx", type="task.created", id="t\x00\ud800", kind="tasks",
+                         data={"title": "lone \ud800 surrogate", "nul": "a\x00b", "ok": "✓"}, patch={"x": "\udfff"}))
+    history.append(make_event(1, now))
+    await history.flush(timeout=30)
+    hostile, after = await history.tail_after(0)
+    assert hostile.event.data == {"title": "lone \ud800 surrogate", "nul": "a\x00b", "ok": "✓"}
+    assert hostile.event.patch == {"x": "\udfff"} and hostile.event.id == "t?"
+    assert after.event.id == "e1" and history.state == "live"
+    await history.close()

@@ -43,8 +43,9 @@ async def test_a_recorded_demo_holds_no_key_or_secret(sim_factory, tmp_path):
     recording = asyncio.create_task(record())
     await hub.start()
     try:
-        await eventually(lambda: {"capout", "casmo", "capx", "captain", "capwatch", "casmo webhook"} <= seen,
-                         timeout=60, message=lambda: f"recorded only {sorted(seen)}")
+        await eventually(lambda: {"capout", "casmo", "capx", "captain", "capwatch", "casmo webhook"} <= seen
+                         and history.status()["appended"] >= 50, timeout=60,
+                         message=lambda: f"recorded only {sorted(seen)}, {history.status()['appended']} events")
         await history.flush(timeout=30)
         recorded = await history.query(Query())
         assert len(recorded) >= 50

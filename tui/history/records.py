@@ -35,7 +35,24 @@ class Record:
 
 
 def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    """Compact JSON text that both databases take: a lone surrogate (which a hostile payload can carry through
+    json.loads) is not UTF-8 and would make the whole batch fail forever; then the text is written escaped."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = json.dumps(value, ensure_ascii=True, separators=(",", ":"), default=str)
+    return text
+
+
+def _column(text: str) -> str:
+    """A plain text column as both databases take it: no NUL (PostgreSQL refuses it), valid UTF-8."""
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    if not text.isascii():
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
 
 
 def event_row(event: Event, origin: str, secrets: Sequence[tuple[str, str]] = ()) -> tuple:
@@ -51,8 +68,8 @@ def event_row(event: Event, origin: str, secrets: Sequence[tuple[str, str]] = ()
             patch = patch.replace(secret, mask)
         if secret in entity_id:
             entity_id = entity_id.replace(secret, mask)
-    return (float(event.time), float(event.received), event.service, event.type, entity_id, event.kind, origin,
-            data, patch)
+    return (float(event.time), float(event.received), _column(event.service), _column(event.type),
+            _column(entity_id), None if event.kind is None else _column(event.kind), origin, data, patch)
 
 
 def record_from_row(row: Sequence[Any]) -> Record:
