@@ -27,6 +27,8 @@ def _add_config_flags(parser: argparse.ArgumentParser, *, subcommand: bool = Fal
     group.add_argument("--webhook-port", metavar="PORT", type=int, help="port of the local webhook receiver", **unset)
     group.add_argument("--profile", metavar="NAME", help="a name for this set of services, shown in the header",
                        **unset)
+    group.add_argument("--history", metavar="WHERE", help="the event history: a path, sqlite:///PATH, "
+                       "postgresql://... or off (default: $XDG_DATA_HOME/capwatch/history.sqlite3)", **unset)
 
 
 def _add_sim_flags(parser: argparse.ArgumentParser, *, port_default: int | None) -> None:
@@ -90,7 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     from tui.history.command import add_arguments as add_history_arguments  # argparse only: no database import
 
-    add_history_arguments(commands.add_parser("history", help="recorded events, as tail prints them (no server needed)"))
+    history = commands.add_parser("history", help="recorded events, as tail prints them (no server needed)")
+    _add_config_flags(history, subcommand=True)
+    add_history_arguments(history)
     return parser
 
 

@@ -105,6 +105,7 @@ def test_the_environment_variables_are_a_contract():
         "CAPWATCH_WEBHOOK_PORT": "webhooks.port", "CAPWATCH_READ_ONLY": "read_only",
         "CAPWATCH_CAPOUT_TRANSPORT": "capout.transport", "CAPWATCH_PROFILE": "profile",
         "CAPWATCH_MAX_FINISHED_ROWS": "max_finished_rows", "CAPWATCH_MAX_OUTPUT_KBPS": "max_output_kbps",
+        "CAPWATCH_HISTORY": "history",
     }
     from tui.sim.core import SimOptions
 
@@ -125,6 +126,7 @@ def test_every_environment_variable_reaches_its_field(variable, dotted):
         "profile": "p",
         "max_output_kbps": "12.5",
         "max_finished_rows": "5000",
+        "history": "off",
     }
     section, _, field = dotted.rpartition(".")
     value = values[field]
@@ -504,3 +506,24 @@ def test_configs_compare_by_value_and_each_gets_its_own_defaults():
         Config(colour=1, webhooks={"prot": 1, "port": "x"})
     assert [problem.loc for problem in caught.value.problems] == [("webhooks", "port"), ("webhooks", "prot"),
                                                                   ("colour",)]
+
+
+def test_the_history_setting_comes_from_the_file_the_environment_and_the_flag(tmp_path):
+    """`history` is a setting like the others: file < CAPWATCH_HISTORY < --history, and a wrong value is one line
+    naming where it came from."""
+    import argparse
+
+    from tui.config import ConfigError, load_config
+
+    config_file = tmp_path / "config.toml"
+    config_file.write_text('history = "off"\n')
+    config_file.chmod(0o600)
+    args = argparse.Namespace(config=str(config_file))
+    assert load_config(args, env={}).config.history == "off"
+    env = {"CAPWATCH_HISTORY": f"sqlite:///{tmp_path}/h.sqlite3"}
+    assert load_config(args, env=env).config.history == env["CAPWATCH_HISTORY"]
+    flagged = argparse.Namespace(config=str(config_file), history="postgresql://capwatch@db/history")
+    assert load_config(flagged, env=env).config.history == "postgresql://capwatch@db/history"
+    with pytest.raises(ConfigError) as raised:
+        load_config(args, env={"CAPWATCH_HISTORY": "mysql://nope"})
+    assert "CAPWATCH_HISTORY" in str(raised.value) and "history" in str(raised.value)

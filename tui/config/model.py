@@ -23,6 +23,18 @@ class WebhookSettings(Section):
                    ask="Webhook receiver port (0: any free port)")
 
 
+def check_history(value: str) -> str:
+    """Where the event history lives (tui/history/setting.py says the forms): checked here, so a wrong value is one
+    line naming where it came from, like every other setting."""
+    from tui.history.setting import HistorySettingError, parse_setting  # light: the standard library only
+
+    try:
+        parse_setting(value)
+    except HistorySettingError as error:
+        raise ValueError(str(error)) from None
+    return value.strip()
+
+
 class Config(Section):
     """Every setting of capwatch. The vendors' sections follow these, in the registry's order, then `webhooks`."""
 
@@ -32,6 +44,8 @@ class Config(Section):
     timeline_size = Setting(int, 10_000, bounds=(100, 1_000_000))
     max_finished_rows = Setting(int, 10_000, bounds=(100, 10_000_000), env="CAPWATCH_MAX_FINISHED_ROWS")
     max_output_kbps = Setting(float, 24.0, bounds=(0, 1_000_000), env="CAPWATCH_MAX_OUTPUT_KBPS")
+    # The event history: "" (the default SQLite file), a path, sqlite:///PATH, postgresql://... or "off".
+    history = Setting(str, "", check=check_history, env="CAPWATCH_HISTORY", flag="history")
 
     def services(self) -> dict[str, VendorSettings]:
         """Each vendor's section, by name, in the registry's order."""

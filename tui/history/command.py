@@ -4,7 +4,6 @@ connection, no key, every server may be down."""
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from typing import TYPE_CHECKING, TextIO
@@ -22,9 +21,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--type", metavar="GLOB", help="only event types matching this glob, e.g. 'task.*'")
     parser.add_argument("--grep", metavar="TEXT", help="only events whose JSON line holds TEXT (any case)")
     parser.add_argument("--limit", metavar="N", type=_positive, help="only the newest N matches (still oldest first)")
-    parser.add_argument("--history", metavar="WHERE", default=argparse.SUPPRESS,
-                        help="a path, sqlite:///PATH or postgresql://... (default: $CAPWATCH_HISTORY, else "
-                             "$XDG_DATA_HOME/capwatch/history.sqlite3)")
 
 
 def _when(text: str) -> float:
@@ -61,15 +57,12 @@ def format_record(record: Record) -> str:
 
 
 def run_history(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    from tui.config import load_config
     from tui.history.core import History
-    from tui.history.setting import ENV_VARIABLE, HistorySettingError, parse_setting
+    from tui.history.setting import parse_setting
 
-    value = getattr(args, "history", None)
-    try:
-        setting = parse_setting(value if value is not None else os.environ.get(ENV_VARIABLE))
-    except HistorySettingError as error:
-        print(f"capwatch: history: {error}", file=sys.stderr)
-        return 2
+    # The history setting as the monitor reads it: file < CAPWATCH_HISTORY < --history (checked by the config).
+    setting = parse_setting(load_config(args).config.history)
     if not setting.enabled:
         print("capwatch: history is off (history = \"off\"): nothing is recorded", file=sys.stderr)
         return 2
