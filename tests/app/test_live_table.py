@@ -1,27 +1,18 @@
 """LiveTable: what it shows, how it filters and sorts, where the cursor goes, what it posts, and that it stays
-virtual (only visible lines are rendered) at 100k rows. Each test drives a real headless app at 80x24."""
+virtual (only visible lines are rendered) at 100k rows. Each test drives a real headless app at 80x24; its rows
+alone (order, sort, filter, search text, no app) are tested in test_table_model.py."""
 
 from __future__ import annotations
 
 import random
 import time
 
-from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.strip import Strip
 
-from tui.app.widgets.table import Column, LiveTable, _orderable
-
-COLUMNS = [
-    Column("id", "ID", width=8),
-    Column("name", "Name"),
-    Column("status", "Status", width=10, render=lambda row: Text(row.get("status") or "-", style="green")),
-    Column("size", "Size", width=6, align="right"),
-]
-
-
-def make_rows(count: int) -> dict[str, dict]:
-    return {f"r{i:05d}": {"id": f"r{i:05d}", "name": f"file-{i}.pdf", "status": "queued", "size": i} for i in range(count)}
+from tests.helpers.table_rows import COLUMNS, apply_changes, make_rows, random_changes
+from tui.app.widgets.table import Column, LiveTable
+from tui.app.widgets.table_model import _orderable
 
 
 class CountingTable(LiveTable):
@@ -295,23 +286,12 @@ async def test_incremental_updates_match_a_full_rebuild():
         table.sort_by("size", reverse=True)
         table.filter_text = "1"
         for step in range(300):
-            changed: dict = {}
-            for _ in range(rng.randrange(1, 6)):
-                row_id = f"r{rng.randrange(400):05d}"
-                if rng.random() < 0.2:
-                    changed[row_id] = None
-                else:
-                    size = rng.choice([rng.randrange(50), None, "text"])  # mixed kinds force ranked keys
-                    changed[row_id] = {"id": row_id, "name": f"n{rng.randrange(30)}", "status": "", "size": size}
+            changed = random_changes(rng)
             table.update_rows(changed)
-            for row_id, row in changed.items():
-                if row is None:
-                    model.pop(row_id, None)
-                else:
-                    model[row_id] = row
+            apply_changes(model, changed)
             if step == 150:
                 table.filter_text = ""
-            expected = {row_id for row_id, row in model.items() if "1" in table._search_text(row_id)} \
+            expected = {row_id for row_id, row in model.items() if "1" in table.model.search_text(row_id)} \
                 if table.filter_text else set(model)
             ids = table.row_ids
             assert set(ids) == expected and len(ids) == len(expected)
@@ -319,39 +299,6 @@ async def test_incremental_updates_match_a_full_rebuild():
             assert ranks == sorted(ranks, reverse=True)
             if table.cursor_row_id is not None:
                 assert ids[table.cursor_index] == table.cursor_row_id
-
-
-async def test_a_bulk_update_leaves_the_table_as_row_by_row_updates_do():
-    """A batch changing many rows takes the bulk path (dictionaries at once, one re-sort); the same changes one
-    row at a time take the incremental one. Both must end with the same rows, the same order and ids: for a
-    log-like table (no sort, new rows last, the oldest evicted) and under a sort and a filter."""
-    rng = random.Random(11)
-    sizes = iter(rng.sample(range(1000, 10**6), 10_000))  # no ties: rows of equal keys may sit either way round
-    for sort, text in ((None, ""), ("size", "1")):
-        one_by_one, bulk = TableApp(), TableApp()
-        async with one_by_one.run_test(size=(80, 24)), bulk.run_test(size=(80, 24)):
-            tables = (one_by_one.table, bulk.table)
-            for table in tables:
-                table.set_rows(make_rows(500))
-                table.sort_by(sort)
-                table.filter_text = text
-            for step in range(6):
-                changed: dict = {f"r{n:05d}": None for n in rng.sample(range(500 + step * 300), 150)}
-                changed.update((f"n{step}-{n:04d}", {"id": f"n{step}-{n:04d}", "name": f"new-{n}", "status": "",
-                                                     "size": next(sizes)}) for n in range(300))
-                changed.update((row_id, {**row, "size": next(sizes)}) for row_id, row in
-                               rng.sample(sorted(make_rows(500).items()), 40))
-                for row_id, row in changed.items():
-                    one_by_one.table.update_rows({row_id: row})
-                bulk.table.update_rows(changed)
-                assert bulk.table.row_ids == one_by_one.table.row_ids
-                assert all(bulk.table.get_row(row_id) == one_by_one.table.get_row(row_id)
-                           for row_id in bulk.table.row_ids)
-                assert bulk.table.total_count == one_by_one.table.total_count
-            if sort is None and not text:  # new rows go after the older ones, in the order they came
-                ids = bulk.table.row_ids
-                assert [row_id for row_id in ids if row_id.startswith("n5-")] == [f"n5-{n:04d}" for n in range(300)]
-                assert ids.index("n5-0000") > max(i for i, row_id in enumerate(ids) if row_id.startswith("n4-"))
 
 
 async def test_100k_rows_render_only_visible_lines():

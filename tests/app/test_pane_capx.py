@@ -140,11 +140,11 @@ async def test_a_task_awaiting_approval_updates_count_and_highlight_in_one_flush
         await settle(host, pilot)
         companies, tasks = pane.table("companies"), pane.table("tasks")
         assert companies.get_row("co_1")["_awaiting"] == 2 and companies.get_row("co_1")["_open"] == 3
-        awaiting_cell = companies._cell_text(companies._column("_awaiting"), companies.get_row("co_1"))
+        awaiting_cell = companies._cell_text(companies.model.column("_awaiting"), companies.get_row("co_1"))
         assert awaiting_cell.plain == "2" and "yellow" in str(awaiting_cell.style)
         # Awaiting approval first, the newest change on top, its status highlighted.
         assert tasks.row_ids[:2] == ["tsk_1", "tsk_2"]
-        status_cell = tasks._cell_text(tasks._column("status"), tasks.get_row("tsk_1"))
+        status_cell = tasks._cell_text(tasks.model.column("status"), tasks.get_row("tsk_1"))
         assert status_cell.plain == "awaiting_approval" and "on yellow" in str(status_cell.style)
         assert "2 awaiting" in str(host.query_one("#capx-company-title", Static).render())
         # Approved elsewhere: the count goes back down.

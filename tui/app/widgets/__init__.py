@@ -1,5 +1,2 @@
-"""Widgets shared by the panes. `LiveTable` is the table every pane uses: a line-API view over 100k rows."""
-
-from tui.app.widgets.table import Column, LiveTable
-
-__all__ = ["Column", "LiveTable"]
+"""Widgets shared by the panes. `table.LiveTable` is the table every pane uses: a line-API view over 100k rows, its
+rows kept by `table_model.TableModel` and its columns sized by `table_layout` (neither imports Textual)."""
