@@ -23,7 +23,8 @@ from tui.vendors.captain.client import (
     environment_of,
     group_files,
 )
-from tui.sim.captain import CaptainSim, query_terms, words
+from tui.sim.captain import CaptainSim
+from tui.sim.captain_text import bucket_listing, query_terms, words
 from tui.sim.core import DEMO_ORGANIZATION, SimOptions, Simulator
 
 KEY = "cap_dev_demo"  # the simulator's default key (development)
@@ -584,13 +585,13 @@ async def test_read_only_client_refuses_mutations_without_sending(sim):
 def test_tick_advances_jobs_and_counts_queries_cheaply():
     world = Simulator(SimOptions(seed=11, rate=0))
     captain = CaptainSim(world)
-    database = next(iter(captain.databases.values()))
-    job = captain._start_job(database.environment, database, "bucket", "job_t", "index_t",
-                             captain._bucket_listing("s3", "tick-bucket"))
-    total_requests = sum(d.request_count for d in captain.databases.values())
+    database = next(iter(captain.world.databases.values()))
+    job = captain.world.start_job(database.environment, database, "bucket", "job_t", "index_t",
+                                  bucket_listing("s3", "tick-bucket"))
+    total_requests = sum(d.request_count for d in captain.world.databases.values())
     started = time.perf_counter()
     captain.tick(3000)
     assert time.perf_counter() - started < 1.0  # the world must sustain thousands of events a second
     assert job.status == "completed" and job.indexed + job.failed == job.total
-    assert sum(d.request_count for d in captain.databases.values()) > total_requests
-    assert len(captain.jobs) <= 500 + len(captain.running)
+    assert sum(d.request_count for d in captain.world.databases.values()) > total_requests
+    assert len(captain.world.jobs) <= 500 + len(captain.world.running)
