@@ -17,7 +17,6 @@ from tui.text import mask_secret
 M = TypeVar("M", bound=BaseModel)
 
 DEFAULT_BASE_URL = "https://api.capout.ai"
-DOCUMENT_STATUSES = ("processing", "completed", "failed")  # others are shown as they come
 
 
 class CapOutModel(BaseModel):

@@ -26,7 +26,6 @@ from tui.text import mask_secret
 DEFAULT_BASE_URL = "https://api.runcaptain.com"
 QUERY_TIMEOUT = 120.0  # doc: "Query timeout is 120 seconds"
 INDEXING_TIMEOUT = 30.0  # the doc's indexing examples pass timeout=30.0
-STATUS_POLL_SECONDS = 3.0  # doc: "Poll every 3 seconds"
 LIST_FILES_PAGE = 100  # doc: list-files `limit` defaults to 100
 
 Environment = Literal["development", "staging", "production"]
@@ -35,7 +34,6 @@ ENVIRONMENT_PREFIXES: dict[str, Environment] = {
     "cap_stage_": "staging",
     "cap_prod_": "production",
 }
-JOB_STATUSES = ("processing", "completed", "error", "failed")  # known values, for display only
 TERMINAL_JOB_STATUSES = frozenset({"completed", "error", "failed"})
 
 
@@ -485,7 +483,6 @@ __all__ = [
     "FileSummary",
     "IndexJobStarted",
     "IndexingStatus",
-    "JOB_STATUSES",
     "JobDetails",
     "ProcessingMetrics",
     "QueryResponse",

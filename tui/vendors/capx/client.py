@@ -27,11 +27,6 @@ EVENT_TYPES = (
     "task.completed", "task.approval_required", "playbook.run_started", "playbook.run_completed",
     "costs.threshold_reached",
 )
-# Known values, for display only: a value not listed here is kept and shown as it comes.
-COMPANY_STATUSES = ("running", "paused", "stopped")
-AGENT_STATUSES = ("idle", "working", "error")
-RUN_STATUSES = ("running", "completed", "failed")
-TASK_STATUSES = ("open", "in_progress", "awaiting_approval", "completed", "rejected")
 
 
 class CapxModel(BaseModel):

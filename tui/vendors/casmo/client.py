@@ -21,7 +21,6 @@ from tui.text import mask_secret
 
 DEFAULT_BASE_URL = "https://api.casmoai.com"
 MODES = ("response", "callback")
-JOB_STATUSES = ("processing", "completed", "failed")  # for display; other values are kept as they come
 WEBHOOK_EVENTS = ("extraction.completed", "review.completed")
 RESPONSE_MODE_TIMEOUT = httpx.Timeout(300.0, connect=10.0)  # `response` holds the reply until the work is done
 _HEX = frozenset(string.hexdigits)
