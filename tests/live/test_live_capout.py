@@ -103,3 +103,23 @@ async def test_upload_from_the_hub_is_followed_live(sim):
         assert hub.store.figures["capout.credits"]["credits_remaining"] is not None
     finally:
         await hub.stop()
+
+
+async def test_sse_stream_whose_last_event_id_is_not_ascii_reconnects(sim):
+    """As for Capx: a non-ASCII id (WPT format-field-id) is resumed, UTF-8 encoded, not refused by httpx."""
+    hub = capout_hub(sim, "sse")
+    await hub.start()
+    try:
+        channel = hub.capout_channel
+        await eventually(lambda: hub.store.health[channel.name].state is ChannelState.LIVE)
+        channel.sse.last_event_id = "reprise-…"
+        reconnects = hub.store.health[channel.name].reconnects
+        async with httpx.AsyncClient() as http:
+            await http.post(f"{sim.root}/_admin/faults", json={"drop": 0.5})
+            await eventually(lambda: hub.store.health[channel.name].reconnects > reconnects)
+            await http.post(f"{sim.root}/_admin/faults", json={"drop": 0})
+        await eventually(lambda: hub.store.health[channel.name].state is ChannelState.LIVE, timeout=10,
+                         message=lambda: str(hub.store.health[channel.name].last_error))
+        assert "UnicodeEncodeError" not in " ".join(str(e.data.get("error")) for e in hub.store.timeline)
+    finally:
+        await hub.stop()

@@ -152,3 +152,54 @@ async def test_parallel_webhooks_and_streams_leave_the_store_as_the_simulator(si
         assert same_as(hub.store, state["capx"])  # the webhooks that came after the streams changed nothing
     finally:
         await hub.stop()
+
+
+async def test_a_stream_whose_last_event_id_is_not_ascii_reconnects(sim):
+    """An SSE id may be any text (WPT format-field-id uses "…"). Before: the Last-Event-ID header was built as a
+    str, httpx refused it with UnicodeEncodeError before sending, and every reconnect of that stream failed the
+    same way for ever. It now goes out UTF-8 encoded (an id the server no longer knows gets its backfill)."""
+    from tui.live.store import Store
+    from tui.vendors.capx.client import CapxClient
+    from tui.vendors.capx.live import CapxActivity
+
+    env = sim.options.client_env()
+    client = CapxClient(env["CAPX_BASE_URL"], api_key=env["CAPX_API_KEY"])
+    company = (await admin(sim, "GET", "state"))["capx"]["companies"]
+    store = Store()
+    channel = CapxActivity(client, store, next(iter(company)))
+    channel.sse.last_event_id = "resume-après-…"
+    task = asyncio.create_task(channel.run())
+    try:
+        await eventually(lambda: store.health[channel.name].state is ChannelState.LIVE, timeout=10,
+                         message=lambda: f"{store.health[channel.name].state}: {store.health[channel.name].last_error}")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await client.aclose()
+    assert store.health[channel.name].reconnects == 0
+
+
+def test_an_empty_message_is_a_counted_bad_message_and_no_resync():
+    """WHATWG dispatches `data:` alone as an event with data "" (the reader now does). Both vendors' formats
+    want a JSON object in every message, so each channel shows it as a bad message and counts it; it carried
+    no update, so nothing is resynced (a server sending `data:` as its keepalive must not cause reconnects)."""
+    from tui.live.store import Store
+    from tui.vendors.capout.client import CapOutClient
+    from tui.vendors.capout.live import CapOutRealtime
+    from tui.vendors.capx.client import CapxClient
+    from tui.vendors.capx.live import CapxActivity
+
+    store = Store()
+    channels = [CapxActivity(CapxClient("http://capx.test", api_key="k"), store, "co1"),
+                CapOutRealtime(CapOutClient("http://capout.test", api_key="k"), store, transport="sse")]
+    for channel in channels:
+        channel._lost = asyncio.Event()  # as during a session
+        before = len(store.timeline)
+        channel.handle("")
+        event = store.timeline[-1]
+        assert len(store.timeline) == before + 1 and event.type == "message.invalid" and event.id == channel.name
+        assert event.data["error"] == "an empty message"
+        assert store.health[channel.name].counters == {"bad_messages": 1} and store.health[channel.name].events == 0
+        assert not channel._lost.is_set()
+        channel.handle("{not json")  # a message that did carry something: counted, and resynced
+        assert store.health[channel.name].counters == {"bad_messages": 2} and channel._lost.is_set()

@@ -18,7 +18,7 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, StreamingResponse
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from tui.live.sse import SSEMessage, SSEProtocolError, SSEReader
@@ -34,7 +34,9 @@ class ScriptedServer:
         self.gzipped: set[str] = set()  # scripts sent with Content-Encoding: gzip
         self.last_event_ids: list[str | None] = []
         self._names = itertools.count()
-        app = Starlette(routes=[Route("/stream/{name}", self.stream), Route("/json", self.json)])
+        self.raw_last_event_ids: list[bytes | None] = []  # as the bytes on the wire (WPT's last-event-id.py)
+        app = Starlette(routes=[Route("/stream/{name}", self.stream), Route("/json", self.json),
+                                Route("/wpt/last-event-id", self.wpt_last_event_id)])
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.root = "http://127.0.0.1:%d" % self.sock.getsockname()[1]
@@ -66,6 +68,17 @@ class ScriptedServer:
 
         headers = {"Content-Encoding": "gzip"} if compressor is not None else None
         return StreamingResponse(body(), media_type="text/event-stream", headers=headers)
+
+    async def wpt_last_event_id(self, request: Request) -> Response:
+        """WPT's eventsource/resources/last-event-id.py: echo the Last-Event-ID it got as data, or, with none,
+        send an id (`idvalue`, "…" by default), a retry and "hello"."""
+        raw = dict(request.headers.raw).get(b"last-event-id")
+        self.raw_last_event_ids.append(raw)
+        if raw:
+            body = b"data: " + raw + b"\n\n"
+        else:
+            body = b"id: " + request.query_params.get("idvalue", "\u2026").encode() + b"\nretry: 200\ndata: hello\n\n"
+        return Response(body, media_type="text/event-stream")
 
     async def json(self, request: Request) -> JSONResponse:
         return JSONResponse({"not": "a stream"})
@@ -162,12 +175,16 @@ async def test_id_only_blocks_and_retry(server):
     assert reader.last_event_id is None and "Last-Event-ID" not in reader.request_headers()
 
 
-async def test_empty_data_events_are_skipped(server):
-    """httpx-sse yields a phantom event with empty data for each keepalive once an id was seen."""
+async def test_keepalives_make_no_phantom_events_and_an_empty_data_field_is_an_event(server):
+    """httpx-sse yields a phantom event with empty data for each keepalive once an id was seen: an event with
+    no data line (a comment, `event:` alone) is not dispatched. But a data field with nothing in it is: WHATWG
+    dispatches `data:` (or a bare `data` line) with data "" (WPT format-field-data, event-data); it used to be
+    dropped here."""
     script = b"id: 1\ndata: a\n\n: keepalive\n\n: keepalive\n\ndata:\n\nevent: ping\n\ndata: b\n\n"
     reader = SSEReader()
     messages = await read(reader, server.add([script]))
-    assert [(m.event, m.data, m.id) for m in messages] == [("message", "a", "1"), ("message", "b", "1")]
+    assert [(m.event, m.data, m.id) for m in messages] == [("message", "a", "1"), ("message", "", "1"),
+                                                           ("message", "b", "1")]
 
 
 async def test_unfinished_event_at_eof_is_dropped(server):
@@ -238,6 +255,62 @@ async def test_simulator_hostile_framing_round_trip(server):
     assert reader.last_event_id == "b-299"
 
 
+# WPT's EventSource cases (web-platform-tests/wpt, eventsource/), each over a real stream: the bytes their
+# resources serve, and what the test expects of the events. These two parsing rules failed before issue 17.
+
+async def test_wpt_format_field_id_a_non_ascii_id_is_resumed_utf8_encoded(server):
+    """format-field-id(-2): the id "…" (U+2026). Before: Last-Event-ID was built as a str, httpx refused it
+    with UnicodeEncodeError before sending, and every reconnect failed the same way for ever."""
+    reader = SSEReader()
+    url = f"{server.root}/wpt/last-event-id"
+    assert await read(reader, url) == [SSEMessage("message", "hello", "…")]
+    assert reader.retry_ms == 200
+    for _ in range(2):  # format-field-id-2 reconnects twice
+        assert await read(reader, url) == [SSEMessage("message", "…", "…")]
+    assert server.raw_last_event_ids[-3:] == [None, "…".encode(), "…".encode()]
+
+
+async def test_wpt_format_field_id_null_an_id_with_nul_is_ignored(server):
+    """format-field-id-null: `id: \\0\\0` is ignored (the standard: "if the field value does not contain U+0000
+    NULL"), so no Last-Event-ID is sent and the server says hello again."""
+    reader = SSEReader()
+    url = f"{server.root}/wpt/last-event-id?idvalue=%00%00"
+    assert await read(reader, url) == [SSEMessage("message", "hello", None)]
+    assert await read(reader, url) == [SSEMessage("message", "hello", None)]
+    assert server.raw_last_event_ids[-2:] == [None, None]
+
+
+@pytest.mark.parametrize("cut", [False, True], ids=["whole", "byte-by-byte"])
+async def test_wpt_format_field_data_an_empty_data_field_is_dispatched(server, cut):
+    """format-field-data: resources/message.py?message=data%3A%0A%0Adata%0Adata%0A%0Adata%3Atest (the
+    message, then "\\n\\n", then "\\n"). Before: the first event was dropped."""
+    stream = b"data:\n\ndata\ndata\n\ndata:test" + b"\n\n" + b"\n"
+    messages = await read(SSEReader(), server.add(bytewise(stream) if cut else [stream]))
+    assert [m.data for m in messages] == ["", "\n", "test"]
+
+
+@pytest.mark.parametrize("cut", [False, True], ids=["whole", "byte-by-byte"])
+async def test_wpt_event_data_lines_and_data_parsing(server, cut):
+    """event-data: one round of resources/message2.py, written as it writes it."""
+    writes = [b"data:msg", b"\n", b"data: msg", b"\n\n", b":", b"\n", b"falsefield:msg", b"\n\n",
+              b"falsefield:msg", b"\n", b"Data:data", b"\n\n", b"data", b"\n\n", b"data:end", b"\n\n"]
+    messages = await read(SSEReader(), server.add(bytewise(b"".join(writes)) if cut else writes))
+    assert [m.data for m in messages] == ["msg\nmsg", "", "end"]
+
+
+def test_last_event_id_header_is_sendable_for_any_id():
+    """Any id the rules let through (no NUL, CR or LF) goes out as bytes httpx and h11 accept."""
+    import h11
+
+    for event_id in ["…", "é€😀", "\u2028", "a\x01b", "a\tb", " padded ", "x" * 5000, "\x7f"]:
+        headers = SSEReader(last_event_id=event_id).request_headers()
+        request = httpx.Request("GET", "http://x/", headers=headers)
+        sent = h11.Connection(h11.CLIENT).send(h11.Request(method="GET", target="/", headers=[
+            (b"host", b"x"), *((name, value) for name, value in request.headers.raw if name.lower() != b"host")]))
+        assert b"Last-Event-ID: " + event_id.strip(" \t").encode() + b"\r\n" in sent
+    assert "Last-Event-ID" not in SSEReader(last_event_id=" \t ").request_headers()  # nothing a header can carry
+
+
 async def test_wrong_content_type_is_a_protocol_error(server):
     with pytest.raises(SSEProtocolError, match="application/json"):
         await read(SSEReader(), server.root + "/json")
@@ -300,7 +373,7 @@ def test_any_bytes_yield_messages_or_a_protocol_error_only(data, cut_seed):
     event(f"messages: {'yes' if messages else 'none'}")
     event(f"error: {error}")
     for message in messages:
-        assert isinstance(message, SSEMessage) and message.data and isinstance(message.event, str)
+        assert isinstance(message, SSEMessage) and isinstance(message.data, str) and isinstance(message.event, str)
         assert "\r" not in message.data
     # However the bytes are cut, the reader sees the same stream.
     assert decode(bytewise(data)) == (messages, error, last_id, retry)

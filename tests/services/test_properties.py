@@ -33,7 +33,7 @@ from tui.vendors.capx.live import CapxActivity, CapxCompanies, activity_event
 from tui.vendors.casmo.live import casmo_webhook_event
 from tui.live.events import MAX_JSON_DEPTH, ChannelState, Event, _parse_iso, load_json, parse_timestamp
 from tui.live.hub import LiveHub, SeenActivity
-from tui.live.sse import SSEMessage, SSEProtocolError, SSEReader
+from tui.live.sse import MAX_RETRY_MS, SSEMessage, SSEProtocolError, SSEReader
 from tui.live.store import Store
 from tui.live.webhooks import WebhookReceiver, json_object
 from tui.api import ApiError, retry_after_seconds
@@ -535,9 +535,8 @@ def reference_events(stream: bytes, last_event_id: str | None = None):
     for line in lines:
         if not line:
             last_event_id = event_id
-            joined = "\n".join(data)
-            if data and joined:
-                messages.append(SSEMessage(event or "message", joined, event_id))
+            if data:  # `data:` alone is an event with data "": the buffer was "\n"
+                messages.append(SSEMessage(event or "message", "\n".join(data), event_id))
             event, data = "", []
             continue
         if line.startswith(":"):
@@ -551,8 +550,9 @@ def reference_events(stream: bytes, last_event_id: str | None = None):
             event = value
         elif name == "id" and "\0" not in value:
             event_id = value or None
-        elif name == "retry" and value.isascii() and value.isdigit() and len(value) <= 9:
-            retry = int(value)
+        elif name == "retry" and value.isascii() and value.isdigit():
+            digits = value.lstrip("0")  # any number of digits is a time; past ~11 days it is read as the cap
+            retry = MAX_RETRY_MS if len(digits) > 9 else int(digits or "0")
     return messages, last_event_id, retry
 
 

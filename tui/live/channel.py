@@ -22,9 +22,10 @@ from urllib.parse import urlsplit
 import httpx
 
 from tui.live.backoff import Backoff
-from tui.live.events import ChannelState
+from tui.live.events import ChannelState, Event
 from tui.live.store import Store
 from tui.api import ApiError
+from tui.text import sanitize
 
 log = logging.getLogger("capwatch.live")
 
@@ -101,6 +102,12 @@ def describe_error(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}" if text != type(error).__name__ else text
 
 
+def bad_message_event(channel: str, service: str, raw: str | bytes, error: str) -> Event:
+    sample = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    return Event(time=time.time(), service=service, type="message.invalid", id=channel,
+                 data={"error": error, "sample": sanitize(sample[:200], single_line=True)})
+
+
 class Channel:
     """Subclasses implement `session()`: connect, call `self.mark_live()` once the stream is open, resync,
     then consume until the stream ends (return or raise)."""
@@ -154,6 +161,14 @@ class Channel:
         interval, and, the connection having counted healthy, one with no backoff delay."""
         if self._lost is not None:
             self._lost.set()
+
+    def bad_message(self, raw: str | bytes, error: str, *, lost: bool = True) -> None:
+        """A message the vendor's format forbids: an event in the timeline, counted on the channel, and, when
+        it may have carried an update (`lost`), a resync (see lost_message)."""
+        self.store.apply(bad_message_event(self.name, self.service, raw, error))
+        self.store.count(self.name, "bad_messages")
+        if lost:
+            self.lost_message()
 
     async def _session_until_resync(self) -> None:
         lost = self._lost = asyncio.Event()

@@ -219,6 +219,8 @@ class ChannelHealth:
     last_error: str | None = None  # human words, sanitized
     last_error_at: float | None = None  # epoch of the last error: one kept after recovery says when it was
     since: float = field(default_factory=time.time)  # epoch of the last state change
+    # What the channel counts beside its events (bad messages; the webhook receiver's refusals and time-outs).
+    counters: dict[str, int] = field(default_factory=dict)
     # When each connection attempt (or poll) started, monotonic seconds: the last few, to check the spacing.
     attempt_times: deque[float] = field(default_factory=lambda: deque(maxlen=256), repr=False)
 
@@ -246,4 +248,5 @@ class ChannelHealth:
             "last_error": self.last_error,
             "last_error_at": None if self.last_error_at is None else iso_utc(self.last_error_at),
             "since": iso_utc(self.since),
+            "counters": dict(self.counters),
         }

@@ -24,12 +24,12 @@ DEFAULT_MAX_EVENT_SIZE = 1 << 20  # characters of data per event (1 MiB of ASCII
 # While discarding an over-size event we keep reading, in bounded memory, until the event ends so that its id
 # is known and a reconnect resumes after it. A stream that never ends the event is given up after this much.
 DISCARD_LIMIT_FACTOR = 8
-_MAX_RETRY_DIGITS = 9  # ~11 days in ms; longer values are noise (and int() refuses > 4300 digits)
+MAX_RETRY_MS = 999_999_999  # ~11 days: a longer `retry:` is read as this (int() refuses > 4,300 digits)
 
 
 class SSEMessage(NamedTuple):
     event: str  # "message" when the server named none
-    data: str  # data lines joined with "\n"; never empty
+    data: str  # data lines joined with "\n"; "" for a `data:` line with nothing after it (each channel decides)
     id: str | None  # the stream's last event id when this event was dispatched
 
 
@@ -54,12 +54,22 @@ class SSEReader:
         self.max_event_size = max_event_size
         self.last_read: float | None = None  # monotonic time the last chunk (an event or a keepalive) arrived
 
-    def request_headers(self) -> dict[str, str]:
+    def request_headers(self) -> dict[str, str | bytes]:
         """Headers for opening (or reopening) the stream."""
-        headers = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
-        if self.last_event_id:
-            headers["Last-Event-ID"] = self.last_event_id
+        headers: dict[str, str | bytes] = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
+        last_event_id = self.last_event_id_header()
+        if last_event_id:
+            headers["Last-Event-ID"] = last_event_id
         return headers
+
+    def last_event_id_header(self) -> bytes | None:
+        """`Last-Event-ID` as sent: the id UTF-8 encoded, as the standard says. An id may be any text without NUL,
+        CR or LF (WPT's format-field-id uses "…"); given as a str, httpx encodes a header value as ASCII and
+        refused it before sending, on every reconnect. Spaces and tabs at its ends are left out: no header
+        value can carry them (h11 refuses them; a server strips them). None when there is nothing to send."""
+        if not self.last_event_id:
+            return None
+        return self.last_event_id.encode("utf-8", "replace").strip(b" \t") or None
 
     def decoder(self) -> "SSEDecoder":
         """A fresh decoder for one connection, reporting ids and retry back to this reader."""
@@ -155,8 +165,7 @@ class SSEDecoder:
                 if event_id is not None and "\0" not in event_id:
                     self._id = event_id or None
                 event_id = self.reader.last_event_id = self._id
-                if data:
-                    messages.append(_tuple_new(SSEMessage, (event or "message", data, event_id)))
+                messages.append(_tuple_new(SSEMessage, (event or "message", data, event_id)))
                 position = end
                 if end == len(text):
                     return messages  # the usual end: a chunk of whole events
@@ -186,8 +195,7 @@ class SSEDecoder:
                     event = self._event
                     self._event, self._data, self._data_size = "", [], 0
                     text = data[0] if len(data) == 1 else "\n".join(data)
-                    if text:
-                        messages.append(_tuple_new(SSEMessage, (event or "message", text, event_id)))
+                    messages.append(_tuple_new(SSEMessage, (event or "message", text, event_id)))
                 else:
                     message = self._dispatch()
                     if message is not None:
@@ -242,12 +250,14 @@ class SSEDecoder:
             if "\0" not in value:
                 self._id = value or None
         elif name == "retry":
-            if value.isascii() and value.isdigit() and len(value) <= _MAX_RETRY_DIGITS:
-                self.reader.retry_ms = int(value)
+            if value.isascii() and value.isdigit():
+                digits = value.lstrip("0") or "0"
+                self.reader.retry_ms = int(digits) if len(digits) < 10 else MAX_RETRY_MS
         # other field names are ignored, as the standard says
 
     def _dispatch(self) -> SSEMessage | None:
-        """A blank line ends the event: commit its id, then yield it unless its data is empty."""
+        """A blank line ends the event: commit its id, then yield it if it had a data line (WHATWG: an event
+        whose data buffer is empty is not dispatched; `data:` alone makes it "\n", dispatched as "")."""
         self.reader.last_event_id = self._id
         event, data, discarded = self._event, self._data, self._discarding
         self._event, self._data, self._data_size = "", [], 0
@@ -258,11 +268,10 @@ class SSEDecoder:
             )
             return None
         if not data:
-            return None  # an id-only block, a retry, or the blank line after a keepalive comment
-        text = "\n".join(data)
-        if not text:
-            return None  # `data:` with nothing in it: the phantom events httpx-sse would yield
-        return SSEMessage(event or "message", text, self._id)
+            # an id-only block, a retry, or the blank line after a keepalive comment: the phantom events
+            # httpx-sse yields (with data "") once an id was seen
+            return None
+        return SSEMessage(event or "message", "\n".join(data), self._id)
 
     def _overflow(self, size: int) -> None:
         """The current event broke the size limit: drop what it holds and discard the rest of it."""

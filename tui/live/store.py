@@ -415,6 +415,12 @@ class Store:
         for feed in self._feeds:  # _health_changed, inline: this runs for every event
             feed._add_health(name)
 
+    def count(self, name: str, counter: str, amount: int = 1) -> None:
+        """Add to one of a channel's counters (a bad message, ...): shown with its health."""
+        counters = self.channel(name, "").counters
+        counters[counter] = counters.get(counter, 0) + amount
+        self._health_changed(name)
+
     def record_error(self, name: str, error: str) -> None:
         """A failure that does not change a channel's state (a poll that failed): remembered and shown."""
         health = self.channel(name, "")

@@ -24,7 +24,7 @@ from tui.live.sse import SSEReader
 from tui.live.store import Store
 from tui.api import STREAM_READ_TIMEOUT, ApiError
 from tui.vendors.capout.client import CapOutClient, realtime_url
-from tui.text import json_text_is_clean, sanitize, sanitize_data
+from tui.text import json_text_is_clean, sanitize_data
 
 TERMINAL = {"completed", "failed"}
 RESYNC_LIMIT = 100  # documents re-read one by one after a reconnect, at most
@@ -78,12 +78,6 @@ def _known(row: dict[str, Any], patch: dict[str, Any]) -> bool:
     # Older than what we have (a resync reply read before a live update that was applied first): stale.
     ours, theirs = parse_timestamp(row.get("updated_at")), parse_timestamp(patch.get("updated_at"))
     return ours is not None and theirs is not None and theirs < ours
-
-
-def bad_message_event(channel: str, service: str, raw: str | bytes, error: str) -> Event:
-    sample = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-    return Event(time=time.time(), service=service, type="message.invalid", id=channel,
-                 data={"error": error, "sample": sanitize(sample[:200], single_line=True)})
 
 
 class CapOutRealtime(Channel):
@@ -193,16 +187,17 @@ class CapOutRealtime(Channel):
 
     def handle(self, raw: str | bytes) -> None:
         now = time.time()
+        if not raw:  # an empty SSE `data:` (or WS frame): the format wants a JSON object; no update was in it
+            self.bad_message(raw, "an empty message", lost=False)
+            return
         try:
             payload = load_json(raw)
         except (ValueError, UnicodeDecodeError) as error:
-            self.store.apply(bad_message_event(self.name, self.service, raw, f"not JSON: {error}"))
-            self.lost_message()
+            self.bad_message(raw, f"not JSON: {error}")
             return
         # `type` is the contract's addition, not the vendor's: an object naming a document is its status anyway.
         if not isinstance(payload, dict) or not (payload.get("type") or payload.get("document_id")):
-            self.store.apply(bad_message_event(self.name, self.service, raw, "not a JSON object with a type"))
-            self.lost_message()
+            self.bad_message(raw, "not a JSON object with a type")
             return
         event = document_event(payload, received=now, sanitized=json_text_is_clean(raw))
         if event is None:  # a message we do not understand: shown raw, not applied

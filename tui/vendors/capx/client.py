@@ -333,11 +333,13 @@ class CapxClient(BaseClient):
         return self._one(PlaybookRun, data)
 
     @asynccontextmanager
-    async def open_activity(self, company_id: str, last_event_id: str | None = None) -> AsyncIterator[httpx.Response]:
-        """The activity SSE stream of one company, unparsed (the live layer reads it). Opening it counts
+    async def open_activity(self, company_id: str,
+                            last_event_id: bytes | str | None = None) -> AsyncIterator[httpx.Response]:
+        """The activity SSE stream of one company, unparsed (the live layer reads it), resumed after
+        `last_event_id` as the reader encodes it (UTF-8 bytes: SSEReader.last_event_id_header). Opening it counts
         against the rate limit. A non-2xx reply raises ApiError (with `retry_after` on a 429), and so does a
         transport failure while opening or reading."""
-        headers = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
+        headers: dict[str, str | bytes] = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
         if last_event_id:
             headers["Last-Event-ID"] = last_event_id
         await self.governor.wait(lambda: self.rate_limit)

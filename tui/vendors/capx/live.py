@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 from typing import Any, Iterable
 
-from tui.vendors.capout.live import bad_message_event
 from tui.live.channel import Channel, Poller, StreamEnded
 from tui.live.events import Event, load_json, parse_timestamp
 from tui.live.sse import SSEReader
@@ -124,7 +123,8 @@ class CapxActivity(Channel):
         self.seen_webhooks = None  # set by the hub: a shared de-duplication memory with the webhook path
 
     async def session(self) -> None:
-        async with self.client.open_activity(self.company_id, last_event_id=self.sse.last_event_id) as reply:
+        resume_after = self.sse.last_event_id_header()
+        async with self.client.open_activity(self.company_id, last_event_id=resume_after) as reply:
             self.mark_live()
             await resync_company(self.client, self.store, self.company_id)
             async for message in self.sse.events(reply):
@@ -133,15 +133,16 @@ class CapxActivity(Channel):
 
     def handle(self, raw: str) -> None:
         now = time.time()
+        if not raw:  # an empty SSE `data:`: the format wants a JSON object; no update was in it
+            self.bad_message(raw, "an empty message", lost=False)
+            return
         try:
             payload = load_json(raw)
         except ValueError as error:
-            self.store.apply(bad_message_event(self.name, self.service, raw, f"not JSON: {error}"))
-            self.lost_message()  # an update may be missing: reconnect soon, which resyncs the company
+            self.bad_message(raw, f"not JSON: {error}")  # an update may be missing: resync the company
             return
         if not isinstance(payload, dict) or not payload.get("type"):
-            self.store.apply(bad_message_event(self.name, self.service, raw, "not a JSON object with a type"))
-            self.lost_message()
+            self.bad_message(raw, "not a JSON object with a type")
             return
         self.store.note_event(self.name, now)  # Channel.note_event, one call less per event
         if self.seen_webhooks is not None:
