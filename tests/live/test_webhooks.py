@@ -3,6 +3,7 @@ limits, duplicates applied once, nothing reflected back."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -158,8 +159,83 @@ async def test_a_delivery_is_answered_at_once_nagle_off_on_every_connection(rece
         reply = await http.post(f"{receiver.url}/webhooks/casmo", content=body,
                                 headers={"X-Webhook-Signature": sign(body)})
         assert reply.status_code == 200
-        connections = receiver._server.server_state.connections
+        connections = list(receiver.server.open)
         assert connections
         for connection in connections:
             server_side = connection.transport.get_extra_info("socket")
             assert server_side.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+
+
+async def raw_exchange(receiver, request: bytes) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", receiver.port)
+    try:
+        writer.write(request)
+        await writer.drain()
+        return await asyncio.wait_for(reader.read(65536), 5)
+    finally:
+        writer.close()
+
+
+UPGRADE = (b"GET /webhooks/casmo HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+           b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+
+
+@pytest.mark.parametrize("request_bytes, status", [
+    pytest.param(UPGRADE, 405, id="websocket-upgrade"),
+    pytest.param(UPGRADE.replace(b"/webhooks/casmo", b"/ws"), 404, id="websocket-upgrade-elsewhere"),
+    pytest.param(b"POST /webhooks/casmo HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n"
+                 b"Content-Length: 2\r\n\r\n{}", 400, id="post-with-upgrade"),
+    pytest.param(b"CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n\r\n", 404, id="connect"),
+    pytest.param(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 400, id="http2-preface"),
+    pytest.param(b"PUT /webhooks/casmo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}", 405, id="put"),
+    pytest.param(b"DELETE /webhooks/capx HTTP/1.1\r\nHost: x\r\n\r\n", 405, id="delete"),
+    pytest.param(b"HEAD /webhooks/casmo HTTP/1.1\r\nHost: x\r\n\r\n", 405, id="head"),
+    pytest.param(b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", 404, id="options"),
+    pytest.param(b"GET /../../etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n", 404, id="traversal"),
+    pytest.param(b"BREW /webhooks/casmo HTCPCP/1.0\r\n\r\n", 400, id="unknown-method"),
+    pytest.param(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\0" * 40, 400, id="tls-hello"),
+    pytest.param(b"POST /webhooks/casmo HTTP/1.1\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n", 400,
+                 id="length-and-chunked"),
+])
+async def test_what_it_does_not_serve_is_a_4xx_and_never_reaches_the_handler(receiver, request_bytes, status):
+    """Before: a WebSocket upgrade was handed to uvicorn's WebSocket protocol, which answered 500."""
+    reply = await raw_exchange(receiver, request_bytes)
+    assert reply.startswith(b"HTTP/1.1 %d " % status), reply[:60]
+    assert b"connection: close" in reply.lower() and receiver.deliveries == []
+    assert_not_reflected(httpx.Response(status, content=reply.partition(b"\r\n\r\n")[2]))
+
+
+async def test_a_websocket_client_is_refused_with_a_4xx(receiver):
+    import websockets
+
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        async with websockets.connect(f"ws://127.0.0.1:{receiver.port}/webhooks/casmo", open_timeout=5):
+            pass
+    assert 400 <= refused.value.response.status_code < 500
+
+
+async def test_keep_alive_pipelining_and_100_continue_still_work(receiver):
+    """The fixes must not cost a sender what HTTP/1.1 gives it: several deliveries on one connection, sent
+    back to back without waiting (pipelined), and `Expect: 100-continue` (curl's default for larger bodies)."""
+    bodies = [json.dumps({"event": "review.completed", "data": {"job_id": f"j{n}"}}).encode() for n in range(3)]
+    requests = b"".join(b"POST /webhooks/casmo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n"
+                        b"X-Webhook-Signature: %s\r\n\r\n%s" % (len(body), sign(body).encode(), body)
+                        for body in bodies)
+    reader, writer = await asyncio.open_connection("127.0.0.1", receiver.port)
+    try:
+        writer.write(requests)
+        replies = b""
+        while replies.count(b"HTTP/1.1 200 ") < 3:
+            chunk = await asyncio.wait_for(reader.read(65536), 5)
+            assert chunk, replies
+            replies += chunk
+        assert b"connection: close" not in replies.lower()
+        body = json.dumps({"event": "review.completed", "data": {"job_id": "big", "pad": "x" * 4000}}).encode()
+        writer.write(b"POST /webhooks/casmo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: %d\r\n"
+                     b"X-Webhook-Signature: %s\r\n\r\n" % (len(body), sign(body).encode()))
+        assert (await asyncio.wait_for(reader.read(65536), 5)).startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+        writer.write(body)
+        assert (await asyncio.wait_for(reader.read(65536), 5)).startswith(b"HTTP/1.1 200 ")
+    finally:
+        writer.close()
+    assert [payload["data"]["job_id"] for _, payload in receiver.deliveries] == ["j0", "j1", "j2", "big"]
