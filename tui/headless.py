@@ -1,4 +1,10 @@
-"""`capwatch status` and `capwatch tail`: the same live layer as the monitor, printed for scripts."""
+"""`capwatch status` and `capwatch tail`: the same live layer as the monitor, printed for scripts.
+
+Scripts hang up: `capwatch tail --json | head -1` closes the pipe after a line, and stdout may be closed from
+the start (`>&-`). Either way the command ends quietly with exit 0: the reader is gone, nothing was wrong. The
+JSON is strict (jq and most languages refuse Python's bare `NaN` and `Infinity`): a number that is not finite
+(a payload holding `1e400` or `NaN`) is written as the string "NaN", "Infinity" or "-Infinity".
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,8 @@ import argparse
 import asyncio
 import fnmatch
 import json
+import math
+import os
 import signal
 import sys
 import time
@@ -25,12 +33,49 @@ def run_headless(command: str, args: argparse.Namespace) -> int:
     from tui.live.hub import LiveHub
 
     for warning in loaded.warnings:
-        print(f"capwatch: {warning}", file=sys.stderr)
+        warn(f"capwatch: {warning}")
     runner = status if command == "status" else tail
+    if sys.stdout is None:  # started with stdout closed: no one will read a line of it
+        return 0
     try:
         return asyncio.run(runner(LiveHub(loaded.config), args))
     except KeyboardInterrupt:
         return 0
+    except ReaderGone:
+        # Python flushes stdout once more at exit, and would print "Exception ignored ... BrokenPipeError"
+        # (exit 120): what is left to flush goes nowhere instead.
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 0
+
+
+class ReaderGone(Exception):
+    """Standard output was closed by its reader (a broken pipe) or is closed."""
+
+
+# What writing to a reader that left raises: BrokenPipeError (EPIPE), ConnectionResetError on some sockets,
+# ValueError on a stream already closed.
+_GONE = (BrokenPipeError, ConnectionResetError, ValueError)
+
+
+def strict_json(value: Any, **options: Any) -> str:
+    """json.dumps, strict: a float that is not finite becomes the string "NaN", "Infinity" or "-Infinity"."""
+    try:
+        return json.dumps(value, allow_nan=False, **options)
+    except ValueError:  # rare: only then is the value walked
+        return json.dumps(_finite(value), allow_nan=False, **options)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if value != value else "Infinity" if value > 0 else "-Infinity"
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
 
 
 # ------------------------------------------------------------------------------------------- status
@@ -51,10 +96,11 @@ SERVICE_KINDS = {
 }
 
 
-async def status(hub, args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+async def status(hub, args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Print one snapshot once every enabled service has delivered its first complete picture, or when `--wait`
     runs out, saying then what is missing. Exit 0: complete; 1: a channel failed or a part is missing (2, a usage
     or config error, comes from the command line). No webhook receiver: a monitor may hold its port."""
+    out = out or sys.stdout
     services = [service for service in SNAPSHOT_PARTS if getattr(hub, service, None) is not None]
     expected = [part for service in services for part in SNAPSHOT_PARTS[service]]
     if "casmo" in services:  # Casmo has no list: the jobs known are those this process submitted, none
@@ -80,10 +126,12 @@ async def status(hub, args: argparse.Namespace, out: TextIO = sys.stdout) -> int
     snapshot["missing"] = missing
     snapshot["requests"] = {service: getattr(hub, service).requests_sent for service in services}
     snapshot["webhooks"] = webhook_port_note(hub.config)
-    if args.json:
-        out.write(json.dumps(snapshot, indent=2, ensure_ascii=False) + "\n")
-    else:
-        out.write(format_status(snapshot))
+    try:
+        text = strict_json(snapshot, indent=2, ensure_ascii=False) + "\n" if args.json else format_status(snapshot)
+        out.write(text)
+        out.flush()
+    except _GONE as error:
+        raise ReaderGone from error
     return 1 if failed or missing else 0
 
 
@@ -150,6 +198,14 @@ def format_status(snapshot: dict[str, Any]) -> str:
 # ------------------------------------------------------------------------------------------- tail
 
 
+def warn(line: str) -> None:
+    """A line on stderr, which may be closed or gone as well: then it is dropped."""
+    try:
+        print(line, file=sys.stderr, flush=True)
+    except (*_GONE, AttributeError):  # AttributeError: sys.stderr is None (started closed)
+        pass
+
+
 def event_matches(event: Event, services: set[str] | None, type_pattern: str | None) -> bool:
     if services and event.service not in services:
         return False
@@ -170,8 +226,10 @@ def format_event(event: Event) -> str:
     return sanitize(line, single_line=True)
 
 
-async def tail(hub, args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
-    """Print every event as it arrives until Ctrl-C (SIGINT) or SIGTERM; then stop cleanly."""
+async def tail(hub, args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """Print every event as it arrives until Ctrl-C (SIGINT) or SIGTERM, or until the reader leaves (ReaderGone);
+    then stop cleanly."""
+    out = out or sys.stdout
     services = set(args.service) if args.service else None
     feed = hub.store.subscribe(max_events=100_000)
     stop = asyncio.Event()
@@ -197,7 +255,7 @@ async def tail(hub, args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
             stopper.cancel()
             batch = feed.take()
             if batch is not None and batch.dropped_events:
-                print(f"capwatch: {batch.dropped_events} events were not printed (output too slow)", file=sys.stderr)
+                warn(f"capwatch: {batch.dropped_events} events were not printed (output too slow)")
             events = [e for e in (batch.events if batch else ()) if event_matches(e, services, args.type)]
             if held is not None:
                 held.extend(events)
@@ -207,15 +265,15 @@ async def tail(hub, args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
             if not events:
                 continue
             events.sort(key=lambda event: event.time)
-            for event in events:
-                if args.json:
-                    out.write(json.dumps(event.to_json_dict(), ensure_ascii=False, default=str) + "\n")
-                else:
-                    out.write(format_event(event) + "\n")
             try:
+                for event in events:
+                    if args.json:
+                        out.write(strict_json(event.to_json_dict(), ensure_ascii=False, default=str) + "\n")
+                    else:
+                        out.write(format_event(event) + "\n")
                 out.flush()
-            except BrokenPipeError:  # `capwatch tail | head`: the reader left
-                return 0
+            except _GONE as error:  # `capwatch tail | head`: the reader left
+                raise ReaderGone from error
     finally:
         feed.close()
         await hub.stop()
