@@ -15,6 +15,7 @@ LIGHTS = {
     ChannelState.OFF: ("○", "health-off"),
     ChannelState.CONNECTING: ("◌", "health-connecting"),
     ChannelState.LIVE: ("●", "health-live"),
+    ChannelState.DEGRADED: ("◒", "health-degraded"),
     ChannelState.RECONNECTING: ("◐", "health-reconnecting"),
     ChannelState.FAILING: ("◐", "health-reconnecting"),
     ChannelState.STALE: ("◔", "health-reconnecting"),
@@ -38,6 +39,8 @@ def health_tooltip(health: ChannelHealth) -> str:
     parts = [f"{health.name}: {health.state.value}",
              f"last event {age:.0f}s ago" if age is not None else "no event yet",
              f"{health.events} events, {health.reconnects} reconnects"]
+    if health.counters_text():
+        parts.append(health.counters_text())
     if health.last_error:
         parts.append(f"last error{health.error_time()}: {health.last_error}")
     return "\n".join(parts)
@@ -47,6 +50,7 @@ GLYPH_STYLES = {
     ChannelState.OFF: "grey50",
     ChannelState.CONNECTING: "yellow",
     ChannelState.LIVE: "green",
+    ChannelState.DEGRADED: "bold dark_orange",
     ChannelState.RECONNECTING: "bold yellow",
     ChannelState.FAILING: "bold yellow",
     ChannelState.STALE: "bold yellow",

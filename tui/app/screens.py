@@ -169,7 +169,8 @@ class HelpScreen(_Modal):
 
 
 class HealthScreen(_Modal):
-    """Every channel: state, age of the last event, events, reconnects, last error. Refreshes every second."""
+    """Every channel: state, age of the last event, events, reconnects, what it counts (refusals, time-outs,
+    bad messages), last error. Refreshes every second."""
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
@@ -183,16 +184,16 @@ class HealthScreen(_Modal):
 
     def _refresh_table(self) -> None:
         table = Table(expand=True, box=None)
-        for column in ("channel", "state", "last event", "events", "reconnects", "last error"):
-            table.add_column(column)
+        for column in ("channel", "state", "last event", "events", "reconnects", "counts", "last error"):
+            table.add_column(column, ratio=2 if column in ("counts", "last error") else None)
         for health in self.app.hub.store.health.values():  # type: ignore[attr-defined]
             age = health.age()
             table.add_row(Text(health.name), Text(health.state.value, style=f"bold {STATE_COLOURS.get(health.state.value, '')}"),
                           Text("—" if age is None else f"{age:.0f}s ago"), Text(str(health.events)),
-                          Text(str(health.reconnects)),
+                          Text(str(health.reconnects)), Text(health.counters_text()),
                           Text(sanitize(health.last_error or "", single_line=True) + health.error_time()))
         self.query_one("#health-table", Static).update(table)
 
 
-STATE_COLOURS = {"live": "green", "connecting": "yellow", "reconnecting": "yellow", "failing": "yellow",
-                 "stale": "yellow", "failed": "red", "off": "grey50"}
+STATE_COLOURS = {"live": "green", "degraded": "dark_orange", "connecting": "yellow", "reconnecting": "yellow",
+                 "failing": "yellow", "stale": "yellow", "failed": "red", "off": "grey50"}

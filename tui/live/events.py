@@ -183,6 +183,14 @@ def _parse_iso(text: str) -> float | None:
         return None
 
 
+# How counters read on screen (ChannelHealth.counters: bad messages; the webhook receiver's `counts`).
+COUNTER_WORDS = {
+    "bad_messages": "bad messages", "rejected_signature": "bad signature", "too_large": "too large",
+    "unserved": "not served", "bad_request": "bad request", "head_too_large": "head too large",
+    "timeouts": "timed out", "evicted": "idle dropped", "refused": "refused (503)",
+}
+
+
 class ChannelState(str, Enum):
     """What a channel's data is worth now. Only LIVE means current; every other state means what is shown from the
     channel is as of its last event (stale), and the screens mark it so.
@@ -190,6 +198,8 @@ class ChannelState(str, Enum):
     - OFF: the service is not configured.
     - CONNECTING: not yet delivered its first data.
     - LIVE: connected (a stream) or its last poll succeeded and the next is not overdue (a poller).
+    - DEGRADED: up and current, but refusing or losing part of its work (the webhook receiver under attack:
+      connections refused, dropped or timed out, sustained).
     - RECONNECTING: a stream lost its connection and is opening a new one on its backoff.
     - FAILING: a poller's last poll failed (or its server was just lost by a sibling channel); it polls again on a
       short backoff (1, 2, 4 ... s, capped at its interval).
@@ -200,6 +210,7 @@ class ChannelState(str, Enum):
     OFF = "off"
     CONNECTING = "connecting"
     LIVE = "live"
+    DEGRADED = "degraded"
     RECONNECTING = "reconnecting"
     FAILING = "failing"
     STALE = "stale"
@@ -235,6 +246,11 @@ class ChannelHealth:
         if self.last_error_at is None:
             return ""
         return time.strftime(" at %H:%M:%S", time.localtime(self.last_error_at))
+
+    def counters_text(self) -> str:
+        """The counters that are not zero, in words: "refused (503) 12, idle dropped 236"."""
+        return ", ".join(f"{COUNTER_WORDS.get(name, name.replace('_', ' '))} {value:,}"
+                         for name, value in self.counters.items() if value)
 
     def to_dict(self) -> dict[str, Any]:
         return {
