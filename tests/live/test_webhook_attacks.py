@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from tests.helpers.waiting import eventually
+from tui.live.webhook_server import PRESSURE_WINDOW
 from tui.live.webhooks import (
     IDLE_TIMEOUT, MAX_HEAD, MAX_PER_PEER, REQUEST_TIMEOUT, WebhookReceiver,
 )
@@ -53,11 +54,12 @@ def enough_files():
 
 @pytest.fixture
 async def receiver():
-    deliveries = []
+    deliveries, pressure = [], []
     running = WebhookReceiver(port=0, secrets={"casmo": SECRET},
-                              on_delivery=lambda service, payload, at: deliveries.append(payload))
+                              on_delivery=lambda service, payload, at: deliveries.append(payload),
+                              on_pressure=lambda degraded, reason: pressure.append((degraded, reason)))
     await running.start()
-    running.deliveries = deliveries
+    running.deliveries, running.pressure = deliveries, pressure
     yield running
     await running.stop()
 
@@ -166,6 +168,23 @@ async def test_slowloris_300_connections_held_and_deliveries_still_answered_with
     await eventually(lambda: attacker.closed_by_server() == 300, timeout=limit + 5,
                      message=lambda: f"{attacker.closed_by_server()} of 300 closed by the receiver")
     assert receiver.counts["timeouts"] >= 1 and receiver.connections == 0
+
+
+async def test_sustained_refusals_are_reported_degraded_then_live_again_by_themselves(receiver, attacker):
+    """Before: the simulator lost 54 webhooks while the monitor showed the receiver `live`. Held idle
+    connections being dropped and timed out is reported as pressure (the hub's `degraded`), with what happened
+    in words; a whole window without any (real timing: PRESSURE_WINDOW) reports the end of it."""
+    await attacker.open(300)
+    await eventually(lambda: receiver.pressure, timeout=5, message="no pressure reported")
+    degraded, reason = receiver.pressure[0]
+    assert degraded and "idle connections dropped" in reason, reason
+    await assert_deliveries_answered(receiver, 1)
+    attacker.close()
+    ended = time.monotonic()
+    await eventually(lambda: not receiver.pressure[-1][0], timeout=3 * PRESSURE_WINDOW + 5,
+                     message=lambda: f"still degraded: {receiver.pressure[-1]}")
+    assert receiver.pressure[-1] == (False, None)
+    assert time.monotonic() - ended >= PRESSURE_WINDOW - 1  # not before a whole quiet window
 
 
 @pytest.mark.parametrize("sources", [1, 30], ids=["one-address", "30-addresses"])

@@ -122,18 +122,21 @@ def run(url: str, secret: str, attack: str, hold: float) -> None:
     if flooder is not None:
         flooder.join(10)
         print(f"   flood: {report.get('flood', 'still running')}")
-    closed = 0
+    closed = answered = 0
     for sock in held:
         try:
             sock.setblocking(False)
-            closed += sock.recv(1 << 16, socket.MSG_PEEK) == b""
+            data = sock.recv(1 << 16, socket.MSG_PEEK)
+            closed += data == b""
+            answered += data.startswith(b"HTTP/1.1 ")  # a 408 or a 503, the close after it
         except BlockingIOError:
             pass
-        except OSError:
+        except OSError:  # reset: dropped to make room for a newcomer
             closed += 1
         sock.close()
     if held:
-        print(f"   {closed} of {len(held)} had been closed by the receiver when the attack ended")
+        print(f"   when the attack ended the receiver had closed {closed} of the {len(held)} and answered "
+              f"{answered} (408 or 503) before closing; {len(held) - closed - answered} still open")
     after = [deliver(url, secret, f"attack-{attack}-after-{k}") for k in range(3)]
     print(f"   after: {summary(after)}")
 
