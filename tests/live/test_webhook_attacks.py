@@ -159,7 +159,7 @@ async def test_slowloris_300_connections_held_and_deliveries_still_answered_with
     into a 503 for as long as they were held, and none of them was ever timed out."""
     opened = await attacker.open(300, send=HALF_HEAD if how == "half-sent" else b"")
     assert opened == 300
-    await assert_deliveries_answered(receiver)
+    seconds = await assert_deliveries_answered(receiver)
     assert len(receiver.deliveries) == 3
     # No peer holds more than its share: the oldest idle ones made room for the deliveries.
     assert receiver.counts["evicted"] >= 300 - MAX_PER_PEER
@@ -168,6 +168,8 @@ async def test_slowloris_300_connections_held_and_deliveries_still_answered_with
     await eventually(lambda: attacker.closed_by_server() == 300, timeout=limit + 5,
                      message=lambda: f"{attacker.closed_by_server()} of 300 closed by the receiver")
     assert receiver.counts["timeouts"] >= 1 and receiver.connections == 0
+    print(f"slowloris {how}: deliveries answered in {[round(s * 1000) for s in seconds]} ms, "
+          f"{receiver.counts['evicted']} dropped, {receiver.counts['timeouts']} timed out")
 
 
 async def test_sustained_refusals_are_reported_degraded_then_live_again_by_themselves(receiver, attacker):

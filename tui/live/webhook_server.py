@@ -497,9 +497,10 @@ class WebhookServer:
         self._trouble("file_limit")
         if not self._at_file_limit:
             self._at_file_limit = True
-            log.warning("capwatch: the webhook receiver is at the file limit (%s of %s open files; %s): it keeps "
-                        "%d for capwatch's own connections, drops idle connections and refuses new ones until "
-                        "it eases", len(self.open), self.file_limit, detail, self.reserve)
+            log.warning("capwatch: the webhook receiver is at the file limit (%s; %d connections held, open files "
+                        "limited to %s): it keeps %d descriptors for capwatch's own connections, drops idle "
+                        "connections and refuses new ones until it eases", detail, len(self.open), self.file_limit,
+                        self.reserve)
 
     # ------------------------------------------------------------------------------------------- registries
 
