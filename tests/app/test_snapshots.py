@@ -91,3 +91,17 @@ SCREENS = {
 def test_screen(snap_compare, frozen, name):
     size, keys = SCREENS[name]
     assert snap_compare(recorded_app(), terminal_size=size, press=keys)
+
+
+def test_health_with_the_receiver_under_attack(snap_compare, frozen):
+    """`h` while the webhook receiver is degraded: its counts column says what it refused, dropped and timed
+    out, and its light in the header is the degraded one."""
+    from tui.live.events import ChannelState
+
+    app = recorded_app()
+    store = app.hub.store
+    store.set_state("webhooks", ChannelState.DEGRADED,
+                    "236 idle connections dropped, 64 timed out in the last 20 s")
+    store.health["webhooks"].counters.update(accepted=1204, duplicates=3, evicted=236, timeouts=64, refused=12)
+    store.count("capx.co_195jmsnd", "bad_messages", 2)
+    assert snap_compare(app, terminal_size=(120, 40), press=["h"])

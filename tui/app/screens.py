@@ -169,8 +169,8 @@ class HelpScreen(_Modal):
 
 
 class HealthScreen(_Modal):
-    """Every channel: state, age of the last event, events, reconnects, what it counts (refusals, time-outs,
-    bad messages), last error. Refreshes every second."""
+    """Every channel: state, age of the last event, events, reconnects, last error; under them what channels
+    count (the receiver's refusals and time-outs, bad messages). Refreshes every second."""
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
@@ -183,16 +183,25 @@ class HealthScreen(_Modal):
         self.set_interval(1.0, self._refresh_table)
 
     def _refresh_table(self) -> None:
+        from rich.console import Group
+
         table = Table(expand=True, box=None)
-        for column in ("channel", "state", "last event", "events", "reconnects", "counts", "last error"):
-            table.add_column(column, ratio=2 if column in ("counts", "last error") else None)
-        for health in self.app.hub.store.health.values():  # type: ignore[attr-defined]
+        for column in ("channel", "state", "last event", "events", "reconnects", "last error"):
+            table.add_column(column)
+        channels = list(self.app.hub.store.health.values())  # type: ignore[attr-defined]
+        for health in channels:
             age = health.age()
             table.add_row(Text(health.name), Text(health.state.value, style=f"bold {STATE_COLOURS.get(health.state.value, '')}"),
                           Text("—" if age is None else f"{age:.0f}s ago"), Text(str(health.events)),
-                          Text(str(health.reconnects)), Text(health.counters_text()),
+                          Text(str(health.reconnects)),
                           Text(sanitize(health.last_error or "", single_line=True) + health.error_time()))
-        self.query_one("#health-table", Static).update(table)
+        # What channels count beside their events (the receiver's refusals and time-outs, bad messages), one
+        # line each under the table: a column would squeeze the last error at 80 columns.
+        counted = [Text.assemble((f"{health.name}: ", "bold"), health.counters_text())
+                   for health in channels if health.counters_text()]
+        if counted:
+            counted.insert(0, Text("\nCounts", style="bold"))
+        self.query_one("#health-table", Static).update(Group(table, *counted))
 
 
 STATE_COLOURS = {"live": "green", "degraded": "dark_orange", "connecting": "yellow", "reconnecting": "yellow",

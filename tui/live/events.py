@@ -248,9 +248,10 @@ class ChannelHealth:
         return time.strftime(" at %H:%M:%S", time.localtime(self.last_error_at))
 
     def counters_text(self) -> str:
-        """The counters that are not zero, in words: "refused (503) 12, idle dropped 236"."""
+        """The counters that are not zero, in words: "refused (503) 12, idle dropped 236" (not the accepted
+        deliveries: those are the channel's events)."""
         return ", ".join(f"{COUNTER_WORDS.get(name, name.replace('_', ' '))} {value:,}"
-                         for name, value in self.counters.items() if value)
+                         for name, value in self.counters.items() if value and name != "accepted")
 
     def to_dict(self) -> dict[str, Any]:
         return {
