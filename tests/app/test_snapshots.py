@@ -102,6 +102,7 @@ def test_health_with_the_receiver_under_attack(snap_compare, frozen):
     store = app.hub.store
     store.set_state("webhooks", ChannelState.DEGRADED,
                     "236 idle connections dropped, 64 timed out in the last 20 s")
+    store.health["webhooks"].last_error_at = store.health["webhooks"].since = snapshot_world.FROZEN_NOW - 5
     store.health["webhooks"].counters.update(accepted=1204, duplicates=3, evicted=236, timeouts=64, refused=12)
     store.count("capx.co_195jmsnd", "bad_messages", 2)
     assert snap_compare(app, terminal_size=(120, 40), press=["h"])

@@ -100,9 +100,12 @@ async def test_a_webhook_older_than_the_entity_does_not_take_it_back(sim):
     hub = capx_hub(env)
     await hub.start()
     try:
-        await eventually(lambda: hub.receiver is not None and hub.store.health["webhooks"].state is ChannelState.LIVE)
+        # The first company list comes first: it removes the rows of companies the server does not list (issue 15),
+        # co_elsewhere's among them, and with a receiver that listens at once the deliveries could beat it.
+        await eventually(lambda: hub.receiver is not None and hub.store.health["webhooks"].state is ChannelState.LIVE
+                         and "capx.companies" in hub.store.complete)
         url, secret = hub.receiver.url, env["CAPX_WEBHOOK_SECRET"]
-        company = {"company_id": "co_elsewhere"}  # a company no stream or resync touches
+        company = {"company_id": "co_elsewhere"}  # a company no stream or later resync touches
         newer, older = "2026-12-06T10:00:02.000Z", "2026-12-06T10:00:01.000Z"
         for event, stamp, data in [
             ("task.completed", newer, {"task_id": "tsk_late", "status": "completed", **company}),
