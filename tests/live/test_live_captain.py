@@ -4,6 +4,7 @@ started from the hub is polled to completion and its files appear, and a query a
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 
 import httpx
@@ -79,3 +80,27 @@ def test_an_indexing_job_id_with_control_characters_is_not_followed():
     assert list(store.rows("indexing_jobs")) == ["job_fine"]
     assert "control characters" in store.health["captain.jobs"].last_error
     assert "\x1b" not in store.health["captain.jobs"].last_error
+
+
+async def test_a_refused_key_fails_every_captain_channel_with_the_reason(sim):
+    """Before: captain.databases went `failed` on its 401, and captain.jobs, with no job to poll, stayed `live`
+    for ever. A key the server refuses is refused for every channel that uses it: each one fails at once, saying
+    why, and none of them polls again. Another vendor on the same server (the simulator serves all four) has a
+    key of its own and stays live."""
+    capx = {k: v for k, v in sim.options.client_env().items() if k.startswith("CAPX")}
+    hub = captain_only(sim, CAPTAIN_API_KEY="cap_dev_refused", **capx)
+    await hub.start()
+    try:
+        captain = [name for name in hub.store.health if name.startswith("captain.")]
+        assert sorted(captain) == ["captain.databases", "captain.jobs"]
+        await eventually(lambda: all(hub.store.health[name].state is ChannelState.FAILED for name in captain),
+                         timeout=10, message=lambda: {n: hub.store.health[n].state.value for n in captain})
+        for name in captain:
+            assert "401" in hub.store.health[name].last_error, hub.store.health[name].last_error
+        requests = httpx.get(f"{sim.root}/_admin/journal").json()["requests"]
+        await asyncio.sleep(2.5)  # a failed channel polls no more: nothing to wait for, a span to look at
+        later = httpx.get(f"{sim.root}/_admin/journal").json()["requests"]
+        assert {k: v for k, v in later.items() if "captain" in k} == {k: v for k, v in requests.items() if "captain" in k}
+        assert hub.store.health["capx.companies"].state is ChannelState.LIVE
+    finally:
+        await hub.stop()

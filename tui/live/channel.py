@@ -94,6 +94,15 @@ class ServerWatch:
             if member is not source:
                 member.server_reached()
 
+    def refused(self, source: object, error: str) -> None:
+        """The server refused `source`'s key (401/403): every poller using the same client (the same key) fails
+        too, with the reason, rather than stay LIVE with nothing to ask (Captain jobs when none runs). Other
+        vendors' channels on the same server (the simulator serves all four) have keys of their own."""
+        client = getattr(source, "client", None)
+        for member in list(self.members):
+            if member is not source and client is not None and getattr(member, "client", None) is client:
+                member.key_refused(error, getattr(source, "name", ""))
+
 
 def describe_error(error: BaseException) -> str:
     if isinstance(error, (ApiError, StreamEnded, FatalChannelError)):
@@ -268,6 +277,7 @@ class Poller:
         self._wake = asyncio.Event()
         self._watch: ServerWatch | None = None
         self._server_down = False  # idle, and a sibling lost the server: not LIVE until one reaches it
+        self._refused: str | None = None  # a sibling's key (our key) was refused: FAILED, and no more polls
 
     watch = Channel.watch
 
@@ -301,6 +311,12 @@ class Poller:
         if self.store.channel(self.name, "").state is not ChannelState.LIVE:
             self.check_now()
 
+    def key_refused(self, error: str, by: str) -> None:
+        """A sibling on the same client had its key refused: polling again cannot help this poller either."""
+        self._refused = f"{error} (the key, as {by} was told)" if by else error
+        self.store.set_state(self.name, ChannelState.FAILED, self._refused)
+        self.check_now()
+
     async def run(self) -> None:
         self.watch()
         health = self.store.channel(self.name, "")
@@ -330,6 +346,8 @@ class Poller:
         """One poll, its failure recorded in the Store (nothing but cancellation escapes); False when polling
         again cannot help."""
         health = self.store.channel(self.name, "")
+        if self._refused is not None:
+            return False
         poll = asyncio.ensure_future(self.poll())
         try:
             done = False
@@ -345,14 +363,17 @@ class Poller:
             poll.cancel()
             raise
         except ApiError as error:
-            if error.status in (401, 403):  # a wrong key: polling again cannot help
+            if error.status in (401, 403):  # a wrong key: polling again cannot help, here or for its siblings
                 self.store.set_state(self.name, ChannelState.FAILED, describe_error(error))
+                self.watch().refused(self, describe_error(error))
                 return False
             self._failed(error)
         except Exception as error:  # a bad reply is shown, and the next poll still happens
             log.debug("poller %s failed", self.name, exc_info=True)
             self._failed(error)
         else:
+            if self._refused is not None:  # refused while this poll ran: its answer changes nothing
+                return False
             if self._server_down and self.idle():
                 return True
             self._server_down = False
