@@ -20,6 +20,7 @@ import time
 import httpx
 import pytest
 
+from tests.helpers.attack import open_blocking
 from tests.helpers.waiting import eventually
 from tui.live.webhook_server import PRESSURE_WINDOW
 from tui.live.webhooks import (
@@ -297,24 +298,6 @@ class ReceiverChild:
             self.process.kill()
             _, err = self.process.communicate()
         return err
-
-
-def open_blocking(port: int, count: int, sources: list[str], within: float = 20.0) -> list[socket.socket]:
-    opened = []
-    deadline = time.monotonic() + within
-    for n in range(count):
-        if time.monotonic() > deadline:
-            break
-        sock = socket.socket()
-        sock.settimeout(0.5)
-        try:
-            sock.bind((sources[n % len(sources)], 0))
-            sock.connect(("127.0.0.1", port))
-        except OSError:
-            sock.close()
-            continue
-        opened.append(sock)
-    return opened
 
 
 def sync_delivery(url: str, n: int) -> tuple[int | str, float]:

@@ -19,11 +19,16 @@ import hmac
 import json
 import socket
 import statistics
+import sys
 import threading
 import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script: the repository's root
+from tests.helpers.attack import open_blocking  # noqa: E402
 
 HALF_HEAD = b"POST /webhooks/casmo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nX-Webhook-Sig"
 ATTACKS = {  # name: (connections, source addresses, what each sends first)
@@ -32,26 +37,6 @@ ATTACKS = {  # name: (connections, source addresses, what each sends first)
     "crowd": (1500, 1, b""),
     "files": (1000, 16, b""),
 }
-
-
-def open_connections(host: str, port: int, count: int, sources: int, send: bytes, within: float = 20.0):
-    opened, deadline = [], time.monotonic() + within
-    for n in range(count):
-        if time.monotonic() > deadline:
-            break
-        sock = socket.socket()
-        sock.settimeout(0.5)
-        try:
-            if sources > 1:
-                sock.bind((f"127.0.0.{2 + n % sources}", 0))
-            sock.connect((host, port))
-            if send:
-                sock.sendall(send)
-        except OSError:
-            sock.close()
-            continue
-        opened.append(sock)
-    return opened
 
 
 def header_flood(host: str, port: int, stop: threading.Event, report: dict) -> None:
@@ -108,7 +93,8 @@ def run(url: str, secret: str, attack: str, hold: float) -> None:
         print("one connection sending headers", flush=True)
     else:
         count, sources, send = ATTACKS[attack]
-        held = open_connections(host, port, count, sources, send)
+        addresses = [f"127.0.0.{2 + n}" for n in range(sources)] if sources > 1 else [host]
+        held = open_blocking(port, count, addresses, send=send, host=host)
         print(f"{len(held)} connections opened from {sources} address(es)", flush=True)
     results = []
     deadline = time.monotonic() + hold
