@@ -22,9 +22,8 @@ import pytest
 
 from tests.helpers.attack import open_blocking
 from tests.helpers.waiting import eventually
-from tui.live.webhook_server import PRESSURE_WINDOW
 from tui.live.webhooks import (
-    IDLE_TIMEOUT, MAX_HEAD, MAX_PER_PEER, REQUEST_TIMEOUT, WebhookReceiver,
+    IDLE_TIMEOUT, MAX_HEAD, MAX_PER_PEER, PRESSURE_WINDOW, REQUEST_TIMEOUT, WebhookReceiver,
 )
 
 SECRET = "whsec_attack_test"

@@ -19,8 +19,8 @@ How it holds:
   An accepted descriptor numbered in that reserve (the kernel hands out the lowest free one: all below are
   taken) is refused and capacity shrinks to what is held; accept() failing (EMFILE) pauses accepting for
   ACCEPT_PAUSE and drops idle connections. One log line per episode; it eases by itself;
-- refusals, evictions and time-outs are counted; sustained ones (DEGRADED_AFTER within a window) are reported
-  through `on_pressure`, which the hub turns into the channel's `degraded` state.
+- refusals, evictions and time-outs are counted, and each is told to `pressure` (tui/live/webhooks.py
+  Pressure), which says when they are sustained and when a quiet window has passed.
 """
 
 from __future__ import annotations
@@ -30,8 +30,7 @@ import logging
 import os
 import socket
 import time
-from collections import Counter
-from typing import Callable, Protocol
+from typing import Protocol
 
 import httptools
 
@@ -61,8 +60,6 @@ FILE_RESERVE = 256  # descriptors kept for capwatch's own connections (at most a
 ACCEPT_BATCH = 64  # accepts per wake-up of the listening socket
 ACCEPT_PAUSE = 0.5  # accept() out of files: try again after this, not in a loop
 SWEEP_INTERVAL = 0.5  # how often deadlines are checked (only while connections are open or pressure lasts)
-PRESSURE_WINDOW = 10.0  # refusals, evictions and time-outs are counted over the last two of these windows
-DEGRADED_AFTER = 10  # that many in them: the channel is degraded until a whole window passes without any
 
 Reply = tuple[int, bytes]
 _now = time.monotonic
@@ -112,6 +109,17 @@ class Handler(Protocol):
         """The whole request, routed and within the size limit: the reply."""
 
 
+class PressureGauge(Protocol):
+    """Hears every refusal, eviction and time-out (and each time at the file limit); `tick` runs with the sweep
+    and says whether a whole quiet window has passed, `active` whether the sweep must keep running for it."""
+
+    active: bool
+
+    def note(self, kind: str) -> None: ...
+
+    def tick(self, now: float) -> bool: ...
+
+
 class _Stop(Exception):
     """Raised in a parser callback after the connection was answered and closed: stop parsing."""
 
@@ -155,7 +163,7 @@ class _Connection(asyncio.Protocol):
         self.server._lingering.pop(self, None)
         self.parser = None  # the parser holds our callbacks: no cycle left for the collector
         self.body = None
-        self.server._forget(self)
+        self.server._unlist(self)
 
     def pause_writing(self) -> None:  # the peer does not read what we write: stop reading what it sends
         self.write_paused_since = _now()
@@ -337,11 +345,10 @@ class WebhookServer:
     """Serves `handler` on one listening socket with the limits above. `counts` is the handler's counter dict:
     the server adds refused, evicted, timeouts, head_too_large, bad_request, unserved (and too_large)."""
 
-    def __init__(self, handler: Handler, counts: dict[str, int], *,
-                 on_pressure: Callable[[bool, str | None], None] | None = None):
+    def __init__(self, handler: Handler, counts: dict[str, int], pressure: PressureGauge):
         self.handler = handler
         self.counts = counts
-        self.on_pressure = on_pressure
+        self.pressure = pressure
         self.loop: asyncio.AbstractEventLoop | None = None
         self._sock: socket.socket | None = None
         self.open: dict[_Connection, None] = {}  # every connection not yet closed by us
@@ -357,10 +364,6 @@ class WebhookServer:
         self.reserve = 0
         self.file_limit: int | None = None
         self._at_file_limit = False  # an episode is under way (logged once)
-        self.degraded = False
-        self._window: Counter[str] = Counter()
-        self._previous_window: Counter[str] = Counter()
-        self._window_ends = 0.0
 
     @property
     def connections(self) -> int:
@@ -447,15 +450,21 @@ class WebhookServer:
         self.open[connection] = None
         self._per_peer[peer] = self._per_peer.get(peer, 0) + 1
         self._idle(connection)
-        task = self.loop.create_task(self.loop.connect_accepted_socket(lambda: connection, client))
+        task = self.loop.create_task(self._connect(connection, client))
         self._connecting.add(task)
-        task.add_done_callback(self._connected)
+        task.add_done_callback(self._connecting.discard)
         self._sweep_soon()
 
-    def _connected(self, task: asyncio.Task) -> None:
-        self._connecting.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.debug("webhook receiver: a connection failed to start: %s", type(task.exception()).__name__)
+    async def _connect(self, connection: _Connection, client: socket.socket) -> None:
+        try:
+            await self.loop.connect_accepted_socket(lambda: connection, client)
+        except BaseException as error:  # cancelled by stop(), or the transport could not be made: let it go
+            if connection.transport is None:
+                self._unlist(connection)
+                client.close()
+            if not isinstance(error, Exception):
+                raise
+            log.debug("webhook receiver: a connection failed to start: %s", type(error).__name__)
 
     def _refuse_socket(self, client: socket.socket) -> None:
         self.counts["refused"] += 1
@@ -531,9 +540,6 @@ class WebhookServer:
             else:
                 del self._per_peer[connection.peer]
 
-    def _forget(self, connection: _Connection) -> None:
-        self._unlist(connection)
-
     def _linger(self, connection: _Connection) -> bool:
         """Whether a refused connection may stay open for LINGER seconds to drain (bounded in number)."""
         if len(self._lingering) >= MAX_LINGERING:
@@ -556,38 +562,13 @@ class WebhookServer:
             if now > until:
                 del self._lingering[connection]
                 connection.transport.abort()
-        if now >= self._window_ends:
-            self._next_window(now)
-        if self.open or self._lingering or self.degraded or self._at_file_limit or \
+        if self.pressure.tick(now):  # a whole window without trouble: the episode is over
+            self._at_file_limit = False  # the next one is logged again
+            self.capacity = self.full_capacity
+        if self.open or self._lingering or self.pressure.active or self._at_file_limit or \
                 self.capacity < self.full_capacity:
             self._sweeper = self.loop.call_later(SWEEP_INTERVAL, self._sweep)
 
     def _trouble(self, kind: str) -> None:
-        self._window[kind] += 1
-        if not self.degraded and sum(self._window.values()) + sum(self._previous_window.values()) >= DEGRADED_AFTER:
-            self.degraded = True
-            self._report()
+        self.pressure.note(kind)
         self._sweep_soon()
-
-    def _next_window(self, now: float) -> None:
-        quiet = not self._window  # a whole window without a refusal, an eviction or a time-out
-        self._previous_window, self._window = self._window, Counter()
-        self._window_ends = now + PRESSURE_WINDOW
-        if quiet:
-            self._at_file_limit = False  # the next episode is logged again
-            self.capacity = self.full_capacity
-        if self.degraded:
-            self.degraded = not quiet
-            self._report()
-
-    def pressure(self) -> str | None:
-        """What went wrong lately, in words (None when nothing did)."""
-        seen = self._window + self._previous_window
-        words = {"refused": "connections refused (503)", "evicted": "idle connections dropped",
-                 "timeouts": "timed out", "file_limit": "times at the file limit"}
-        parts = [f"{seen[kind]} {text}" for kind, text in words.items() if seen[kind]]
-        return ", ".join(parts) + f" in the last {PRESSURE_WINDOW * 2:.0f} s" if parts else None
-
-    def _report(self) -> None:
-        if self.on_pressure is not None:
-            self.on_pressure(self.degraded, self.pressure() if self.degraded else None)

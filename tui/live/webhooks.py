@@ -20,7 +20,7 @@ import json
 import logging
 import socket
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from typing import Any, Callable
 
 from tui.live.events import load_json
@@ -51,6 +51,50 @@ NOT_FOUND = _reply(404, error="not found")
 NOT_ALLOWED = _reply(405, error="method not allowed")
 BAD_SIGNATURE = _reply(401, error="invalid signature")
 INVALID = _reply(400, error="invalid payload")
+
+PRESSURE_WINDOW = 10.0  # refusals, evictions and time-outs are counted over the last two of these windows
+DEGRADED_AFTER = 10  # that many in them: degraded until a whole window passes without any
+
+
+class Pressure:
+    """Whether the receiver is under sustained pressure: DEGRADED_AFTER refusals, evictions or time-outs within
+    the last two windows of PRESSURE_WINDOW seconds. `on_change(degraded, reason)` hears it begin (with what
+    happened, in words), the reason change at each window, and the end once a whole window passed quiet."""
+
+    WORDS = {"refused": "connections refused (503)", "evicted": "idle connections dropped",
+             "timeouts": "timed out", "file_limit": "times at the file limit"}
+
+    def __init__(self, on_change: Callable[[bool, "str | None"], None]):
+        self.on_change = on_change
+        self.active = False  # degraded now
+        self._window: Counter[str] = Counter()
+        self._previous: Counter[str] = Counter()
+        self._window_ends = 0.0
+
+    def note(self, kind: str) -> None:
+        self._window[kind] += 1
+        if not self.active and sum(self._window.values()) + sum(self._previous.values()) >= DEGRADED_AFTER:
+            self.active = True
+            self.on_change(True, self.reason())
+
+    def tick(self, now: float) -> bool:
+        """At each sweep; True when a window just ended with nothing in it."""
+        if now < self._window_ends:
+            return False
+        quiet = not self._window
+        self._previous, self._window = self._window, Counter()
+        self._window_ends = now + PRESSURE_WINDOW
+        if self.active:
+            self.active = not quiet
+            self.on_change(self.active, self.reason() if self.active else None)
+        return quiet
+
+    def reason(self) -> str | None:
+        """What went wrong lately, in words (None when nothing did)."""
+        seen = self._window + self._previous
+        parts = [f"{seen[kind]} {text}" for kind, text in self.WORDS.items() if seen[kind]]
+        return ", ".join(parts) + f" in the last {PRESSURE_WINDOW * 2:.0f} s" if parts else None
+
 
 # What `counts` holds: deliveries, then what the server refused or cut off (tui/live/webhook_server.py).
 COUNTS = ("accepted", "duplicates", "rejected_signature", "too_large", "invalid", "unserved", "bad_request",
@@ -155,7 +199,7 @@ class WebhookReceiver:
             self._socket = None
             raise
         self.port = self._socket.getsockname()[1]
-        self.server = WebhookServer(self, self.counts, on_pressure=self._pressure)
+        self.server = WebhookServer(self, self.counts, Pressure(self._pressure))
         self.server.start(self._socket)
 
     def _pressure(self, degraded: bool, reason: str | None) -> None:
