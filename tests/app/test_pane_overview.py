@@ -258,3 +258,21 @@ async def test_activity_board_is_a_grid_whose_counts_wrap_and_height_follows():
         for line in drawn[2:-1]:  # the counts' next lines: blank under the first column, aligned under the counts
             assert line[:12].strip() == "" and line[12] != " "
         assert all(len(line) == width for line in drawn)
+
+
+async def test_casmo_shows_the_receiver_degraded_not_waiting():
+    """Casmo's results come through the webhook receiver: while it is `degraded` (under attack, still taking
+    deliveries) Casmo's line says so, rather than "waiting" as if it had no channel."""
+    from tui.live.events import ChannelState
+
+    host = host_with()
+    async with host.run_test(size=(120, 40)) as pilot:
+        store = host.hub.store
+        store.channel("webhooks", "webhooks")
+        store.set_state("webhooks", ChannelState.LIVE)
+        pane = await settle(host, pilot)
+        assert pane.service_state("casmo") == "live"
+        store.set_state("webhooks", ChannelState.DEGRADED, "236 idle connections dropped in the last 20 s")
+        await settle(host, pilot)
+        assert pane.service_state("casmo") == "degraded"
+        assert "casmo degraded" in pane.query_one(ActivityBoard).text

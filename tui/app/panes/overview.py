@@ -54,6 +54,7 @@ STATE_LOOK = {  # a service's channels, worst first
     "stale": ("◔", "yellow"),
     "reconnecting": ("◐", "yellow"),
     "connecting": ("◌", "yellow"),
+    "degraded": ("◒", "dark_orange"),  # the webhook receiver, under pressure (Casmo's results come through it)
     "live": ("●", "green"),
     "waiting": ("…", "grey50"),
     "off": ("○", "grey50"),
@@ -347,7 +348,7 @@ class OverviewPane(Pane):
         # Casmo has no stream of its own: its results arrive at the webhook receiver.
         sources = {service, "webhooks"} if service == "casmo" else {service}
         states = {health.state.value for health in self.store.health.values() if health.service in sources}
-        for state in ("failed", "failing", "stale", "reconnecting", "connecting", "live"):
+        for state in ("failed", "failing", "stale", "reconnecting", "connecting", "degraded", "live"):
             if state in states:
                 return state
         return "live" if service == APP_SERVICE else "waiting"  # capwatch itself is running: it is showing this
