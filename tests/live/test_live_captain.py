@@ -100,7 +100,8 @@ async def test_a_refused_key_fails_every_captain_channel_with_the_reason(sim):
         requests = httpx.get(f"{sim.root}/_admin/journal").json()["requests"]
         await asyncio.sleep(2.5)  # a failed channel polls no more: nothing to wait for, a span to look at
         later = httpx.get(f"{sim.root}/_admin/journal").json()["requests"]
-        assert {k: v for k, v in later.items() if "captain" in k} == {k: v for k, v in requests.items() if "captain" in k}
+        captain_requests = {k: v for k, v in requests.items() if "captain" in k}
+        assert {k: v for k, v in later.items() if "captain" in k} == captain_requests
         assert hub.store.health["capx.companies"].state is ChannelState.LIVE
     finally:
         await hub.stop()
