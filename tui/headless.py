@@ -126,8 +126,8 @@ async def status(hub, args: argparse.Namespace, out: TextIO | None = None) -> in
     snapshot["missing"] = missing
     snapshot["requests"] = {service: getattr(hub, service).requests_sent for service in services}
     snapshot["webhooks"] = webhook_port_note(hub.config)
+    text = strict_json(snapshot, indent=2, ensure_ascii=False) + "\n" if args.json else format_status(snapshot)
     try:
-        text = strict_json(snapshot, indent=2, ensure_ascii=False) + "\n" if args.json else format_status(snapshot)
         out.write(text)
         out.flush()
     except _GONE as error:
@@ -265,12 +265,12 @@ async def tail(hub, args: argparse.Namespace, out: TextIO | None = None) -> int:
             if not events:
                 continue
             events.sort(key=lambda event: event.time)
+            if args.json:
+                lines = [strict_json(event.to_json_dict(), ensure_ascii=False, default=str) for event in events]
+            else:
+                lines = [format_event(event) for event in events]
             try:
-                for event in events:
-                    if args.json:
-                        out.write(strict_json(event.to_json_dict(), ensure_ascii=False, default=str) + "\n")
-                    else:
-                        out.write(format_event(event) + "\n")
+                out.write("\n".join(lines) + "\n")
                 out.flush()
             except _GONE as error:  # `capwatch tail | head`: the reader left
                 raise ReaderGone from error
