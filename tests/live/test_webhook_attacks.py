@@ -189,6 +189,40 @@ async def test_sustained_refusals_are_reported_degraded_then_live_again_by_thems
     assert time.monotonic() - ended >= PRESSURE_WINDOW - 1  # not before a whole quiet window
 
 
+async def test_the_hub_shows_the_receiver_degraded_with_its_counts_then_live_again():
+    """Through the hub, as the header, `h` and `status` show it: the `webhooks` channel goes `degraded` with what
+    happened, its counts in the health record, and `live` again once the attack has ended."""
+    import argparse
+
+    from tui.config import load_config
+    from tui.live.events import ChannelState
+    from tui.live.hub import LiveHub
+
+    env = {"CASMO_BASE_URL": "http://127.0.0.1:9", "CASMO_API_KEY": "cai_unused", "CASMO_WEBHOOK_SECRET": SECRET}
+    args = argparse.Namespace(config=os.devnull, read_only=None, transport=None, webhook_host=None,
+                              webhook_port=0, profile=None)
+    hub = LiveHub(load_config(args, env=env).config)
+    await hub.start()
+    attacker = Attacker(hub.receiver.port)
+    health = hub.store.health["webhooks"]
+    try:
+        assert health.state is ChannelState.LIVE
+        await attacker.open(300)
+        await eventually(lambda: health.state is ChannelState.DEGRADED, timeout=5, message=lambda: health.state)
+        assert "idle connections dropped" in health.last_error
+        status, took = await timed_delivery(hub.receiver, 0)
+        assert status == 200 and took < 1.0
+        counters = hub.store.snapshot()["health"]["webhooks"]["counters"]
+        assert counters["evicted"] >= 300 - MAX_PER_PEER and counters["accepted"] == 1
+        assert "idle dropped" in health.counters_text()
+        attacker.close()
+        await eventually(lambda: health.state is ChannelState.LIVE, timeout=3 * PRESSURE_WINDOW + 5,
+                         message=lambda: f"{health.state}: {health.last_error}")
+    finally:
+        attacker.close()
+        await hub.stop()
+
+
 @pytest.mark.parametrize("sources", [1, 30], ids=["one-address", "30-addresses"])
 async def test_a_crowd_of_1500_connections_and_deliveries_still_answered_within_a_second(receiver, attacker, sources):
     """Before: 2,000 connections, and every valid delivery got 503. From one address the per-peer cap holds

@@ -200,8 +200,9 @@ class LiveHub:
 
         self.receiver = WebhookReceiver(host=self.config.webhooks.host, port=self.config.webhooks.port,
                                         secrets={"casmo": casmo_secret, "capx": capx_secret},
-                                        on_delivery=self._on_webhook)
-        self.store.channel("webhooks", "webhooks")
+                                        on_delivery=self._on_webhook, on_pressure=self._receiver_pressure)
+        # The receiver counts as it goes (refused, dropped, timed out, ...): `h` and `status` read them live.
+        self.store.channel("webhooks", "webhooks").counters = self.receiver.counts
         try:
             await self.receiver.start()
         except OSError as error:
@@ -210,6 +211,11 @@ class LiveHub:
             self.receiver = None
             return
         self.store.set_state("webhooks", ChannelState.LIVE)
+
+    def _receiver_pressure(self, degraded: bool, reason: str | None) -> None:
+        """Sustained refusals, drops and time-outs make the receiver's channel `degraded`, saying what happened;
+        a whole quiet window makes it `live` again (the reason stays as its last error, with its time)."""
+        self.store.set_state("webhooks", ChannelState.DEGRADED if degraded else ChannelState.LIVE, reason)
 
     async def _watch_companies(self, company_ids: list[str]) -> None:
         from tui.vendors.capx.live import CapxActivity
