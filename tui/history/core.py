@@ -196,11 +196,12 @@ class History:
                         self.last_seq = await backend.write(rows, new_types, self.writer_id, wseqs[-1])
                         self.batches += 1
                         known |= new_types
-                        self._committed(wseqs[-1])
-                        wseqs, rows, new_types = [], [], set()
-                    if self.state != "live":
+                    if self.state != "live":  # before the waiters hear of the commit: a flush that returns sees it
                         self.state, self.last_error = "live", None
                         backoff.connected()
+                    if rows:
+                        self._committed(wseqs[-1])
+                        wseqs, rows, new_types = [], [], set()
                     if self._prune_now or (not self._stopping and time.monotonic() >= next_prune):
                         pruning, self._prune_now = True, False
                     if pruning and not self._stopping:
