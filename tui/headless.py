@@ -17,7 +17,7 @@ import os
 import signal
 import sys
 import time
-from typing import Any, TextIO
+from typing import Any, Iterable, TextIO
 
 from tui.live.events import APP_SERVICE, ChannelState, Event
 from tui.text import sanitize
@@ -30,6 +30,7 @@ def run_headless(command: str, args: argparse.Namespace) -> int:
     from tui.config import load_config
 
     loaded = load_config(args)  # before the live layer is imported: a bad config answers fast
+    from tui import vendors
     from tui.live.hub import LiveHub
 
     for warning in loaded.warnings:
@@ -38,7 +39,7 @@ def run_headless(command: str, args: argparse.Namespace) -> int:
     if sys.stdout is None:  # started with stdout closed: no one will read a line of it
         return 0
     try:
-        return asyncio.run(runner(LiveHub(loaded.config), args))
+        return asyncio.run(runner(LiveHub(loaded.config, vendors.VENDORS), args))
     except KeyboardInterrupt:
         return 0
     except ReaderGone:
@@ -81,52 +82,36 @@ def _finite(value: Any) -> Any:
 # ------------------------------------------------------------------------------------------- status
 
 
-# What each service's first complete picture is made of (Store.complete parts), and the entity kinds it holds.
-SNAPSHOT_PARTS = {
-    "capout": ("capout.documents", "capout.credits"),
-    "casmo": ("casmo.jobs",),
-    "capx": ("capx.companies", "capx.agents", "capx.tasks", "capx.costs"),
-    "captain": ("captain.databases", "captain.files", "captain.jobs"),
-}
-SERVICE_KINDS = {
-    "capout": ("documents",),
-    "casmo": ("jobs",),
-    "capx": ("companies", "agents", "tasks", "costs", "runs"),
-    "captain": ("databases", "files", "indexing_jobs"),
-}
-
-
 async def status(hub, args: argparse.Namespace, out: TextIO | None = None) -> int:
-    """Print one snapshot once every enabled service has delivered its first complete picture, or when `--wait`
-    runs out, saying then what is missing. Exit 0: complete; 1: a channel failed or a part is missing (2, a usage
-    or config error, comes from the command line). No webhook receiver: a monitor may hold its port."""
+    """Print one snapshot once every enabled service has delivered its first complete picture (nothing is
+    `missing()`), or when `--wait` runs out, saying then what is missing. Exit 0: complete; 1: a channel failed or a
+    part is missing (2, a usage or config error, comes from the command line). No webhook receiver: a monitor may
+    hold its port."""
     out = out or sys.stdout
-    services = [service for service in SNAPSHOT_PARTS if getattr(hub, service, None) is not None]
-    expected = [part for service in services for part in SNAPSHOT_PARTS[service]]
-    if "casmo" in services:  # Casmo has no list: the jobs known are those this process submitted, none
-        hub.store.mark_complete("casmo.jobs")
+    integrations = hub.integrations()
     await hub.start(snapshot=True)
     try:
         deadline = time.monotonic() + max(0.0, args.wait)
         feed = hub.store.subscribe()
-        while time.monotonic() < deadline and not all(part in hub.store.complete for part in expected):
+        while time.monotonic() < deadline and hub.missing():
             await feed.wait(timeout=min(0.25, max(0.01, deadline - time.monotonic())))
             feed.take()
         feed.close()
         snapshot = hub.store.snapshot()
     finally:
         await hub.stop()
-    missing = [part for part in expected if part not in hub.store.complete]
+    missing = hub.missing()
     failed = [h for h in hub.store.health.values() if h.state is ChannelState.FAILED]
     entities = snapshot["entities"]
-    for service in services:  # every kind a script may read is there, 0 when there is none
-        for kind in SERVICE_KINDS[service]:
-            entities.setdefault(kind, {"total": 0, "by_status": {}})
+    for integration in integrations:  # every kind a script may read is there, 0 when there is none
+        for kind in integration.declaration.kinds:
+            entities.setdefault(kind.name, {"total": 0, "by_status": {}})
     snapshot["entities"] = dict(sorted(entities.items()))
     snapshot["missing"] = missing
-    snapshot["requests"] = {service: getattr(hub, service).requests_sent for service in services}
-    snapshot["webhooks"] = webhook_port_note(hub.config)
-    text = strict_json(snapshot, indent=2, ensure_ascii=False) + "\n" if args.json else format_status(snapshot)
+    snapshot["requests"] = {integration.name: integration.client.requests_sent for integration in integrations}
+    snapshot["webhooks"] = webhook_port_note(hub)
+    text = (strict_json(snapshot, indent=2, ensure_ascii=False) + "\n" if args.json
+            else format_status(snapshot, hub.figure_lines(snapshot["figures"])))
     try:
         out.write(text)
         out.flush()
@@ -135,15 +120,14 @@ async def status(hub, args: argparse.Namespace, out: TextIO | None = None) -> in
     return 1 if failed or missing else 0
 
 
-def webhook_port_note(config) -> dict[str, Any] | None:
+def webhook_port_note(hub) -> dict[str, Any] | None:
     """Whether the webhook port is held (by a running monitor, most likely): reported, never a failure."""
     import errno
     import socket
 
-    secrets = [c.webhook_secret for c in (config.casmo, config.capx) if c.enabled]
-    if not any(secrets):
+    if not hub.webhook_secrets():
         return None
-    host, port = config.webhooks.host, config.webhooks.port
+    host, port = hub.config.webhooks.host, hub.config.webhooks.port
     in_use = False
     with socket.socket() as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -156,7 +140,8 @@ def webhook_port_note(config) -> dict[str, Any] | None:
     return {"host": host, "port": port, "in_use": in_use, "note": note}
 
 
-def format_status(snapshot: dict[str, Any]) -> str:
+def format_status(snapshot: dict[str, Any], figure_lines: Iterable[str] = ()) -> str:
+    """The snapshot as text; `figure_lines`: the figures as the integrations word them (`LiveHub.figure_lines`)."""
     lines = ["CHANNELS"]
     for name, health in sorted(snapshot["health"].items()):
         age = health.get("age")
@@ -173,16 +158,7 @@ def format_status(snapshot: dict[str, Any]) -> str:
         lines.append(f"  {kind:<14} {summary['total']:>6}  {by_status}")
     lines.append("")
     lines.append("FIGURES")
-    figures = snapshot["figures"]
-    credits = figures.get("capout.credits") or {}
-    if credits:
-        lines.append(f"  capout credits   {credits.get('credits_remaining')} of {credits.get('credits_total')} remaining")
-    capx_credits = figures.get("capx.credits") or {}
-    if capx_credits.get("remaining") is not None:
-        lines.append(f"  capx credits     {capx_credits['remaining']} remaining")
-    rate = figures.get("capx.rate_limit") or {}
-    if rate.get("limit") is not None:
-        lines.append(f"  capx rate limit  {rate.get('remaining')} of {rate.get('limit')} left this minute")
+    lines.extend(f"  {line}" for line in figure_lines)
     if snapshot.get("requests"):
         spent = ", ".join(f"{service} {count}" for service, count in snapshot["requests"].items())
         lines.append(f"  requests spent   {spent}")

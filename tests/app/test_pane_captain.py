@@ -63,11 +63,11 @@ def recorder(calls: list, name: str, reply=None):
 
 def captain_hub(read_only: bool = False, environment: str = "production") -> StubHub:
     calls: list = []
-    hub = StubHub(read_only=read_only, captain=SimpleNamespace(environment=environment),
-                  captain_create_database=recorder(calls, "create"),
-                  captain_delete_database=recorder(calls, "delete_database"),
-                  captain_delete_file=recorder(calls, "delete_file"),
-                  captain_index=recorder(calls, "index"))
+    hub = StubHub(read_only=read_only, captain=SimpleNamespace(environment=environment,
+                                                               create_database=recorder(calls, "create"),
+                                                               delete_database=recorder(calls, "delete_database"),
+                                                               delete_file=recorder(calls, "delete_file"),
+                                                               index=recorder(calls, "index")))
     hub.calls = calls
     return hub
 
@@ -268,7 +268,7 @@ async def test_index_gcs_from_a_key_file_and_a_failure_toast(tmp_path):
         hub.calls.append(("index", args, kwargs))
         raise RuntimeError("captain: 400 Invalid GCS URI format")
 
-    hub.captain_index = refuse
+    hub.vendor("captain").index = refuse
     host = PaneHost(lambda: CaptainPane(id="pane-captain"), hub)
     async with host.run_test(size=(120, 40)) as pilot:
         fill(hub.store)

@@ -75,7 +75,7 @@ async def settle(host, pilot) -> CapxPane:
 
 
 def recording_hub(read_only: bool = False, **overrides) -> StubHub:
-    """A StubHub whose Capx actions are async fakes recording (action, args) in hub.calls."""
+    """A StubHub whose Capx integration's actions are async fakes recording (action, args) in hub.calls."""
     hub = StubHub(read_only=read_only)
 
     def fake(name, result=None):
@@ -86,14 +86,15 @@ def recording_hub(read_only: bool = False, **overrides) -> StubHub:
             return result
         return action
 
-    hub.capx_decide_task = fake("decide", SimpleNamespace(id="tsk_2", status="completed"))
-    hub.capx_set_paused = fake("pause", SimpleNamespace(id="co_1", status="paused"))
-    hub.capx_run_playbook = fake("run", SimpleNamespace(id="run_9", status="running"))
-    hub.capx_playbooks = fake("playbooks", [SimpleNamespace(id="pb_1", name="Weekly report", description="sums up"),
-                                            SimpleNamespace(id="pb_2", name="Triage", description=None)])
-    hub.capx_resync = fake("resync")
+    capx = hub.vendor("capx")
+    capx.decide_task = fake("decide", SimpleNamespace(id="tsk_2", status="completed"))
+    capx.set_paused = fake("pause", SimpleNamespace(id="co_1", status="paused"))
+    capx.run_playbook = fake("run", SimpleNamespace(id="run_9", status="running"))
+    capx.playbooks = fake("playbooks", [SimpleNamespace(id="pb_1", name="Weekly report", description="sums up"),
+                                        SimpleNamespace(id="pb_2", name="Triage", description=None)])
+    capx.resync = fake("resync")
     for name, result in overrides.items():
-        setattr(hub, name, fake(name, result))
+        setattr(capx, name, fake(name, result))
     return hub
 
 
@@ -313,7 +314,7 @@ async def test_pause_toggles_by_status_and_run_playbook_chooses_then_confirms():
 
 async def test_a_409_from_the_server_is_a_toast_error():
     conflict = ApiError("capx", 409, "Task tsk_2 is not awaiting approval", code="conflict")
-    hub = recording_hub(capx_decide_task=conflict)
+    hub = recording_hub(decide_task=conflict)
     host = PaneHost(lambda: CapxPane(id="pane-capx"), hub)
     errors: list[str] = []
     host.toast_error = errors.append

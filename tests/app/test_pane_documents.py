@@ -74,7 +74,7 @@ async def test_upload_asks_and_calls_the_hub_only_after_yes(tmp_path):
         calls.append(form)
         return SimpleNamespace(document_id="doc_new", status="processing")
 
-    hub = StubHub(upload_document=upload_document)
+    hub = StubHub(capout=SimpleNamespace(upload=upload_document))
     host = PaneHost(lambda: DocumentsPane(id="pane-documents"), hub,
                     config=Config(capout={"xn_address": "team@example.xn"}))
     async with host.run_test(size=(120, 40)) as pilot:
@@ -146,7 +146,7 @@ async def test_extraction_form_checks_its_fields_then_submits_after_confirmation
         calls.append((path, form))
         return SimpleNamespace(job_id="temp_9", status="processing")
 
-    hub = StubHub(submit_casmo=submit_casmo)
+    hub = StubHub(casmo=SimpleNamespace(submit=submit_casmo))
     host = PaneHost(lambda: ExtractionPane(id="pane-extraction"), hub)
     async with host.run_test(size=(120, 40)) as pilot:
         host.query_one(ExtractionPane).table.focus()

@@ -8,6 +8,7 @@ import asyncio
 import json
 import os
 import stat
+from types import SimpleNamespace
 
 from textual.widgets import OptionList, Select, Static, TextArea
 from textual.widgets._markdown import MarkdownBlock
@@ -40,7 +41,8 @@ def reply_for(question: str, database: str) -> QueryResponse:
 
 
 class FakeCaptain:
-    """An async captain_query recording calls; `gate` (when set) holds every query until released."""
+    """An async Captain query (`hub.vendor("captain").query`) recording calls; `gate` (when set) holds every query
+    until released."""
 
     def __init__(self, gate: bool = False, error: Exception | None = None):
         self.calls: list[tuple[str, str, bool]] = []
@@ -64,7 +66,7 @@ class FakeCaptain:
 
 
 def make_host(tmp_path, fake: FakeCaptain, read_only: bool = False, history: QueryHistory | None = None):
-    hub = StubHub(read_only=read_only, captain_query=fake)
+    hub = StubHub(read_only=read_only, captain=SimpleNamespace(query=fake))
     hub.store.replace("databases", {name: {"database_name": name, "database_id": f"db_{name}"}
                                     for name in ("alpha", "beta")})
     history = history or QueryHistory(tmp_path / "query-history.json")

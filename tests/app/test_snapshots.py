@@ -10,6 +10,7 @@ import time
 import pytest
 
 from tests.helpers import snapshot_world
+from tests.helpers.pane_host import StubHub
 from tui import wall_clock
 from tui.app.app import CapwatchApp
 from tui.app.query_history import QueryHistory
@@ -21,13 +22,11 @@ SIZES = {"80x24": (80, 24), "120x40": (120, 40)}
 TABS = [(str(n), tab) for n, (tab, _) in enumerate(CapwatchApp.TABS, start=1)]
 
 
-class RecordedHub:
-    """Stands in for the LiveHub: the recorded world, no network, nothing changing."""
-
-    read_only = False
+class RecordedHub(StubHub):
+    """Stands in for the LiveHub: the recorded world, no network, nothing changing; every vendor on."""
 
     def __init__(self) -> None:
-        self.store = snapshot_world.load(Store())
+        super().__init__(store=snapshot_world.load(Store()))
 
     def is_on(self, name: str) -> bool:
         return True

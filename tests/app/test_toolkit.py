@@ -27,7 +27,8 @@ from tui.app.toolkit.filter_box import FilterBox
 from tui.app.toolkit.host import Hub, PaneApp, PaneAppMixin
 from tui.config import Config
 from tui.live.events import Event
-from tui.live.hub import LiveHub, PendingHub
+from tui.live.hub import LiveHub
+from tui.vendors import VENDORS
 
 
 def notes(app) -> str:
@@ -105,10 +106,11 @@ def hub_calls() -> tuple[StubHub, list]:
             return SimpleNamespace(id="x", job_id="x", document_id="x", status="ok")
         return action
 
-    names = ("upload_document", "submit_casmo", "capx_decide_task", "capx_set_paused", "capx_run_playbook",
-             "capx_playbooks", "capx_resync", "captain_create_database", "captain_delete_database",
-             "captain_delete_file", "captain_index", "captain_query")
-    return StubHub(**{name: recorder(name) for name in names}), calls
+    names = {"capout": ("upload",), "casmo": ("submit",),
+             "capx": ("decide_task", "set_paused", "run_playbook", "playbooks", "resync"),
+             "captain": ("create_database", "delete_database", "delete_file", "index", "query")}
+    return StubHub(**{vendor: SimpleNamespace(**{name: recorder(f"{vendor}.{name}") for name in actions})
+                      for vendor, actions in names.items()}), calls
 
 
 def sample_rows(store) -> None:
@@ -339,5 +341,5 @@ def test_the_app_and_the_test_host_are_both_what_a_pane_needs():
         for name in ("toast", "toast_error"):
             assert inspect.signature(getattr(type(implementation), name)) == inspect.signature(getattr(PaneApp, name))
     config = Config(capx={"api_key": "capx_test"})
-    for hub in (LiveHub(config), PendingHub(config, lambda: None), StubHub()):
+    for hub in (LiveHub(config, VENDORS), StubHub()):
         assert isinstance(hub, Hub), [name for name in protocol_members(Hub) if not hasattr(hub, name)]

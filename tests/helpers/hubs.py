@@ -8,6 +8,7 @@ import os
 from tui.config import load_config
 from tui.live.events import ChannelState
 from tui.live.hub import LiveHub
+from tui.vendors import VENDORS
 
 
 def make_hub(client_env: dict, transport: str = "ws") -> LiveHub:
@@ -17,7 +18,7 @@ def make_hub(client_env: dict, transport: str = "ws") -> LiveHub:
     env["CAPWATCH_CAPOUT_TRANSPORT"] = transport
     args = argparse.Namespace(config=os.devnull, read_only=None, transport=None, webhook_host=None,
                               webhook_port=0, profile=None)
-    return LiveHub(load_config(args, env=env).config)
+    return LiveHub(load_config(args, env=env).config, VENDORS)
 
 
 def channels(hub: LiveHub) -> dict:

@@ -22,15 +22,22 @@ STYLES = Path(__file__).resolve().parents[2] / "styles"
 
 
 class StubHub(SimpleNamespace):
-    """Stands in for tui.live.hub.LiveHub: a Store, a read-only flag, which services are on (all, but those
-    named in `off`), and recorded action calls."""
+    """Stands in for tui.live.hub.LiveHub: a Store, a read-only flag, which vendors are on (all, but those named in
+    `off` or given as None), recorded action calls, and per vendor what `vendor(name)` answers: the namespace of
+    actions a test gives (`StubHub(capx=SimpleNamespace(decide_task=fake))`), an empty one for any other vendor that
+    is on, None for one that is off."""
 
     def __init__(self, store: Store | None = None, read_only: bool = False, off: Iterable[str] = (),
-                 **actions: Any):
-        super().__init__(store=store or Store(), read_only=read_only, calls=[], off=set(off), **actions)
+                 **vendors: Any):
+        super().__init__(store=store or Store(), read_only=read_only, calls=[], off=set(off), vendors=vendors)
 
     def is_on(self, name: str) -> bool:
-        return name not in self.off
+        return name not in self.off and self.vendors.get(name, True) is not None
+
+    def vendor(self, name: str) -> Any:
+        if not self.is_on(name):
+            return None
+        return self.vendors.setdefault(name, SimpleNamespace())
 
 
 class PaneHost(PaneAppMixin, App):

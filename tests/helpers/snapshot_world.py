@@ -74,6 +74,7 @@ async def record(seconds: float, seed: int) -> dict[str, Any]:
     from tui.live.hub import LiveHub
     from tui.sim.core import SimOptions
     from tui.sim.server import SimThread, free_port
+    from tui.vendors import VENDORS
 
     webhook_port = free_port()
     options = SimOptions(port=0, seed=seed, rate=40.0, webhook_url=f"http://127.0.0.1:{webhook_port}")
@@ -81,14 +82,15 @@ async def record(seconds: float, seed: int) -> dict[str, Any]:
         env = {**sim.options.client_env(), "CAPWATCH_WEBHOOK_PORT": str(webhook_port)}
         namespace = argparse.Namespace(config=os.devnull, read_only=None, transport=None, webhook_host=None,
                                        webhook_port=None, profile="demo")
-        hub = LiveHub(load_config(namespace, env=env).config)
+        hub = LiveHub(load_config(namespace, env=env).config, VENDORS)
         runner = asyncio.create_task(hub.run())
         # A recording of the world as it lives, not a wait for a condition; an indexing job is started
         # part-way so the Captain tab has one running, with progress and an ETA.
         await asyncio.sleep(seconds * 0.9)
-        await hub.captain_create_database("contracts_2026")
-        await hub.captain_index("s3", "contracts_2026", "acme-contracts", aws_access_key_id="AKIASNAPSHOTWORLD01",
-                                aws_secret_access_key="not-a-real-secret-0000", bucket_region="us-east-1")
+        captain = hub.vendor("captain")
+        await captain.create_database("contracts_2026")
+        await captain.index("s3", "contracts_2026", "acme-contracts", aws_access_key_id="AKIASNAPSHOTWORLD01",
+                            aws_secret_access_key="not-a-real-secret-0000", bucket_region="us-east-1")
         await asyncio.sleep(seconds * 0.1)
         world = dump(hub.store, time.time(), timeline_keep=400)
         await hub.stop()

@@ -18,13 +18,14 @@ from tui.sim.server import free_port
 async def test_a_recorded_demo_holds_no_key_or_secret(sim_factory, tmp_path):
     from tui.config import load_config
     from tui.live.hub import LiveHub
+    from tui.vendors import VENDORS
 
     webhook_port = free_port()
     sim = sim_factory(rate=40.0, webhook_url=f"http://127.0.0.1:{webhook_port}")
     env = {**sim.options.client_env(), "CAPWATCH_WEBHOOK_PORT": str(webhook_port)}
     namespace = argparse.Namespace(config=os.devnull, read_only=None, transport=None, webhook_host=None,
                                    webhook_port=None, profile="demo")
-    hub = LiveHub(load_config(namespace, env=env).config)
+    hub = LiveHub(load_config(namespace, env=env).config, VENDORS)
     path = tmp_path / "history.sqlite3"
     history = History(str(path))
     feed = hub.store.subscribe(max_events=100_000)

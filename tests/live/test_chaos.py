@@ -75,7 +75,7 @@ async def admin(root: str, method: str, path: str, body: dict | None = None) -> 
 
 def all_live(hub: LiveHub) -> bool:
     found = channels(hub)
-    return len(hub.capx_channels) >= 5 and all(h.state is ChannelState.LIVE for h in found.values())
+    return len(hub.vendor("capx").channels) >= 5 and all(h.state is ChannelState.LIVE for h in found.values())
 
 
 def differences(store, state: dict) -> list[str]:
@@ -124,7 +124,7 @@ def assert_alive(hub: LiveHub, names: set[str]) -> None:
     """Every channel task started (`names`) still runs: a task that died is gone from the hub's set."""
     running = {t.get_name() for t in hub._tasks if not t.done()}
     assert names <= running, f"channel tasks ended: {sorted(names - running)}"
-    assert len(hub.capx_channels) >= 5, "the Capx activity channels were not all started"
+    assert len(hub.vendor("capx").channels) >= 5, "the Capx activity channels were not all started"
 
 
 def task_names(hub: LiveHub) -> set[str]:
@@ -210,10 +210,10 @@ async def test_fault_survived(sim_factory, fault):
         before = {n: h.reconnects for n, h in channels(hub).items()}
         if "latency" in spec:  # the fault is really on: a REST reply takes at least the added latency
             started = time.monotonic()
-            await hub.capout.credits()
+            await hub.vendor("capout").client.credits()
             assert time.monotonic() - started >= 0.3, "no latency was added"
         if "drip" in spec:  # bodies arrive a few bytes at a time
-            async with hub.capout.http.stream("GET", "/credits") as reply:
+            async with hub.vendor("capout").client.http.stream("GET", "/credits") as reply:
                 pieces = [chunk async for chunk in reply.aiter_raw() if chunk]
             assert len(pieces) >= 3, f"the body was not dripped: {len(pieces)} piece(s)"
         # The fault is on for a while, and until the journal shows it happened; meanwhile the hub must stay up
@@ -236,7 +236,7 @@ async def test_fault_survived(sim_factory, fault):
         back_at = time.monotonic()
         await recover_and_check(hub, running.root, names, simulator=running.simulator, back_at=back_at)
         if "framing" in spec:  # the reader saw the `retry:` fields (and survived the rest)
-            readers = [c.sse for c in hub.capx_channels.values()] + [hub.capout_channel.sse]
+            readers = [c.sse for c in hub.vendor("capx").channels.values()] + [hub.vendor("capout").realtime.sse]
             assert any(r.retry_ms in (500, 1500, 3000) for r in readers), "no retry: field was read"
         if "close=" in spec:
             code = spec.rsplit("=", 1)[1]

@@ -16,6 +16,7 @@ from tests.helpers.waiting import eventually
 from tui.config import load_config
 from tui.live.events import ChannelState
 from tui.live.hub import LiveHub
+from tui.vendors import VENDORS
 
 
 def capout_hub(sim, transport: str) -> LiveHub:
@@ -23,7 +24,7 @@ def capout_hub(sim, transport: str) -> LiveHub:
     env["CAPWATCH_CAPOUT_TRANSPORT"] = transport
     args = argparse.Namespace(config=os.devnull, read_only=None, transport=None, webhook_host=None,
                               webhook_port=0, profile=None)
-    return LiveHub(load_config(args, env=env).config)
+    return LiveHub(load_config(args, env=env).config, VENDORS)
 
 
 async def step(sim, count: int) -> None:
@@ -90,7 +91,7 @@ async def test_upload_from_the_hub_is_followed_live(sim):
     await hub.start()
     try:
         await eventually(lambda: hub.store.health["capout.ws"].state is ChannelState.LIVE)
-        reply = await hub.upload_document(xn_address="ops@example.xn", url="https://example.com/late.pdf")
+        reply = await hub.vendor("capout").upload(xn_address="ops@example.xn", url="https://example.com/late.pdf")
         assert hub.store.get("documents", reply.document_id)["status"] == "processing"
         # Advance the world until that document finishes; the Store shows the terminal state.
         for _ in range(20):

@@ -13,13 +13,14 @@ from tests.helpers.waiting import eventually
 from tui.config import load_config
 from tui.live.events import ChannelState
 from tui.live.hub import LiveHub
+from tui.vendors import VENDORS
 
 
 def captain_only(sim, **extra_env) -> LiveHub:
     env = {k: v for k, v in sim.options.client_env().items() if k.startswith("CAPTAIN")} | extra_env
     args = argparse.Namespace(config=os.devnull, read_only=None, transport=None, webhook_host=None,
                               webhook_port=0, profile=None)
-    return LiveHub(load_config(args, env=env).config)
+    return LiveHub(load_config(args, env=env).config, VENDORS)
 
 
 async def test_databases_files_jobs_and_query_follow_the_simulator(sim):
@@ -32,8 +33,9 @@ async def test_databases_files_jobs_and_query_follow_the_simulator(sim):
         assert set(store.rows("databases")) == set(state["databases"])
         database = sorted(store.rows("databases"))[0]
 
-        job = await hub.captain_index("s3", database, "acme-docs", aws_access_key_id="AKIAIOSFODNN7EXAMPLE",
-                                      aws_secret_access_key="wJalrXUtnFEMI/K7MDENG", bucket_region="us-east-1")
+        captain = hub.vendor("captain")
+        job = await captain.index("s3", database, "acme-docs", aws_access_key_id="AKIAIOSFODNN7EXAMPLE",
+                                  aws_secret_access_key="wJalrXUtnFEMI/K7MDENG", bucket_region="us-east-1")
         await eventually(lambda: (store.get("indexing_jobs", job.job_id) or {}).get("done"), timeout=30)
         row = store.get("indexing_jobs", job.job_id)
         assert row["status"] == "completed" and row["progress"] == 1.0
@@ -42,7 +44,7 @@ async def test_databases_files_jobs_and_query_follow_the_simulator(sim):
         await eventually(lambda: {r["file_name"] for r in store.rows("files").values()
                                   if r["database_name"] == database}
                          == {f["file_name"] for f in httpx.get(f"{sim.root}/_admin/state").json()["captain"]["files"][database]})
-        answer = await hub.captain_query("what do these documents say?", database)
+        answer = await captain.query("what do these documents say?", database)
         assert answer.status == "success" and answer.database_name == database
         assert any(e.type == "indexing.completed" and e.id == job.job_id for e in store.timeline)
     finally:
@@ -55,8 +57,8 @@ async def test_read_only_hub_refuses_captain_mutations_but_queries(sim):
     from tui.api import ReadOnlyError
 
     before = httpx.get(f"{sim.root}/_admin/journal").json()["requests"]
-    for call in (hub.captain_create_database("x_db"), hub.captain_delete_database("x_db"),
-                 hub.captain_delete_file("x_db", "f")):
+    captain = hub.vendor("captain")
+    for call in (captain.create_database("x_db"), captain.delete_database("x_db"), captain.delete_file("x_db", "f")):
         try:
             await call
         except ReadOnlyError:

@@ -18,13 +18,14 @@ from tui.config import load_config
 from tui.live.events import ChannelState
 from tui.live.hub import LiveHub
 from tui.sim.server import SimThread, free_port
+from tui.vendors import VENDORS
 
 
 def capx_hub(env_source: dict, webhook_port: int = 0) -> LiveHub:
     env = {k: v for k, v in env_source.items() if k.startswith("CAPX")}
     args = argparse.Namespace(config=os.devnull, read_only=None, transport=None, webhook_host=None,
                               webhook_port=webhook_port, profile=None)
-    return LiveHub(load_config(args, env=env).config)
+    return LiveHub(load_config(args, env=env).config, VENDORS)
 
 
 async def post_signed(url: str, event: str, timestamp: str, data: dict, secret: str) -> int:
@@ -53,8 +54,8 @@ async def test_every_company_streams_and_the_store_matches_after_pause(sim):
     hub = capx_hub(sim.options.client_env())
     await hub.start()
     try:
-        await eventually(lambda: len(hub.capx_channels) == 5 and all(
-            hub.store.health[f"capx.{c}"].state is ChannelState.LIVE for c in hub.capx_channels))
+        await eventually(lambda: len(hub.vendor("capx").channels) == 5 and all(
+            hub.store.health[f"capx.{c}"].state is ChannelState.LIVE for c in hub.vendor("capx").channels))
         await admin(sim, "POST", "step?count=300&vendor=capx")
         state = await admin(sim, "GET", "state")
         await eventually(lambda: same_as(hub.store, state["capx"]), message="the Store differs from the simulator")
@@ -71,8 +72,8 @@ async def test_simulator_killed_and_restarted_mid_stream(sim_factory):
     hub = capx_hub(env)
     await hub.start()
     try:
-        await eventually(lambda: len(hub.capx_channels) == 5 and all(
-            hub.store.health[f"capx.{c}"].state is ChannelState.LIVE for c in hub.capx_channels))
+        await eventually(lambda: len(hub.vendor("capx").channels) == 5 and all(
+            hub.store.health[f"capx.{c}"].state is ChannelState.LIVE for c in hub.vendor("capx").channels))
         await asyncio.to_thread(first.stop)  # the server goes away mid-stream
         await eventually(lambda: any(h.state is ChannelState.RECONNECTING for h in hub.store.health.values()
                                      if h.name.startswith("capx.co_")))
@@ -138,8 +139,8 @@ async def test_parallel_webhooks_and_streams_leave_the_store_as_the_simulator(si
     hub = capx_hub(running.options.client_env(), webhook_port=port)
     await hub.start()
     try:
-        await eventually(lambda: len(hub.capx_channels) == 5 and all(
-            hub.store.health[f"capx.{c}"].state is ChannelState.LIVE for c in hub.capx_channels))
+        await eventually(lambda: len(hub.vendor("capx").channels) == 5 and all(
+            hub.store.health[f"capx.{c}"].state is ChannelState.LIVE for c in hub.vendor("capx").channels))
         await admin(running, "POST", "step?count=600&vendor=capx")
         state = await admin(running, "GET", "state")
         await eventually(lambda: same_as(hub.store, state["capx"]), message="the Store differs from the simulator")

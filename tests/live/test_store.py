@@ -6,6 +6,10 @@ import time
 
 from tui.live.events import ChannelState, Event, parse_timestamp
 from tui.live.store import Store
+from tui.vendors import VENDORS, kinds
+from tui.vendors.base import Kind
+
+KINDS = tuple(kinds().values())  # the vendors' entity kinds, and which statuses finish each
 
 
 def doc_event(doc_id: str, status: str = "processing", **extra) -> Event:
@@ -247,7 +251,7 @@ def test_event_json_and_timestamps():
 
 
 def test_finished_entities_beyond_the_bound_are_dropped_oldest_first_unfinished_never():
-    store = Store(max_finished=3)
+    store = Store(max_finished=3, kinds=KINDS)
     for n in range(5):
         store.apply(doc_event(f"open{n}"))  # processing: never dropped, however many
     for n in range(5):
@@ -266,7 +270,7 @@ def test_finished_entities_beyond_the_bound_are_dropped_oldest_first_unfinished_
 
 
 def test_each_kind_has_its_own_bound_and_terminal_statuses():
-    store = Store(max_finished=2)
+    store = Store(max_finished=2, kinds=KINDS)
     for n in range(4):
         store.upsert("tasks", f"t{n}", {"status": "rejected" if n % 2 else "completed"})
         store.upsert("runs", f"r{n}", {"status": "failed"})
@@ -282,7 +286,7 @@ def test_each_kind_has_its_own_bound_and_terminal_statuses():
 
 
 def test_evictions_reach_every_feed_as_removals():
-    store = Store(max_finished=2)
+    store = Store(max_finished=2, kinds=KINDS)
     first, second = store.subscribe(), store.subscribe()
     store.apply(doc_event("d1", "completed"))
     store.apply(doc_event("d2", "completed"))
@@ -296,7 +300,7 @@ def test_evictions_reach_every_feed_as_removals():
 
 
 def test_removed_and_resynced_entities_leave_the_finished_order():
-    store = Store(max_finished=2)
+    store = Store(max_finished=2, kinds=KINDS)
     store.apply(doc_event("d1", "completed"))
     store.apply(doc_event("d2", "completed"))
     assert store.remove("documents", "d1") is True
@@ -312,7 +316,7 @@ def test_removed_and_resynced_entities_leave_the_finished_order():
 
 
 def test_no_bound_keeps_everything():
-    store = Store(max_finished=None)
+    store = Store(max_finished=None, kinds=KINDS)
     for n in range(1000):
         store.apply(doc_event(f"d{n}", "completed"))
     assert len(store.rows("documents")) == 1000 and not store.evicted
@@ -323,8 +327,21 @@ def test_the_default_bound_comes_from_the_config():
     from tui.live.hub import LiveHub
 
     assert Store().max_finished == Config().max_finished_rows == 10_000
-    hub = LiveHub(Config(max_finished_rows=500))
+    hub = LiveHub(Config(max_finished_rows=500), VENDORS)
     assert hub.store.max_finished == 500
+    assert hub.store.finishing["indexing_jobs"] == (frozenset({"completed", "failed", "error"}), "done")
+
+
+def test_the_store_knows_the_kinds_it_is_given_not_vendors():
+    parcels = Kind("parcels", finished=frozenset({"delivered"}), finished_flag="lost")
+    store = Store(max_finished=1, kinds=[parcels])
+    for n, row in enumerate([{"status": "delivered"}, {"status": "DELIVERED"}, {"status": "moving", "lost": True}]):
+        store.upsert("parcels", f"p{n}", row)
+    store.upsert("parcels", "p3", {"status": "moving"})
+    assert sorted(store.rows("parcels")) == ["p2", "p3"] and store.evicted["parcels"] == 2
+    for n in range(3):  # a kind it was not given never finishes, whatever its status
+        store.upsert("documents", f"d{n}", {"status": "completed"})
+    assert len(store.rows("documents")) == 3 and store.finished_count("documents") == 0
 
 
 def test_a_batch_absorbs_a_later_one_within_the_feed_bounds():
@@ -350,9 +367,9 @@ def test_a_batch_absorbs_a_later_one_within_the_feed_bounds():
 
 def test_the_hub_says_which_services_are_on_from_the_config_alone():
     from tui.config import Config
-    from tui.live.hub import LiveHub, PendingHub
+    from tui.live.hub import LiveHub
 
     config = Config(capx={"api_key": "capx_test"}, read_only=True)
-    for hub in (LiveHub(config), PendingHub(config, lambda: None)):
+    for hub in (LiveHub(config, VENDORS),):  # (the PendingHub it had beside it is gone: the LiveHub is as cheap)
         assert hub.is_on("capx") and not hub.is_on("capout") and not hub.is_on("casmo")
         assert not hub.is_on("captain") and not hub.is_on("nothing")

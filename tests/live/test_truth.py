@@ -33,7 +33,7 @@ CAPX_EVERY = inspect.signature(CapxCompanies).parameters["every"].default  # the
 
 def all_live(hub) -> bool:
     found = channels(hub)
-    return len(hub.capx_channels) >= 5 and all(h.state is ChannelState.LIVE for h in found.values())
+    return len(hub.vendor("capx").channels) >= 5 and all(h.state is ChannelState.LIVE for h in found.values())
 
 
 async def running_hub(server: SimProcess):

@@ -304,13 +304,13 @@ async def replay_live(recorded: dict[str, list[bytes]], capout, capx) -> int:
     """The live layer as the hub runs it: one channel per stream, its SSEReader, `handle()` into one Store
     (JSON, sanitize, normalize, apply) with a ChangeFeed taken every 100 events. The clients are only
     carried by the channels (made outside the timing: building an httpx client loads the CA store)."""
-    from tui.vendors.capout.live import CapOutRealtime
-    from tui.vendors.capx.live import CapxActivity
-    from tui.live.hub import SeenActivity
     from tui.live.sse import SSEReader
     from tui.live.store import Store
+    from tui.vendors import kinds
+    from tui.vendors.capout.live import CapOutRealtime
+    from tui.vendors.capx.live import CapxActivity, SeenActivity
 
-    store = Store()
+    store = Store(kinds=kinds().values())  # as the hub makes it: finished documents and tasks are tracked
     feed = store.subscribe()  # as the app has: every apply also marks a feed
     seen = SeenActivity()
     count = 0
@@ -391,12 +391,13 @@ async def bench_load(results: Results, quick: bool, rate: float = 2000) -> None:
     from tui.config import load_config
     from tui.live.events import ChannelState
     from tui.live.hub import LiveHub
+    from tui.vendors import VENDORS
 
     warmup, seconds = (8, 20) if quick else (15, 60)
     with simulator(rate, seed=11) as sim:
         args = argparse.Namespace(config=os.devnull)
         config = load_config(args, env=child_env(sim.env)).config
-        hub = LiveHub(config)
+        hub = LiveHub(config, VENDORS)
         app = CapwatchApp(config, hub=hub)
 
         recording = False

@@ -36,6 +36,7 @@ from tui.config import load_config
 from tui.live.hub import LiveHub
 from tui.sim.core import SimOptions
 from tui.sim.server import free_port
+from tui.vendors import VENDORS
 
 THRESHOLDS = {"rss_mb": 50.0, "fds": 10, "tasks": 10}
 DEFAULT_FAULTS = "drop=5,errors=0.05,malformed=0.02"
@@ -79,7 +80,7 @@ def make_hub(port: int, transport: str, webhook_port: int) -> LiveHub:
     env["CAPWATCH_CAPOUT_TRANSPORT"] = transport
     args = argparse.Namespace(config=os.devnull, read_only=None, transport=None, webhook_host=None,
                               webhook_port=webhook_port, profile=None)
-    return LiveHub(load_config(args, env=env).config)
+    return LiveHub(load_config(args, env=env).config, VENDORS)
 
 
 TAB_EVERY = 3.0  # seconds between two tab switches in `--monitor` mode
@@ -174,7 +175,7 @@ def verdict(samples: list[dict], minutes: float, rate: float, faults: str, trans
     window = max(1, int(60 / SAMPLE_EVERY))
     growth = {key: statistics.median(s[key] for s in after[-window:])
               - statistics.median(s[key] for s in after[:window]) for key in (*THRESHOLDS, "channels")}
-    # Each channel the world adds (a new Capx company's stream) is one more task by design (LiveHub._spawn).
+    # Each channel the world adds (a new Capx company's stream) is one more task by design (LiveHub.spawn).
     limits = dict(THRESHOLDS, tasks=THRESHOLDS["tasks"] + max(0, growth["channels"]))
     flat = all(growth[key] <= limit for key, limit in limits.items()) and not dead
     return {

@@ -29,15 +29,16 @@ import tui.vendors.casmo.client as casmo_service
 from tui.config import Config
 from tui.vendors.capout.live import CapOutCredits, CapOutRealtime, document_event
 from tui.vendors.captain.live import CaptainDatabases, CaptainJobs, job_row
-from tui.vendors.capx.live import CapxActivity, CapxCompanies, activity_event
+from tui.vendors.capx.live import CapxActivity, CapxCompanies, SeenActivity, activity_event
 from tui.vendors.casmo.live import casmo_webhook_event
 from tui.live.events import MAX_JSON_DEPTH, ChannelState, Event, _parse_iso, load_json, parse_timestamp
-from tui.live.hub import LiveHub, SeenActivity
+from tui.live.hub import LiveHub
 from tui.live.sse import MAX_RETRY_MS, SSEMessage, SSEProtocolError, SSEReader
 from tui.live.store import Store
 from tui.live.webhooks import WebhookReceiver, json_object
 from tui.api import ApiError, retry_after_seconds
 from tui.text import json_text_is_clean, sanitize, sanitize_data
+from tui.vendors import VENDORS
 
 FAST = settings(deadline=None, max_examples=40, suppress_health_check=[HealthCheck.too_slow])
 FEW = settings(deadline=None, max_examples=15, suppress_health_check=[HealthCheck.too_slow])
@@ -861,14 +862,14 @@ def signed(body: bytes, secret: str) -> str:
 @given(bodies=st.lists(st.tuples(st.sampled_from(["casmo", "capx"]), webhook_bodies), min_size=1, max_size=4))
 def test_signed_webhooks_of_any_body_are_applied_or_refused_never_a_server_error(bodies):
     secrets = {"casmo": "casmo_secret", "capx": "capx_secret"}
-    hub = LiveHub(Config())
+    hub = LiveHub(Config(casmo={"api_key": "cai_test"}, capx={"api_key": "capx_sk_test"}), VENDORS)
     spawned: list[str] = []
 
     def spawn(coroutine, name):  # a company.created webhook would open a stream: record it instead
         coroutine.close()
         spawned.append(name)
 
-    hub._spawn = spawn
+    hub.spawn = spawn
     receiver = WebhookReceiver(secrets=secrets, on_delivery=hub._on_webhook)
 
     async def deliver():
@@ -888,7 +889,8 @@ def test_signed_webhooks_of_any_body_are_applied_or_refused_never_a_server_error
                                         headers={"X-Webhook-Signature": signed(body, secrets[service])})
                 replies.append((service, body, reply, before, len(hub.store.timeline),
                                 hub.store.channel("webhooks", "webhooks").events - counted))
-            return replies
+        await hub.stop()  # the integrations' clients (nothing was started)
+        return replies
 
     expected_capx = SeenActivity()  # Capx activity already seen (same type, time and ids) is not applied again
     for service, body, reply, before, after, counted in asyncio.run(deliver()):

@@ -1,8 +1,8 @@
-"""The monitor: a header, seven tabs, a footer; a 20 Hz flush that hands coalesced Store changes to the
-visible tab (hidden tabs only hold them, and show them in one go when shown), paced to the terminal's output
-budget (tui/app/pacing.py). The first frame is the chrome alone (header, tab bar, footer): the panes, the
-Overview first, and the LiveHub come right after it, so the screen is up as soon as Textual can draw it.
-All I/O runs in the LiveHub (tui/live/hub.py) and in workers; widgets never poke each other."""
+"""The monitor: a header, the tabs (the Overview, each vendor's, the Events), a footer; a 20 Hz flush that hands
+coalesced Store changes to the visible tab (hidden tabs only hold them, and show them in one go when shown), paced
+to the terminal's output budget (tui/app/pacing.py). The first frame is the chrome alone (header, tab bar, footer):
+the panes, the Overview first, and the LiveHub's start come right after it, so the screen is up as soon as Textual
+can draw it. All I/O runs in the LiveHub (tui/live/hub.py) and in workers; widgets never poke each other."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import gc
 import time
 from collections import deque
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from textual import events
 from textual.app import App, ComposeResult, SystemCommand
@@ -22,6 +22,7 @@ from textual.screen import Screen
 from textual.widget import AwaitMount
 from textual.widgets import TabbedContent, TabPane
 
+from tui import vendors
 from tui.app import textual_fixes
 from tui.app.header import HeaderBar
 from tui.app.widgets.banner import IncidentBanner, mark_stale_panes
@@ -31,13 +32,16 @@ from tui.app.toolkit.host import PaneAppMixin
 from tui.app.widgets.keybar import KeyBar
 from tui.config import Config
 from tui.live.events import Event
-from tui.live.hub import LiveHub, PendingHub
+from tui.live.hub import LiveHub
+from tui.vendors.base import Tab, Vendor, load
 
 FRAME_INTERVAL = 1 / 20  # the most often the screen follows the Store
 QUIT_WAIT = 5.0  # seconds a quit waits for start-up to finish mounting the panes, at most
 GC_THRESHOLDS = (700, 10, 1000)  # Python's (700, 10, 10), full collections a hundred times rarer (`_start_up`)
 
-ALERT_TYPES = {"agent.error", "task.approval_required", "costs.threshold_reached"}
+# The monitor's own tabs, around the vendors' (each vendor's declaration lists its tabs: tui/vendors).
+OVERVIEW_TAB = Tab("overview", "Overview", "tui.app.panes.overview:OverviewPane")
+EVENTS_TAB = Tab("events", "Events", "tui.app.panes.events:EventsPane")
 
 
 def styles_path() -> Path:
@@ -49,11 +53,27 @@ def styles_path() -> Path:
     raise FileNotFoundError("capwatch styles not found (expected tui/styles or ./styles)")
 
 
-def is_alert(event: Event) -> bool:
-    if event.type in ALERT_TYPES:
-        return True
-    status = event.data.get("status") if isinstance(event.data, dict) else None
-    return event.service in ("capout", "casmo") and status == "failed"
+def monitor_tabs(declared: Iterable[Vendor]) -> tuple[Tab, ...]:
+    """The Overview, then each vendor's tabs in the registry's order, then the Events: keys 1, 2, 3, ..."""
+    return (OVERVIEW_TAB, *(tab for vendor in declared for tab in vendor.tabs), EVENTS_TAB)
+
+
+def alert_rule(declared: Iterable[Vendor]) -> Callable[[Event], bool]:
+    """Whether an event is an alert, as the vendors declare: its type is one of its vendor's `alert_types`, or the
+    entity it carries reached one of its vendor's `alert_statuses`."""
+    types = {vendor.name: vendor.alert_types for vendor in declared}
+    statuses = {vendor.name: vendor.alert_statuses for vendor in declared if vendor.alert_statuses}
+
+    def is_alert(event: Event) -> bool:
+        if event.type in types.get(event.service, ()):
+            return True
+        wanted = statuses.get(event.service)
+        if wanted is None or not isinstance(event.data, dict):
+            return False
+        status = event.data.get("status")
+        return isinstance(status, str) and status in wanted
+
+    return is_alert
 
 
 class CapwatchApp(PaneAppMixin, App[int]):
@@ -64,23 +84,16 @@ class CapwatchApp(PaneAppMixin, App[int]):
     CSS_PATH = [str(styles_path() / name) for name in
                 ("app.tcss", "tables.tcss", "overview.tcss", "events.tcss", "capx.tcss", "captain.tcss", "query.tcss")]
 
-    FIRST_TAB = "overview"
-    TABS = (
-        ("overview", "1 Overview"),
-        ("documents", "2 Documents"),
-        ("extraction", "3 Extraction"),
-        ("capx", "4 Capx"),
-        ("captain", "5 Captain"),
-        ("query", "6 Query"),
-        ("events", "7 Events"),
-    )
+    FIRST_TAB = OVERVIEW_TAB.id
+    TABS = tuple((tab.id, f"{n} {tab.label}") for n, tab in enumerate(monitor_tabs(vendors.VENDORS), start=1))
+    PANES = {tab.id: tab.pane for tab in monitor_tabs(vendors.VENDORS)}  # tab id -> its pane, "module:Class"
 
     # Screen classes by width, for layouts that change under 100 columns (styles/*.tcss: `Screen.-narrow`).
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
 
     BINDINGS = [
         *(Binding(str(n), f"show_tab('{tab}')", label.split(" ", 1)[1], show=False)
-          for n, (tab, label) in enumerate(TABS, start=1)),
+          for n, (tab, label) in enumerate(TABS, start=1) if n <= 9),
         Binding("question_mark", "help", "Keys", key_display="?"),
         Binding("h", "health", "Health", show=False),
         Binding("q", "quit", "Quit"),
@@ -91,9 +104,11 @@ class CapwatchApp(PaneAppMixin, App[int]):
         super().__init__()
         self.config = config
         self.demo = demo
-        # Without a hub handed in, the LiveHub is built right after the first frame (`_run_hub`); until then a
-        # PendingHub holds the Store the panes read and says which services are on.
-        self.hub: LiveHub | PendingHub = hub or PendingHub(config, self._live_hub)
+        # Building a LiveHub imports nothing of the vendors: their integrations are built (httpx, websockets,
+        # pydantic imported) when the hub starts, right after the first pane is drawn (`_run_hub`).
+        self._own_hub = hub is None
+        self.hub = hub or LiveHub(config, vendors.VENDORS)
+        self.is_alert = alert_rule(vendors.VENDORS)
         self.feed = self.hub.store.subscribe()
         self._pane_mounts: dict[str, AwaitMount] = {}
         # tab -> its pane, from when its mount starts: every frame walks these, where a DOM query would walk every
@@ -122,12 +137,11 @@ class CapwatchApp(PaneAppMixin, App[int]):
         yield KeyBar()
 
     def _start_pane_mounts(self, tabs: Iterable[str]) -> list[AwaitMount]:
-        from tui.app.panes import pane_class
-
         tabbed = self.query_one(TabbedContent)
         for tab in tabs:
             if tab not in self._pane_mounts and not tabbed.get_pane(tab).children:
-                pane = self._panes[tab] = pane_class(tab)(id=f"pane-{tab}")
+                # A pane's module is imported when its pane is mounted, after the first frame.
+                pane = self._panes[tab] = load(self.PANES[tab])(id=f"pane-{tab}")
                 self._pane_mounts[tab] = tabbed.get_pane(tab).mount(pane)
         return [self._pane_mounts[tab] for tab in tabs if tab in self._pane_mounts]
 
@@ -136,16 +150,10 @@ class CapwatchApp(PaneAppMixin, App[int]):
         for mount in self._start_pane_mounts(tabs or [tab for tab, _ in self.TABS]):
             await mount
 
-    def _live_hub(self) -> LiveHub:
-        """The LiveHub, built on first need: right after the first frame, or sooner if an action needs it."""
-        if isinstance(self.hub, PendingHub):
-            self.hub = LiveHub(self.config, store=self.hub.store)
-        return self.hub
-
     async def _run_hub(self, first_pane_shown: asyncio.Event) -> None:
-        if isinstance(self.hub, PendingHub):
+        if self._own_hub:  # a hub handed in (tests, benchmarks) starts at once
             await first_pane_shown.wait()
-        await self._live_hub().run()
+        await self.hub.run()
 
     def _after_first_frame(self, first_pane_shown: asyncio.Event) -> None:
         self._started = True
@@ -197,7 +205,7 @@ class CapwatchApp(PaneAppMixin, App[int]):
         self.set_interval(1.0, self.tick_second, name="clock")
         # A hub handed in may hold data already (snapshots, benchmarks): show it without waiting for a change.
         self.update_health()
-        self.alerts.extend(event for event in self.hub.store.timeline if is_alert(event))
+        self.alerts.extend(event for event in self.hub.store.timeline if self.is_alert(event))
 
     # ------------------------------------------------------------------------------------------- frames
 
@@ -262,6 +270,7 @@ class CapwatchApp(PaneAppMixin, App[int]):
             pane.tick()
 
     def _collect_alerts(self, events: Iterable[Event]) -> None:
+        is_alert = self.is_alert
         fresh = [event for event in events if is_alert(event)]
         if not fresh:
             return

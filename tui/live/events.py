@@ -12,14 +12,9 @@ from enum import Enum
 from typing import Any, Callable
 
 from tui import wall_clock
+from tui.text import sanitize
 
-SERVICES = ("capout", "casmo", "capx", "captain")
 APP_SERVICE = "capwatch"  # events the app itself makes: channel state changes, errors
-
-# The entity kinds an event may update (Store.entities keys); unknown kinds are kept as they come.
-KINDS = (
-    "documents", "jobs", "companies", "agents", "tasks", "costs", "runs", "databases", "files", "indexing_jobs",
-)
 
 
 def iso_utc(moment: float) -> str:
@@ -117,6 +112,13 @@ def load_json(raw: str | bytes) -> Any:
             raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
         stack.extend((child, depth + 1) for child in children)
     return value
+
+
+def bad_message_event(channel: str, service: str, raw: str | bytes, error: str) -> Event:
+    """A stream message that could not be read, as an event on the timeline: what was wrong and its first bytes."""
+    sample = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    return Event(time=time.time(), service=service, type="message.invalid", id=channel,
+                 data={"error": error, "sample": sanitize(sample[:200], single_line=True)})
 
 
 # Epoch numbers above this are taken as milliseconds (as seconds it would be the year 5138).

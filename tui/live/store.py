@@ -12,37 +12,14 @@ import asyncio
 import time
 from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from tui.live.events import APP_SERVICE, ChannelHealth, ChannelState, Event, parse_timestamp
 from tui.text import sanitize
 
 _MISSING = object()
-
-# Finished entities: a row in one of these states expects no further change (the status vocabularies of
-# tui/live/*.py and the panes). The Store keeps at most `max_finished` of them per kind, dropping the ones
-# finished longest ago; unfinished entities, and kinds not listed here, are never dropped.
-FINISHED_STATUSES: dict[str, frozenset[str]] = {
-    "documents": frozenset({"completed", "failed"}),  # CapOut
-    "tasks": frozenset({"completed", "rejected"}),  # Capx
-    "runs": frozenset({"completed", "failed"}),  # Capx playbook runs
-    "jobs": frozenset({"completed", "failed", "error"}),  # Casmo
-    "indexing_jobs": frozenset({"completed", "failed", "error"}),  # Captain (also `done: true`)
-}
 DEFAULT_MAX_FINISHED = 10_000
 _NOT_CURRENT = frozenset((ChannelState.RECONNECTING, ChannelState.FAILING, ChannelState.STALE, ChannelState.FAILED))
-
-
-def is_finished(kind: str, row: dict[str, Any]) -> bool:
-    """Whether an entity of `kind` is in a terminal state (see FINISHED_STATUSES)."""
-    statuses = FINISHED_STATUSES.get(kind)
-    if statuses is None:
-        return False
-    status = row.get("status")
-    # islower() first: no new string for the usual lower-case status that is not a finished one.
-    if isinstance(status, str) and (status in statuses or not status.islower() and status.lower() in statuses):
-        return True
-    return kind == "indexing_jobs" and row.get("done") is True
 
 
 @dataclass
@@ -196,10 +173,20 @@ class ChangeFeed:
 
 class Store:
     """Current state per entity, figures (credits, rate limits), a bounded timeline, health per channel,
-    and event counts per (service, type). Single-threaded by design: call it from the event loop only."""
+    and event counts per (service, type). Single-threaded by design: call it from the event loop only.
 
-    def __init__(self, timeline_size: int = 10_000, max_finished: int | None = DEFAULT_MAX_FINISHED):
+    It knows entity kinds, not vendors: `kinds` are the kinds it is given (the vendors' declarations,
+    `tui.vendors.kinds()`: each with a `name`, the `finished` statuses and a `finished_flag`), and an entity of one
+    of them in a finished state expects no further change. It keeps at most `max_finished` of those per kind,
+    dropping the ones finished longest ago; unfinished entities, and kinds it was not given, are never dropped."""
+
+    def __init__(self, timeline_size: int = 10_000, max_finished: int | None = DEFAULT_MAX_FINISHED,
+                 kinds: Iterable[Any] = ()):
         self.entities: dict[str, dict[str, dict[str, Any]]] = {}
+        # kind -> (finished statuses, finished flag), for the kinds that finish at all.
+        self.finishing: dict[str, tuple[frozenset[str], str | None]] = {
+            kind.name: (kind.finished, kind.finished_flag) for kind in kinds if kind.finished or kind.finished_flag
+        }
         # At most this many finished entities per kind (None: no bound); older ones are removed, as
         # `remove` does, so every feed reports them and tables drop their rows.
         self.max_finished = max_finished
@@ -253,7 +240,7 @@ class Store:
                 return
             for feed in self._feeds:
                 feed._add_change(kind, entity_id, event)
-            if kind in FINISHED_STATUSES:
+            if kind in self.finishing:
                 self._track(kind, entity_id, row)
             return
         for feed in self._feeds:
@@ -272,7 +259,7 @@ class Store:
             changed = _merge(row, fields)
         if changed:
             self._changed(kind, entity_id)
-            if kind in FINISHED_STATUSES:
+            if kind in self.finishing:
                 self._track(kind, entity_id, rows[entity_id])
         return changed
 
@@ -290,10 +277,22 @@ class Store:
         """How many finished entities of `kind` the Store holds (at most `max_finished`)."""
         return len(self._finished.get(kind, ()))
 
+    def is_finished(self, kind: str, row: dict[str, Any]) -> bool:
+        """Whether an entity of `kind` is in a terminal state: a finished status, or its finished flag true."""
+        finishing = self.finishing.get(kind)
+        if finishing is None:
+            return False
+        statuses, flag = finishing
+        status = row.get("status")
+        # islower() first: no new string for the usual lower-case status that is not a finished one.
+        if isinstance(status, str) and (status in statuses or not status.islower() and status.lower() in statuses):
+            return True
+        return flag is not None and row.get(flag) is True
+
     def _track(self, kind: str, entity_id: str, row: dict[str, Any]) -> None:
         """Keep the finished ids of `kind` in order after `row` changed; drop the oldest beyond the bound."""
         finished = self._finished.get(kind)
-        if is_finished(kind, row):
+        if self.is_finished(kind, row):
             if finished is None:
                 finished = self._finished[kind] = OrderedDict()
             if entity_id in finished:
@@ -350,7 +349,7 @@ class Store:
             else:
                 continue
             changed_ids.append(entity_id)
-        if kind in FINISHED_STATUSES:
+        if kind in self.finishing:
             for entity_id in changed_ids[removed:]:  # the feeds hear of ids dropped here as `remove` tells
                 row = current.get(entity_id)
                 if row is not None:

@@ -34,7 +34,6 @@ from tui.vendors.casmo.client import verify_signature
 # the app, and a warning reaches stderr (Python's last-resort handler). The counters are what the operator sees.
 log = logging.getLogger("capwatch.webhooks")
 
-SERVICES = ("casmo", "capx")
 
 OnDelivery = Callable[[str, dict[str, Any], float], None]
 OnPressure = Callable[[bool, "str | None"], None]
@@ -112,7 +111,8 @@ class WebhookReceiver:
         self.host = host
         self.port = port
         self._secrets = dict(secrets)  # private, and never in a repr or a log line
-        self._routes = {f"/webhooks/{service}".encode(): service for service in SERVICES if self._secrets.get(service)}
+        self._routes = {f"/webhooks/{service}".encode(): service
+                        for service, secret in self._secrets.items() if secret}
         self.on_delivery = on_delivery
         self.on_pressure = on_pressure
         self.remember = remember
@@ -122,7 +122,7 @@ class WebhookReceiver:
         self._socket: socket.socket | None = None
 
     def __repr__(self) -> str:
-        routes = ",".join(s for s in SERVICES if self._secrets.get(s))
+        routes = ",".join(service for service, secret in self._secrets.items() if secret)
         return f"WebhookReceiver(url={self.url!r}, routes={routes!r})"
 
     @property

@@ -24,6 +24,7 @@ class Kind:
     finished: frozenset[str] = frozenset()
     # A row whose field of this name is true is finished too, whatever its status (Captain's indexing jobs: `done`).
     finished_flag: str | None = None
+    overview: bool = True  # counted by status on the Overview's activity board
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,10 @@ class Vendor:
     def env_prefix(self) -> str:
         """`CAPX_`: its environment variables are CAPX_API_KEY, CAPX_BASE_URL, ..."""
         return f"{self.name.upper()}_"
+
+    def integration_class(self) -> type:
+        """Its `tui.live.integration.Integration` subclass, importing its module (client, channels) now."""
+        return load(self.integration)
 
 
 def load(reference: str) -> Any:

@@ -39,7 +39,7 @@ ENVIRONMENT_LOOK = {
 
 def key_environment(app: Any) -> str | None:
     """The environment of the Captain key: from the client when there is one, else from the config."""
-    client = getattr(getattr(app, "hub", None), "captain", None)
+    client = getattr(app, "hub", None) and app.hub.vendor("captain")  # its integration, when Captain is on
     environment = getattr(client, "environment", None)
     if environment:
         return environment
@@ -237,7 +237,7 @@ class CaptainPane(FilterablePane, Pane):
             name = form["name"]
             where = f" ({ENVIRONMENT_LOOK[environment][0]})" if environment in ENVIRONMENT_LOOK else ""
             self.confirm_and_run(f"Create the Captain database {name}{where}?",
-                                 lambda: self.capwatch.hub.captain_create_database(name),
+                                 lambda: self.capwatch.hub.vendor("captain").create_database(name),
                                  done=f"Created database {name}", failed=f"Creating database {name} failed",
                                  description=f"create Captain database {name}")
 
@@ -253,7 +253,7 @@ class CaptainPane(FilterablePane, Pane):
         self.confirm_and_run(
             TypeToConfirmScreen(f"Delete the Captain database {shown} and its {files} files? This cannot be undone.",
                                 name),
-            lambda: self.capwatch.hub.captain_delete_database(name),
+            lambda: self.capwatch.hub.vendor("captain").delete_database(name),
             done=f"Deleted database {shown}", failed=f"Deleting database {shown} failed",
             description=f"delete Captain database {shown}")
 
@@ -268,7 +268,7 @@ class CaptainPane(FilterablePane, Pane):
         self.confirm_and_run(
             f"Delete {label} ({sanitize(file_id, single_line=True)}) from {sanitize(database, single_line=True)}? "
             "All its chunks go; it cannot be undeleted.",
-            lambda: self.capwatch.hub.captain_delete_file(database, file_id),
+            lambda: self.capwatch.hub.vendor("captain").delete_file(database, file_id),
             done=f"Deleted {label}", failed=f"Deleting {label} failed", description=f"delete Captain file {file_id}",
             danger=True)
 
@@ -297,7 +297,7 @@ class CaptainPane(FilterablePane, Pane):
         del arguments["database_name"]
         # The client redacts the credentials from its errors: the error toast may quote it.
         self.confirm_and_run(
-            question, lambda: self.capwatch.hub.captain_index(source, form["database_name"], bucket, **arguments),
+            question, lambda: self.capwatch.hub.vendor("captain").index(source, form["database_name"], bucket, **arguments),
             done=lambda reply: f"Indexing job {sanitize(getattr(reply, 'job_id', '') or '?', single_line=True)} "
                                f"started for {database}",
             failed=f"Indexing into {database} failed", description=f"index {source} into {database}",

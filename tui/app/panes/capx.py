@@ -347,7 +347,7 @@ class CapxPane(FilterablePane, Pane):
         consequence = "The agent goes on with it." if approve else "The agent's work on it is discarded."
         self.confirm_and_run(
             f"{verb} task “{title}” ({clean(task_id)})?\n{consequence}",
-            lambda: self.capwatch.hub.capx_decide_task(task_id, approve),
+            lambda: self.capwatch.hub.vendor("capx").decide_task(task_id, approve),
             done=f"{'Approved' if approve else 'Rejected'} “{title}”",
             failed=f"{verb} failed", description=f"{verb.lower()} a Capx task", danger=not approve)
 
@@ -375,7 +375,7 @@ class CapxPane(FilterablePane, Pane):
         pause = company.get("status") == "running"  # anything else (paused, stopped) is resumed
         question = (f"Pause company “{name}” ({clean(company_id)})?\nIts agents stop taking work." if pause else
                     f"Resume company “{name}” ({clean(company_id)})?\nIts agents take work again.")
-        self.confirm_and_run(question, lambda: self.capwatch.hub.capx_set_paused(company_id, pause),
+        self.confirm_and_run(question, lambda: self.capwatch.hub.vendor("capx").set_paused(company_id, pause),
                              done=f"{'Paused' if pause else 'Resumed'} “{name}”",
                              failed="Pause failed" if pause else "Resume failed",
                              description="pause a Capx company" if pause else "resume a Capx company")
@@ -386,7 +386,7 @@ class CapxPane(FilterablePane, Pane):
             return
         company_id, company = chosen
         company_name = clean(company.get("name"), company_id)
-        self.run_and_toast(self.capwatch.hub.capx_playbooks,
+        self.run_and_toast(lambda: self.capwatch.hub.vendor("capx").playbooks(),
                            done=lambda playbooks: self._choose_playbook(list(playbooks), company_id, company_name),
                            failed="Could not list playbooks", description="list Capx playbooks")
 
@@ -404,7 +404,7 @@ class CapxPane(FilterablePane, Pane):
             self.confirm_and_run(
                 f"Run playbook “{name}” on company “{company_name}” ({clean(company_id)})?\n"
                 "Its runs show in the Runs tab.",
-                lambda: self.capwatch.hub.capx_run_playbook(playbook_id, company_id),
+                lambda: self.capwatch.hub.vendor("capx").run_playbook(playbook_id, company_id),
                 done=lambda run: (f"Started “{name}” on “{company_name}”: "
                                   f"{clean(getattr(run, 'id', None), 'run')} {clean(getattr(run, 'status', None), '')}"
                                   ).rstrip(),
@@ -418,7 +418,7 @@ class CapxPane(FilterablePane, Pane):
         if (chosen := self._company()) is None:
             return
         company_id, company = chosen
-        self.run_and_toast(lambda: self.capwatch.hub.capx_resync(company_id),
+        self.run_and_toast(lambda: self.capwatch.hub.vendor("capx").resync(company_id),
                            done=f"Re-read “{clean(company.get('name'), company_id)}” from Capx",
                            failed="Resync failed", description="resync a Capx company", group="capx-resync",
                            exclusive=True)

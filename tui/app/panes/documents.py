@@ -104,7 +104,7 @@ class DocumentsPane(TablePane):
             subject = form.get("path") or form.get("url")
             self.confirm_and_run(
                 f"Upload {subject} to CapOut? It spends one credit.",
-                lambda: self.capwatch.hub.upload_document(**form),
+                lambda: self.capwatch.hub.vendor("capout").upload(**form),
                 done=lambda reply: f"Uploaded: {reply.document_id} is {reply.status}",
                 failed="Upload failed", description="upload a document")
 

@@ -27,10 +27,11 @@ from tui.app.toolkit.cells import clock, event_detail, service_cell, summarize, 
 from tui.app.toolkit.filter_box import FilterablePane, FilterBox
 from tui.app.widgets.event_table import EventTable, TimelineReader
 from tui.app.widgets.table import Column, LiveTable
-from tui.live.events import APP_SERVICE, SERVICES, Event
+from tui.live.events import APP_SERVICE, Event
 from tui.text import sanitize
+from tui.vendors import VENDORS
 
-SERVICE_CHOICES = ("all", *SERVICES, APP_SERVICE)
+SERVICE_CHOICES = ("all", *(vendor.name for vendor in VENDORS), APP_SERVICE)
 GAP_TYPE = "timeline.gap"  # a marker row: events that arrived faster than one frame could carry
 
 

@@ -128,7 +128,7 @@ class ExtractionPane(TablePane):
             what = "a review" if form["kind"] == "review" else "an extraction"
             self.confirm_and_run(
                 f"Submit {form['path']} to Casmo AI for {what} ({form['mode']} mode)?",
-                lambda: self.capwatch.hub.submit_casmo(form["path"], kind=form["kind"], mode=form["mode"],
+                lambda: self.capwatch.hub.vendor("casmo").submit(form["path"], kind=form["kind"], mode=form["mode"],
                                                        workflow_id=form["workflow_id"]),
                 done=lambda reply: f"Casmo job {reply.job_id}: {reply.status}",
                 failed="Casmo submission failed", description=f"submit {what}")

@@ -31,16 +31,16 @@ from tui.app.widgets.meters import (
     squeeze,
 )
 from tui.app.widgets.table import Column
-from tui.live.events import APP_SERVICE, SERVICES, Event
+from tui.live.events import APP_SERVICE, Event
 from tui.text import sanitize
+from tui.vendors import VENDORS
 
-# What each service holds, in the order the board lists it.
+# What each service holds, as its declaration lists it (the kinds counted on the Overview), in the board's order.
 SERVICE_KINDS: dict[str, tuple[str, ...]] = {
-    "capout": ("documents",),
-    "casmo": ("jobs",),
-    "capx": ("companies", "agents", "tasks"),
-    "captain": ("databases", "indexing_jobs"),
+    vendor.name: tuple(kind.name for kind in vendor.kinds if kind.overview) for vendor in VENDORS
 }
+# Services whose results only arrive by webhook when they have no channel of their own (Casmo).
+BY_WEBHOOK = frozenset(vendor.name for vendor in VENDORS if vendor.webhooks)
 KIND_LABELS = {"indexing_jobs": "indexing"}
 STATUS_STYLES = {
     "failed": "bold red", "error": "bold red", "rejected": "red", "stopped": "red", "inactive": "grey50",
@@ -345,9 +345,9 @@ class OverviewPane(Pane):
         """off (not configured), waiting (no channel yet), else the worst state of its channels."""
         if service != APP_SERVICE and not self.capwatch.hub.is_on(service):
             return "off"
-        # Casmo has no stream of its own: its results arrive at the webhook receiver.
-        sources = {service, "webhooks"} if service == "casmo" else {service}
-        states = {health.state.value for health in self.store.health.values() if health.service in sources}
+        states = {health.state.value for health in self.store.health.values() if health.service == service}
+        if not states and service in BY_WEBHOOK:  # no stream of its own (Casmo): its results come by webhook
+            states = {health.state.value for health in self.store.health.values() if health.service == "webhooks"}
         for state in ("failed", "failing", "stale", "reconnecting", "connecting", "degraded", "live"):
             if state in states:
                 return state
@@ -428,7 +428,7 @@ class OverviewPane(Pane):
 
     def _show_activity(self, now: float) -> None:
         lines = []
-        for service in (*SERVICES, APP_SERVICE):
+        for service in (*SERVICE_KINDS, APP_SERVICE):
             series = self.rates.series(service, now)
             counts = [(kind, sum(self.counts[kind].values()), self.counts[kind])
                       for kind in SERVICE_KINDS.get(service, ())]

@@ -366,7 +366,7 @@ class QueryPane(Pane):
     async def _ask(self, run: int, question: str, database: str) -> None:
         started = time.perf_counter()
         try:
-            reply = await self.capwatch.hub.captain_query(question, database, include_files=True)
+            reply = await self.capwatch.hub.vendor("captain").query(question, database, include_files=True)
         except asyncio.CancelledError:
             elapsed = time.perf_counter() - started
             self.history.record(database=database, question=question, elapsed=elapsed, status=CANCELLED,

@@ -21,13 +21,17 @@ ERROR_TOAST_SECONDS = 8
 @runtime_checkable
 class Hub(Protocol):
     """What the panes use of the hub (tui/live/hub.py): its Store, the read-only flag, which services are on.
-    Actions are reached through the hub too, each pane its own vendor's."""
+    Actions are reached through the hub too, each pane its own vendor's (`vendor(name)`)."""
 
     store: Store
     read_only: bool
 
     def is_on(self, name: str) -> bool:
         """Whether the service `name` is configured, from the config alone."""
+        ...
+
+    def vendor(self, name: str) -> Any:
+        """The vendor's integration (tui/live/integration.py), whose methods are its actions; None when it is off."""
         ...
 
 

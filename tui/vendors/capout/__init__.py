@@ -1,5 +1,6 @@
 """CapOut (document workflows): documents and their status over WebSocket or SSE with short-lived tokens,
-and the organization's credits. `client.py` is its REST client, `live.py` its channels."""
+and the organization's credits. `client.py` is its REST client, `live.py` its channels, `integration.py` both
+behind the hub's interface, with the upload action."""
 
 from tui.vendors.base import Kind, Tab, Vendor
 

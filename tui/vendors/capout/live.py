@@ -19,7 +19,7 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tui.live.channel import Channel, Poller, StreamEnded, describe_error
-from tui.live.events import Event, iso_utc, load_json, parse_timestamp
+from tui.live.events import Event, bad_message_event, iso_utc, load_json, parse_timestamp
 from tui.live.sse import SSEReader
 from tui.live.store import Store
 from tui.api import STREAM_READ_TIMEOUT, ApiError

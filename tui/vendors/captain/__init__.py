@@ -1,5 +1,6 @@
 """Captain (data lake): databases, files, indexing jobs (polled: Captain has no push channel) and the
-natural-language query console. `client.py` is its REST client, `live.py` its pollers."""
+natural-language query console. `client.py` is its REST client, `live.py` its pollers, `integration.py` both
+behind the hub's interface, with the operator's actions (databases, files, indexing, queries)."""
 
 from tui.vendors.base import Kind, Tab, Vendor
 
@@ -10,7 +11,7 @@ VENDOR = Vendor(
     key_prefixes=("cap_dev_", "cap_stage_", "cap_prod_"),
     kinds=(
         Kind("databases"),
-        Kind("files"),
+        Kind("files", overview=False),
         Kind("indexing_jobs", finished=frozenset({"completed", "failed", "error"}), finished_flag="done"),
     ),
     integration="tui.vendors.captain.integration:CaptainIntegration",

@@ -9,14 +9,14 @@ indexing replaces them.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Iterable
 
 from tui import wall_clock
 from tui.live.channel import Poller
 from tui.live.events import ChannelState, Event, parse_timestamp
 from tui.live.store import Store
 from tui.api import ApiError
-from tui.vendors.captain.client import CaptainClient, IndexingStatus, group_files
+from tui.vendors.captain.client import CaptainClient, Database, IndexingStatus, group_files
 from tui.text import sanitize, sanitize_data
 
 DATABASES_EVERY = 30.0
@@ -44,6 +44,15 @@ def eta_seconds(row: dict[str, Any], now: float | None = None) -> float | None:
     return max(0.0, elapsed / progress - elapsed)
 
 
+def database_rows(databases: Iterable[Database]) -> dict[str, dict[str, Any]]:
+    """A GET /databases listing as the Store's rows, by database name."""
+    rows = {}
+    for database in databases:
+        row = sanitize_data(database.model_dump(mode="json"))
+        rows[row.get("database_name") or row.get("database_id")] = row
+    return rows
+
+
 class CaptainDatabases(Poller):
     service = "captain"
 
@@ -58,10 +67,7 @@ class CaptainDatabases(Poller):
 
     async def poll(self) -> None:
         databases = await self.client.list_databases()  # a failure is the Poller's to show and retry
-        rows = {}
-        for database in databases:
-            row = sanitize_data(database.model_dump(mode="json"))
-            rows[row.get("database_name") or row.get("database_id")] = row
+        rows = database_rows(databases)
         known = self.store.rows("databases")
         # A database that is new, or that came back under a new id (the server's data was reset), has its files
         # read again: the files shown are those of the database the server lists now.

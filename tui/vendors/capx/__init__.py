@@ -1,5 +1,6 @@
 """Capx (agent-run companies): companies, agents, tasks awaiting approval, playbook runs and costs, over one
-activity SSE stream per company and signed webhooks. `client.py` is its REST client, `live.py` its channels."""
+activity SSE stream per company and signed webhooks. `client.py` is its REST client, `live.py` its channels,
+`integration.py` both behind the hub's interface, with the operator's actions (approve, pause, run a playbook)."""
 
 from tui.vendors.base import Kind, Tab, Vendor
 
@@ -12,8 +13,8 @@ VENDOR = Vendor(
         Kind("companies"),
         Kind("agents"),
         Kind("tasks", finished=frozenset({"completed", "rejected"})),
-        Kind("costs"),
-        Kind("runs", finished=frozenset({"completed", "failed"})),
+        Kind("costs", overview=False),
+        Kind("runs", finished=frozenset({"completed", "failed"}), overview=False),
     ),
     webhooks=True,
     alert_types=frozenset({"agent.error", "task.approval_required", "costs.threshold_reached"}),

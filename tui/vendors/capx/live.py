@@ -5,10 +5,11 @@ refreshes the company list and costs; the client records credits and rate limits
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from typing import Any, Iterable
 
 from tui.live.channel import Channel, Poller, StreamEnded
-from tui.live.events import Event, load_json, parse_timestamp
+from tui.live.events import Event, bad_message_event, load_json, parse_timestamp
 from tui.live.sse import SSEReader
 from tui.live.store import Store
 from tui.api import ApiError
@@ -112,6 +113,35 @@ async def refresh_costs(client: CapxClient, store: Store, company_id: str) -> No
     store.upsert("costs", company_id, sanitize_data(costs.model_dump(mode="json")))
 
 
+class SeenActivity:
+    """Capx sends the same activity over SSE and by webhook: remember recent ones so each applies once."""
+
+    def __init__(self, size: int = 5000):
+        self.keys: OrderedDict[tuple, None] = OrderedDict()
+        self.size = size
+
+    @staticmethod
+    def key(payload: dict[str, Any]) -> tuple:
+        get = payload.get  # per event: spelled out rather than a generator
+        return (get("type"), get("timestamp"), get("company_id"), get("agent_id"), get("task_id"), get("run_id"))
+
+    def remember(self, payload: dict[str, Any]) -> bool:
+        """Record `payload`; whether it was new."""
+        key = self.key(payload)
+        keys = self.keys
+        try:
+            if key in keys:
+                return False
+        except TypeError:  # a list or an object where a name or a time belongs: known by its text
+            key = tuple(map(str, key))
+            if key in keys:
+                return False
+        keys[key] = None
+        if len(keys) > self.size:
+            keys.popitem(last=False)
+        return True
+
+
 class CapxActivity(Channel):
     service = "capx"
 
@@ -120,7 +150,7 @@ class CapxActivity(Channel):
         self.client = client
         self.company_id = company_id
         self.sse = SSEReader()
-        self.seen_webhooks = None  # set by the hub: a shared de-duplication memory with the webhook path
+        self.seen_webhooks: SeenActivity | None = None  # shared with the webhook path (CapxIntegration)
 
     async def session(self) -> None:
         resume_after = self.sse.last_event_id_header()

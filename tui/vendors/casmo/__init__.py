@@ -1,5 +1,6 @@
 """Casmo AI (extraction and review): jobs this client submits, and their results by signed webhook.
-`client.py` is its REST client, `live.py` turns its webhooks into Store events."""
+`client.py` is its REST client, `live.py` turns its webhooks into Store events, `integration.py` is both behind the
+hub's interface, with the submit action."""
 
 from tui.vendors.base import Kind, Tab, Vendor
 
