@@ -111,7 +111,7 @@ async def test_sse_stream_whose_last_event_id_is_not_ascii_reconnects(sim):
     hub = capout_hub(sim, "sse")
     await hub.start()
     try:
-        channel = hub.capout_channel
+        channel = hub.vendor("capout").realtime
         await eventually(lambda: hub.store.health[channel.name].state is ChannelState.LIVE)
         channel.sse.last_event_id = "reprise-…"
         reconnects = hub.store.health[channel.name].reconnects

@@ -197,11 +197,12 @@ async def test_the_hub_shows_the_receiver_degraded_with_its_counts_then_live_aga
     from tui.config import load_config
     from tui.live.events import ChannelState
     from tui.live.hub import LiveHub
+    from tui.vendors import VENDORS
 
     env = {"CASMO_BASE_URL": "http://127.0.0.1:9", "CASMO_API_KEY": "cai_unused", "CASMO_WEBHOOK_SECRET": SECRET}
     args = argparse.Namespace(config=os.devnull, read_only=None, transport=None, webhook_host=None,
                               webhook_port=0, profile=None)
-    hub = LiveHub(load_config(args, env=env).config)
+    hub = LiveHub(load_config(args, env=env).config, VENDORS)
     await hub.start()
     attacker = Attacker(hub.receiver.port)
     health = hub.store.health["webhooks"]
