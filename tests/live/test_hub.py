@@ -53,6 +53,14 @@ async def test_vendor_is_built_once_none_when_off_and_unknown_names_are_refused(
     assert capx.client.http.is_closed
 
 
+async def test_a_vendor_not_built_before_the_hub_stopped_is_not_built_after():
+    # An action reached after quitting would otherwise open a client nobody closes.
+    hub = LiveHub(Config(capx={"api_key": "capx_sk_k"}, casmo={"api_key": "cai_k"}), VENDORS)
+    capx = hub.vendor("capx")
+    await hub.stop()
+    assert hub.vendor("capx") is capx and hub.vendor("casmo") is None and "casmo" not in hub._integrations
+
+
 def webhook_config() -> Config:
     return Config(casmo={"api_key": "cai_k", "webhook_secret": "whsec_casmo"}, capx={"api_key": "capx_sk_k"},
                   capout={"api_key": "capout_k"}, webhooks={"host": "127.0.0.1", "port": 0})

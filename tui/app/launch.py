@@ -48,7 +48,7 @@ def demo_simulator(*, seed: int | None, rate: float | None, token_ttl: float | N
         root = f"http://127.0.0.1:{port}/"
         while True:
             try:
-                env = httpx.get(root, timeout=0.5).json()["services"]
+                services = httpx.get(root, timeout=0.5).json()["services"]
                 break
             except (httpx.HTTPError, ValueError, KeyError):
                 if child.poll() is not None:
@@ -61,8 +61,11 @@ def demo_simulator(*, seed: int | None, rate: float | None, token_ttl: float | N
         from tui.sim.core import SimOptions
 
         client_env = SimOptions(port=port).client_env()
-        client_env.update({"CAPOUT_BASE_URL": env["capout"], "CASMO_BASE_URL": env["casmo"],
-                           "CAPX_BASE_URL": env["capx"], "CAPTAIN_BASE_URL": env["captain"]})
+        from tui.vendors import VENDORS
+
+        # The simulator answers every vendor the registry declares, at the base URL it lists for it.
+        client_env.update({f"{vendor.env_prefix}BASE_URL": services[vendor.name]
+                           for vendor in VENDORS if vendor.name in services})
         yield client_env
     finally:
         child.terminate()
@@ -81,7 +84,11 @@ def run_monitor(command: str, args: argparse.Namespace) -> int:
         webhook_port = free_port()
         with demo_simulator(seed=args.seed, rate=args.rate, token_ttl=args.token_ttl, faults=args.faults,
                             webhook_port=webhook_port) as sim_env:
-            env = {k: v for k, v in os.environ.items() if not k.startswith(("CAPOUT_", "CASMO_", "CAPX_", "CAPTAIN_"))}
+            from tui.vendors import VENDORS
+
+            # The user's own vendor settings (keys, base URLs) never reach the demo.
+            prefixes = tuple(vendor.env_prefix for vendor in VENDORS)
+            env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
             env.update(sim_env)
             env["CAPWATCH_WEBHOOK_HOST"] = "127.0.0.1"
             env["CAPWATCH_WEBHOOK_PORT"] = str(webhook_port)

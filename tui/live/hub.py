@@ -48,11 +48,12 @@ class LiveHub:
         return bool(section is not None and section.enabled)
 
     def vendor(self, name: str) -> Integration | None:
-        """The integration of vendor `name`, built on first use (its module imported then); None when it is off."""
+        """The integration of vendor `name`, built on first use (its module imported then); None when it is off,
+        and when the hub has stopped before it was built (its client would open with nobody left to close it)."""
         integration = self._integrations.get(name)
         if integration is None:
             declaration = self.vendors[name]  # KeyError: no vendor of that name was declared
-            if not self.is_on(name):
+            if not self.is_on(name) or self._stopped:
                 return None
             integration = declaration.integration_class()(self, declaration, getattr(self.config, name))
             self._integrations[name] = integration
