@@ -81,6 +81,29 @@ async def test_hung_server_leaves_no_green_light_and_recovers():
         await eventually(lambda: all_live(hub), 45.0, lambda: f"not all LIVE after SIGCONT: {states(hub)}")
 
 
+async def test_a_hung_server_is_noticed_in_time_by_a_service_that_only_polls():
+    """Captain alone has no stream to notice a hang and no sibling to warn it: its pollers must. The worst moment
+    to hang is just after a poll, with a whole interval before the next one asks the server anything."""
+    server = SimProcess(seed=23, rate=4.0)
+    await asyncio.to_thread(server.start)
+    hub = make_hub({k: v for k, v in server.client_env().items() if k.startswith("CAPTAIN")})
+    try:
+        await hub.start()
+        assert hub.is_on("captain") and not hub.is_on("capout") and not hub.is_on("capx")
+        databases = hub.store.health
+        await eventually(lambda: "captain.databases" in databases
+                         and databases["captain.databases"].state is ChannelState.LIVE, 30.0,
+                         lambda: f"never LIVE: {states(hub)}")
+        polled = databases["captain.databases"].last_event_at
+        await eventually(lambda: databases["captain.databases"].last_event_at != polled, DATABASES_EVERY + 5,
+                         "no second poll")  # a poll has just answered: the next is a whole interval away
+        seconds = await seconds_until_no_green(server, hub, "freeze", HUNG_WITHIN, interval=0.2)
+        print(f"\nSIGSTOP, Captain alone, just after a poll: no green light after {seconds:.1f} s")
+    finally:
+        await hub.stop()
+        await asyncio.to_thread(server.stop)
+
+
 async def test_one_500_on_the_first_request_recovers_at_once():
     """A transient 500 on the first `GET /companies` (no retry today) must not leave Capx blind for 60 s."""
     options = make_options(capx_rate_limit=100_000, faults="first=GET /capx/v1/companies:1")
@@ -98,7 +121,7 @@ async def test_one_500_on_the_first_request_recovers_at_once():
 
 async def test_failed_polls_recover_before_the_next_scheduled_poll():
     """More failures than the client's retries: each poller retries on a short backoff, not after its interval
-    (the real intervals: CapOut credits 30 s, Capx companies 60 s, Captain databases 30 s)."""
+    (the real intervals: CapOut credits 30 s, Capx companies 60 s, Captain databases 20 s)."""
     faults = "first=GET /capx/v1/companies:6,first=GET /capout/credits:6,first=POST /captain/v1/list-databases:6"
     options = make_options(capx_rate_limit=100_000, faults=faults)
     with SimThread(options):

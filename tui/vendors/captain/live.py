@@ -1,6 +1,6 @@
 """Captain live: Captain has no push channel, so its live view is polling, as the contract says.
 
-Databases (and their files) every 30 s; indexing jobs every 3 s while any runs. Each poll is scheduled when the
+Databases (and their files) every 20 s; indexing jobs every 3 s while any runs. Each poll is scheduled when the
 previous one finished (Poller), never overlapping. Captain has no "list jobs" endpoint: the jobs we poll are the
 ones this client started (`track_job`); when one finishes its database's files are re-read, since bucket
 indexing replaces them.
@@ -19,7 +19,9 @@ from tui.api import ApiError
 from tui.vendors.captain.client import CaptainClient, Database, IndexingStatus, group_files
 from tui.text import sanitize, sanitize_data
 
-DATABASES_EVERY = 30.0
+# Captain has nothing but polls to notice a hung server: a hang just after a poll shows at the next one, plus the
+# Poller's `answer_within` (5 s), so 20 s keeps that under the 30 s in which no light of a hung server is green.
+DATABASES_EVERY = 20.0
 JOBS_EVERY = 3.0
 
 
