@@ -18,6 +18,8 @@ def private_query_history(tmp_path, monkeypatch):
     monkeypatch.setenv("CAPWATCH_QUERY_HISTORY", str(tmp_path / "query-history.json"))
     # nor the user's event history (tui/history): each test has its own, in its temporary directory
     monkeypatch.setenv("CAPWATCH_HISTORY", str(tmp_path / "history.sqlite3"))
+    # and a config given its own environment (no CAPWATCH_HISTORY) records under the test's directory too
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
 
 
 @pytest.fixture

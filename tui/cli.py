@@ -64,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sim_flags(demo, port_default=None)
     demo.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS, help="refuse every mutating action")
     demo.add_argument("--transport", choices=["ws", "sse"], default=argparse.SUPPRESS, help="CapOut realtime transport")
+    demo.add_argument("--history", metavar="WHERE", default=argparse.SUPPRESS,
+                      help="where the demo records (default: demo-history.sqlite3 beside the default history)")
 
     sim = commands.add_parser("sim", help="serve a simulator of all four APIs")
     sim.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")

@@ -38,8 +38,16 @@ def run_headless(command: str, args: argparse.Namespace) -> int:
     runner = status if command == "status" else tail
     if sys.stdout is None:  # started with stdout closed: no one will read a line of it
         return 0
+    # `tail` records what it handles into the event history, as the monitor does; `status`, a one-shot snapshot,
+    # does not (tui/history/recording.py).
+    history = None
+    if command == "tail":
+        from tui.history.recording import open_history
+
+        history = open_history(loaded.config)
+    hub = LiveHub(loaded.config, vendors.VENDORS, recorder=history.append if history is not None else None)
     try:
-        return asyncio.run(runner(LiveHub(loaded.config, vendors.VENDORS), args))
+        return asyncio.run(_recorded(runner(hub, args), history))
     except KeyboardInterrupt:
         return 0
     except ReaderGone:
@@ -50,6 +58,15 @@ def run_headless(command: str, args: argparse.Namespace) -> int:
         except (OSError, ValueError):
             pass
         return 0
+
+
+async def _recorded(run, history) -> int:
+    """Run a command, then write what the history still holds (when it records)."""
+    try:
+        return await run
+    finally:
+        if history is not None:
+            await history.close()
 
 
 class ReaderGone(Exception):

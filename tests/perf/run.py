@@ -1,6 +1,6 @@
 """capwatch benchmarks against the simulator. A script, not a test:
 
-    /tmp/venv/bin/python tests/perf/run.py [--quick] [--json PATH] [--only ingest,load,table,startup,idle,ssh]
+    /tmp/venv/bin/python tests/perf/run.py [--quick] [--json PATH] [--only ingest,load,load_history,table,...]
 
 Prints one table (metric, figure, target, same-run baseline, ratio, notes); `--json PATH` writes
 `{key: {"value", "unit", "target", "baseline", "ratio"}}`. `--quick` keeps the whole run under 3 minutes on a
@@ -13,6 +13,7 @@ Machines are noisy: where a figure can be a ratio against a baseline measured in
   load      the monitor headless (run_test 120x40) with its LiveHub on a simulator at 2,000 realtime events/s:
             lag from each event's server timestamp to the frame that shows it, key presses (tab switches) to
             the frame that answers them, Store counts vs. the simulator's journal, RSS growth after warm-up.
+  load_history  the same, recording every change into an event history (SQLite): keys `..._history`.
   table     tests/perf/table_bench.py: LiveTable with 100,000 rows vs. Textual's DataTable.
   startup   `capwatch --help`; time to the first frame of `capwatch` vs. a bare Textual app, both in a pty.
   idle      `capwatch` in a pty, every channel connected to a still simulator (rate 0): CPU from /proc.
@@ -383,7 +384,9 @@ def live_channels(store) -> list[str]:
             if name.startswith(("capout.ws", "capout.sse")) or (name.startswith("capx.") and name != "capx.companies")]
 
 
-async def bench_load(results: Results, quick: bool, rate: float = 2000) -> None:
+async def bench_load(results: Results, quick: bool, rate: float = 2000, history: bool = False) -> None:
+    """The monitor under load; `history`: recording every change into an event history (SQLite, the default), the
+    keys then end in `_history` (issue 19: the writer must not slow the monitor)."""
     from textual import events
     from textual.app import App
 
@@ -397,8 +400,14 @@ async def bench_load(results: Results, quick: bool, rate: float = 2000) -> None:
     with simulator(rate, seed=11) as sim:
         args = argparse.Namespace(config=os.devnull)
         config = load_config(args, env=child_env(sim.env)).config
-        hub = LiveHub(config, VENDORS)
-        app = CapwatchApp(config, hub=hub)
+        recorder = None
+        if history:
+            from tui.history import History
+
+            recorder = History(str(SCRATCH / "history.sqlite3"))
+        hub = LiveHub(config, VENDORS, recorder=recorder.append if recorder else None)
+        app = CapwatchApp(config, hub=hub, history=recorder)
+        suffix = "_history" if history else ""
 
         recording = False
         pending: list[list] = []  # batches taken, waiting for the frame that shows them
@@ -452,10 +461,10 @@ async def bench_load(results: Results, quick: bool, rate: float = 2000) -> None:
         in_webhook = [False]
         apply, on_webhook = hub.store.apply, hub._on_webhook
 
-        def recorded_apply(event) -> None:
+        def recorded_apply(event, origin: str = "stream") -> None:
             if in_webhook[0]:
                 from_webhook[id(event)] = event.received
-            apply(event)
+            apply(event, origin)
 
         def recorded_on_webhook(*args) -> None:
             in_webhook[0] = True
@@ -470,7 +479,8 @@ async def bench_load(results: Results, quick: bool, rate: float = 2000) -> None:
         app._display = recorded_display
         app.action_show_tab = recorded_show_tab
 
-        log(f"load: monitor headless on --rate {rate:g}, {warmup} s warm-up then {seconds} s")
+        log(f"load: monitor headless on --rate {rate:g}, {warmup} s warm-up then {seconds} s"
+            + (", recording into an event history" if history else ""))
         async with app.run_test(size=SIZE):
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
@@ -536,22 +546,26 @@ async def bench_load(results: Results, quick: bool, rate: float = 2000) -> None:
     dropped = expected - handled
     lags_ms = [lag * 1000 for lag in lags]
     webhook_ms = [lag * 1000 for lag in webhook_lags]
-    results.add("lag_p50_ms", percentile(lags_ms, 0.5), "ms", "<= 100",
+    if recorder is not None:
+        status = recorder.status()
+        results.extra.append(f"load{suffix}: {status['written']:,} of {status['appended']:,} changes recorded "
+                             f"({status['dropped']} dropped), in {recorder.batches:,} transactions")
+    results.add(f"lag_p50_ms{suffix}", percentile(lags_ms, 0.5), "ms", "<= 100",
                 note=f"{len(lags_ms):,} events by stream or webhook (capout, capx, casmo); published "
                      f"{published_rate:,.0f}/s realtime (--rate {rate:g})")
-    results.add("lag_p99_ms", percentile(lags_ms, 0.99), "ms", "<= 250",
+    results.add(f"lag_p99_ms{suffix}", percentile(lags_ms, 0.99), "ms", "<= 250",
                 note=f"max {max(lags_ms, default=float('nan')):,.0f} ms; {frames / elapsed:.1f} frames/s with changes; "
                      f"the {len(webhook_ms):,} by webhook p50 {percentile(webhook_ms, 0.5):,.0f}, "
                      f"p99 {percentile(webhook_ms, 0.99):,.0f} ms")
-    results.add("key_p99_ms", percentile([k * 1000 for k in key_latencies], 0.99), "ms", "<= 100",
+    results.add(f"key_p99_ms{suffix}", percentile([k * 1000 for k in key_latencies], 0.99), "ms", "<= 100",
                 note=f"{len(key_latencies)} tab switches, one per {KEY_INTERVAL} s; p50/max per key: " +
                      ", ".join(f"{key} {percentile(v, 0.5):.0f}/{max(v):.0f}" for key, v in sorted(key_by_tab.items())))
-    results.add("dropped", dropped, "events", "== 0", baseline=expected,
+    results.add(f"dropped{suffix}", dropped, "events", "== 0", baseline=expected,
                 note=f"{delivered:,} streamed + {webhooks:,} webhooks vs {handled:,} handled; {len(streams)} streams, "
                      f"{reconnects} reconnects, {sum(final['webhooks_failed'].values())} webhooks failed, "
                      f"{duplicates} identical bodies (acknowledged, applied once)")
     slope = _slope(rss_samples[len(rss_samples) // 2:]) * 60
-    results.add("rss_growth_mb", rss_end - rss_start, "MB", "<= 50", baseline=rss_start,
+    results.add(f"rss_growth_mb{suffix}", rss_end - rss_start, "MB", "<= 50", baseline=rss_start,
                 note=f"{elapsed:.0f} s after {warmup} s warm-up; last half {slope:+.1f} MB/min; "
                      f"{sum(len(r) for r in hub.store.entities.values()):,} entities in the Store")
     results.extra.append(f"load: the monitor's process used {cpu_share:.0%} of a core (a saturated event loop shows "
@@ -697,9 +711,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="shorter windows: under 3 minutes in all")
     parser.add_argument("--json", metavar="PATH", help="write the figures as JSON")
-    parser.add_argument("--only", metavar="NAMES", help="comma-separated: ingest,load,table,startup,idle,ssh")
+    parser.add_argument("--only", metavar="NAMES",
+                        help="comma-separated: ingest,load,load_history,table,startup,idle,ssh")
     args = parser.parse_args()
-    chosen = set((args.only or "ingest,load,table,startup,idle,ssh").split(","))
+    chosen = set((args.only or "ingest,load,load_history,table,startup,idle,ssh").split(","))
 
     results = Results()
     began = time.monotonic()
@@ -715,6 +730,8 @@ def main() -> None:
             asyncio.run(bench_ingest(results, args.quick))
         if "load" in chosen:
             asyncio.run(bench_load(results, args.quick))
+        if "load_history" in chosen:
+            asyncio.run(bench_load(results, args.quick, history=True))
         if "idle" in chosen:
             bench_idle(results, args.quick)
         if "ssh" in chosen:

@@ -99,7 +99,7 @@ class CapwatchApp(PaneAppMixin, App[int]):
         Binding("q", "quit", "Quit"),
     ]
 
-    def __init__(self, config: Config, *, demo: bool = False, hub: LiveHub | None = None):
+    def __init__(self, config: Config, *, demo: bool = False, hub: LiveHub | None = None, history=None):
         textual_fixes.install()  # no reference cycle per line drawn (see the module)
         super().__init__()
         self.config = config
@@ -108,6 +108,10 @@ class CapwatchApp(PaneAppMixin, App[int]):
         # pydantic imported) when the hub starts, right after the first pane is drawn (`_run_hub`).
         self._own_hub = hub is None
         self.hub = hub or LiveHub(config, vendors.VENDORS)
+        # The event history (tui/history `History`), recording every change the Store makes; None: not recorded.
+        self.history = history
+        if history is not None:
+            self.hub.store.recorder = history.append
         self.is_alert = alert_rule(vendors.VENDORS)
         self.feed = self.hub.store.subscribe()
         self._pane_mounts: dict[str, AwaitMount] = {}
@@ -362,3 +366,5 @@ class CapwatchApp(PaneAppMixin, App[int]):
             gc.set_threshold(*self._thresholds_before)
         self.feed.close()
         await self.hub.stop()
+        if self.history is not None:
+            await self.history.close()  # what is pending is written before the monitor ends

@@ -95,16 +95,19 @@ def run_monitor(command: str, args: argparse.Namespace) -> int:
             # The demo never reads the user's config file: it must work the same on every machine.
             args.config = os.devnull
             loaded = load_config(args, env=env)
-            return _run_app(loaded, demo=True)
+            # The demo records into its own file (tui/history/recording.py), unless its --history says where.
+            return _run_app(loaded, demo=True, history_given=getattr(args, "history", None) is not None)
     loaded = load_config(args)
     return _run_app(loaded, demo=False)
 
 
-def _run_app(loaded, *, demo: bool) -> int:
+def _run_app(loaded, *, demo: bool, history_given: bool = False) -> int:
     from tui.app.app import CapwatchApp
+    from tui.history.recording import open_history
 
     for warning in loaded.warnings:
         print(f"capwatch: {warning}", file=sys.stderr)
-    app = CapwatchApp(loaded.config, demo=demo)
+    history = open_history(loaded.config, demo=demo, explicit=history_given)
+    app = CapwatchApp(loaded.config, demo=demo, history=history)
     app.run()
     return app.return_code or 0

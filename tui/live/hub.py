@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Coroutine, Iterable
 
 from tui.live.events import ChannelState
 from tui.live.integration import Integration
+from tui.live.recording import RecorderHook
 from tui.live.store import Store
 
 if TYPE_CHECKING:  # importing this module stays light: the monitor imports it before its first frame
@@ -25,12 +26,18 @@ WEBHOOKS = "webhooks"  # the receiver's channel
 
 
 class LiveHub:
-    def __init__(self, config: Config, vendors: Iterable[Any], *, store: Store | None = None):
-        """`vendors`: the declarations (tui/vendors/base.py `Vendor`), in the registry's order."""
+    def __init__(self, config: Config, vendors: Iterable[Any], *, store: Store | None = None,
+                 recorder: RecorderHook | None = None):
+        """`vendors`: the declarations (tui/vendors/base.py `Vendor`), in the registry's order. `recorder`: told of
+        every change the Store makes, with its origin (tui/live/recording.py; the event history's `append`)."""
         self.config = config
         self.vendors = {vendor.name: vendor for vendor in vendors}
         self.store = store or Store(timeline_size=config.timeline_size, max_finished=config.max_finished_rows,
                                     kinds=[kind for vendor in self.vendors.values() for kind in vendor.kinds])
+        self.store.kind_services.update((kind.name, vendor.name) for vendor in self.vendors.values()
+                                        for kind in vendor.kinds)
+        if recorder is not None:
+            self.store.recorder = recorder
         self.read_only = bool(config.read_only)
         self.receiver = None  # tui.live.webhooks.WebhookReceiver, once started
         self._integrations: dict[str, Integration] = {}

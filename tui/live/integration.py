@@ -23,9 +23,14 @@ declarations stay plain data that cost nothing to import. No Textual import, her
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
+import time
 from typing import Any, ClassVar, Coroutine, Mapping, Protocol
 
+from tui.live.events import Event
 from tui.live.store import Store
+from tui.text import sanitize_data
 
 
 class Hub(Protocol):
@@ -44,6 +49,14 @@ class Integration:
     # The parts its first complete snapshot is made of ("capx.tasks"): each is marked in `Store.complete` by the
     # channel that read it in full once.
     snapshot_parts: ClassVar[tuple[str, ...]] = ()
+    # Its actions that change something at the vendor, each with the parameters worth keeping (never a credential):
+    # every call is an `action.<name>` event on the timeline (and in the history), with them and its outcome.
+    actions: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name, kept in cls.__dict__.get("actions", {}).items():
+            setattr(cls, name, _recorded_action(name, getattr(cls, name), kept))
 
     def __init__(self, hub: Hub, declaration: Any, settings: Any):
         self.hub = hub
@@ -81,3 +94,31 @@ class Integration:
     def figure_lines(self, figures: Mapping[str, Any]) -> list[str]:
         """Its figures (from a Store snapshot) as `capwatch status` prints them, one line each."""
         return []
+
+
+def _recorded_action(name: str, method: Any, kept: tuple[str, ...]) -> Any:
+    """`method` (an action), applying an `action.<name>` event once it has run: the kept parameters and the
+    outcome ("ok", or "failed" with the error's words); the error is raised on as before."""
+    signature = inspect.signature(method)
+
+    @functools.wraps(method)
+    async def run(self: Integration, *args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind_partial(self, *args, **kwargs).arguments
+        data = {key: bound[key] for key in kept if key in bound}
+        target = str(bound.get(kept[0]) or "") if kept else ""
+        try:
+            result = await method(self, *args, **kwargs)
+        except Exception as error:
+            from tui.live.channel import describe_error
+
+            data.update(outcome="failed", error=describe_error(error))
+            raise
+        else:
+            data["outcome"] = "ok"
+        finally:
+            if "outcome" in data:
+                self.store.apply(Event(time=time.time(), service=self.name, type=f"action.{name}", id=target,
+                                       data=sanitize_data(data)), "action")
+        return result
+
+    return run

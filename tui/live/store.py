@@ -14,6 +14,7 @@ from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
+from tui.live import recording
 from tui.live.events import APP_SERVICE, ChannelHealth, ChannelState, Event, parse_timestamp
 from tui.text import sanitize
 
@@ -201,6 +202,9 @@ class Store:
         # when: `capwatch status` prints once every part it expects is here.
         self.complete: dict[str, float] = {}
         self._feeds: tuple[ChangeFeed, ...] = ()  # a tuple: the hot path iterates it for every event
+        # Told of every change, with its origin (tui/live/recording.py): the event history's hook. None: no one.
+        self.recorder: recording.RecorderHook | None = None
+        self.kind_services: dict[str, str] = {}  # kind -> the service it belongs to (the hub fills it)
 
     # --------------------------------------------------------------------------------------- feeds
 
@@ -218,10 +222,13 @@ class Store:
 
     # --------------------------------------------------------------------------------------- events
 
-    def apply(self, event: Event) -> None:
+    def apply(self, event: Event, origin: str = "stream") -> None:
         """Record one event: timeline, counts, and its patch merged into `entities[kind][id]` (created when
-        missing) when the event carries a kind, a patch and an id."""
+        missing) when the event carries a kind, a patch and an id. `origin`: where it came from, for the recorder
+        (stream, webhook, poll, resync, action, app)."""
         self.timeline.append(event)
+        if self.recorder is not None:
+            self.recorder(event, origin)
         by_type = self.counts.get(event.service)
         if by_type is None:
             by_type = self.counts[event.service] = {}
@@ -248,7 +255,7 @@ class Store:
 
     # --------------------------------------------------------------------------------------- entities
 
-    def upsert(self, kind: str, entity_id: str, fields: dict[str, Any]) -> bool:
+    def upsert(self, kind: str, entity_id: str, fields: dict[str, Any], origin: str = "poll") -> bool:
         """Merge `fields` into an entity (created when missing). Returns whether anything changed."""
         rows = self.entities.setdefault(kind, {})
         row = rows.get(entity_id)
@@ -258,12 +265,24 @@ class Store:
         else:
             changed = _merge(row, fields)
         if changed:
+            if self.recorder is not None:
+                self.recorder(recording.entity_updated(self._service(kind), kind, entity_id, fields), origin)
             self._changed(kind, entity_id)
             if kind in self.finishing:
                 self._track(kind, entity_id, rows[entity_id])
         return changed
 
-    def remove(self, kind: str, entity_id: str) -> bool:
+    def remove(self, kind: str, entity_id: str, origin: str = "resync") -> bool:
+        if not self._remove(kind, entity_id):
+            return False
+        if self.recorder is not None:
+            self.recorder(recording.entity_removed(self._service(kind), kind, entity_id), origin)
+        return True
+
+    def _service(self, kind: str) -> str:
+        return self.kind_services.get(kind, APP_SERVICE)
+
+    def _remove(self, kind: str, entity_id: str) -> bool:
         rows = self.entities.get(kind)
         if rows is None or rows.pop(entity_id, None) is None:
             return False
@@ -308,7 +327,8 @@ class Store:
     def _evict(self, kind: str, finished: OrderedDict[str, None], bound: int) -> None:
         while len(finished) > bound:
             entity_id = next(iter(finished))  # finished longest ago
-            if self.remove(kind, entity_id):  # feeds report it: consumers find no row, and drop theirs
+            # Feeds report it (consumers find no row, and drop theirs); not the recorder: replay drops it again.
+            if self._remove(kind, entity_id):
                 self.evicted[kind] += 1
             else:
                 del finished[entity_id]
@@ -320,6 +340,7 @@ class Store:
         *,
         where: Callable[[dict[str, Any]], bool] | None = None,
         merge: bool = True,
+        origin: str = "resync",
     ) -> int:
         """Resync from a REST listing: the entities of `kind` matching `where(row)` (all when None) become
         exactly `rows`. Ones missing from `rows` are removed; the others are merged (fields known only from
@@ -349,6 +370,8 @@ class Store:
             else:
                 continue
             changed_ids.append(entity_id)
+        if self.recorder is not None and changed_ids:
+            self._record_replace(kind, changed_ids, removed, rows, merge, origin)
         if kind in self.finishing:
             for entity_id in changed_ids[removed:]:  # the feeds hear of ids dropped here as `remove` tells
                 row = current.get(entity_id)
@@ -357,6 +380,18 @@ class Store:
         for feed in self._feeds:
             feed._add_resync(kind, changed_ids)
         return len(changed_ids)
+
+    def _record_replace(self, kind: str, changed_ids: list[str], removed: int, rows: dict[str, dict[str, Any]],
+                        merge: bool, origin: str) -> None:
+        """What a resync changed, as the recorder takes it: each entity dropped, each one merged (a replaced one,
+        `merge=False`, as dropped then merged, so replay ends with exactly its fields)."""
+        service, record = self._service(kind), self.recorder
+        for entity_id in changed_ids[:removed]:
+            record(recording.entity_removed(service, kind, entity_id), origin)
+        for entity_id in changed_ids[removed:]:
+            if not merge:
+                record(recording.entity_removed(service, kind, entity_id), origin)
+            record(recording.entity_updated(service, kind, entity_id, rows[entity_id]), origin)
 
     def get(self, kind: str, entity_id: str) -> dict[str, Any] | None:
         rows = self.entities.get(kind)
@@ -371,6 +406,8 @@ class Store:
         if self.figures.get(name, _MISSING) == value:
             return False
         self.figures[name] = value
+        if self.recorder is not None:
+            self.recorder(recording.figure_event(name, value), "figure")
         for feed in self._feeds:
             feed._add_figure(name)
         return True
@@ -407,6 +444,24 @@ class Store:
         self._health_changed(name)
         self._app_event(f"channel.{state.value}", name, {"state": state.value, "error": error})
 
+    def restore_health(self, event: Event) -> None:
+        """A recorded `channel.*` event (what `set_state` and `record_error` put on the timeline) back on its
+        channel's health, as of the event's time; the caller applies the event itself (replay, team mode)."""
+        data = event.data
+        try:
+            state = ChannelState(data.get("state"))
+        except ValueError:
+            return
+        health = self.channel(event.id, recording.service_of(event.id))
+        if state is not health.state:
+            if state is ChannelState.RECONNECTING:
+                health.reconnects += 1
+            health.state, health.since = state, event.time
+        error = data.get("error")
+        if isinstance(error, str) and error:
+            health.last_error, health.last_error_at = error, event.time
+        self._health_changed(event.id)
+
     def note_event(self, name: str, at: float) -> None:
         health = self.health.get(name) or self.channel(name, "")
         health.events += 1
@@ -432,7 +487,7 @@ class Store:
             feed._add_health(name)
 
     def _app_event(self, event_type: str, entity_id: str, data: dict[str, Any]) -> None:
-        self.apply(Event(time=time.time(), service=APP_SERVICE, type=event_type, id=entity_id, data=data))
+        self.apply(Event(time=time.time(), service=APP_SERVICE, type=event_type, id=entity_id, data=data), "app")
 
     def not_live(self) -> dict[str, float]:
         """Services with a channel that lost its data's currency (reconnecting, failing, stale, failed), each with
@@ -447,7 +502,10 @@ class Store:
 
     def mark_complete(self, part: str) -> None:
         """`part` (e.g. "capx.tasks") has had its first complete snapshot."""
-        self.complete.setdefault(part, time.time())
+        if part not in self.complete:
+            self.complete[part] = time.time()
+            if self.recorder is not None:
+                self.recorder(recording.complete_event(part), "app")
 
     # --------------------------------------------------------------------------------------- export
 

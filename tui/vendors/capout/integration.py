@@ -17,6 +17,7 @@ CREDITS = "capout.credits"  # the figure the credits poller sets
 
 class CapOutIntegration(Integration):
     snapshot_parts = ("capout.documents", CREDITS)
+    actions = {"upload": ("xn_address", "path", "url", "file_name")}
 
     def __init__(self, hub, declaration, settings: Any):
         super().__init__(hub, declaration, settings)
@@ -52,7 +53,7 @@ class CapOutIntegration(Integration):
         row["updated_at"] = row.get("created_at")
         event = document_event({**row, "type": "document.uploaded"})
         if event is not None:
-            self.store.apply(event)
+            self.store.apply(event, "action")
         if self.realtime is not None:
             await self.realtime.follow(reply.document_id)
         return reply

@@ -130,7 +130,7 @@ class CapOutRealtime(Channel):
         gone from it. The backfill that follows brings the new one's."""
         gone = list(self.store.rows("documents"))
         self.store.apply(Event(time=time.time(), service="capout", type="organization.changed", id=organization,
-                               data={"organization_id": organization, "documents_dropped": len(gone)}))
+                               data={"organization_id": organization, "documents_dropped": len(gone)}), "resync")
         self.store.replace("documents", {})
         self.uploaded.clear()
 
@@ -243,14 +243,14 @@ class CapOutRealtime(Channel):
                 raise
             event = document_event(status.model_dump(mode="json"))
             if event is not None and not already_known(self.store, event):
-                self.store.apply(event)
+                self.store.apply(event, "resync")
         self.store.mark_complete("capout.documents")
 
     def forget(self, document_id: str, reason: str) -> None:
         self.uploaded.discard(document_id)
         if self.store.get("documents", document_id) is not None:
             self.store.apply(Event(time=time.time(), service="capout", type="document.gone", id=document_id,
-                                   data={"document_id": document_id, "error": reason}))
+                                   data={"document_id": document_id, "error": reason}), "resync")
             self.store.remove("documents", document_id)
 
 

@@ -14,6 +14,8 @@ from tui.vendors.captain.live import CaptainDatabases, CaptainJobs, database_row
 
 class CaptainIntegration(Integration):
     snapshot_parts = ("captain.databases", "captain.files", "captain.jobs")
+    actions = {"create_database": ("name",), "delete_database": ("name",), "delete_file": ("file_id", "database_name"),
+               "index": ("database_name", "source", "bucket_name", "file_uri")}
 
     def __init__(self, hub, declaration, settings: Any):
         super().__init__(hub, declaration, settings)
@@ -46,7 +48,7 @@ class CaptainIntegration(Integration):
 
     async def delete_file(self, database_name: str, file_id: str) -> DeleteResponse:
         reply = await self.client.delete_file(database_name, file_id)
-        self.store.remove("files", f"{database_name}/{file_id}")
+        self.store.remove("files", f"{database_name}/{file_id}", "action")
         return reply
 
     async def index(self, source: str, database_name: str, bucket_name: str, *, file_uri: str | None = None,
@@ -73,4 +75,4 @@ class CaptainIntegration(Integration):
         return await self.client.query(question, database_name, include_files=include_files)
 
     async def _refresh_databases(self) -> None:
-        self.store.replace("databases", database_rows(await self.client.list_databases()))
+        self.store.replace("databases", database_rows(await self.client.list_databases()), origin="action")

@@ -82,14 +82,15 @@ class CaptainDatabases(Poller):
             if before is None or any(before.get(k) != v for k, v in row.items()):
                 self.store.apply(Event(time=now, service="captain",
                                        type="database.discovered" if before is None else "database.updated",
-                                       id=str(name), data=row, kind="databases", patch=row))
-        self.store.replace("databases", rows)
+                                       id=str(name), data=row, kind="databases", patch=row), "poll")
+        self.store.replace("databases", rows, origin="poll")
         self.store.note_event(self.name, now)
         self.store.mark_complete("captain.databases")
         for name in fresh:
             await self.refresh_files(name)
         for name in previous - rows.keys():
-            self.store.replace("files", {}, where=lambda row, name=name: row.get("database_name") == name)
+            self.store.replace("files", {}, where=lambda row, name=name: row.get("database_name") == name,
+                               origin="poll")
         self.store.mark_complete("captain.files")
 
     async def refresh_files(self, database_name: str) -> None:
@@ -99,7 +100,8 @@ class CaptainDatabases(Poller):
             row = sanitize_data(summary.model_dump(mode="json"))
             row["database_name"] = database_name
             rows[f"{database_name}/{summary.file_id}"] = row
-        self.store.replace("files", rows, where=lambda row: row.get("database_name") == database_name)
+        self.store.replace("files", rows, where=lambda row: row.get("database_name") == database_name,
+                           origin="poll")
 
 
 class CaptainJobs(Poller):
@@ -131,7 +133,7 @@ class CaptainJobs(Poller):
             return
         self.store.upsert("indexing_jobs", job_id, {"job_id": job_id, "database_name": database_name,
                                                    "source": source, "status": "processing", "done": False,
-                                                   "progress": 0.0, "started_at": _iso_now()})
+                                                   "progress": 0.0, "started_at": _iso_now()}, "action")
 
     async def poll(self) -> None:
         for job_id in self.running():
@@ -154,7 +156,7 @@ class CaptainJobs(Poller):
             self.store.apply(Event(time=parse_timestamp(status.timestamp) or now, service="captain",
                                    type="indexing.completed" if status.done else "indexing.progress",
                                    id=job_id, data=sanitize_data(status.model_dump(mode="json")),
-                                   kind="indexing_jobs", patch=row, received=now))
+                                   kind="indexing_jobs", patch=row, received=now), "poll")
             if status.done and row.get("database_name"):
                 await self.databases.refresh_files(row["database_name"])
         self.store.mark_complete("captain.jobs")
@@ -163,8 +165,9 @@ class CaptainJobs(Poller):
         """A job the server answers 404 for is gone: its row goes, an event says so."""
         row = self.store.get("indexing_jobs", job_id) or {}
         self.store.apply(Event(time=time.time(), service="captain", type="indexing.gone", id=job_id,
-                               data={"job_id": job_id, "database_name": row.get("database_name"), "error": reason}))
-        self.store.remove("indexing_jobs", job_id)
+                               data={"job_id": job_id, "database_name": row.get("database_name"), "error": reason}),
+                         "poll")
+        self.store.remove("indexing_jobs", job_id, "poll")
 
 
 def _iso_now() -> str:

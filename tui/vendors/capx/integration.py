@@ -18,6 +18,8 @@ RATE_LIMIT = "capx.rate_limit"  # the figure every reply updates (publish_capx_f
 
 class CapxIntegration(Integration):
     snapshot_parts = ("capx.companies", "capx.agents", "capx.tasks", "capx.costs")
+    actions = {"set_paused": ("company_id", "paused"), "decide_task": ("task_id", "approve"),
+               "run_playbook": ("playbook_id", "company_id")}
 
     def __init__(self, hub, declaration, settings: Any):
         super().__init__(hub, declaration, settings)
@@ -48,7 +50,7 @@ class CapxIntegration(Integration):
         data = {"type": payload.get("event"), "timestamp": payload.get("timestamp"), **data}
         if self.seen.remember(data):
             self.store.apply(activity_event(data, company_id=str(data.get("company_id") or ""),
-                                            received=received_at))
+                                            received=received_at), "webhook")
         if data.get("type") == "company.created" and data.get("company_id"):
             # A new company's activity goes to its own stream: open it now, not at the next company poll.
             self.hub.spawn(self.watch([str(data["company_id"])]), "capx.watch-new-company")
@@ -67,18 +69,18 @@ class CapxIntegration(Integration):
 
     async def set_paused(self, company_id: str, paused: bool) -> Company:
         company = await (self.client.pause_company(company_id) if paused else self.client.resume_company(company_id))
-        self.store.upsert("companies", company_id, sanitize_data(company.model_dump(mode="json")))
+        self.store.upsert("companies", company_id, sanitize_data(company.model_dump(mode="json")), "action")
         return company
 
     async def decide_task(self, task_id: str, approve: bool) -> Task:
         task = await (self.client.approve_task(task_id) if approve else self.client.reject_task(task_id))
-        self.store.upsert("tasks", task_id, sanitize_data(task.model_dump(mode="json")))
+        self.store.upsert("tasks", task_id, sanitize_data(task.model_dump(mode="json")), "action")
         return task
 
     async def run_playbook(self, playbook_id: str, company_id: str) -> PlaybookRun:
         run = await self.client.run_playbook(playbook_id, company_id)
         row = sanitize_data(run.model_dump(mode="json"))
-        self.store.upsert("runs", row.get("id") or playbook_id, row)
+        self.store.upsert("runs", row.get("id") or playbook_id, row, "action")
         return run
 
     async def playbooks(self) -> list[Playbook]:

@@ -110,7 +110,7 @@ async def resync_company(client: CapxClient, store: Store, company_id: str) -> N
 
 async def refresh_costs(client: CapxClient, store: Store, company_id: str) -> None:
     costs = await client.get_costs(company_id)
-    store.upsert("costs", company_id, sanitize_data(costs.model_dump(mode="json")))
+    store.upsert("costs", company_id, sanitize_data(costs.model_dump(mode="json")), "resync")
 
 
 class SeenActivity:
@@ -224,7 +224,7 @@ def drop_gone_companies(store: Store, companies: dict[str, dict[str, Any]]) -> N
         store.replace(kind, {}, where=lambda row: str(row.get("company_id") or "") not in companies)
     for company_id in gone:
         store.apply(Event(time.time(), "capx", "company.gone", company_id,
-                          {"company_id": company_id, "reason": "no longer listed by the server"}))
+                          {"company_id": company_id, "reason": "no longer listed by the server"}), "resync")
 
 
 async def snapshot_once(client: CapxClient, store: Store) -> None:

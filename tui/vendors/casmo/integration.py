@@ -15,6 +15,7 @@ from tui.vendors.casmo.live import casmo_webhook_event, submitted_job_row
 
 class CasmoIntegration(Integration):
     snapshot_parts = ("casmo.jobs",)
+    actions = {"submit": ("path", "kind", "mode", "workflow_id")}
 
     def __init__(self, hub, declaration, settings: Any):
         super().__init__(hub, declaration, settings)
@@ -25,7 +26,7 @@ class CasmoIntegration(Integration):
         self.store.mark_complete("casmo.jobs")
 
     def apply_webhook(self, payload: dict[str, Any], received_at: float) -> None:
-        self.store.apply(casmo_webhook_event(payload, received_at))
+        self.store.apply(casmo_webhook_event(payload, received_at), "webhook")
 
     async def submit(self, path: str, *, kind: str, mode: str = "callback",
                      workflow_id: str | None = None) -> JobAccepted | JobResult:
@@ -41,5 +42,5 @@ class CasmoIntegration(Integration):
         if existing.get("completed_at"):  # the webhook beat the reply: keep its completion
             row = {**row, **existing}
         self.store.apply(Event(time=time.time(), service=self.name, type=f"{kind}.submitted", id=row["job_id"],
-                               data=row, kind="jobs", patch=row))
+                               data=row, kind="jobs", patch=row), "action")
         return reply
