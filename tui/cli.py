@@ -93,10 +93,16 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_argument("--type", metavar="PATTERN", help="only event types matching this glob, e.g. 'task.*'")
 
     from tui.history.command import add_arguments as add_history_arguments  # argparse only: no database import
+    from tui.history.command import add_replay_arguments
 
     history = commands.add_parser("history", help="recorded events, as tail prints them (no server needed)")
     _add_config_flags(history, subcommand=True)
     add_history_arguments(history)
+    history.add_argument("--demo", action="store_true", help="the demo's history (demo-history.sqlite3)")
+
+    replay = commands.add_parser("replay", help="the monitor on a recorded period, read-only (no server needed)")
+    _add_config_flags(replay, subcommand=True)
+    add_replay_arguments(replay)
     return parser
 
 
@@ -174,6 +180,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from tui.history.command import run_history
 
             return run_history(args)
+        if command == "replay":
+            from tui.app.replay import run_replay
+
+            return run_replay(args)
         if command in ("monitor", "demo"):
             from tui.app.launch import run_monitor
 

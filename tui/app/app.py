@@ -36,6 +36,7 @@ from tui.live.hub import LiveHub
 from tui.vendors.base import Tab, Vendor, load
 
 FRAME_INTERVAL = 1 / 20  # the most often the screen follows the Store
+RECALL_WAIT = 2.0  # seconds the start waits for the last hours of the history, at most
 QUIT_WAIT = 5.0  # seconds a quit waits for start-up to finish mounting the panes, at most
 GC_THRESHOLDS = (700, 10, 1000)  # Python's (700, 10, 10), full collections a hundred times rarer (`_start_up`)
 
@@ -176,6 +177,7 @@ class CapwatchApp(PaneAppMixin, App[int]):
         keys. A full pass now comes every minute or two (100 to 150 ms). What only a full pass frees (cyclic
         garbage that lived past a young collection) is ~1 MB a minute since the fixes in textual_fixes.py and
         the KeyBar, so waiting that long costs no memory (tests/perf/soak.py --monitor: flat)."""
+        await self._recall_history()
         await self.mount_panes(self.FIRST_TAB)
         pane = self.active_pane()
         if pane is not None and not self._tab_chosen and len(self.screen_stack) == 1:
@@ -199,6 +201,26 @@ class CapwatchApp(PaneAppMixin, App[int]):
         self._thresholds_before = gc.get_threshold()
         gc.set_threshold(*GC_THRESHOLDS)
         self.started_up.set()
+
+    async def _recall_history(self) -> None:
+        """The last hours of events from the history on the timeline (and the alerts among them), marked as history,
+        before the panes read it and before the LiveHub starts; read in a worker thread, waited for RECALL_WAIT at
+        most (a history that is slow or cannot be read: the monitor starts without it)."""
+        if self.history is None:
+            return
+        from tui.history.reading import recent_events
+
+        store = self.hub.store
+        try:
+            events = await asyncio.wait_for(recent_events(self.history.setting, store.timeline.maxlen or 10_000),
+                                            RECALL_WAIT)
+        except Exception:
+            return
+        store.recall(events)
+        alerts = [event for event in events if self.is_alert(event)]
+        room = (self.alerts.maxlen or 0) - len(self.alerts)
+        if room > 0 and alerts:
+            self.alerts.extendleft(reversed(alerts[-room:]))
 
     def on_mount(self) -> None:
         first_pane_shown = asyncio.Event()

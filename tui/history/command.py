@@ -23,6 +23,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", metavar="N", type=_positive, help="only the newest N matches (still oldest first)")
 
 
+def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
+    """`capwatch replay`'s (tui/app/replay.py runs it)."""
+    parser.add_argument("--since", metavar="WHEN", type=_when, default=None,
+                        help="from this time: 10m, 2h ago, or an ISO time (default: 1h ago)")
+    parser.add_argument("--until", metavar="WHEN", type=_when, help="up to this time (default: the end)")
+    parser.add_argument("--speed", metavar="N", type=_speed, default=1.0, help="1 to 100 times the recorded pace")
+    parser.add_argument("--demo", action="store_true", help="replay the demo's history (demo-history.sqlite3)")
+
+
+def _speed(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 1 <= value <= 100:
+        raise argparse.ArgumentTypeError("a speed from 1 to 100")
+    return value
+
+
 def _when(text: str) -> float:
     from tui.history.records import parse_when
 
@@ -59,10 +78,11 @@ def format_record(record: Record) -> str:
 def run_history(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     from tui.config import load_config
     from tui.history.core import History
-    from tui.history.setting import parse_setting
+    from tui.history.recording import setting_for
 
-    # The history setting as the monitor reads it: file < CAPWATCH_HISTORY < --history (checked by the config).
-    setting = parse_setting(load_config(args).config.history)
+    # The history setting as the monitor reads it: file < CAPWATCH_HISTORY < --history (checked by the config);
+    # --demo: the demo's own file.
+    setting = setting_for(load_config(args).config, demo=getattr(args, "demo", False))
     if not setting.enabled:
         print("capwatch: history is off (history = \"off\"): nothing is recorded", file=sys.stderr)
         return 2

@@ -98,6 +98,7 @@ class Query:
     limit: int | None = None
     origins: tuple[str, ...] = ()
     types: tuple[str, ...] | None = field(default=None, repr=False)  # the glob resolved by the back end
+    exclude_types: tuple[str, ...] = ()  # e.g. the state rows (tui/live/recording.py), for a timeline
 
     def resolve_types(self, known: Iterable[str]) -> "Query":
         """The types the glob matches among `known` (the catalog of types recorded): exact fnmatch semantics,
@@ -106,7 +107,7 @@ class Query:
             return self
         matched = tuple(sorted(t for t in set(known) if fnmatch.fnmatchcase(t, self.type_glob)))
         return Query(self.since, self.until, self.services, self.type_glob, self.grep, self.limit, self.origins,
-                     matched)
+                     matched, self.exclude_types)
 
 
 def like_pattern(text: str) -> str:
@@ -157,6 +158,8 @@ class WhereBuilder:
                 clauses.append("1 = 0")
             else:
                 member("type", query.types)
+        if query.exclude_types:
+            clauses.append(f"type NOT IN ({', '.join(param(t) for t in query.exclude_types)})")
         if search is not None:
             clause, value = search
             clauses.append(clause.replace("?", param(value)))

@@ -22,6 +22,7 @@ snapshot, never to the Events tab. The recorder must return at once and must not
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
 from tui.live.events import APP_SERVICE, Event
@@ -76,3 +77,19 @@ def figure_value(event: Event) -> Any:
 
 def complete_event(part: str) -> Event:
     return Event(time=time.time(), service=service_of(part) or APP_SERVICE, type=SNAPSHOT_COMPLETE, id=part, data={})
+
+
+@dataclass(slots=True)
+class RecalledEvent(Event):
+    """An event read back from the history (the monitor's start, a search reaching back): shown marked as history,
+    until the live layer delivers the same event again (`recall_key` equal) and the live one takes its place."""
+
+
+def recalled(event: Event) -> RecalledEvent:
+    return RecalledEvent(time=event.time, service=event.service, type=event.type, id=event.id, data=event.data,
+                         kind=event.kind, patch=event.patch, received=event.received)
+
+
+def recall_key(event: Event) -> tuple:
+    """What makes a live event the same as a recalled one: a stream's backfill or a resync repeats it."""
+    return (event.service, event.type, event.id, round(event.time, 3))

@@ -253,6 +253,13 @@ class Store:
         for feed in self._feeds:
             feed._add_event(event)
 
+    def recall(self, events: list[Event]) -> None:
+        """Put events read back from the history (oldest first) on the timeline before the live ones, as room
+        allows; entities, counts and feeds are not touched (the live layer brings the present)."""
+        room = (self.timeline.maxlen or len(events)) - len(self.timeline)
+        if room > 0 and events:
+            self.timeline = deque([*events[-room:], *self.timeline], maxlen=self.timeline.maxlen)
+
     # --------------------------------------------------------------------------------------- entities
 
     def upsert(self, kind: str, entity_id: str, fields: dict[str, Any], origin: str = "poll") -> bool:

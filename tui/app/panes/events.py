@@ -28,6 +28,7 @@ from tui.app.toolkit.filter_box import FilterablePane, FilterBox
 from tui.app.widgets.event_table import EventTable, TimelineReader
 from tui.app.widgets.table import Column, LiveTable
 from tui.live.events import APP_SERVICE, Event
+from tui.live.recording import RecalledEvent, recall_key
 from tui.text import sanitize
 from tui.vendors import VENDORS
 
@@ -57,12 +58,31 @@ def type_matcher(pattern: str) -> Callable[[str], bool] | None:
     return lambda event_type: pattern in event_type.lower()
 
 
+def from_history(render: Callable[[dict[str, Any]], Any]) -> Callable[[dict[str, Any]], Any]:
+    """A cell drawn dim when its event was read back from the history (not yet confirmed by live data)."""
+    def cell(row: dict[str, Any]) -> Any:
+        value = render(row)
+        if row["event"].__class__ is RecalledEvent:
+            value = value.copy() if isinstance(value, Text) else Text(str(value))
+            value.stylize("dim")
+        return value
+
+    return cell
+
+
+def summary_cell(row: dict[str, Any]) -> Any:
+    event = row["event"]
+    if event.__class__ is RecalledEvent:  # marked: "↺ history" before its summary
+        return Text.assemble(("↺ history ", "dim italic"), (summarize(event), "dim"))
+    return summarize(event)
+
+
 EVENT_COLUMNS = [
-    Column("time", "Time", width=8, render=lambda row: clock(row.get("time"))),
-    Column("service", "Service", width=8, render=service_cell),
-    Column("type", "Type", width=22, render=type_cell),
-    Column("id", "ID", width=16),
-    Column("summary", "Summary", render=lambda row: summarize(row["event"])),
+    Column("time", "Time", width=8, render=from_history(lambda row: clock(row.get("time")))),
+    Column("service", "Service", width=8, render=from_history(service_cell)),
+    Column("type", "Type", width=22, render=from_history(type_cell)),
+    Column("id", "ID", width=16, render=from_history(lambda row: row.get("id") or "")),
+    Column("summary", "Summary", render=summary_cell),
 ]
 
 
@@ -94,6 +114,11 @@ class EventsPane(FilterablePane, Pane):
         self.pending = 0  # events that arrived (and pass the filters) while paused
         self.dropped = 0  # events a burst squeezed out of the frames, since start
         self._status_shown: str | None = None
+        self._recalled: dict[tuple, int] = {}  # a history event shown -> its sequence, until a live one repeats it
+        self._superseded: set[int] = set()  # history events a live one took the place of
+        self.found: list[tuple[int, Event]] = []  # older events a search found in the history (sequences < 0)
+        self._searched: str = ""
+        self._searching = False
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="events-toolbar"):
@@ -140,6 +165,7 @@ class EventsPane(FilterablePane, Pane):
         self._next_seq += len(entries)
         overflow = max(0, len(self.buffer) + len(entries) - capacity)
         evicted = [seq for seq, _ in islice(self.buffer, overflow)]
+        evicted += self._confirm(entries)
         for _ in range(overflow):
             self.buffer.popleft()
         self.buffer.extend(entries)
@@ -154,6 +180,20 @@ class EventsPane(FilterablePane, Pane):
             self.table.update_rows(changes)
         self._show_status()
 
+    def _confirm(self, entries: list[tuple[int, Event]]) -> list[int]:
+        """Remember the history events among `entries`; the history rows that live ones among them repeat (a
+        backfill, a resync) leave the table: the live row takes their place. Returns their sequences."""
+        recalled, gone = self._recalled, []
+        for seq, event in entries:
+            if event.__class__ is RecalledEvent:
+                recalled[recall_key(event)] = seq
+            elif recalled:
+                old = recalled.pop(recall_key(event), None)
+                if old is not None:
+                    gone.append(old)
+                    self._superseded.add(old)
+        return gone
+
     def _matches(self, event: Event) -> bool:
         if self._service != "all" and event.service != self._service:
             return False
@@ -162,8 +202,9 @@ class EventsPane(FilterablePane, Pane):
     def _rebuild(self) -> None:
         """The table from the buffer (up to the pause point when paused): one set_rows."""
         last = self._paused_through if self.paused else self._next_seq
-        self.table.set_rows({str(seq): event_row(event) for seq, event in self.buffer
-                             if seq <= last and self._matches(event)})
+        superseded = self._superseded
+        self.table.set_rows({str(seq): event_row(event) for seq, event in (*self.found, *self.buffer)
+                             if seq <= last and seq not in superseded and self._matches(event)})
 
     def _show_status(self) -> None:
         table = self.table
@@ -175,6 +216,9 @@ class EventsPane(FilterablePane, Pane):
         text.append(f"  {shown}", style="dim")
         if self.dropped:
             text.append(f"  {self.dropped:,} dropped", style="yellow")
+        if self._searching or self.found:
+            text.append("  ↺ searching history…" if self._searching else f"  ↺ {len(self.found):,} older from history",
+                        style="dim")
         if text.plain != self._status_shown:
             self._status_shown = text.plain
             self.query_one("#events-status", Static).update(text)
@@ -237,7 +281,43 @@ class EventsPane(FilterablePane, Pane):
         if message.box.id == "events-type":
             self._type_match = type_matcher(message.value)
             self._rebuild()
-        self._show_status()  # the text filter is the table's own: only the counts change
+        elif message.box.id == "events-text":
+            self._search_history(message.value)
+        self._show_status()
+
+    def _search_history(self, text: str) -> None:
+        """A text filter reaches back through the history too: the older events that hold it join the table
+        (marked as history), from a worker, never holding the screen up."""
+        text = sanitize(text, single_line=True).strip()
+        setting = getattr(getattr(self.capwatch, "history", None), "setting", None)
+        if setting is None or text == self._searched:
+            return
+        self._searched = text
+        if self.found:
+            self.found = []
+            self._rebuild()
+        self._searching = len(text) >= 3
+        if self._searching:
+            self.run_worker(self._search(setting, text), group="events-history", exclusive=True,
+                            exit_on_error=False, description="search the history for the text filter")
+
+    async def _search(self, setting, text: str) -> None:
+        import asyncio
+
+        from tui.history.reading import search_events
+
+        await asyncio.sleep(0.3)  # typing: search once the text has settled (exclusive: a newer one replaces this)
+        oldest = self.buffer[0][1].time if self.buffer else None
+        try:
+            events = await search_events(setting, text, until=oldest)
+        except Exception as error:  # a history that cannot be read: the search stays in memory
+            events = []
+            self.capwatch.toast(f"history search: {sanitize(str(error), single_line=True)[:120]}")
+        if text == self._searched:
+            self._searching = False
+            self.found = [(n - len(events), event) for n, event in enumerate(events)]
+            self._rebuild()
+            self._show_status()  # the text filter is the table's own: only the counts change
 
     def on_live_table_row_selected(self, message: LiveTable.RowSelected) -> None:
         event = message.row.get("event")
