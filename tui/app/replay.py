@@ -63,6 +63,7 @@ def run_replay(args: argparse.Namespace) -> int:
 
     from tui import vendors
     from tui.config import load_config
+    from tui.history.command import unreadable
     from tui.history.core import History
     from tui.history.recording import setting_for
     from tui.history.replay import ReplayHub, load_period
@@ -71,12 +72,9 @@ def run_replay(args: argparse.Namespace) -> int:
     config = loaded.config
     config.read_only = True  # nothing is sent anywhere: replay has no vendor connection, and offers no action
     setting = setting_for(config, demo=args.demo)
-    if not setting.enabled:
-        print("capwatch: history is off (history = \"off\"): nothing to replay", file=sys.stderr)
-        return 2
-    if setting.backend == "sqlite" and not setting.path.exists():
-        print(f"capwatch: no history recorded yet at {setting.describe()}", file=sys.stderr)
-        return 1
+    refused = unreadable(setting)
+    if refused:
+        return refused
     since = args.since if args.since is not None else time.time() - 3600
 
     async def load():

@@ -75,6 +75,17 @@ def format_record(record: Record) -> str:
     return time.strftime("%Y-%m-%d ", time.localtime(record.event.time)) + format_event(record.event)
 
 
+def unreadable(setting) -> int:
+    """0 when the history `setting` names can be read; else says why on stderr and returns the exit code."""
+    if not setting.enabled:
+        print("capwatch: history is off (history = \"off\"): nothing is recorded", file=sys.stderr)
+        return 2
+    if setting.backend == "sqlite" and not setting.path.exists():
+        print(f"capwatch: no history recorded yet at {setting.describe()}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def run_history(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     from tui.config import load_config
     from tui.history.core import History
@@ -83,12 +94,9 @@ def run_history(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     # The history setting as the monitor reads it: file < CAPWATCH_HISTORY < --history (checked by the config);
     # --demo: the demo's own file.
     setting = setting_for(load_config(args).config, demo=getattr(args, "demo", False))
-    if not setting.enabled:
-        print("capwatch: history is off (history = \"off\"): nothing is recorded", file=sys.stderr)
-        return 2
-    if setting.backend == "sqlite" and not setting.path.exists():
-        print(f"capwatch: no history recorded yet at {setting.describe()}", file=sys.stderr)
-        return 1
+    refused = unreadable(setting)
+    if refused:
+        return refused
     history = History(setting)
     try:
         import asyncio
