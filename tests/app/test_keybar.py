@@ -50,7 +50,7 @@ async def test_the_first_tabs_keys_show_from_the_start():
     app = offline_app()
     async with app.run_test(size=(120, 40)):
         bar = app.query_one(KeyBar)
-        await eventually(lambda: "a Alerts" in bar.text, message=lambda: f"the key bar shows {bar.text!r}")
+        await eventually(lambda: "a Acknowledge" in bar.text, message=lambda: f"the key bar shows {bar.text!r}")
         assert "⏎ Open" in bar.text
         await eventually(app.started_up.is_set)  # the other panes are still being mounted: let them finish
 

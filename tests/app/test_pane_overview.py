@@ -49,7 +49,7 @@ def document(store: Store, doc_id: str, status: str) -> None:
 def alert(host: Host, event_type: str, entity_id: str, **data) -> Event:
     event = Event(time=time.time(), service="capx", type=event_type, id=entity_id, data=data)
     host.hub.store.apply(event)
-    host.alerts.append(event)
+    host.alerts.add([event])
     return event
 
 
@@ -172,7 +172,7 @@ async def test_sparklines_count_events_per_service_per_second(monkeypatch):
         assert sum(pane.rates.series("capout", time.time())) == 31
 
 
-async def test_latest_alerts_newest_first_and_enter_opens_one():
+async def test_every_open_alert_newest_first_and_enter_opens_one():
     host = host_with()
     async with host.run_test(size=(120, 40)) as pilot:
         for n in range(12):
@@ -180,25 +180,29 @@ async def test_latest_alerts_newest_first_and_enter_opens_one():
         hostile = alert(host, "agent.error", "ag_1", error="\x1b]0;pwned\x07[@click=app.quit]x[/]")
         pane = await settle(host, pilot)
         table = pane.alerts_table
-        assert table.row_count == 10
+        assert table.row_count == 13  # every open alert, not the last ten: the table scrolls
         rows = [table.get_row(row_id) for row_id in table.row_ids]
-        assert rows[0]["event"] is hostile and rows[1]["subject"] == "Approve 11"
+        assert rows[0]["event"] is hostile and rows[1]["subject"].plain == "Approve 11 — approval required"
         text = screen_text(host)
         assert "[@click=app.quit]x[/]" in text and "\x1b" not in text and "\x07" not in text
+        assert "13 open · newest first" in text
 
         pane.focus_default()
         await pilot.press("down", "enter")
         await pilot.pause()
-        assert isinstance(host.screen, DetailScreen)
-        assert host.screen.value["id"] == "tsk_11"
-        assert host.screen.value["data"] == {"title": "Approve 11"}
+        assert isinstance(host.screen, DetailScreen)  # the test host has no tabs: the detail alone
+        assert host.screen.value["alert"] == "capx task.approval_required: Approve 11 — approval required"
+        [line] = host.screen.value["recent_events"]  # one line per event of the entity, newest first
+        assert line.endswith(" task.approval_required · Approve 11")
+        event = host.screen.value["event"]
+        assert event["id"] == "tsk_11" and event["data"] == {"title": "Approve 11"}
         await pilot.press("escape")
         await pilot.pause()
 
         # A newer alert goes on top; the cursor stays on the alert it was on.
         alert(host, "costs.threshold_reached", "co_1", total_usd=120, threshold_usd=100)
         await settle(host, pilot)
-        assert table.get_row(table.row_ids[0])["subject"] == "co_1 — $120 of $100"
+        assert table.get_row(table.row_ids[0])["subject"].plain == "co_1 — threshold reached: $120 of $100"
         assert table.get_row(table.cursor_row_id)["event"].id == "tsk_11"
 
 

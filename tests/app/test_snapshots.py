@@ -14,7 +14,7 @@ from tests.helpers.pane_host import StubHub
 from tui import wall_clock
 from tui.app.app import CapwatchApp
 from tui.app.query_history import QueryHistory
-from tui.config import load_config
+from tui.config import Config, load_config
 from tui.live.store import Store
 from tui.sim.core import SimOptions
 
@@ -105,3 +105,9 @@ def test_health_with_the_receiver_under_attack(snap_compare, frozen):
     store.health["webhooks"].counters.update(accepted=1204, duplicates=3, evicted=236, timeouts=64, refused=12)
     store.count("capx.co_195jmsnd", "bad_messages", 2)
     assert snap_compare(app, terminal_size=(120, 40), press=["h"])
+
+
+def test_first_run(snap_compare, frozen, monkeypatch):
+    """No key, no config: the Overview says what to run (`capwatch init`, `capwatch demo`)."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", "/home/operator/.config")
+    assert snap_compare(CapwatchApp(Config()), terminal_size=SIZES["80x24"])

@@ -106,6 +106,7 @@ def test_the_environment_variables_are_a_contract():
         "CAPWATCH_CAPOUT_TRANSPORT": "capout.transport", "CAPWATCH_PROFILE": "profile",
         "CAPWATCH_MAX_FINISHED_ROWS": "max_finished_rows", "CAPWATCH_MAX_OUTPUT_KBPS": "max_output_kbps",
         "CAPWATCH_HISTORY": "history",
+        "CAPWATCH_ALERT_TOASTS": "alert_toasts", "CAPWATCH_ALERT_BELL": "alert_bell",
     }
     from tui.sim.core import SimOptions
 
@@ -127,6 +128,8 @@ def test_every_environment_variable_reaches_its_field(variable, dotted):
         "max_output_kbps": "12.5",
         "max_finished_rows": "5000",
         "history": "off",
+        "alert_toasts": "0",
+        "alert_bell": "approval, Costs.*",
     }
     section, _, field = dotted.rpartition(".")
     value = values[field]
@@ -141,7 +144,8 @@ def test_every_environment_variable_reaches_its_field(variable, dotted):
         target = getattr(target, part)
     shown = target.get_secret_value() if hasattr(target, "get_secret_value") else target
     expected = {"port": 8999, "read_only": True, "base_url": "http://127.0.0.1:1/x",
-                "max_output_kbps": 12.5, "max_finished_rows": 5000}.get(field, value)
+                "max_output_kbps": 12.5, "max_finished_rows": 5000, "alert_toasts": False,
+                "alert_bell": "approval,costs.*"}.get(field, value)
     assert shown == expected
 
 
@@ -215,6 +219,10 @@ def test_bad_files_name_the_file_and_the_field(tmp_path, text, expected):
         ({"CAPWATCH_READ_ONLY": "maybe"}, "environment variable CAPWATCH_READ_ONLY: read_only"),
         ({"CASMO_BASE_URL": "api.casmoai.com"}, "environment variable CASMO_BASE_URL: casmo.base_url must be"),
         ({"CAPWATCH_CAPOUT_TRANSPORT": "udp"}, "environment variable CAPWATCH_CAPOUT_TRANSPORT: capout.transport"),
+        ({"CAPWATCH_ALERT_BELL": "approval,loud"},
+         "environment variable CAPWATCH_ALERT_BELL: alert_bell 'loud' is neither all, failure, approval nor an event "
+         "type like costs.*"),
+        ({"CAPWATCH_ALERT_TOASTS": "maybe"}, "environment variable CAPWATCH_ALERT_TOASTS: alert_toasts"),
     ],
 )
 def test_bad_environment_values_name_the_variable(env, expected):

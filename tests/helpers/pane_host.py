@@ -13,6 +13,7 @@ from typing import Any, Iterable
 
 from textual.app import App, ComposeResult
 
+from tui.app.alerts import AlertLog
 from tui.app.toolkit.host import PaneAppMixin
 from tui.app.widgets.keybar import KeyBar
 from tui.config import Config
@@ -39,6 +40,12 @@ class StubHub(SimpleNamespace):
             return None
         return self.vendors.setdefault(name, SimpleNamespace())
 
+    async def run(self) -> None:  # as a LiveHub, for a CapwatchApp handed this hub: nothing to start
+        return None
+
+    async def stop(self) -> None:
+        return None
+
 
 class PaneHost(PaneAppMixin, App):
     CSS_PATH = [str(path) for path in sorted(STYLES.glob("*.tcss"))]  # as the app loads them
@@ -49,7 +56,7 @@ class PaneHost(PaneAppMixin, App):
         self.config = config or Config()
         self.pane_factory = pane_factory
         self.feed = self.hub.store.subscribe()
-        self.alerts = []
+        self.alerts = AlertLog()
         self.demo = False
 
     def compose(self) -> ComposeResult:

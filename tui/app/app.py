@@ -9,10 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import time
-from collections import deque
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Iterable
 
 from textual import events
 from textual.app import App, ComposeResult, SystemCommand
@@ -24,11 +22,13 @@ from textual.widgets import TabbedContent, TabPane
 
 from tui import vendors
 from tui.app import textual_fixes
+from tui.app.alerts import SNOOZES, AlertLog, alert_rule, bell_rule
 from tui.app.header import HeaderBar
 from tui.app.widgets.banner import IncidentBanner, mark_stale_panes
 from tui.app.pacing import OutputBudget, metered_driver
 from tui.app.panes.base import Pane
 from tui.app.toolkit.host import PaneAppMixin
+from tui.app.widgets.alert_toast import AlertToast
 from tui.app.widgets.keybar import KeyBar
 from tui.config import Config
 from tui.live.events import Event
@@ -59,24 +59,6 @@ def monitor_tabs(declared: Iterable[Vendor]) -> tuple[Tab, ...]:
     return (OVERVIEW_TAB, *(tab for vendor in declared for tab in vendor.tabs), EVENTS_TAB)
 
 
-def alert_rule(declared: Iterable[Vendor]) -> Callable[[Event], bool]:
-    """Whether an event is an alert, as the vendors declare: its type is one of its vendor's `alert_types`, or the
-    entity it carries reached one of its vendor's `alert_statuses`."""
-    types = {vendor.name: vendor.alert_types for vendor in declared}
-    statuses = {vendor.name: vendor.alert_statuses for vendor in declared if vendor.alert_statuses}
-
-    def is_alert(event: Event) -> bool:
-        if event.type in types.get(event.service, ()):
-            return True
-        wanted = statuses.get(event.service)
-        if wanted is None or not isinstance(event.data, dict):
-            return False
-        status = event.data.get("status")
-        return isinstance(status, str) and status in wanted
-
-    return is_alert
-
-
 class CapwatchApp(PaneAppMixin, App[int]):
     """The monitor. What its panes may use of it (hub, store, config, alerts, read_only, toast, toast_error) is
     `PaneApp` (tui/app/toolkit/host.py), shared with the pane tests' host."""
@@ -97,6 +79,7 @@ class CapwatchApp(PaneAppMixin, App[int]):
           for n, (tab, label) in enumerate(TABS, start=1) if n <= 9),
         Binding("question_mark", "help", "Keys", key_display="?"),
         Binding("h", "health", "Health", show=False),
+        Binding("m", "mute", "Mute alerts", show=False),
         Binding("q", "quit", "Quit"),
     ]
 
@@ -122,10 +105,9 @@ class CapwatchApp(PaneAppMixin, App[int]):
         self._started = False  # the first frame is drawn and `_start_up` mounts the panes
         self.started_up = asyncio.Event()  # `_start_up` is done: every pane is mounted
         self._tab_chosen = False  # a tab was asked for (number key, palette) before start-up focused the first
-        self.alerts: deque[Event] = deque(maxlen=200)
+        self.alerts = AlertLog(muted=not config.alert_toasts)  # every alert kept; the Overview lists the open ones
         self.frames = 0  # repaints that had something to show (benchmarks read it)
         self.output_budget = OutputBudget(config.max_output_kbps * 1000)
-        self._toast_window: deque[float] = deque(maxlen=5)
         self._thresholds_before: tuple[int, ...] | None = None  # the collector as it was before `_start_up` set it
 
     def get_driver_class(self):
@@ -140,6 +122,7 @@ class CapwatchApp(PaneAppMixin, App[int]):
             for tab_id, label in self.TABS:
                 yield TabPane(label, id=tab_id)
         yield KeyBar()
+        yield AlertToast(self.alerts, rings=bell_rule(self.config.alert_bell), id="alert-toast")
 
     def _start_pane_mounts(self, tabs: Iterable[str]) -> list[AwaitMount]:
         tabbed = self.query_one(TabbedContent)
@@ -231,7 +214,7 @@ class CapwatchApp(PaneAppMixin, App[int]):
         self.set_interval(1.0, self.tick_second, name="clock")
         # A hub handed in may hold data already (snapshots, benchmarks): show it without waiting for a change.
         self.update_health()
-        self.alerts.extend(event for event in self.hub.store.timeline if self.is_alert(event))
+        self.alerts.add(event for event in self.hub.store.timeline if self.is_alert(event))
 
     # ------------------------------------------------------------------------------------------- frames
 
@@ -296,22 +279,10 @@ class CapwatchApp(PaneAppMixin, App[int]):
             pane.tick()
 
     def _collect_alerts(self, events: Iterable[Event]) -> None:
-        is_alert = self.is_alert
-        fresh = [event for event in events if is_alert(event)]
-        if not fresh:
-            return
-        self.alerts.extend(fresh)
-        # A burst of alerts is one toast, and never more than five toasts in ten seconds.
-        now = time.monotonic()
-        if len(self._toast_window) == self._toast_window.maxlen and now - self._toast_window[0] < 10:
-            return
-        self._toast_window.append(now)
-        if len(fresh) == 1:
-            from tui.app.toolkit.cells import describe_alert  # with the panes, after the first frame
-
-            self.notify(describe_alert(fresh[0]), title="Alert", severity="warning", markup=False)
-        else:
-            self.notify(f"{len(fresh)} new alerts: see Overview", title="Alerts", severity="warning", markup=False)
+        """New alerts into the log, and to the notice (one toast that counts: tui/app/widgets/alert_toast.py)."""
+        fresh = self.alerts.add(event for event in events if self.is_alert(event))
+        if fresh:
+            self.query_one(AlertToast).arrive(fresh)
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key) and not self.screen_stack:
@@ -371,6 +342,40 @@ class CapwatchApp(PaneAppMixin, App[int]):
 
         self.push_screen(HealthScreen())
 
+    # ------------------------------------------------------------------------------------------- alerts
+
+    def action_mute(self) -> None:
+        """m: mute the alert notice and the bell, or (muted or snoozed) tell again. Alerts still list."""
+        if self.alerts.silenced():
+            self.alerts.tell()
+            self.toast("Alert toasts on")
+        else:
+            self.alerts.mute()
+            self.toast("Alert toasts and the bell muted; the Overview still lists every alert (m unmutes)")
+        self.query_one(AlertToast).quiet_changed()
+
+    def snooze_alerts(self, minutes: int) -> None:
+        self.alerts.snooze(minutes * 60)
+        self.set_timer(minutes * 60, self.query_one(AlertToast).quiet_changed, name="snooze ends")
+        self.toast(f"Alert toasts and the bell snoozed: {self.alerts.quiet_words()}")
+        self.query_one(AlertToast).quiet_changed()
+
+    def open_entity(self, event: Event) -> None:
+        """An alert's (or an event's) entity: its vendor's tab shown with the entity selected, then its detail with
+        its recent events on top (Escape leaves the operator on the row, ready to act on it)."""
+        self.run_worker(self._open_entity(event), group="open-entity", exclusive=True, exit_on_error=False,
+                        description="show an entity in its tab")
+
+    async def _open_entity(self, event: Event) -> None:
+        vendor = vendors.BY_NAME.get(event.service)
+        if vendor is not None and vendor.tabs and event.kind and event.id:
+            await self.action_show_tab(vendor.tabs[0].id)
+            pane = self.active_pane()
+            if pane is not None:
+                pane.catch_up()  # what it held while hidden (the entity itself, maybe) before looking for it
+                pane.show_entity(event.kind, event.id)
+        PaneAppMixin.open_entity(self, event)
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for n, (tab, label) in enumerate(self.TABS, start=1):
@@ -379,6 +384,15 @@ class CapwatchApp(PaneAppMixin, App[int]):
         yield SystemCommand("Channel health", "Every channel's state, last event, reconnects and error",
                             self.action_health)
         yield SystemCommand("Keys", "Every key of every tab", self.action_help)
+        quiet = self.alerts.silenced()
+        yield SystemCommand("Alerts: unmute toasts" if quiet else "Alerts: mute toasts",
+                            "Alert toasts and the bell back on (m)" if quiet else
+                            "No alert toasts and no bell until unmuted; the Overview still lists alerts (m)",
+                            self.action_mute)
+        for minutes in SNOOZES:
+            span = f"{minutes} minutes" if minutes < 60 else f"{minutes // 60} hour"
+            yield SystemCommand(f"Alerts: snooze toasts for {span}", f"No alert toasts and no bell for {span}",
+                                lambda minutes=minutes: self.snooze_alerts(minutes))
         for pane in self.query(Pane):
             yield from pane.commands()
 

@@ -150,6 +150,7 @@ class HelpScreen(_Modal):
         for n, (_, label) in enumerate(self.app.TABS, start=1):  # type: ignore[attr-defined]
             table.add_row(str(n), f"show {label.split(' ', 1)[1]}")
         for key, text in (("?", "this list"), ("h", "channel health"), ("ctrl+p", "command palette: every action"),
+                          ("m", "mute or unmute alert toasts and the bell (the palette snoozes them)"),
                           ("tab / shift+tab", "move focus"), ("q", "quit")):
             table.add_row(key, text)
         table.add_row(Text("Tables", style="bold underline"), "")

@@ -13,6 +13,25 @@ from tui.vendors import VENDORS
 from tui.vendors.base import Vendor, load
 
 
+# What `alert_bell` may name besides event-type globs (`costs.*`): the bell rings for these alerts only.
+ALERT_BELL_WORDS = {
+    "all": "every alert",
+    "failure": "an entity failed or is in error (a document, an extraction, an agent)",
+    "approval": "a task awaits approval",
+}
+
+
+def alert_bell_words(value: str | None) -> list[str]:
+    return [word.strip().lower() for word in (value or "").split(",") if word.strip()]
+
+
+def check_alert_bell(value: str) -> str:
+    for word in alert_bell_words(value):
+        if word not in ALERT_BELL_WORDS and "." not in word and "*" not in word:
+            raise ValueError(f"{word!r} is neither {', '.join(ALERT_BELL_WORDS)} nor an event type like costs.*")
+    return ",".join(alert_bell_words(value))
+
+
 class WebhookSettings(Section):
     """The local receiver for the vendors that sign webhooks: loopback by default (webhooks reach it through a
     tunnel the operator runs)."""
@@ -46,6 +65,9 @@ class Config(Section):
     max_output_kbps = Setting(float, 24.0, bounds=(0, 1_000_000), env="CAPWATCH_MAX_OUTPUT_KBPS")
     # The event history: "" (the default SQLite file), a path, sqlite:///PATH, postgresql://... or "off".
     history = Setting(str, "", check=check_history, env="CAPWATCH_HISTORY", flag="history")
+    # false: alert toasts (and the bell) start muted, `m` unmutes; the alerts that ring the bell: none by default.
+    alert_toasts = Setting(bool, True, env="CAPWATCH_ALERT_TOASTS")
+    alert_bell = Setting(str, "", check=check_alert_bell, env="CAPWATCH_ALERT_BELL")
 
     def services(self) -> dict[str, VendorSettings]:
         """Each vendor's section, by name, in the registry's order."""

@@ -90,6 +90,11 @@ class Pane(PaneActions, Container):
         """Once a second while this tab is shown and uncovered (the app's one clock): ages, countdowns and
         sparklines follow time. Every pane ticks in the same frame as the header clock."""
 
+    def show_entity(self, kind: str, entity_id: str) -> bool:
+        """Select the entity `kind`/`entity_id` where this pane lists it (an alert's Enter); False when it does not
+        list it."""
+        return False
+
     def focus_default(self) -> None:
         """Give focus to the pane's main widget when its tab is shown by key."""
         for widget in self.query("*"):

@@ -301,6 +301,23 @@ class CapxPane(FilterablePane, Pane):
                 "runs": "Run"}.get(kind, "Row")
         self.app.push_screen(DetailScreen(f"{what} {message.row_id}", row))
 
+    def show_entity(self, kind: str, entity_id: str) -> bool:
+        """A company, or an agent, task, run or cost of one: the company selected, its detail on that tab."""
+        if kind in ("companies", "costs"):
+            company_id: Any = entity_id
+        else:
+            row = self.store.get(kind, entity_id)
+            company_id = row.get("company_id") if row else None
+        if not isinstance(company_id, str) or not self.reveal(self.table("companies"), company_id):
+            return False
+        if company_id != self.selected:
+            self._show_company(company_id, reset_cursor=True)
+        if kind in DETAIL_TABS:
+            self.query_one("#capx-detail", TabbedContent).active = f"capx-tab-{kind}"
+            if kind == "costs" or not self.reveal(self.table(kind), entity_id):
+                self.table(kind).focus()
+        return True
+
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         event.stop()  # the detail tabs are this pane's business, not the app's tabs
 

@@ -5,6 +5,10 @@ The pane keeps its own copy of the recent timeline (bounded like the Store's) an
 that pass the service and type filters; the free-text filter is the table's own. Each frame's batch is one
 `update_rows` call however many events it brings; a paused table is not touched at all, and resuming or
 changing a filter is one `set_rows`.
+
+"Alerts only" (`a`) shows the app's alert log instead: every alert kept (tui/app/alerts.py ALERT_HISTORY, far
+longer than the timeline keeps events), acknowledged ones marked, each saying what it is about by name; the
+service, type and text filters apply to it as to the timeline.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from textual.containers import Horizontal
 from textual.widgets import Select, Static
 
 from tui import wall_clock
+from tui.app.alerts import Alert
 from tui.app.panes.base import Pane
 from tui.app.screens import DetailScreen
 from tui.app.toolkit.cells import clock, event_detail, service_cell, summarize, type_cell
@@ -48,6 +53,14 @@ def event_row(event: Event) -> dict[str, Any]:
             "status": status if isinstance(status, str) else None, "event": event}
 
 
+def alert_row(alert: Alert, store: Any) -> dict[str, Any]:
+    """An alert in the "alerts only" view: its event's row, summarized by what the alert says."""
+    words = alert.text(store)
+    if alert.acknowledged:
+        words = Text("✓ acknowledged · ", style="green").append_text(words)
+    return {**event_row(alert.event), "alert": words}
+
+
 def type_matcher(pattern: str) -> Callable[[str], bool] | None:
     """A glob (`task.*`) when the pattern has a wildcard, else a substring; case-insensitive. None: all."""
     pattern = sanitize(pattern, single_line=True).strip().lower()
@@ -72,9 +85,12 @@ def from_history(render: Callable[[dict[str, Any]], Any]) -> Callable[[dict[str,
 
 def summary_cell(row: dict[str, Any]) -> Any:
     event = row["event"]
+    summary = row.get("alert") or summarize(event)  # an alert's row says what the alert says
     if event.__class__ is RecalledEvent:  # marked: "↺ history" before its summary
-        return Text.assemble(("↺ history ", "dim italic"), (summarize(event), "dim"))
-    return summarize(event)
+        body = summary.copy() if isinstance(summary, Text) else Text(str(summary))
+        body.stylize("dim")
+        return Text.assemble(("↺ history ", "dim italic"), body)
+    return summary
 
 
 EVENT_COLUMNS = [
@@ -100,6 +116,7 @@ class EventsPane(FilterablePane, Pane):
         Binding("c", "cycle_service", "Service"),
         Binding("p", "pause", "Pause"),
         Binding("f", "follow", "Follow"),
+        Binding("a", "alerts_only", "Alerts only"),
     ]
 
     def __init__(self, *, id: str | None = None, classes: str | None = None):
@@ -119,6 +136,8 @@ class EventsPane(FilterablePane, Pane):
         self.found: list[tuple[int, Event]] = []  # older events a search found in the history (sequences < 0)
         self._searched: str = ""
         self._searching = False
+        self.alerts_only = False  # the table shows the app's alert log, not the timeline
+        self._alerts_shown: int | None = None  # the log's version the table shows
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="events-toolbar"):
@@ -172,6 +191,8 @@ class EventsPane(FilterablePane, Pane):
         fresh = [(seq, event) for seq, event in entries if self._matches(event)]
         if self.paused:
             self.pending += len(fresh)
+        elif self.alerts_only:
+            self._show_alerts()
         elif len(fresh) + len(evicted) >= len(self.buffer):  # most of the table changes: rebuild it
             self._rebuild()
         else:
@@ -200,11 +221,30 @@ class EventsPane(FilterablePane, Pane):
         return self._type_match is None or self._type_match(event.type)
 
     def _rebuild(self) -> None:
-        """The table from the buffer (up to the pause point when paused): one set_rows."""
+        """The table from the buffer (up to the pause point when paused), or the alert log: one set_rows."""
+        if self.alerts_only:
+            self._show_alerts(force=True)
+            return
         last = self._paused_through if self.paused else self._next_seq
         superseded = self._superseded
         self.table.set_rows({str(seq): event_row(event) for seq, event in (*self.found, *self.buffer)
                              if seq <= last and seq not in superseded and self._matches(event)})
+
+    def _show_alerts(self, *, force: bool = False) -> None:
+        """The alert log as the table (alerts only), when it changed since shown."""
+        log = self.capwatch.alerts
+        if log.version == self._alerts_shown and not force:
+            return
+        self._alerts_shown = log.version
+        store = self.store
+        self.table.set_rows({f"a{alert.seq}": alert_row(alert, store) for alert in log.entries
+                             if self._matches(alert.event)})
+
+    def tick(self) -> None:
+        """An alert acknowledged elsewhere shows here within a second."""
+        if self.alerts_only and not self.paused:
+            self._show_alerts()
+            self._show_status()
 
     def _show_status(self) -> None:
         table = self.table
@@ -212,7 +252,9 @@ class EventsPane(FilterablePane, Pane):
             text = Text(f"⏸ Paused — {self.pending:,} new events", style="bold yellow")
         else:
             text = Text("● follow" if table.follow else "○ follow off", style="green" if table.follow else "dim")
-        shown = f"{table.row_count:,}/{len(self.buffer):,}"
+        if self.alerts_only:
+            text.append("  ▲ alerts only (a)", style="bold yellow")
+        shown = f"{table.row_count:,}/{len(self.capwatch.alerts) if self.alerts_only else len(self.buffer):,}"
         text.append(f"  {shown}", style="dim")
         if self.dropped:
             text.append(f"  {self.dropped:,} dropped", style="yellow")
@@ -257,6 +299,14 @@ class EventsPane(FilterablePane, Pane):
         else:
             self._rebuild()
             self.pending = 0
+        self._show_status()
+
+    def action_alerts_only(self) -> None:
+        """a: the alert log (every alert kept, acknowledged or not), or the timeline again."""
+        self.alerts_only = not self.alerts_only
+        self._rebuild()
+        if self.table.follow:
+            self.table.set_follow(True)  # to the newest
         self._show_status()
 
     def action_follow(self) -> None:
@@ -323,6 +373,9 @@ class EventsPane(FilterablePane, Pane):
         event = message.row.get("event")
         if isinstance(event, Event):
             message.stop()
+            if "alert" in message.row:  # as on the Overview: the entity in its tab, with its recent events
+                self.capwatch.open_entity(event)
+                return
             self.app.push_screen(DetailScreen(f"{event.service} {event.type} {event.id}".strip(), event_detail(event)))
 
     def commands(self):
@@ -330,6 +383,8 @@ class EventsPane(FilterablePane, Pane):
                             self.action_pause)
         yield SystemCommand("Events: follow newest on / off", "Keep the cursor on the newest event",
                             self.action_follow)
+        yield SystemCommand("Events: alerts only on / off", "Every alert kept, acknowledged or not, by name (a)",
+                            self.action_alerts_only)
         for service in SERVICE_CHOICES:
             yield SystemCommand(f"Events: show {service}", f"Only {service} events in the Events tab"
                                 if service != "all" else "Events of every service",

@@ -1,5 +1,7 @@
 """The Overview tab: credits and rate limit, what each service holds by status, events per second per service
-over the last minute, and the latest alerts.
+over the last minute, and every alert not yet acknowledged, newest first (Enter opens its entity, `a`
+acknowledges it: it leaves this list and stays in the Events tab's "alerts only" view). With no service set up
+at all (a first run), it says how to set one up.
 
 Everything here is derived incrementally: status counts are adjusted from the ids each batch names (a full
 recount only for a resynced kind), event rates are one counter per service per second, and the alerts come from
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.console import Group, RenderableType
@@ -22,9 +25,9 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from tui import wall_clock
+from tui.app.alerts import entity_status
 from tui.app.panes.base import Pane
-from tui.app.screens import DetailScreen
-from tui.app.toolkit.cells import alert_subject, clock, event_detail, service_cell, type_cell
+from tui.app.toolkit.cells import clock, service_cell, type_cell
 from tui.app.widgets.event_table import EventTable, TimelineReader
 from tui.app.widgets.meters import (
     NO_VALUE, Meter, RateCounter, count_words, duration_words, level_style, pick, seconds_words, sparkline_text,
@@ -65,7 +68,6 @@ SPARK_WIDTH_NARROW = 12  # 5 s each, to leave the counts a line each at 80 colum
 STATUS_RANK = {"failed": 0, "error": 0, "rejected": 0, "awaiting_approval": 1}  # what needs a look comes first
 STATUS_LABELS = {"awaiting_approval": "awaiting"}  # the colour says the rest; keeps a row on one line
 WIDE = 100  # at this width and above the tab has two columns
-ALERTS_SHOWN = 10
 CAPX_RATE_LOW = 0.1  # below this fraction left the rate-limit line turns red whatever level_style says
 
 
@@ -226,8 +228,29 @@ ALERT_COLUMNS = [
     Column("time", "Time", width=8, render=lambda row: clock(row.get("time"))),
     Column("service", "Service", width=8, render=service_cell),
     Column("type", "Type", width=22, render=type_cell),
-    Column("subject", "Subject"),
+    Column("subject", "Alert"),
 ]
+
+FIRST_RUN = ("No service is set up: no API key for {services}.\n"
+             "  capwatch init   asks for your keys and writes the config file\n"
+             "                  {path}\n"
+             "                  (or give them in the environment: README, Configuration)\n"
+             "  capwatch demo   shows the monitor working on its built-in simulator")
+
+
+def first_run_text() -> Text:
+    """What the Overview says when no service has a key: what to run."""
+    from tui.config import default_config_path
+
+    path = str(default_config_path())
+    home = str(Path.home())
+    if path.startswith(home + "/"):
+        path = "~" + path[len(home):]
+    titles = [vendor.title for vendor in VENDORS]
+    services = ", ".join(titles[:-1]) + f" or {titles[-1]}" if len(titles) > 1 else "".join(titles)
+    text = Text(FIRST_RUN.format(services=services, path=sanitize(path, single_line=True)))
+    text.highlight_words(["capwatch init", "capwatch demo"], style="bold cyan")
+    return text
 
 
 class OverviewPane(Pane):
@@ -236,7 +259,10 @@ class OverviewPane(Pane):
     WANTS_EVENTS = True
     WANTS_FIGURES = True
 
-    BINDINGS: ClassVar = [Binding("a", "focus_alerts", "Alerts")]
+    BINDINGS: ClassVar = [
+        Binding("a", "acknowledge", "Acknowledge"),
+        Binding("A", "acknowledge_all", "Acknowledge all", key_display="A", show=False),
+    ]
 
     def __init__(self, *, id: str | None = None, classes: str | None = None):
         super().__init__(id=id, classes=classes)
@@ -244,7 +270,7 @@ class OverviewPane(Pane):
         self.rates = RateCounter(RATE_WINDOW)
         self.counts: dict[str, Counter] = {kind: Counter() for kind in self.KINDS}
         self._status: dict[str, dict[str, str]] = {kind: {} for kind in self.KINDS}  # kind -> id -> status
-        self._alerts_seen: tuple[int, int] | None = None
+        self._alerts_seen: tuple | None = None
 
     def compose(self) -> ComposeResult:
         with Container(id="overview-top"):
@@ -258,12 +284,23 @@ class OverviewPane(Pane):
                              classes="overview-title wide-only")
                 yield ActivityBoard(id="overview-activity")
         with Vertical(id="overview-alerts-box"):
-            yield Static(Text.assemble(("Alerts", "bold"), ("  newest first · Enter opens one", "dim")),
-                         classes="overview-title")
-            yield EventTable(ALERT_COLUMNS, id="overview-alerts")
+            first_run = Static(first_run_text(), id="overview-first-run")
+            first_run.border_title = "Getting started"
+            yield first_run
+            yield Static(Text("Alerts", style="bold"), id="overview-alerts-title", classes="overview-title")
+            yield EventTable(ALERT_COLUMNS, id="overview-alerts", name="alerts")
 
     def on_mount(self) -> None:
+        # A first run (no service has a key): what to do, where the alerts would be (there can be none).
+        first_run = not any(map(self.capwatch.hub.is_on, self.service_names()))
+        self.query_one("#overview-first-run").display = first_run
+        self.query_one("#overview-alerts-title").display = not first_run
+        self.alerts_table.display = not first_run
         self.refresh_all()
+
+    @staticmethod
+    def service_names() -> list[str]:
+        return [vendor.name for vendor in VENDORS]
 
     def on_resize(self) -> None:
         self.set_class(self.size.width >= WIDE, "-wide")
@@ -437,48 +474,69 @@ class OverviewPane(Pane):
         self.query_one(ActivityBoard).show(lines)
 
     def _show_alerts(self, *, force: bool = False) -> None:
-        alerts = self.capwatch.alerts
-        seen = (len(alerts), id(alerts[-1]) if alerts else 0)
+        """Every open alert, newest first (the table scrolls; it draws only what fits), and the title."""
+        log = self.capwatch.alerts
+        quiet = log.quiet_words()
+        seen = (log.version, quiet)
         if seen == self._alerts_seen and not force:
             return
         self._alerts_seen = seen
-        newest = list(alerts)[-ALERTS_SHOWN:][::-1]
-        # Row ids must stay with their alert while newer ones push in: time received + object identity.
-        self.alerts_table.set_rows({f"{event.received!r}:{id(event)}": {
-            "time": event.time, "service": event.service, "type": event.type, "subject": alert_subject(event),
-            "status": event.data.get("status") if isinstance(event.data, dict) else None,
-            "event": event} for event in newest})
+        alerts = log.open()
+        # Row ids are the alerts' numbers in the log: they stay with their alert while newer ones push in.
+        store = self.store
+        self.alerts_table.set_rows({str(alert.seq): {
+            "time": alert.event.time, "service": alert.event.service, "type": alert.event.type,
+            "subject": alert.text(store), "status": entity_status(alert.event), "event": alert.event, "alert": alert}
+            for alert in alerts})
+        title = Text("Alerts", style="bold")
+        title.append(f"  {len(alerts)} open · newest first · Enter opens · a acknowledges", style="dim")
+        if quiet:
+            title.append(f" · {quiet}", style="yellow")
+        self.query_one("#overview-alerts-title", Static).update(title)
 
     def tick(self) -> None:
-        """Sparklines move left and the rate-limit reset counts down."""
+        """Sparklines move left and the rate-limit reset counts down; a snooze that ended shows."""
         now = wall_clock.now()
         self._show_activity(now)
         self._show_capx_rate(self.query_one("#meter-capx-rate", Meter), now)
+        self._show_alerts()
 
     # ---------------------------------------------------------------------------------------- keys
 
     def focus_default(self) -> None:
         self.alerts_table.focus()
 
-    def action_focus_alerts(self) -> None:
-        self.alerts_table.focus()
-
     def on_live_table_row_selected(self, message: EventTable.RowSelected) -> None:
         event = message.row.get("event")
         if isinstance(event, Event):
             message.stop()
-            self.open_alert(event)
-
-    def open_alert(self, event: Event) -> None:
-        self.app.push_screen(DetailScreen(f"Alert: {event.service} {event.type} {event.id}".strip(),
-                                          event_detail(event)))
+            self.capwatch.open_entity(event)
 
     def action_open_latest_alert(self) -> None:
-        alerts = self.capwatch.alerts
+        alerts = self.capwatch.alerts.open()
         if alerts:
-            self.open_alert(alerts[-1])
+            self.capwatch.open_entity(alerts[0].event)
         else:
-            self.capwatch.toast("No alerts yet")
+            self.capwatch.toast("No open alerts")
+
+    def action_acknowledge(self) -> None:
+        """a: the selected alert leaves the list (the Events tab's "alerts only" view keeps it)."""
+        table = self.alerts_table
+        row = table.get_row(table.cursor_row_id) if table.cursor_row_id is not None else None
+        if row is None:
+            self.capwatch.toast("No alert selected")
+            return
+        self.capwatch.alerts.acknowledge([row["alert"].seq])
+        self._show_alerts()
+
+    def action_acknowledge_all(self) -> None:
+        """A: every open alert (the Events tab's "alerts only" view keeps them)."""
+        done = self.capwatch.alerts.acknowledge(alert.seq for alert in self.capwatch.alerts.open())
+        self._show_alerts()
+        self.capwatch.toast(f"Acknowledged {done} alert{'' if done == 1 else 's'}")
 
     def commands(self):
-        yield SystemCommand("Latest alert", "Open the newest alert as JSON (Overview)", self.action_open_latest_alert)
+        yield SystemCommand("Latest alert", "Open the newest open alert's entity (Overview)",
+                            self.action_open_latest_alert)
+        yield SystemCommand("Alerts: acknowledge all", "Every open alert leaves the Overview's list; Events keeps "
+                            "them (A)", self.action_acknowledge_all)

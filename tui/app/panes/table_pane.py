@@ -54,6 +54,9 @@ class TablePane(FilterablePane, Pane):
     def focus_default(self) -> None:
         self.table.focus()
 
+    def show_entity(self, kind: str, entity_id: str) -> bool:
+        return kind == self.KIND and self.reveal(self.table, entity_id)
+
     def on_live_table_row_selected(self, message: LiveTable.RowSelected) -> None:
         self.app.push_screen(DetailScreen(f"{self.TITLE[:-1] if self.TITLE.endswith('s') else self.TITLE} "
                                           f"{message.row_id}", message.row))

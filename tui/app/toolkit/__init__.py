@@ -5,7 +5,7 @@
     actions.py     which actions a pane offers (`vendor_action`: its service must be on; a mutation in read-only
                    mode says so) for keys and palette alike, and how a mutation runs (ask, worker, toast)
     filter_box.py  `FilterBox`: `/` filters the focused table, Enter keeps the filter, Escape clears it
-    cells.py       every formatter a table cell or an alert uses (ages, clocks, money, statuses, bars, alerts)
+    cells.py       every formatter a table cell uses (ages, clocks, money, statuses, bars, events)
 
 Nothing is imported here: the monitor imports `host` and `actions` before its first frame, the rest with the panes.
 """

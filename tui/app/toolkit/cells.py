@@ -1,9 +1,9 @@
-"""Every formatter a table cell or an alert uses, in one place: the panes import them from here, never from
+"""Every formatter a table cell uses, in one place: the panes import them from here, never from
 each other. Each takes what the server sent (anything: a missing field, a string where a number belongs) and
 gives sanitized text, `rich.text.Text` where there is colour; never markup.
 
-No vendor module and no widget is imported here: the panes import it after the first frame, and the app for its
-alert toasts.
+No vendor module and no widget is imported here: the panes import it after the first frame. What an alert says is
+tui/app/alerts.py's (`alert_words`).
 """
 
 from __future__ import annotations
@@ -243,23 +243,6 @@ def summarize(event: Event) -> str:
     if "dropped" in data:
         parts.append(f"{data['dropped']} events not shown (burst)")
     return sanitize(" · ".join(parts)[:SUMMARY_MAX], single_line=True)
-
-
-def alert_subject(event: Event) -> str:
-    """What an alert is about and what went wrong: "policy.pdf — OCR failed", "$510 of $500"."""
-    data = event.data if isinstance(event.data, dict) else {}
-    subject = (data.get("file_name") or data.get("filename") or data.get("title") or data.get("name")
-               or event.id or "")
-    error = data.get("error") or data.get("message")
-    if "total_usd" in data:
-        error = f"${data.get('total_usd')} of ${data.get('threshold_usd', '?')}"
-    text = f"{subject} — {error}" if error and subject else str(subject or error or "")
-    return sanitize(text, single_line=True)
-
-
-def describe_alert(event: Event) -> str:
-    """An alert in one line, for a toast: "capx agent.error: Bob — quota exceeded"."""
-    return sanitize(f"{event.service} {event.type}: {alert_subject(event)}", single_line=True)
 
 
 def event_detail(event: Event) -> dict[str, Any]:

@@ -174,6 +174,20 @@ class FilterablePane:
     def filter_box(self) -> FilterBox:
         return self.query_one(FilterBox)  # type: ignore[attr-defined]
 
+    def reveal(self, table: LiveTable, row_id: str) -> bool:
+        """Put the cursor on `row_id` of `table` and focus it; a filter that hides the row is cleared (its box
+        with it). False when the table has no such row."""
+        if table.get_row(row_id) is None:
+            return False
+        if row_id not in table.row_ids:
+            box = self.filter_box()
+            if box.target is table and box.value:
+                box.action_clear()
+            table.filter_text = ""
+        table.move_cursor(table.row_ids.index(row_id))
+        table.focus()
+        return True
+
     def action_filter(self) -> None:
         focused = self.app.focused  # type: ignore[attr-defined]
         mine = focused is not None and self in focused.ancestors and hasattr(focused, "filter_text")

@@ -7,11 +7,12 @@ implement it, and both take its behaviour from `PaneAppMixin`, so the test host 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol, Sequence, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from tui.text import sanitize
 
 if TYPE_CHECKING:
+    from tui.app.alerts import AlertLog
     from tui.live.events import Event
     from tui.live.store import Store
 
@@ -41,7 +42,7 @@ class PaneApp(Protocol):
 
     hub: Hub
     config: Any  # tui.config.Config: defaults the forms offer (CapOut's xn address), the Captain key
-    alerts: Sequence[Event]  # the alerts collected so far, oldest first
+    alerts: AlertLog  # the alerts collected so far (as a sequence: their events, oldest first), acknowledged or not
 
     @property
     def store(self) -> Store: ...
@@ -55,6 +56,11 @@ class PaneApp(Protocol):
 
     def toast_error(self, message: str) -> None:
         """An error that stays a while; `message` is sanitized, never read as markup."""
+        ...
+
+    def open_entity(self, event: Event) -> None:
+        """The entity an alert (or an event) is about: its tab with it selected, where the app has one, and its
+        detail with its recent events."""
         ...
 
 
@@ -73,6 +79,13 @@ class PaneAppMixin:
 
     def toast(self, message: str) -> None:
         self.notify(sanitize(message, single_line=True), markup=False)  # type: ignore[attr-defined]
+
+    def open_entity(self, event: Event) -> None:
+        from tui.app.alerts import alert_detail
+        from tui.app.screens import DetailScreen
+
+        title = f"{event.service} {event.type} {event.id}".strip()
+        self.push_screen(DetailScreen(title, alert_detail(event, self.store)))  # type: ignore[attr-defined]
 
     def toast_error(self, message: str) -> None:
         self.notify(sanitize(message, single_line=True), title="Error", severity="error",  # type: ignore[attr-defined]

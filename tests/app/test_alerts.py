@@ -1,0 +1,326 @@
+"""Alerts an operator can act on: what each says (names, companies, failures and their reasons, from the Store), one
+toast that counts instead of a stream, mute and snooze, the bell only for what was chosen, acknowledging, Enter on
+an alert opening its entity in its own tab, the alert history in Events, and what a first run says."""
+
+from __future__ import annotations
+
+import time
+
+from textual.command import CommandPalette
+
+from tests.helpers.pane_host import StubHub
+from tests.helpers.waiting import eventually
+from tui.app.alerts import (
+    BELL_GAP, SHOW_SECONDS, TOAST_GAP, AlertLog, ToastPolicy, alert_rule, alert_words, bell_rule,
+)
+from tui.app.app import CapwatchApp
+from tui.app.screens import DetailScreen
+from tui.app.widgets.alert_toast import AlertToast
+from tui.config import Config
+from tui.live.events import Event
+from tui.live.store import Store
+from tui.vendors import VENDORS
+from tui.vendors.capout.live import document_event
+from tui.vendors.capx.live import activity_event
+from tui.vendors.casmo.live import casmo_webhook_event
+
+HOSTILE = "\x1b]0;pwned\x07[@click=app.quit]evil[/]"
+is_alert = alert_rule(VENDORS)
+
+
+def world() -> Store:
+    """Two companies, their agents and a task, as a resync leaves them."""
+    store = Store()
+    store.upsert("companies", "co_acme", {"id": "co_acme", "name": "Acme Research", "status": "running"})
+    store.upsert("companies", "co_orbit", {"id": "co_orbit", "name": "Orbit Logistics", "status": "running"})
+    store.upsert("agents", "ag_3uoghbvz", {"id": "ag_3uoghbvz", "name": "Nova", "role": "researcher",
+                                           "status": "working", "company_id": "co_orbit"})
+    store.upsert("agents", "ag_other", {"id": "ag_other", "name": "Ada", "role": "planner", "status": "idle",
+                                        "company_id": "co_orbit"})
+    store.upsert("tasks", "tsk_1", {"id": "tsk_1", "title": "Approve the renewal", "status": "open",
+                                    "company_id": "co_acme"})
+    return store
+
+
+def failed_document(doc_id: str = "doc_608", name: str = "policy-608.pdf", **extra) -> Event:
+    return document_event({"type": "document.status", "document_id": doc_id, "file_name": name,
+                           "status": "failed", "workflow_complete": False,
+                           "updated_at": "2026-03-01T10:00:00.000Z", **extra})
+
+
+def agent_error(agent_id: str = "ag_3uoghbvz", company: str = "co_orbit", error: str = "tool call timed out") -> Event:
+    return activity_event({"type": "agent.error", "timestamp": "2026-03-01T10:00:01.000Z", "company_id": company,
+                           "agent_id": agent_id, "status": "error", "error": error}, company_id=company)
+
+
+def approval(task_id: str = "tsk_1", company: str = "co_acme", n: int = 0) -> Event:
+    return activity_event({"type": "task.approval_required", "timestamp": f"2026-03-01T10:00:{n % 60:02d}.000Z",
+                           "company_id": company, "task_id": task_id, "status": "awaiting_approval",
+                           "title": "Approve the renewal"}, company_id=company)
+
+
+# ------------------------------------------------------------------------------------------------ what they say
+
+
+def test_a_failed_document_says_failed_and_why_when_the_server_says():
+    store = world()
+    for event, words in (
+        (failed_document(error={"code": "ocr_failed", "message": "page 3 is unreadable"}),
+         "policy-608.pdf — failed: page 3 is unreadable (ocr_failed)"),
+        (failed_document(failure_reason="password protected"), "policy-608.pdf — failed: password protected"),
+        (failed_document(), "policy-608.pdf — failed (no reason given)"),
+    ):
+        assert is_alert(event)
+        store.apply(event)
+        assert alert_words(event, store).plain == words
+        text = alert_words(event, store).text()
+        assert [span.style for span in text.spans if text.plain[span.start:span.end] == "failed"] == ["bold red"]
+
+
+def test_an_agent_error_names_the_agent_and_its_company_and_a_task_its_company():
+    store = world()
+    error = agent_error()
+    store.apply(error)
+    assert alert_words(error, store).plain == "Nova · Orbit Logistics — error: tool call timed out"
+    task = approval()
+    store.apply(task)
+    assert alert_words(task, store).plain == "Approve the renewal · Acme Research — approval required"
+    # Not known yet (no resync): the ids stand in.
+    unknown = agent_error("ag_new", "co_new")
+    assert alert_words(unknown, Store()).plain == "ag_new · co_new — error: tool call timed out"
+
+
+def test_a_failed_extraction_and_a_cost_threshold_say_why():
+    store = world()
+    failed = casmo_webhook_event({"event": "extraction.completed", "timestamp": "2026-03-01T10:00:00Z",
+                                  "data": {"job_id": "job_1", "filename": "claim.pdf",
+                                           "result": {"error": "Document parsing failed: unreadable page 2"}}})
+    assert is_alert(failed)  # its status is in its patch only: the payload has none
+    assert alert_words(failed, store).plain == "claim.pdf — failed: Document parsing failed: unreadable page 2"
+    costs = activity_event({"type": "costs.threshold_reached", "timestamp": "2026-03-01T10:00:00Z",
+                            "company_id": "co_acme", "total_usd": 510.5, "threshold_usd": 500},
+                           company_id="co_acme")
+    assert alert_words(costs, store).plain == "Acme Research — threshold reached: $510.50 of $500"
+
+
+def test_hostile_names_and_reasons_are_inert_text():
+    store = world()
+    store.upsert("agents", "ag_evil", {"id": "ag_evil", "name": HOSTILE, "company_id": "co_evil"})
+    store.upsert("companies", "co_evil", {"id": "co_evil", "name": HOSTILE})
+    words = alert_words(agent_error("ag_evil", "co_evil", error=HOSTILE + "\nsecond line"), store)
+    assert "\x1b" not in words.plain and "\x07" not in words.plain and "\n" not in words.plain
+    assert words.plain.count("[@click=app.quit]evil[/]") == 3  # shown as the text it is, never read as markup
+
+
+# ------------------------------------------------------------------------------------------------ the log, the policy
+
+
+def test_the_same_failure_told_twice_is_one_alert_and_acknowledged_alerts_stay_in_the_log():
+    log = AlertLog()
+    first = log.add([failed_document()])
+    assert len(first) == 1 and log.add([failed_document()]) == [] and first[0].repeats == 1
+    log.add([agent_error(), agent_error()])  # two errors of one agent are two alerts
+    assert len(log) == 3 and [alert.seq for alert in log.open()] == [2, 1, 0]
+    assert log.acknowledge([1]) == 1 and [alert.seq for alert in log.open()] == [2, 0]
+    assert [event.type for event in log] == ["document.status", "agent.error", "agent.error"]  # history keeps all
+
+
+def test_one_notice_per_gap_that_counts_and_nothing_while_quiet():
+    log = AlertLog()
+    policy = ToastPolicy(log)
+    alerts = log.add(approval(f"tsk_{n}", n=n) for n in range(5))
+    assert policy.arrive(alerts[:1], now=100.0) == "show" and policy.count == 1
+    assert policy.arrive(alerts[1:3], now=101.0) == "update" and policy.count == 3  # the same notice, counting
+    assert policy.arrive(alerts[3:4], now=100.0 + SHOW_SECONDS + 1) == "hold"  # gone, and the gap not over
+    assert policy.due(100.0 + SHOW_SECONDS + 1) == TOAST_GAP - SHOW_SECONDS - 1
+    assert not policy.release(100.0 + TOAST_GAP - 1)
+    assert policy.release(100.0 + TOAST_GAP) and policy.count == 1 and policy.title() == "▲ 1 new alert"
+    log.mute()
+    assert policy.arrive(alerts[4:], now=200.0) == "hold" and policy.due(200.0) is None  # muted: nothing due
+    log.tell()
+    assert policy.release(200.0) and policy.title() == "▲ 1 new alert"
+    log.snooze(3600)
+    assert log.silenced() and "snoozed until" in log.quiet_words()
+    log.snooze(-1)  # a snooze that is over
+    assert not log.silenced() and log.quiet_words() == ""
+
+
+def test_the_bell_rings_only_for_what_was_chosen():
+    error, task, document = agent_error(), approval(), failed_document()
+    assert not any(map(bell_rule(""), (error, task, document)))  # none by default
+    assert [bell_rule("approval")(event) for event in (error, task, document)] == [False, True, False]
+    assert [bell_rule("failure")(event) for event in (error, task, document)] == [True, False, True]
+    assert [bell_rule("costs.*, agent.*")(event) for event in (error, task, document)] == [True, False, False]
+    log = AlertLog()
+    policy = ToastPolicy(log, rings=bell_rule("approval"))
+    assert policy.ring(log.add([task]), now=10.0) and not policy.ring(log.add([approval("t2")]), now=11.0)
+    assert policy.ring(log.add([approval("t3")]), now=10.0 + BELL_GAP)
+    log.mute()
+    assert not policy.ring(log.add([approval("t4")]), now=100.0)
+
+
+# ------------------------------------------------------------------------------------------------ in the monitor
+
+
+def monitor(store: Store | None = None, **config) -> CapwatchApp:
+    return CapwatchApp(Config(**config), hub=StubHub(store or world()))
+
+
+def toast(app: CapwatchApp) -> AlertToast:
+    return app.query_one(AlertToast)
+
+
+async def test_a_burst_of_alerts_is_one_toast_that_counts():
+    app = monitor()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await eventually(app.started_up.is_set, pilot=pilot)
+        store = app.hub.store
+        store.apply(agent_error())
+        await eventually(lambda: toast(app).shown, pilot=pilot)
+        assert toast(app).text.startswith("▲ 1 new alert ")
+        for n in range(30):  # a burst, over several frames
+            store.apply(approval(f"tsk_b{n}", n=n))
+            if n % 10 == 9:
+                await pilot.pause()
+        await eventually(lambda: "▲ 31 new alerts" in toast(app).text, pilot=pilot,
+                         message=lambda: f"the notice says {toast(app).text!r}")
+        assert len(app.query(AlertToast)) == 1 and not app._notifications  # one notice; Textual's toasts: none
+        assert "Approve the renewal · Acme Research — approval required" in toast(app).text
+        assert toast(app).bells == 0  # no bell was chosen
+
+
+async def test_m_mutes_the_toasts_the_overview_says_so_and_unmuting_tells_what_came():
+    app = monitor()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await eventually(app.started_up.is_set, pilot=pilot)
+        store = app.hub.store
+        store.apply(agent_error())
+        await eventually(lambda: toast(app).shown, pilot=pilot)
+        await pilot.press("m")
+        assert not toast(app).shown and app.alerts.muted
+        title = app.query_one("#overview-alerts-title")
+        await eventually(lambda: "toasts muted (m)" in str(title.render()), pilot=pilot)
+        for n in range(3):
+            store.apply(approval(f"tsk_m{n}", n=n))
+        await eventually(lambda: len(app.alerts) == 4, pilot=pilot)
+        await pilot.pause(0.2)
+        assert not toast(app).shown  # alerts still list; no notice
+        await pilot.press("m")
+        await eventually(lambda: "▲ 3 new alerts" in toast(app).text, pilot=pilot)
+
+
+async def test_the_setting_starts_muted_and_the_palette_snoozes():
+    app = monitor(alert_toasts=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await eventually(app.started_up.is_set, pilot=pilot)
+        app.hub.store.apply(agent_error())
+        await eventually(lambda: len(app.alerts) == 1, pilot=pilot)
+        await pilot.pause(0.2)
+        assert app.alerts.muted and not toast(app).shown
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        assert "Alerts: unmute toasts" in titles and "Alerts: snooze toasts for 15 minutes" in titles
+        await pilot.press("ctrl+p")
+        await eventually(lambda: isinstance(app.screen, CommandPalette), pilot=pilot)
+        await pilot.press(*"snooze toasts for 1 hour")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await eventually(lambda: app.alerts.snoozed_until is not None, pilot=pilot)
+        assert not app.alerts.muted and app.alerts.silenced()
+        assert 3590 < app.alerts.snoozed_until - time.time() <= 3600
+        await pilot.pause(0.2)
+        assert not toast(app).shown  # what was held waits for the snooze to end
+
+
+async def test_the_bell_rings_for_the_chosen_alerts_only():
+    app = monitor(alert_bell="approval")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await eventually(app.started_up.is_set, pilot=pilot)
+        app.hub.store.apply(agent_error())
+        await eventually(lambda: toast(app).shown, pilot=pilot)
+        assert toast(app).bells == 0  # an agent error is not what was chosen
+        app.hub.store.apply(approval())
+        await eventually(lambda: toast(app).bells == 1, pilot=pilot)
+
+
+async def test_acknowledged_alerts_leave_the_overview_and_stay_in_the_events_alert_view():
+    app = monitor()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await eventually(app.started_up.is_set, pilot=pilot)
+        store = app.hub.store
+        for event in (failed_document(), agent_error(), approval()):
+            store.apply(event)
+        overview = app.query_one("#pane-overview")
+        table = overview.alerts_table
+        await eventually(lambda: table.row_count == 3, pilot=pilot)
+        table.focus()
+        table.move_cursor(1)  # the agent error (newest first)
+        await pilot.press("a")
+        assert [table.get_row(row_id)["type"] for row_id in table.row_ids] == ["task.approval_required",
+                                                                             "document.status"]
+        assert len(app.alerts) == 3 and [alert.acknowledged for alert in app.alerts.entries] == [False, True, False]
+        await pilot.press("7", "a")  # Events: alerts only
+        events = app.query_one("#events-table")
+        await eventually(lambda: events.row_count == 3, pilot=pilot)
+        summaries = [events._cell_plain(events.columns[-1], events.get_row(row_id)) for row_id in events.row_ids]
+        assert summaries == ["policy-608.pdf — failed (no reason given)",
+                             "✓ acknowledged · Nova · Orbit Logistics — error: tool call timed out",
+                             "Approve the renewal · Acme Research — approval required"]
+        await pilot.press("1", "A")
+        await eventually(lambda: table.row_count == 0, pilot=pilot)
+        assert len(app.alerts) == 3
+
+
+async def test_enter_on_an_alert_opens_its_entity_in_its_tab_selected_with_its_recent_events():
+    store = world()
+    for n in range(3):
+        store.apply(document_event({"type": "document.status", "document_id": f"doc_{n}", "file_name": f"f{n}.pdf",
+                                    "status": "processing", "updated_at": f"2026-03-01T09:00:0{n}.000Z"}))
+    app = monitor(store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await eventually(app.started_up.is_set, pilot=pilot)
+        store.apply(document_event({"type": "document.status", "document_id": "doc_608", "file_name": "policy.pdf",
+                                    "status": "processing", "updated_at": "2026-03-01T09:59:00.000Z"}))
+        store.apply(failed_document(file_name="policy.pdf", error="virus found"))
+        store.apply(agent_error())
+        overview = app.query_one("#pane-overview")
+        await eventually(lambda: overview.alerts_table.row_count == 2, pilot=pilot)
+        overview.alerts_table.focus()
+        overview.alerts_table.move_cursor(1)  # the document
+        await pilot.press("enter")
+        await eventually(lambda: isinstance(app.screen, DetailScreen), pilot=pilot)
+        assert app.query_one("#tabs").active == "documents"
+        detail = app.screen.value
+        assert detail["alert"] == "capout document.status: policy.pdf — failed: virus found"
+        assert detail["entity"]["status"] == "failed" and len(detail["recent_events"]) == 2
+        assert "failed · policy.pdf · virus found" in detail["recent_events"][0]
+        assert "processing · policy.pdf" in detail["recent_events"][1]
+        await pilot.press("escape")
+        documents = app.query_one("#documents-table")
+        assert documents.cursor_row_id == "doc_608" and app.focused is documents
+
+        await pilot.press("1")
+        overview.alerts_table.move_cursor(0)  # the agent error
+        await pilot.press("enter")
+        await eventually(lambda: isinstance(app.screen, DetailScreen), pilot=pilot)
+        assert app.query_one("#tabs").active == "capx"
+        assert app.screen.value["entity"]["name"] == "Nova"
+        await pilot.press("escape")
+        await pilot.pause()
+        capx = app.query_one("#pane-capx")
+        assert capx.table("companies").cursor_row_id == "co_orbit" and capx.selected == "co_orbit"
+        assert app.query_one("#capx-detail").active == "capx-tab-agents"
+        assert capx.table("agents").cursor_row_id == "ag_3uoghbvz" and app.focused is capx.table("agents")
+
+
+async def test_a_first_run_says_how_to_set_up_and_how_to_see_a_demo():
+    app = CapwatchApp(Config())  # no key, no config
+    async with app.run_test(size=(80, 24)) as pilot:
+        await eventually(app.started_up.is_set, pilot=pilot)
+        first_run = app.query_one("#overview-first-run")
+        assert first_run.display and first_run.region.height >= 4
+        text = str(first_run.render())
+        assert "capwatch init" in text and "capwatch demo" in text and "No service is set up" in text
+    app = monitor()  # a service on: not said
+    async with app.run_test(size=(80, 24)) as pilot:
+        await eventually(app.started_up.is_set, pilot=pilot)
+        assert not app.query_one("#overview-first-run").display

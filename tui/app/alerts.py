@@ -1,0 +1,462 @@
+"""Alerts: which events are alerts, the log the monitor keeps of them, what each says for triage, and when the
+operator is told. No Textual here: the Overview and Events tabs show the log, tui/app/widgets/alert_toast.py
+shows the notice.
+
+- Which: the vendors declare it (tui/vendors/base.py `Vendor`): an event type of `alert_types`, or an entity
+  that reaches one of `alert_statuses` (the status the event gives it: its patch's, else the payload's).
+- The log (`AlertLog`, the app's `alerts`): every alert, oldest first, the last ALERT_HISTORY of them; an
+  acknowledged alert leaves the Overview's list and stays in the log (the Events tab's "alerts only" view).
+  The same failure told twice (a reconnect's backfill) is one alert.
+- What it says (`alert_words`): its entity by name (a file, an agent, a task), the entity's company by name,
+  what happened (`failed`, `error`, `approval required`) and why, when the server says (an error field, a
+  result's error, a cost against its threshold). Names are looked up in the Store; ids stand in for names not
+  known yet. Every piece is sanitized; the line is a `Text`, never markup.
+- When (`ToastPolicy`): one notice that counts, shown for SHOW_SECONDS and updated in place while it shows, at
+  most one per TOAST_GAP seconds (what arrives in between is counted for the next); nothing while muted (`m`,
+  or `alert_toasts = false`) or snoozed; the alerts that came meanwhile are counted in one notice when the
+  operator unmutes or the snooze ends. The bell rings only for the alerts `alert_bell` names (`bell_rule`),
+  at most once per BELL_GAP seconds, never while muted or snoozed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING, Any, overload
+
+from rich.text import Text
+
+from tui.text import sanitize
+
+if TYPE_CHECKING:
+    from tui.live.events import Event
+    from tui.live.store import Store
+    from tui.vendors.base import Vendor
+
+ALERT_HISTORY = 1000  # alerts kept: the Overview's list until acknowledged, the Events tab's "alerts only" always
+SHOW_SECONDS = 6.0  # a notice stays this long; alerts arriving while it shows update it, they do not prolong it
+TOAST_GAP = 30.0  # at most one notice per this many seconds: under the demo's load, on screen a fifth of the time
+BELL_GAP = 5.0  # the bell rings at most once per this many seconds
+SNOOZES = (15, 60)  # minutes the palette offers
+TEXT_MAX = 160  # characters of a name or a reason an alert line keeps
+
+
+def entity_status(event: Event) -> str | None:
+    """The status an event gives its entity: its patch's, else the payload's (a Casmo webhook has it only in
+    its patch)."""
+    for source in (event.patch, event.data):
+        if isinstance(source, dict):
+            status = source.get("status")
+            if isinstance(status, str) and status:
+                return status
+    return None
+
+
+def alert_rule(declared: Iterable[Vendor]) -> Callable[[Event], bool]:
+    """Whether an event is an alert, as the vendors declare (see the module's docstring)."""
+    types = {vendor.name: vendor.alert_types for vendor in declared if vendor.alert_types}
+    statuses = {vendor.name: vendor.alert_statuses for vendor in declared if vendor.alert_statuses}
+
+    def is_alert(event: Event) -> bool:
+        if event.type in types.get(event.service, ()):
+            return True
+        wanted = statuses.get(event.service)
+        return wanted is not None and entity_status(event) in wanted
+
+    return is_alert
+
+
+# ------------------------------------------------------------------------------------------------ the bell
+
+FAILED_STATUSES = ("failed", "error")
+
+
+def is_failure(event: Event) -> bool:
+    return entity_status(event) in FAILED_STATUSES or event.type.endswith((".error", ".failed"))
+
+
+def bell_rule(value: str | None) -> Callable[[Event], bool]:
+    """Whether an alert rings the bell, from the `alert_bell` setting (tui/config/model.py ALERT_BELL_WORDS: `all`,
+    `failure`, `approval`, or event-type globs such as `costs.*`): none by default."""
+    from tui.config.model import alert_bell_words
+
+    words = alert_bell_words(value)
+
+    def rings(event: Event) -> bool:
+        for word in words:
+            if (word == "all" or (word == "failure" and is_failure(event))
+                    or (word == "approval" and "approval" in event.type)
+                    or fnmatchcase(event.type.lower(), word)):
+                return True
+        return False
+
+    return rings
+
+
+# ------------------------------------------------------------------------------------------------ the log
+
+
+@dataclass(eq=False, slots=True)
+class Alert:
+    seq: int  # its number in the log, from 0: the row id the tabs give it
+    event: Event
+    acknowledged: bool = False
+    repeats: int = 0  # the same failure told again since (a backfill, a resync)
+    _text: Text | None = None
+
+    def text(self, store: Store | None) -> Text:
+        """What it says (`alert_words`), made once: a storm of alerts must not redo a thousand lines a frame."""
+        if self._text is None:
+            self._text = alert_words(self.event, store).text()
+        return self._text
+
+
+def repeat_key(event: Event) -> tuple | None:
+    """What makes two status alerts the same one: the entity and the status it reached."""
+    if event.kind and event.id and event.type not in ("agent.error",):
+        status = entity_status(event)
+        if status:
+            return event.service, event.kind, event.id, status
+    return None
+
+
+class AlertLog(Sequence["Event"]):
+    """The alerts kept, oldest first (as a sequence, their events), which are acknowledged, and whether the
+    operator chose quiet (muted, or snoozed until a time). `version` changes with anything a view shows."""
+
+    def __init__(self, size: int = ALERT_HISTORY, *, muted: bool = False):
+        self._entries: deque[Alert] = deque(maxlen=size)
+        self._by_seq: dict[int, Alert] = {}
+        self._repeats: dict[tuple, Alert] = {}
+        self._next = 0
+        self.version = 0
+        self.muted = muted
+        self.snoozed_until: float | None = None  # epoch seconds (time.time), for the words; None: not snoozed
+
+    # -------------------------------------------------------------------------------- the sequence of events
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @overload
+    def __getitem__(self, index: int) -> Event: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Event]: ...
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [alert.event for alert in list(self._entries)[index]]
+        return self._entries[index].event
+
+    def __iter__(self) -> Iterator[Event]:
+        return (alert.event for alert in self._entries)
+
+    # -------------------------------------------------------------------------------- alerts
+
+    def add(self, events: Iterable[Event]) -> list[Alert]:
+        """Keep these alerts; the new ones (a repeat only counts on the alert it repeats)."""
+        fresh = []
+        for event in events:
+            key = repeat_key(event)
+            known = self._repeats.get(key) if key else None
+            if known is not None and known.seq in self._by_seq:
+                known.repeats += 1
+                continue
+            if len(self._entries) == self._entries.maxlen:
+                oldest = self._entries[0]
+                self._by_seq.pop(oldest.seq, None)
+                old_key = repeat_key(oldest.event)
+                if old_key and self._repeats.get(old_key) is oldest:
+                    del self._repeats[old_key]
+            alert = Alert(self._next, event)
+            self._next += 1
+            self._entries.append(alert)
+            self._by_seq[alert.seq] = alert
+            if key:
+                self._repeats[key] = alert
+            fresh.append(alert)
+        if fresh:
+            self.version += 1
+        return fresh
+
+    @property
+    def entries(self) -> Sequence[Alert]:
+        """Every alert kept, oldest first."""
+        return self._entries
+
+    def get(self, seq: int) -> Alert | None:
+        return self._by_seq.get(seq)
+
+    def open(self) -> list[Alert]:
+        """The alerts not acknowledged, newest first."""
+        return [alert for alert in reversed(self._entries) if not alert.acknowledged]
+
+    def acknowledge(self, seqs: Iterable[int]) -> int:
+        """Acknowledge these alerts (by `seq`); how many were open."""
+        done = 0
+        for seq in seqs:
+            alert = self._by_seq.get(seq)
+            if alert is not None and not alert.acknowledged:
+                alert.acknowledged = True
+                done += 1
+        if done:
+            self.version += 1
+        return done
+
+    # -------------------------------------------------------------------------------- quiet
+
+    def mute(self) -> None:
+        self.muted, self.snoozed_until = True, None
+        self.version += 1
+
+    def snooze(self, seconds: float) -> None:
+        self.muted, self.snoozed_until = False, time.time() + seconds
+        self.version += 1
+
+    def tell(self) -> None:
+        """Neither muted nor snoozed."""
+        self.muted, self.snoozed_until = False, None
+        self.version += 1
+
+    def silenced(self, now: float | None = None) -> bool:
+        """Muted, or snoozed and the snooze not over."""
+        if self.muted:
+            return True
+        return self.snoozed_until is not None and (time.time() if now is None else now) < self.snoozed_until
+
+    def quiet_words(self) -> str:
+        """"toasts muted", "toasts snoozed until 14:30", or "" when the operator is told."""
+        from tui import wall_clock
+
+        if self.muted:
+            return "toasts muted (m)"
+        if self.silenced():
+            return f"toasts snoozed until {wall_clock.hms(self.snoozed_until)[:5]} (m)"
+        return ""
+
+
+# ------------------------------------------------------------------------------------------------ the words
+
+NAME_FIELDS = ("file_name", "filename", "title", "name")
+REASON_FIELDS = ("error", "failure_reason", "reason", "error_message", "status_reason", "message", "last_error")
+
+
+def _text(value: Any) -> str | None:
+    """A server value as one short line of safe text; None when it says nothing."""
+    if value is None or value == "" or isinstance(value, (dict, list, bool)):
+        return None
+    text = sanitize(value, single_line=True).strip()
+    return text[:TEXT_MAX] + ("…" if len(text) > TEXT_MAX else "") if text else None
+
+
+def _sources(event: Event, row: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Where an alert's fields may be: the payload, a webhook's inner `data`, a `result`, the entity's row."""
+    data = event.data if isinstance(event.data, dict) else {}
+    sources = [data]
+    inner = data.get("data")
+    if isinstance(inner, dict):
+        sources.append(inner)
+    if row:
+        sources.append(row)
+    for source in list(sources):
+        result = source.get("result")
+        if isinstance(result, dict):
+            sources.append(result)
+    return sources
+
+
+def _first(sources: list[dict[str, Any]], fields: Sequence[str]) -> str | None:
+    for source in sources:
+        for field in fields:
+            text = _reason_text(source.get(field)) if field in REASON_FIELDS else _text(source.get(field))
+            if text:
+                return text
+    return None
+
+
+def _reason_text(value: Any) -> str | None:
+    """An error as the server gave it: a string, or an object with a message (and a code)."""
+    if isinstance(value, dict):
+        message = _text(value.get("message") or value.get("detail") or value.get("description"))
+        code = _text(value.get("code") or value.get("type"))
+        return f"{message} ({code})" if message and code else message or code
+    return _text(value)
+
+
+@dataclass(frozen=True)
+class AlertWords:
+    """What an alert says: `subject` (by name), `company`, `what` happened, and `reason` (why, or the figures)."""
+
+    subject: str
+    what: str
+    company: str | None = None
+    reason: str | None = None
+    failure: bool = False  # a failure the server could have given a reason for
+
+    def text(self) -> Text:
+        """`policy-608.pdf — failed: unreadable page 2`, `Nova · Acme Corp — error: tool call timed out`."""
+        text = Text(self.subject, style="bold")
+        if self.company:
+            text.append(" · ").append(self.company, style="cyan")
+        text.append(" — ", style="dim")
+        text.append(self.what, style="bold red" if self.failure else "yellow")
+        if self.reason:
+            text.append(": ").append(self.reason)
+        elif self.failure:
+            text.append(" (no reason given)", style="dim")
+        return text
+
+    @property
+    def plain(self) -> str:
+        return self.text().plain
+
+
+def alert_words(event: Event, store: Store | None) -> AlertWords:
+    """What an alert says for triage, its names looked up in `store` (see the module's docstring)."""
+    row = store.get(event.kind, event.id) if store is not None and event.kind and event.id else None
+    sources = _sources(event, row)
+    status = entity_status(event)
+    failure = is_failure(event)
+    # "failed" when the entity failed (a Casmo `extraction.completed` may carry a failure), else the event's
+    # last word: "error", "approval required", "threshold reached".
+    what = status if status in FAILED_STATUSES else event.type.rsplit(".", 1)[-1].replace("_", " ")
+    company_id = _first(sources, ("company_id",))
+    company = _company_name(store, company_id)
+    if event.kind in ("companies", "costs"):  # the entity is the company itself
+        subject, company = company or _text(event.id) or "?", None
+    else:
+        subject = _first(sources, NAME_FIELDS) or _text(event.id) or event.type
+    reason = None
+    if failure:
+        reason = _first(sources, REASON_FIELDS)
+    elif event.type.startswith("costs."):
+        reason = _cost_words(sources)
+    return AlertWords(subject=subject, what=_text(what) or "alert", company=company, reason=reason,
+                      failure=failure)
+
+
+def _company_name(store: Store | None, company_id: str | None) -> str | None:
+    if not company_id:
+        return None
+    company = store.get("companies", company_id) if store is not None else None
+    return (_text(company.get("name")) if company else None) or company_id
+
+
+def _cost_words(sources: list[dict[str, Any]]) -> str | None:
+    def money(field: str) -> str | None:
+        for source in sources:
+            value = source.get(field)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                return f"${value:,.2f}".replace(".00", "")
+        return None
+
+    total, threshold = money("total_usd"), money("threshold_usd")
+    return f"{total} of {threshold}" if total and threshold else total
+
+
+def alert_line(event: Event, store: Store | None) -> str:
+    """An alert on one line, for the notice and the export: `capout document.status: policy.pdf — failed`."""
+    return sanitize(f"{event.service} {event.type}: {alert_words(event, store).plain}", single_line=True)
+
+
+RECENT_EVENTS = 20  # an entity's latest events its detail shows
+
+
+def recent_events(store: Store, event: Event, limit: int = RECENT_EVENTS) -> list[Event]:
+    """The latest events about `event`'s entity (same service and id), newest first, from the Store's timeline."""
+    if not event.id:
+        return [event]
+    found: list[Event] = []
+    for candidate in reversed(store.timeline):
+        if candidate.id == event.id and candidate.service == event.service:
+            found.append(candidate)
+            if len(found) == limit:
+                break
+    return found or [event]
+
+
+def alert_detail(event: Event, store: Store) -> dict[str, Any]:
+    """What Enter on an alert shows: what it says, the entity as the Store has it now, its recent events (one line
+    each, newest first: "14:03:22 agent.error · error · tool call timed out"), and the alert's whole event."""
+    from tui.app.toolkit.cells import clock, event_detail, summarize  # with the panes, after the first frame
+
+    row = store.get(event.kind, event.id) if event.kind and event.id else None
+    return {"alert": alert_line(event, store), "entity": row,
+            "recent_events": [f"{clock(each.time)} {each.type} · {summarize(each)}"
+                              for each in recent_events(store, event)],
+            "event": event_detail(event)}
+
+
+# ------------------------------------------------------------------------------------------------ when to tell
+
+
+class ToastPolicy:
+    """When the notice shows (see the module's docstring). Pure: the caller gives it the alerts and the
+    monotonic clock, shows what it says (`count`, `newest`) and calls `release` when `due` comes."""
+
+    def __init__(self, log: AlertLog, *, rings: Callable[[Event], bool] = lambda event: False):
+        self.log = log
+        self.rings = rings
+        self.started: float | None = None  # when the notice on screen appeared
+        self.last_start = float("-inf")
+        self.count = 0  # alerts the notice on screen counts
+        self.held = 0  # alerts waiting for the next notice (the gap, or quiet)
+        self.newest: Alert | None = None
+        self.last_bell = float("-inf")
+
+    def showing(self, now: float) -> bool:
+        return self.started is not None and now < self.started + SHOW_SECONDS
+
+    def arrive(self, alerts: list[Alert], now: float) -> str:
+        """New alerts. "show" (a new notice), "update" (the one showing), "hold" (counted for later)."""
+        self.newest = alerts[-1]
+        if self.log.silenced():
+            self.held += len(alerts)
+            return "hold"
+        if self.showing(now):
+            self.count += len(alerts)
+            return "update"
+        if now < self.last_start + TOAST_GAP:
+            self.held += len(alerts)
+            return "hold"
+        self._start(now, len(alerts) + self.held)
+        return "show"
+
+    def ring(self, alerts: list[Alert], now: float) -> bool:
+        """Whether these alerts ring the bell now (and note that it rang)."""
+        if self.log.silenced() or now < self.last_bell + BELL_GAP:
+            return False
+        if any(self.rings(alert.event) for alert in alerts):
+            self.last_bell = now
+            return True
+        return False
+
+    def due(self, now: float) -> float | None:
+        """Seconds until held alerts may show (None: nothing held, or quiet)."""
+        if not self.held or self.log.silenced():
+            return None
+        return max(0.0, self.last_start + TOAST_GAP - now)
+
+    def release(self, now: float, *, asked: bool = False) -> bool:
+        """The held alerts as one notice, if they may show now: the gap is over, or the operator `asked` (unmuted)."""
+        if not self.held or self.log.silenced() or self.showing(now):
+            return False
+        if not asked and now < self.last_start + TOAST_GAP:
+            return False
+        self._start(now, self.held)
+        return True
+
+    def _start(self, now: float, count: int) -> None:
+        self.started = self.last_start = now
+        self.count = count
+        self.held = 0
+
+    def title(self) -> str:
+        return f"▲ {self.count} new alert" + ("" if self.count == 1 else "s")
+
+    def hide(self) -> None:
+        self.started = None

@@ -1,0 +1,134 @@
+"""The alert notice: one toast that counts new alerts and shows the newest, updated in place, at the bottom right
+like Textual's toasts (in their layer, above the key bar), at most one per TOAST_GAP seconds, never while the
+operator has muted or snoozed alerts; it rings the bell for the alerts the operator chose. When it shows and
+what it says are tui/app/alerts.py's (`ToastPolicy`, `alert_words`): this widget only draws and keeps time.
+A click on it (or `1`) shows the Overview, where the alerts are listed."""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from rich.text import Text
+from textual import events
+from textual.containers import Vertical
+from textual.timer import Timer
+from textual.widgets import Static
+
+from tui.app.alerts import SHOW_SECONDS, Alert, AlertLog, ToastPolicy, alert_words
+from tui.live.events import Event
+
+
+class AlertToast(Vertical):
+    DEFAULT_CSS = """
+    AlertToast {
+        layer: _toastrack;
+        dock: bottom;
+        width: 1fr;
+        height: auto;
+        align: right bottom;
+        margin-bottom: 1;
+        display: none;
+        &.-shown { display: block; }
+        & > Static {
+            width: 64;  /* fixed: a count that grows must not make it jump */
+            max-width: 90%;
+            height: auto;
+            max-height: 2;
+            padding: 0 1;
+            margin-right: 1;
+            background: $panel;
+            border-left: outer $warning;
+        }
+    }
+    """
+
+    def __init__(self, log: AlertLog, *, rings: Callable[[Event], bool], id: str | None = None):
+        super().__init__(id=id)
+        self.policy = ToastPolicy(log, rings=rings)
+        self._hide_timer: Timer | None = None
+        self._release_timer: Timer | None = None
+        self.bells = 0  # rung so far (tests read it)
+        self.message = ""  # what it says, as plain text
+
+    def compose(self):
+        yield Static(id="alert-toast-body")
+
+    @property
+    def shown(self) -> bool:
+        return self.has_class("-shown")
+
+    @property
+    def text(self) -> str:
+        """What the notice on screen says, as plain text; "" when none shows."""
+        return self.message if self.shown else ""
+
+    # ------------------------------------------------------------------------------------------- alerts in
+
+    def arrive(self, alerts: list[Alert]) -> None:
+        now = time.monotonic()
+        if self.policy.ring(alerts, now):
+            self.bells += 1
+            self.app.bell()
+        action = self.policy.arrive(alerts, now)
+        if action == "show":
+            self._show()
+        elif action == "update":
+            self._draw()
+        else:
+            self._schedule_release(now)
+
+    def quiet_changed(self) -> None:
+        """Muted, snoozed, or told again: hide now, or show what came meanwhile in one notice."""
+        if self.policy.log.silenced():
+            self._hide()
+            return
+        now = time.monotonic()
+        if self.policy.release(now, asked=True):
+            self._show()
+
+    # ------------------------------------------------------------------------------------------- drawing
+
+    def _show(self) -> None:
+        self._draw()
+        self.add_class("-shown")
+        if self._hide_timer is not None:
+            self._hide_timer.stop()
+        self._hide_timer = self.set_timer(SHOW_SECONDS, self._hide, name="alert notice")
+
+    def _draw(self) -> None:
+        policy = self.policy
+        text = Text(policy.title(), style="bold")
+        text.append("  1 lists them · m mutes", style="dim")
+        newest = policy.newest
+        if newest is not None:
+            event = newest.event
+            line = Text(f"{event.service} ", style="dim").append_text(alert_words(event, self.app.store).text())
+            line.truncate(60, overflow="ellipsis")
+            text.append("\n").append_text(line)
+        self.message = text.plain
+        self.query_one(Static).update(text)
+
+    def _hide(self) -> None:
+        self.policy.hide()
+        self.remove_class("-shown")
+        self._schedule_release(time.monotonic())
+
+    def _schedule_release(self, now: float) -> None:
+        due = self.policy.due(now)
+        if due is None:
+            return
+        if self._release_timer is not None:
+            self._release_timer.stop()
+        self._release_timer = self.set_timer(max(due, SHOW_SECONDS if self.shown else 0) + 0.05, self._release,
+                                             name="alert notice (held)")
+
+    def _release(self) -> None:
+        self._release_timer = None
+        if self.policy.release(time.monotonic()):
+            self._show()
+
+    def on_click(self, event: events.Click) -> None:
+        event.stop()
+        self._hide()
+        self.run_action("app.show_tab('overview')")
