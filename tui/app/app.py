@@ -80,6 +80,7 @@ class CapwatchApp(PaneAppMixin, App[int]):
         Binding("question_mark", "help", "Keys", key_display="?"),
         Binding("h", "health", "Health", show=False),
         Binding("m", "mute", "Mute alerts", show=False),
+        Binding("ctrl+e", "export", "Export", show=False),
         Binding("q", "quit", "Quit"),
     ]
 
@@ -376,6 +377,17 @@ class CapwatchApp(PaneAppMixin, App[int]):
                 pane.show_entity(event.kind, event.id)
         PaneAppMixin.open_entity(self, event)
 
+    async def action_export(self, form: str = "csv") -> None:
+        """ctrl+e: the focused table of the shown tab (else its main one), as filtered and sorted, to a file."""
+        from tui.app.toolkit.export import export_target, start_export
+
+        pane = self.active_pane()
+        table = export_target(pane, self.focused) if pane is not None else None
+        if pane is None or table is None:
+            self.toast("Nothing to export here: this tab has no table")
+            return
+        start_export(self, table, tab=self.query_one(TabbedContent).active, form=form)
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for n, (tab, label) in enumerate(self.TABS, start=1):
@@ -393,6 +405,9 @@ class CapwatchApp(PaneAppMixin, App[int]):
             span = f"{minutes} minutes" if minutes < 60 else f"{minutes // 60} hour"
             yield SystemCommand(f"Alerts: snooze toasts for {span}", f"No alert toasts and no bell for {span}",
                                 lambda minutes=minutes: self.snooze_alerts(minutes))
+        for form, words in (("csv", "CSV"), ("jsonl", "JSON lines")):
+            yield SystemCommand(f"Export the table as {words}", "The shown table, as filtered and sorted, to a file "
+                                "(ctrl+e)", lambda form=form: self.action_export(form))
         for pane in self.query(Pane):
             yield from pane.commands()
 

@@ -151,6 +151,7 @@ class HelpScreen(_Modal):
             table.add_row(str(n), f"show {label.split(' ', 1)[1]}")
         for key, text in (("?", "this list"), ("h", "channel health"), ("ctrl+p", "command palette: every action"),
                           ("m", "mute or unmute alert toasts and the bell (the palette snoozes them)"),
+                          ("ctrl+e", "export the shown table, as filtered and sorted, to CSV or JSON lines"),
                           ("tab / shift+tab", "move focus"), ("q", "quit")):
             table.add_row(key, text)
         table.add_row(Text("Tables", style="bold underline"), "")

@@ -6,6 +6,7 @@
                    mode says so) for keys and palette alike, and how a mutation runs (ask, worker, toast)
     filter_box.py  `FilterBox`: `/` filters the focused table, Enter keeps the filter, Escape clears it
     cells.py       every formatter a table cell uses (ages, clocks, money, statuses, bars, events)
+    export.py      ctrl+e: the shown table, as filtered and sorted, to a CSV or JSON-lines file
 
 Nothing is imported here: the monitor imports `host` and `actions` before its first frame, the rest with the panes.
 """
