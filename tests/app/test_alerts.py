@@ -115,14 +115,18 @@ def test_hostile_names_and_reasons_are_inert_text():
 # ------------------------------------------------------------------------------------------------ the log, the policy
 
 
-def test_the_same_failure_told_twice_is_one_alert_and_acknowledged_alerts_stay_in_the_log():
+def test_the_same_alert_told_again_while_open_is_counted_on_it_and_acknowledged_alerts_stay_in_the_log():
     log = AlertLog()
     first = log.add([failed_document()])
     assert len(first) == 1 and log.add([failed_document()]) == [] and first[0].repeats == 1
-    log.add([agent_error(), agent_error()])  # two errors of one agent are two alerts
+    log.add([agent_error(), agent_error(error="quota exceeded")])  # two errors of one agent: two alerts
     assert len(log) == 3 and [alert.seq for alert in log.open()] == [2, 1, 0]
-    assert log.acknowledge([1]) == 1 and [alert.seq for alert in log.open()] == [2, 0]
-    assert [event.type for event in log] == ["document.status", "agent.error", "agent.error"]  # history keeps all
+    again = failed_document()
+    assert log.add([again]) == [] and [alert.seq for alert in log.open()] == [0, 2, 1]  # first again, as it is newest
+    assert first[0].repeats == 2 and first[0].event is again
+    assert log.acknowledge([1]) == 1 and [alert.seq for alert in log.open()] == [0, 2]
+    assert [event.type for event in log] == ["agent.error", "agent.error", "document.status"]  # history keeps all
+    assert len(log.add([agent_error()])) == 1  # acknowledged, then again: a new alert
 
 
 def test_one_notice_per_gap_that_counts_and_nothing_while_quiet():
@@ -170,13 +174,19 @@ def toast(app: CapwatchApp) -> AlertToast:
     return app.query_one(AlertToast)
 
 
+async def first_notice(app: CapwatchApp, pilot) -> Store:
+    """Started up, an agent's error arrived and its notice shows; the Store, for more."""
+    await eventually(app.started_up.is_set, pilot=pilot)
+    store = app.hub.store
+    store.apply(agent_error())
+    await eventually(lambda: toast(app).shown, pilot=pilot)
+    return store
+
+
 async def test_a_burst_of_alerts_is_one_toast_that_counts():
     app = monitor()
     async with app.run_test(size=(120, 40)) as pilot:
-        await eventually(app.started_up.is_set, pilot=pilot)
-        store = app.hub.store
-        store.apply(agent_error())
-        await eventually(lambda: toast(app).shown, pilot=pilot)
+        store = await first_notice(app, pilot)
         assert toast(app).text.startswith("▲ 1 new alert ")
         for n in range(30):  # a burst, over several frames
             store.apply(approval(f"tsk_b{n}", n=n))
@@ -192,10 +202,7 @@ async def test_a_burst_of_alerts_is_one_toast_that_counts():
 async def test_m_mutes_the_toasts_the_overview_says_so_and_unmuting_tells_what_came():
     app = monitor()
     async with app.run_test(size=(120, 40)) as pilot:
-        await eventually(app.started_up.is_set, pilot=pilot)
-        store = app.hub.store
-        store.apply(agent_error())
-        await eventually(lambda: toast(app).shown, pilot=pilot)
+        store = await first_notice(app, pilot)
         await pilot.press("m")
         assert not toast(app).shown and app.alerts.muted
         title = app.query_one("#overview-alerts-title")
@@ -234,11 +241,9 @@ async def test_the_setting_starts_muted_and_the_palette_snoozes():
 async def test_the_bell_rings_for_the_chosen_alerts_only():
     app = monitor(alert_bell="approval")
     async with app.run_test(size=(120, 40)) as pilot:
-        await eventually(app.started_up.is_set, pilot=pilot)
-        app.hub.store.apply(agent_error())
-        await eventually(lambda: toast(app).shown, pilot=pilot)
+        store = await first_notice(app, pilot)
         assert toast(app).bells == 0  # an agent error is not what was chosen
-        app.hub.store.apply(approval())
+        store.apply(approval())
         await eventually(lambda: toast(app).bells == 1, pilot=pilot)
 
 
@@ -318,6 +323,7 @@ async def test_a_first_run_says_how_to_set_up_and_how_to_see_a_demo():
         await eventually(app.started_up.is_set, pilot=pilot)
         first_run = app.query_one("#overview-first-run")
         assert first_run.display and first_run.region.height >= 4
+        assert not app.query_one("#overview-alerts").display  # there can be none
         text = str(first_run.render())
         assert "capwatch init" in text and "capwatch demo" in text and "No service is set up" in text
     app = monitor()  # a service on: not said

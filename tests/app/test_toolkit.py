@@ -332,13 +332,14 @@ def test_the_app_and_the_test_host_are_both_what_a_pane_needs():
     (the same toasts, from one mixin), and the hubs they hold implement `Hub`."""
     app = CapwatchApp(Config())
     host = PaneHost(lambda: Pane())
-    assert protocol_members(PaneApp) >= {"hub", "config", "alerts", "store", "read_only", "toast", "toast_error"}
+    assert protocol_members(PaneApp) >= {"hub", "config", "alerts", "store", "read_only", "toast", "toast_error",
+                                         "open_entity"}
     for implementation in (app, host):
         assert isinstance(implementation, PaneApp), [name for name in protocol_members(PaneApp)
                                                      if not hasattr(implementation, name)]
         assert isinstance(implementation, PaneAppMixin)
         assert isinstance(implementation.hub, Hub) and implementation.store is implementation.hub.store
-        for name in ("toast", "toast_error"):
+        for name in ("toast", "toast_error", "open_entity"):
             assert inspect.signature(getattr(type(implementation), name)) == inspect.signature(getattr(PaneApp, name))
     config = Config(capx={"api_key": "capx_test"})
     for hub in (LiveHub(config, VENDORS), StubHub()):

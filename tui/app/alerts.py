@@ -6,7 +6,8 @@ shows the notice.
   that reaches one of `alert_statuses` (the status the event gives it: its patch's, else the payload's).
 - The log (`AlertLog`, the app's `alerts`): every alert, oldest first, the last ALERT_HISTORY of them; an
   acknowledged alert leaves the Overview's list and stays in the log (the Events tab's "alerts only" view).
-  The same failure told twice (a reconnect's backfill) is one alert.
+  The same alert told again while it is open (a reconnect's backfill, an agent's same error) is counted on it
+  (×2) and comes first again.
 - What it says (`alert_words`): its entity by name (a file, an agent, a task), the entity's company by name,
   what happened (`failed`, `error`, `approval required`) and why, when the server says (an error field, a
   result's error, a cost against its threshold). Names are looked up in the Store; ids stand in for names not
@@ -104,7 +105,7 @@ class Alert:
     seq: int  # its number in the log, from 0: the row id the tabs give it
     event: Event
     acknowledged: bool = False
-    repeats: int = 0  # the same failure told again since (a backfill, a resync)
+    repeats: int = 0  # the same alert told again since, while open (a backfill, a resync, the same error)
     _text: Text | None = None
 
     def text(self, store: Store | None) -> Text:
@@ -115,12 +116,12 @@ class Alert:
 
 
 def repeat_key(event: Event) -> tuple | None:
-    """What makes two status alerts the same one: the entity and the status it reached."""
-    if event.kind and event.id and event.type not in ("agent.error",):
-        status = entity_status(event)
-        if status:
-            return event.service, event.kind, event.id, status
-    return None
+    """What makes two alerts the same one: the entity, what happened to it, and the reason given."""
+    if not (event.kind and event.id):
+        return None
+    data = event.data if isinstance(event.data, dict) else {}
+    reason = data.get("error") or data.get("message")
+    return event.service, event.type, event.kind, event.id, entity_status(event), str(reason)
 
 
 class AlertLog(Sequence["Event"]):
@@ -163,8 +164,14 @@ class AlertLog(Sequence["Event"]):
         for event in events:
             key = repeat_key(event)
             known = self._repeats.get(key) if key else None
-            if known is not None and known.seq in self._by_seq:
+            if known is not None and known.seq in self._by_seq and not known.acknowledged:
+                # Told again (a backfill, a resync, the same error again): counted on it, and it comes first again,
+                # with the time of the latest.
                 known.repeats += 1
+                known.event = event
+                self._entries.remove(known)
+                self._entries.append(known)
+                self.version += 1
                 continue
             if len(self._entries) == self._entries.maxlen:
                 oldest = self._entries[0]

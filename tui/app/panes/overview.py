@@ -240,9 +240,11 @@ FIRST_RUN = ("No service is set up: no API key for {services}.\n"
 
 def first_run_text() -> Text:
     """What the Overview says when no service has a key: what to run."""
-    from tui.config import default_config_path
+    import os
 
-    path = str(default_config_path())
+    from tui.config import chosen_config_path
+
+    path = str(chosen_config_path(None, os.environ)[0])  # $CAPWATCH_CONFIG, else the user config directory
     home = str(Path.home())
     if path.startswith(home + "/"):
         path = "~" + path[len(home):]
@@ -486,8 +488,9 @@ class OverviewPane(Pane):
         store = self.store
         self.alerts_table.set_rows({str(alert.seq): {
             "time": alert.event.time, "service": alert.event.service, "type": alert.event.type,
-            "subject": alert.text(store), "status": entity_status(alert.event), "event": alert.event, "alert": alert}
-            for alert in alerts})
+            "subject": alert.text(store) if not alert.repeats else
+            alert.text(store).copy().append(f"  ×{alert.repeats + 1}", style="bold"),
+            "status": entity_status(alert.event), "event": alert.event, "alert": alert} for alert in alerts})
         title = Text("Alerts", style="bold")
         title.append(f"  {len(alerts)} open · newest first · Enter opens · a acknowledges", style="dim")
         if quiet:

@@ -120,8 +120,7 @@ class AlertToast(Vertical):
             return
         if self._release_timer is not None:
             self._release_timer.stop()
-        self._release_timer = self.set_timer(max(due, SHOW_SECONDS if self.shown else 0) + 0.05, self._release,
-                                             name="alert notice (held)")
+        self._release_timer = self.set_timer(due + 0.05, self._release, name="alert notice (held)")
 
     def _release(self) -> None:
         self._release_timer = None
