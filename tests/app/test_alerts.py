@@ -139,6 +139,7 @@ def test_one_notice_per_gap_that_counts_and_nothing_while_quiet():
     assert policy.due(100.0 + SHOW_SECONDS + 1) == TOAST_GAP - SHOW_SECONDS - 1
     assert not policy.release(100.0 + TOAST_GAP - 1)
     assert policy.release(100.0 + TOAST_GAP) and policy.count == 1 and policy.title() == "▲ 1 new alert"
+    assert policy.arrive(alerts[4:], now=100.0 + TOAST_GAP + 1, seen=True) == "seen" and policy.due(150.0) is None
     log.mute()
     assert policy.arrive(alerts[4:], now=200.0) == "hold" and policy.due(200.0) is None  # muted: nothing due
     log.tell()
@@ -175,8 +176,10 @@ def toast(app: CapwatchApp) -> AlertToast:
 
 
 async def first_notice(app: CapwatchApp, pilot) -> Store:
-    """Started up, an agent's error arrived and its notice shows; the Store, for more."""
+    """Started up, on the Documents tab (the Overview lists the alerts: no notice there), an agent's error arrived
+    and its notice shows; the Store, for more."""
     await eventually(app.started_up.is_set, pilot=pilot)
+    await pilot.press("2")
     store = app.hub.store
     store.apply(agent_error())
     await eventually(lambda: toast(app).shown, pilot=pilot)
@@ -197,6 +200,10 @@ async def test_a_burst_of_alerts_is_one_toast_that_counts():
         assert len(app.query(AlertToast)) == 1 and not app._notifications  # one notice; Textual's toasts: none
         assert "Approve the renewal · Acme Research — approval required" in toast(app).text
         assert toast(app).bells == 0  # no bell was chosen
+        await pilot.press("1")  # the Overview lists them: a new one is seen there, not told
+        store.apply(failed_document())
+        await eventually(lambda: not toast(app).shown, pilot=pilot)
+        assert app.query_one("#pane-overview").alerts_table.row_count == 32
 
 
 async def test_m_mutes_the_toasts_the_overview_says_so_and_unmuting_tells_what_came():
@@ -205,14 +212,16 @@ async def test_m_mutes_the_toasts_the_overview_says_so_and_unmuting_tells_what_c
         store = await first_notice(app, pilot)
         await pilot.press("m")
         assert not toast(app).shown and app.alerts.muted
-        title = app.query_one("#overview-alerts-title")
-        await eventually(lambda: "toasts muted (m)" in str(title.render()), pilot=pilot)
         for n in range(3):
             store.apply(approval(f"tsk_m{n}", n=n))
         await eventually(lambda: len(app.alerts) == 4, pilot=pilot)
         await pilot.pause(0.2)
         assert not toast(app).shown  # alerts still list; no notice
-        await pilot.press("m")
+        await pilot.press("1")
+        title = app.query_one("#overview-alerts-title")
+        await eventually(lambda: "4 open" in str(title.render()) and "toasts muted (m)" in str(title.render()),
+                         pilot=pilot)
+        await pilot.press("2", "m")
         await eventually(lambda: "▲ 3 new alerts" in toast(app).text, pilot=pilot)
 
 
@@ -220,6 +229,7 @@ async def test_the_setting_starts_muted_and_the_palette_snoozes():
     app = monitor(alert_toasts=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await eventually(app.started_up.is_set, pilot=pilot)
+        await pilot.press("2")
         app.hub.store.apply(agent_error())
         await eventually(lambda: len(app.alerts) == 1, pilot=pilot)
         await pilot.pause(0.2)

@@ -13,7 +13,8 @@ shows the notice.
   result's error, a cost against its threshold). Names are looked up in the Store; ids stand in for names not
   known yet. Every piece is sanitized; the line is a `Text`, never markup.
 - When (`ToastPolicy`): one notice that counts, shown for SHOW_SECONDS and updated in place while it shows, at
-  most one per TOAST_GAP seconds (what arrives in between is counted for the next); nothing while muted (`m`,
+  most one per TOAST_GAP seconds (what arrives in between is counted for the next); nothing while the Overview,
+  which lists them, is shown; nothing while muted (`m`,
   or `alert_toasts = false`) or snoozed; the alerts that came meanwhile are counted in one notice when the
   operator unmutes or the snooze ends. The bell rings only for the alerts `alert_bell` names (`bell_rule`),
   at most once per BELL_GAP seconds, never while muted or snoozed.
@@ -418,9 +419,13 @@ class ToastPolicy:
     def showing(self, now: float) -> bool:
         return self.started is not None and now < self.started + SHOW_SECONDS
 
-    def arrive(self, alerts: list[Alert], now: float) -> str:
-        """New alerts. "show" (a new notice), "update" (the one showing), "hold" (counted for later)."""
+    def arrive(self, alerts: list[Alert], now: float, *, seen: bool = False) -> str:
+        """New alerts. "show" (a new notice), "update" (the one showing), "hold" (counted for later), "seen" (the
+        operator is looking at the list they join: nothing to tell)."""
         self.newest = alerts[-1]
+        if seen:
+            self.held = 0
+            return "seen"
         if self.log.silenced():
             self.held += len(alerts)
             return "hold"

@@ -283,7 +283,8 @@ class CapwatchApp(PaneAppMixin, App[int]):
         """New alerts into the log, and to the notice (one toast that counts: tui/app/widgets/alert_toast.py)."""
         fresh = self.alerts.add(event for event in events if self.is_alert(event))
         if fresh:
-            self.query_one(AlertToast).arrive(fresh)
+            seen = self.query_one(TabbedContent).active == "overview" and len(self.screen_stack) == 1
+            self.query_one(AlertToast).arrive(fresh, seen=seen)
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key) and not self.screen_stack:
@@ -352,7 +353,7 @@ class CapwatchApp(PaneAppMixin, App[int]):
             self.toast("Alert toasts on")
         else:
             self.alerts.mute()
-            self.toast("Alert toasts and the bell muted; the Overview still lists every alert (m unmutes)")
+            self.toast("Alert toasts and the bell muted (m unmutes)")
         self.query_one(AlertToast).quiet_changed()
 
     def snooze_alerts(self, minutes: int) -> None:

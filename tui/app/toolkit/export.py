@@ -166,8 +166,10 @@ class ExportScreen(FormScreen):
             what.append(")")
         with Vertical(classes="dialog"):
             yield Label(what, classes="dialog-title")
+            yield Label(Text("Format", style="dim"))
             yield Select([(words, form) for form, words in FORMS.items()], value=self.form, allow_blank=False,
                          compact=True, id="export-form")
+            yield Label(Text("File (~ is your home directory)", style="dim"))
             yield Input(str(default_path(self.tab, table, self.form)), id="export-path")
             yield Static(Text("A file that exists is replaced only after a yes. Esc cancels.", style="dim"))
             yield Static("", classes="form-error")

@@ -1,6 +1,6 @@
 """The alert notice: one toast that counts new alerts and shows the newest, updated in place, at the bottom right
 like Textual's toasts (in their layer, above the key bar), at most one per TOAST_GAP seconds, never while the
-operator has muted or snoozed alerts; it rings the bell for the alerts the operator chose. When it shows and
+operator has muted or snoozed alerts, nor while the Overview (which lists them) is shown; it rings the bell for the alerts the operator chose. When it shows and
 what it says are tui/app/alerts.py's (`ToastPolicy`, `alert_words`): this widget only draws and keeps time.
 A click on it (or `1`) shows the Overview, where the alerts are listed."""
 
@@ -65,16 +65,19 @@ class AlertToast(Vertical):
 
     # ------------------------------------------------------------------------------------------- alerts in
 
-    def arrive(self, alerts: list[Alert]) -> None:
+    def arrive(self, alerts: list[Alert], *, seen: bool = False) -> None:
+        """New alerts; `seen`: the operator is looking at the Overview's list, where they just appeared."""
         now = time.monotonic()
         if self.policy.ring(alerts, now):
             self.bells += 1
             self.app.bell()
-        action = self.policy.arrive(alerts, now)
+        action = self.policy.arrive(alerts, now, seen=seen)
         if action == "show":
             self._show()
         elif action == "update":
             self._draw()
+        elif action == "seen":
+            self._hide()
         else:
             self._schedule_release(now)
 
