@@ -43,9 +43,9 @@ def frozen(monkeypatch, tmp_path):
 
 
 def document(doc_id: str, name: str, status: str, minute: int, done: bool = False) -> None:
+    created = {"created_at": "2026-03-01T10:00:00.000Z"} if doc_id != "doc_2" else {}  # only seen on the stream
     return document_event({"type": "document.status", "document_id": doc_id, "file_name": name, "status": status,
-                           "workflow_complete": done, "created_at": "2026-03-01T10:00:00.000Z",
-                           "updated_at": f"2026-03-01T10:0{minute}:00.000Z"})
+                           "workflow_complete": done, **created, "updated_at": f"2026-03-01T10:0{minute}:00.000Z"})
 
 
 def store_with_hostile_rows() -> Store:
@@ -71,10 +71,14 @@ def demo_app(store: Store) -> CapwatchApp:
     return CapwatchApp(config, hub=StubHub(store))
 
 
-async def export_to(app: CapwatchApp, pilot, path: Path, *keys: str) -> None:
-    """Open the export dialog (ctrl+e, or `keys`), put `path` in its field (typing is Textual's), Enter."""
+async def export_to(app: CapwatchApp, pilot, path: Path, *keys: str, form: str | None = None) -> None:
+    """Open the export dialog (ctrl+e, or `keys`), choose `form`, put `path` in its field (typing is Textual's),
+    Enter."""
     await pilot.press(*(keys or ("ctrl+e",)))
     await eventually(lambda: isinstance(app.screen, ExportScreen), pilot=pilot)
+    if form:
+        app.screen.query_one("#export-form").value = form
+        await pilot.pause()
     app.screen.query_one("#export-path", Input).value = str(path)
     await pilot.press("enter")
 
@@ -103,11 +107,16 @@ async def test_the_documents_table_as_shown_to_csv(frozen):
         await eventually(target.exists, pilot=pilot)
         await eventually(lambda: any(f"Exported 3 rows (CSV) to {target}" in n.message
                                      for n in app._notifications), pilot=pilot)
+        await export_to(app, pilot, frozen / "found.jsonl", form="jsonl")
+        await eventually((frozen / "found.jsonl").exists, pilot=pilot)
+    assert [json.loads(line) for line in (frozen / "found.jsonl").read_text().splitlines()][1] == {
+        "ID": "doc_2", "File": "report-••••demo.pdf", "Status": "completed", "Done": "yes", "Created": None,
+        "Updated": "2026-03-01T10:02:00.000Z", "Age": "8m00s"}  # no value: null
     content = target.read_bytes().decode("utf-8")
     assert content == (
         "ID,File,Status,Done,Created,Updated,Age\r\n"
         "doc_4,'@SUM(A1).pdf,processing,no,2026-03-01T10:00:00.000Z,2026-03-01T10:04:00.000Z,10m00s\r\n"
-        "doc_2,report-••••demo.pdf,completed,yes,2026-03-01T10:00:00.000Z,2026-03-01T10:02:00.000Z,10m00s\r\n"
+        "doc_2,report-••••demo.pdf,completed,yes,,2026-03-01T10:02:00.000Z,8m00s\r\n"  # no created_at: empty
         'doc_1,"\'=HYPERLINK(""http://evil.example"",""invoice.pdf"")",failed,no,2026-03-01T10:00:00.000Z,'
         "2026-03-01T10:01:00.000Z,10m00s\r\n")
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
@@ -133,10 +142,7 @@ async def test_the_filtered_events_view_to_json_lines_and_a_file_replaced_only_a
         await pilot.press("n")
         await pilot.pause(0.2)
         assert target.read_text() == "kept\n"  # no: nothing written
-        await pilot.press("ctrl+e")
-        await eventually(lambda: isinstance(app.screen, ExportScreen), pilot=pilot)
-        app.screen.query_one("#export-form").value = "jsonl"
-        await export_to(app, pilot, target)
+        await export_to(app, pilot, target, form="jsonl")
         await eventually(lambda: isinstance(app.screen, ConfirmScreen), pilot=pilot)
         await pilot.press("y")
         await eventually(lambda: target.read_text() != "kept\n", pilot=pilot)

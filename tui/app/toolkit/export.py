@@ -3,7 +3,8 @@
 - What: the focused table of the shown tab (else its main one), as filtered and sorted: its columns in order, one
   record per row from top to bottom, each cell's whole text (not cut to the column's width). The Events tab's
   table is its filtered view (service, type, text, "alerts only"). A column that shows a row's time (`time`,
-  `*_at`) writes the time in full, ISO 8601 UTC, where the cell shows only the time of day.
+  `*_at`) writes the time in full, ISO 8601 UTC, where the cell shows only the time of day; a cell with no value
+  (the dash) is an empty CSV cell, a JSON null.
 - Where: by default `capwatch-<tab>-<table>-<YYYYmmdd-HHMMSS>.csv` (or `.jsonl`) in the current directory, or in
   $XDG_DATA_HOME/capwatch/exports (~/.local/share/capwatch/exports) when the current directory is not writable.
   A file that exists is replaced only after a yes. New files get mode 0600: they hold what the vendors know.
@@ -33,6 +34,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, Select, Static
 
 from tui.app.screens import ConfirmScreen, FormScreen
+from tui.app.toolkit.cells import NONE
 from tui import wall_clock
 from tui.live.events import iso_utc, parse_timestamp
 from tui.text import mask_secret, sanitize
@@ -79,28 +81,31 @@ def is_time_column(column: Column) -> bool:
     return column.key == "time" or column.key.endswith("_at")
 
 
-def cell_text(table: LiveTable, column: Column, row: dict[str, Any]) -> str:
-    """A cell's whole text as the table shows it; a row's time in full (ISO 8601 UTC)."""
+def cell_text(table: LiveTable, column: Column, row: dict[str, Any]) -> str | None:
+    """A cell's whole text as the table shows it; a row's time in full (ISO 8601 UTC); None for no value (the
+    dash a cell shows: an empty CSV cell, a JSON null)."""
     if is_time_column(column):
         moment = parse_timestamp(row.get(column.key))
         if moment is not None:
             return iso_utc(moment)
-    return table._cell_plain(column, row)
+    text = table._cell_plain(column, row)
+    return None if text in ("", NONE) else text
 
 
-async def table_records(table: LiveTable, secrets: Sequence[str]) -> tuple[list[str], list[list[str]]]:
+async def table_records(table: LiveTable, secrets: Sequence[str]) -> tuple[list[str], list[list[str | None]]]:
     """(labels, records): the table as shown, top to bottom, read in slices between frames."""
     columns = table.columns
     rows = [row for row in map(table.get_row, table.row_ids) if row is not None]
     records = []
     for start in range(0, len(rows), SLICE):
         for row in rows[start:start + SLICE]:
-            records.append([redact(cell_text(table, column, row), secrets) for column in columns])
+            records.append([redact(text, secrets) if text else text
+                            for text in (cell_text(table, column, row) for column in columns)])
         await asyncio.sleep(0)
     return [sanitize(column.label, single_line=True) for column in columns], records
 
 
-def write_export(path: Path, form: str, labels: list[str], records: Iterable[list[str]], *,
+def write_export(path: Path, form: str, labels: list[str], records: Iterable[list[str | None]], *,
                  overwrite: bool) -> None:
     """Write the file: a new one (mode 0600) unless `overwrite`, which replaces one that exists."""
     flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL)
@@ -108,7 +113,7 @@ def write_export(path: Path, form: str, labels: list[str], records: Iterable[lis
         if form == "csv":
             writer = csv.writer(out)
             writer.writerow([csv_safe(label) for label in labels])
-            writer.writerows([csv_safe(cell) for cell in record] for record in records)
+            writer.writerows([csv_safe(cell or "") for cell in record] for record in records)
         else:
             for record in records:
                 out.write(json.dumps(dict(zip(labels, record)), ensure_ascii=False) + "\n")
@@ -159,13 +164,13 @@ class ExportScreen(FormScreen):
 
     def compose(self) -> ComposeResult:
         table = self.table
-        what = Text(f"Export the {table.name or table.id or 'table'} table: ", style="bold")
-        what.append(f"{table.row_count:,} rows as shown")
+        what = Text(f"{table.row_count:,} rows as shown")
         if table.filter_text:
-            what.append(" (filtered by ").append(sanitize(table.filter_text, single_line=True), style="bold")
-            what.append(")")
+            what.append(", filtered by ").append(sanitize(table.filter_text, single_line=True), style="bold")
         with Vertical(classes="dialog"):
-            yield Label(what, classes="dialog-title")
+            yield Label(Text(f"Export the {table.name or table.id or 'table'} table", style="bold"),
+                        classes="dialog-title")
+            yield Label(what)
             yield Label(Text("Format", style="dim"))
             yield Select([(words, form) for form, words in FORMS.items()], value=self.form, allow_blank=False,
                          compact=True, id="export-form")
