@@ -10,9 +10,8 @@ from textual.command import CommandPalette
 
 from tests.helpers.pane_host import StubHub
 from tests.helpers.waiting import eventually
-from tui.app.alerts import (
-    BELL_GAP, SHOW_SECONDS, TOAST_GAP, AlertLog, ToastPolicy, alert_rule, alert_words, bell_rule,
-)
+from tui.app.alert_words import alert_words
+from tui.app.alerts import BELL_GAP, SHOW_SECONDS, TOAST_GAP, AlertLog, ToastPolicy, alert_rule, bell_rule
 from tui.app.app import CapwatchApp
 from tui.app.screens import DetailScreen
 from tui.app.widgets.alert_toast import AlertToast

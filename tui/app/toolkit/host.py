@@ -81,7 +81,7 @@ class PaneAppMixin:
         self.notify(sanitize(message, single_line=True), markup=False)  # type: ignore[attr-defined]
 
     def open_entity(self, event: Event) -> None:
-        from tui.app.alerts import alert_detail
+        from tui.app.alert_words import alert_detail
         from tui.app.screens import DetailScreen
 
         title = f"{event.service} {event.type} {event.id}".strip()

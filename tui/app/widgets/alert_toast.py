@@ -1,8 +1,8 @@
 """The alert notice: one toast that counts new alerts and shows the newest, updated in place, at the bottom right
 like Textual's toasts (in their layer, above the key bar), at most one per TOAST_GAP seconds, never while the
-operator has muted or snoozed alerts, nor while the Overview (which lists them) is shown; it rings the bell for the alerts the operator chose. When it shows and
-what it says are tui/app/alerts.py's (`ToastPolicy`, `alert_words`): this widget only draws and keeps time.
-A click on it (or `1`) shows the Overview, where the alerts are listed."""
+operator has muted or snoozed alerts, nor while the Overview (which lists them) is shown; it rings the bell for the
+alerts the operator chose. When it shows is tui/app/alerts.py's (`ToastPolicy`), what it says
+tui/app/alert_words.py's: this widget only draws and keeps time. A click on it shows the Overview."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from textual.containers import Vertical
 from textual.timer import Timer
 from textual.widgets import Static
 
-from tui.app.alerts import SHOW_SECONDS, Alert, AlertLog, ToastPolicy, alert_words
+from tui.app.alerts import SHOW_SECONDS, Alert, AlertLog, ToastPolicy
 from tui.live.events import Event
 
 
@@ -106,7 +106,7 @@ class AlertToast(Vertical):
         newest = policy.newest
         if newest is not None:
             event = newest.event
-            line = Text(f"{event.service} ", style="dim").append_text(alert_words(event, self.app.store).text())
+            line = Text(f"{event.service} ", style="dim").append_text(newest.text(self.app.store))
             line.truncate(60, overflow="ellipsis")
             text.append("\n").append_text(line)
         self.message = text.plain
