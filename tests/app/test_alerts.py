@@ -298,6 +298,7 @@ async def test_enter_on_an_alert_opens_its_entity_in_its_tab_selected_with_its_r
         store.apply(agent_error())
         overview = app.query_one("#pane-overview")
         await eventually(lambda: overview.alerts_table.row_count == 2, pilot=pilot)
+        await pilot.press("2", "slash", *"f0", "enter", "1")  # Documents filtered: the failed one is not shown
         overview.alerts_table.focus()
         overview.alerts_table.move_cursor(1)  # the document
         await pilot.press("enter")
@@ -311,6 +312,7 @@ async def test_enter_on_an_alert_opens_its_entity_in_its_tab_selected_with_its_r
         await pilot.press("escape")
         documents = app.query_one("#documents-table")
         assert documents.cursor_row_id == "doc_608" and app.focused is documents
+        assert documents.filter_text == "" and app.query_one("#documents-filter").value == ""  # the filter went
 
         await pilot.press("1")
         overview.alerts_table.move_cursor(0)  # the agent error
