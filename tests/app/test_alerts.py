@@ -15,6 +15,7 @@ from tui.app.alerts import BELL_GAP, SHOW_SECONDS, TOAST_GAP, AlertLog, ToastPol
 from tui.app.app import CapwatchApp
 from tui.app.screens import DetailScreen
 from tui.app.widgets.alert_toast import AlertToast
+from tui.app.widgets.table_model import cell_plain
 from tui.config import Config
 from tui.live.events import Event
 from tui.live.store import Store
@@ -275,7 +276,7 @@ async def test_acknowledged_alerts_leave_the_overview_and_stay_in_the_events_ale
         await pilot.press("7", "a")  # Events: alerts only
         events = app.query_one("#events-table")
         await eventually(lambda: events.row_count == 3, pilot=pilot)
-        summaries = [events._cell_plain(events.columns[-1], events.get_row(row_id)) for row_id in events.row_ids]
+        summaries = [cell_plain(events.columns[-1], events.get_row(row_id)) for row_id in events.row_ids]
         assert summaries == ["policy-608.pdf — failed (no reason given)",
                              "✓ acknowledged · Nova · Orbit Logistics — error: tool call timed out",
                              "Approve the renewal · Acme Research — approval required"]

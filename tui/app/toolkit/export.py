@@ -35,6 +35,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from tui.app.screens import ConfirmScreen, FormScreen
 from tui.app.toolkit.cells import NONE
+from tui.app.widgets.table_model import cell_plain
 from tui import wall_clock
 from tui.live.events import iso_utc, parse_timestamp
 from tui.text import mask_secret, sanitize
@@ -81,14 +82,14 @@ def is_time_column(column: Column) -> bool:
     return column.key == "time" or column.key.endswith("_at")
 
 
-def cell_text(table: LiveTable, column: Column, row: dict[str, Any]) -> str | None:
+def cell_text(column: Column, row: dict[str, Any]) -> str | None:
     """A cell's whole text as the table shows it; a row's time in full (ISO 8601 UTC); None for no value (the
     dash a cell shows: an empty CSV cell, a JSON null)."""
     if is_time_column(column):
         moment = parse_timestamp(row.get(column.key))
         if moment is not None:
             return iso_utc(moment)
-    text = table._cell_plain(column, row)
+    text = cell_plain(column, row)
     return None if text in ("", NONE) else text
 
 
@@ -100,7 +101,7 @@ async def table_records(table: LiveTable, secrets: Sequence[str]) -> tuple[list[
     for start in range(0, len(rows), SLICE):
         for row in rows[start:start + SLICE]:
             records.append([redact(text, secrets) if text else text
-                            for text in (cell_text(table, column, row) for column in columns)])
+                            for text in (cell_text(column, row) for column in columns)])
         await asyncio.sleep(0)
     return [sanitize(column.label, single_line=True) for column in columns], records
 
