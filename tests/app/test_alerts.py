@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 
 from textual.command import CommandPalette
+from textual.widgets._toast import Toast
 
 from tests.helpers.pane_host import StubHub
 from tests.helpers.waiting import eventually
@@ -223,6 +224,20 @@ async def test_m_mutes_the_toasts_the_overview_says_so_and_unmuting_tells_what_c
                          pilot=pilot)
         await pilot.press("2", "m")
         await eventually(lambda: "▲ 3 new alerts" in toast(app).text, pilot=pilot)
+
+
+async def test_a_toast_while_the_notice_shows_stacks_above_it_at_80x24():
+    """Textual's toasts (unmuting's "Alert toasts on", an export's "Exported ...") sit in the same corner: while the
+    notice shows they stack above it, where they covered its right half."""
+    app = monitor()
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await first_notice(app, pilot)
+        app.toast("Exported 12 rows to /tmp/documents.csv")
+        await eventually(lambda: app.screen.query(Toast), pilot=pilot)
+        await pilot.pause()
+        notice, told = app.query_one("#alert-toast-body").region, app.screen.query_one(Toast).region
+        assert notice.height == 2 and told.height, (notice, told)
+        assert not told.overlaps(notice), f"the toast {told} covers the notice {notice}"
 
 
 async def test_the_setting_starts_muted_and_the_palette_snoozes():

@@ -353,7 +353,7 @@ class CapwatchApp(PaneAppMixin, App[int]):
             self.toast("Alert toasts on")
         else:
             self.alerts.mute()
-            self.toast("Alert toasts and the bell muted (m unmutes)")
+            self.toast("Alerts muted: no toast, no bell (m)")
         self.query_one(AlertToast).quiet_changed()
 
     def snooze_alerts(self, minutes: int) -> None:

@@ -1,8 +1,9 @@
 """The alert notice: one toast that counts new alerts and shows the newest, updated in place, at the bottom right
-like Textual's toasts (in their layer, above the key bar), at most one per TOAST_GAP seconds, never while the
-operator has muted or snoozed alerts, nor while the Overview (which lists them) is shown; it rings the bell for the
-alerts the operator chose. When it shows is tui/app/alerts.py's (`ToastPolicy`), what it says
-tui/app/alert_words.py's: this widget only draws and keeps time. A click on it shows the Overview."""
+like Textual's toasts (in their layer, above the key bar; theirs stack above it while it shows), at most one per
+TOAST_GAP seconds, never while the operator has muted or snoozed alerts, nor while the Overview (which lists them)
+is shown; it rings the bell for the alerts the operator chose. When it shows is tui/app/alerts.py's
+(`ToastPolicy`), what it says tui/app/alert_words.py's: this widget only draws and keeps time. A click on it shows
+the Overview."""
 
 from __future__ import annotations
 
@@ -95,6 +96,7 @@ class AlertToast(Vertical):
     def _show(self) -> None:
         self._draw()
         self.add_class("-shown")
+        self.screen.add_class("-alert-notice")  # Textual's toasts stack above it (styles/app.tcss), not over it
         if self._hide_timer is not None:
             self._hide_timer.stop()
         self._hide_timer = self.set_timer(SHOW_SECONDS, self._hide, name="alert notice")
@@ -115,6 +117,7 @@ class AlertToast(Vertical):
     def _hide(self) -> None:
         self.policy.hide()
         self.remove_class("-shown")
+        self.screen.remove_class("-alert-notice")
         self._schedule_release(time.monotonic())
 
     def _schedule_release(self, now: float) -> None:
