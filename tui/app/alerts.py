@@ -267,7 +267,7 @@ class ToastPolicy:
         operator is looking at the list they join: nothing to tell)."""
         self.newest = alerts[-1]
         if seen:
-            self.held = 0
+            self.seen()
             return "seen"
         if self.log.silenced():
             self.held += len(alerts)
@@ -280,6 +280,10 @@ class ToastPolicy:
             return "hold"
         self._start(now, len(alerts) + self.held)
         return "show"
+
+    def seen(self) -> None:
+        """The operator is looking at the list the alerts join: nothing held to tell."""
+        self.held = 0
 
     def ring(self, alerts: list[Alert], now: float) -> bool:
         """Whether these alerts ring the bell now (and note that it rang)."""

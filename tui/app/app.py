@@ -296,6 +296,8 @@ class CapwatchApp(PaneAppMixin, App[int]):
             return  # a number key still queued when the app quit: its shutdown is removing the screen
         if event.pane.id and self._started:  # (the first activation, before the first frame, is `_start_up`'s)
             self._start_pane_mounts([event.pane.id])  # a click faster than `mount_panes`: it fills itself on mount
+        if event.pane.id == OVERVIEW_TAB.id:
+            self.query_one(AlertToast).seen()  # the Overview lists the alerts the notice counts
         pane = self.active_pane()
         if pane is not None:
             pane.catch_up()

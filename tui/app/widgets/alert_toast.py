@@ -82,6 +82,14 @@ class AlertToast(Vertical):
         else:
             self._schedule_release(now)
 
+    def seen(self) -> None:
+        """The Overview, which lists the alerts, is shown: the notice goes (at 80x24 it covers two of its rows), and
+        what it held is seen there, unless the operator muted or snoozed: then unmuting still tells what came."""
+        if not self.policy.log.silenced():
+            self.policy.seen()
+        if self.shown:
+            self._hide()
+
     def quiet_changed(self) -> None:
         """Muted, snoozed, or told again: hide now, or show what came meanwhile in one notice."""
         if self.policy.log.silenced():
