@@ -201,10 +201,8 @@ class CapwatchApp(PaneAppMixin, App[int]):
         except Exception:
             return
         store.recall(events)
-        alerts = [event for event in events if self.is_alert(event)]
-        room = (self.alerts.maxlen or 0) - len(self.alerts)
-        if room > 0 and alerts:
-            self.alerts.extendleft(reversed(alerts[-room:]))
+        # Before the LiveHub starts: older than any live alert, and listed without a notice (nothing new).
+        self.alerts.add(event for event in events if self.is_alert(event))
 
     def on_mount(self) -> None:
         first_pane_shown = asyncio.Event()
