@@ -29,6 +29,8 @@ def _add_config_flags(parser: argparse.ArgumentParser, *, subcommand: bool = Fal
                        **unset)
     group.add_argument("--history", metavar="WHERE", help="the event history: a path, sqlite:///PATH, "
                        "postgresql://... or off (default: $XDG_DATA_HOME/capwatch/history.sqlite3)", **unset)
+    group.add_argument("--source", metavar="URL", help="team mode: run from the history a `capwatch collect` writes "
+                       "(postgresql://...), with no vendor connection of its own", **unset)
 
 
 def _add_sim_flags(parser: argparse.ArgumentParser, *, port_default: int | None) -> None:
@@ -91,6 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_argument("--json", action="store_true", help="one JSON object per line")
     tail.add_argument("--service", action="append", metavar="S", help="only these services (repeatable)")
     tail.add_argument("--type", metavar="PATTERN", help="only event types matching this glob, e.g. 'task.*'")
+
+    collect = commands.add_parser("collect", help="team mode: every vendor connection and the webhook receiver, "
+                                  "written to the history database that monitors follow with --source")
+    _add_config_flags(collect, subcommand=True)
+    from tui.collect import add_arguments as add_collect_arguments  # argparse only
+
+    add_collect_arguments(collect)
 
     from tui.history.command import add_arguments as add_history_arguments  # argparse only: no database import
     from tui.history.command import add_replay_arguments
@@ -176,6 +185,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from tui.headless import run_headless
 
             return run_headless(command, args)
+        if command == "collect":
+            from tui.collect import run_collect
+
+            return run_collect(args)
         if command == "history":
             from tui.history.command import run_history
 

@@ -107,6 +107,7 @@ def test_the_environment_variables_are_a_contract():
         "CAPWATCH_MAX_FINISHED_ROWS": "max_finished_rows", "CAPWATCH_MAX_OUTPUT_KBPS": "max_output_kbps",
         "CAPWATCH_HISTORY": "history",
         "CAPWATCH_ALERT_TOASTS": "alert_toasts", "CAPWATCH_ALERT_BELL": "alert_bell",
+        "CAPWATCH_HISTORY": "history", "CAPWATCH_SOURCE": "source",
     }
     from tui.sim.core import SimOptions
 
@@ -130,6 +131,7 @@ def test_every_environment_variable_reaches_its_field(variable, dotted):
         "history": "off",
         "alert_toasts": "0",
         "alert_bell": "approval, Costs.*",
+        "source": "postgresql://capwatch@db.example:5432/capwatch",
     }
     section, _, field = dotted.rpartition(".")
     value = values[field]

@@ -54,6 +54,16 @@ def check_history(value: str) -> str:
     return value.strip()
 
 
+def check_source(value: str) -> str:
+    """The history database a monitor runs from in team mode (`capwatch --source`): a history the collector writes
+    (postgresql://... for a team; a SQLite path works on one machine), never `off`."""
+    from tui.history.setting import parse_setting
+
+    if value.strip() and not parse_setting(check_history(value)).enabled:
+        raise ValueError("must be the collector's history database (postgresql://... or a path), not off")
+    return value.strip()
+
+
 class Config(Section):
     """Every setting of capwatch. The vendors' sections follow these, in the registry's order, then `webhooks`."""
 
@@ -68,6 +78,8 @@ class Config(Section):
     # false: alert toasts (and the bell) start muted, `m` unmutes; the alerts that ring the bell: none by default.
     alert_toasts = Setting(bool, True, env="CAPWATCH_ALERT_TOASTS")
     alert_bell = Setting(str, "", check=check_alert_bell, env="CAPWATCH_ALERT_BELL")
+    # Team mode: run from the history database a `capwatch collect` writes ("" : from the vendors directly).
+    source = Setting(str, "", check=check_source, env="CAPWATCH_SOURCE", flag="source")
 
     def services(self) -> dict[str, VendorSettings]:
         """Each vendor's section, by name, in the registry's order."""
