@@ -9,7 +9,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from typing import Any, AsyncIterator, Iterable
+from typing import Any, AsyncIterator, Callable, Iterable
 
 from tui.history.records import Query, Record, event_row
 from tui.history.setting import HistorySetting, parse_setting
@@ -296,19 +296,27 @@ class History:
         """The newest seq in the history (by any writer): a follower's starting cursor."""
         return await self._read_backend().last_seq() if self.enabled else 0
 
-    async def follow(self, cursor: int | None = None, *, poll: float = 0.25,
-                     limit: int = 5000) -> AsyncIterator[list[Record]]:
+    async def follow(self, cursor: int | None = None, *, poll: float = 0.25, limit: int = 5000,
+                     on_state: Callable[[str, str | None], None] | None = None) -> AsyncIterator[list[Record]]:
         """Every record committed after `cursor` (default: from now on), as they come, in commit order. PostgreSQL
         wakes it by NOTIFY (polling stays the fallback); after any loss of connection it catches up from the
-        cursor, so nothing is missed and nothing repeats."""
+        cursor, so nothing is missed and nothing repeats. `on_state(state, error)` hears how the follower is doing
+        when that changes: "live" (caught up, and listening where the database can notify) or "reconnecting" (the
+        database is away; with the error's words)."""
         if not self.enabled:
             return
         backend = self._read_backend()
-        if cursor is None:
-            cursor = await backend.last_seq()
         woken = asyncio.Event()
         listener = None
         backoff = Backoff(base=0.25, cap=5.0)
+        told: tuple[str, str | None] | None = None
+
+        def tell(state: str, error: str | None = None) -> None:
+            nonlocal told
+            if on_state is not None and told != (state, error):
+                told = (state, error)
+                on_state(state, error)
+
         try:
             while True:
                 if listener is None and hasattr(backend, "listen"):
@@ -317,11 +325,14 @@ class History:
                     except Exception:
                         listener = None
                 try:
+                    if cursor is None:
+                        cursor = await backend.last_seq()
                     records = await backend.tail_after(cursor, limit)
-                except Exception:
+                except Exception as error:
                     if listener is not None:
                         await backend.unlisten(listener)
                         listener = None
+                    tell("reconnecting", describe_error(error))
                     await asyncio.sleep(backoff.next_delay())
                     continue
                 backoff.reset()
@@ -330,6 +341,8 @@ class History:
                     yield records
                     if len(records) == limit:
                         continue
+                if listener is not None or not hasattr(backend, "listen"):
+                    tell("live")
                 if listener is not None and listener.is_closed():
                     listener = None
                     continue
