@@ -39,13 +39,18 @@ def run_headless(command: str, args: argparse.Namespace) -> int:
     if sys.stdout is None:  # started with stdout closed: no one will read a line of it
         return 0
     # `tail` records what it handles into the event history, as the monitor does; `status`, a one-shot snapshot,
-    # does not (tui/history/recording.py).
+    # does not (tui/history/recording.py); nor does a follower in team mode (the collector records).
     history = None
-    if command == "tail":
-        from tui.history.recording import open_history
+    if loaded.config.source:  # team mode: from the collector's history, no vendor connection of its own
+        from tui.history.source import SourceHub
 
-        history = open_history(loaded.config)
-    hub = LiveHub(loaded.config, vendors.VENDORS, recorder=history.append if history is not None else None)
+        hub = SourceHub(loaded.config, vendors.VENDORS, from_now=command == "tail")
+    else:
+        if command == "tail":
+            from tui.history.recording import open_history
+
+            history = open_history(loaded.config)
+        hub = LiveHub(loaded.config, vendors.VENDORS, recorder=history.append if history is not None else None)
     try:
         return asyncio.run(_recorded(runner(hub, args), history))
     except KeyboardInterrupt:
@@ -120,9 +125,8 @@ async def status(hub, args: argparse.Namespace, out: TextIO | None = None) -> in
     missing = hub.missing()
     failed = [h for h in hub.store.health.values() if h.state is ChannelState.FAILED]
     entities = snapshot["entities"]
-    for integration in integrations:  # every kind a script may read is there, 0 when there is none
-        for kind in integration.declaration.kinds:
-            entities.setdefault(kind.name, {"total": 0, "by_status": {}})
+    for kind in hub.kinds():  # every kind a script may read is there, 0 when there is none
+        entities.setdefault(kind.name, {"total": 0, "by_status": {}})
     snapshot["entities"] = dict(sorted(entities.items()))
     snapshot["missing"] = missing
     snapshot["requests"] = {integration.name: integration.client.requests_sent for integration in integrations}

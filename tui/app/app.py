@@ -92,6 +92,10 @@ class CapwatchApp(PaneAppMixin, App[int]):
         # Building a LiveHub imports nothing of the vendors: their integrations are built (httpx, websockets,
         # pydantic imported) when the hub starts, right after the first pane is drawn (`_run_hub`).
         self._own_hub = hub is None
+        if hub is None and config.source:  # team mode: from the collector's history (tui/history/source.py)
+            from tui.history.source import SourceHub
+
+            hub = SourceHub(config, vendors.VENDORS)
         self.hub = hub or LiveHub(config, vendors.VENDORS)
         # The event history (tui/history `History`), recording every change the Store makes; None: not recorded.
         self.history = history

@@ -157,6 +157,10 @@ class LiveHub:
         every on integration's `missing()`, in the registry's order."""
         return [part for integration in self.integrations() for part in integration.missing()]
 
+    def kinds(self) -> list[Any]:
+        """The entity kinds of every vendor that is on (`capwatch status` lists each, 0 when there is none)."""
+        return [kind for integration in self.integrations() for kind in integration.declaration.kinds]
+
     def figure_lines(self, figures: dict[str, Any]) -> list[str]:
         """Every on integration's figures as `capwatch status` prints them."""
         return [line for integration in self.integrations() for line in integration.figure_lines(figures)]

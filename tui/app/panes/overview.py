@@ -381,10 +381,11 @@ class OverviewPane(Pane):
                 statuses[row_id] = new
 
     def service_state(self, service: str) -> str:
-        """off (not configured), waiting (no channel yet), else the worst state of its channels."""
-        if service != APP_SERVICE and not self.capwatch.hub.is_on(service):
-            return "off"
+        """off (not configured), waiting (no channel yet), else the worst state of its channels. In team mode
+        (`--source`) a service this config has no key for is on when the collector's channels say so."""
         states = {health.state.value for health in self.store.health.values() if health.service == service}
+        if service != APP_SERVICE and not self.capwatch.hub.is_on(service) and states <= {"off"}:
+            return "off"
         if not states and service in BY_WEBHOOK:  # no stream of its own (Casmo): its results come by webhook
             states = {health.state.value for health in self.store.health.values() if health.service == "webhooks"}
         for state in ("failed", "failing", "stale", "reconnecting", "connecting", "degraded", "live"):

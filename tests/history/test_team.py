@@ -1,0 +1,131 @@
+"""Team mode on a real PostgreSQL and the simulator: one `capwatch collect` (a child process), two followers (a
+SourceHub as the monitor runs it, and `capwatch tail --source` in a child process), and each piece killed and
+restarted: the collector (kill -9), PostgreSQL (a clean restart, then killed as in a crash). Each recovers, and
+every follower ends with exactly the rows the database holds after its start: nothing lost, nothing doubled."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+from collections import Counter
+
+import pytest
+
+from tests.helpers.collector import CollectorProcess, TailProcess
+from tests.helpers.history import make_event
+from tests.helpers.postgres import free_port
+from tests.helpers.simproc import SimProcess
+from tests.helpers.waiting import eventually
+from tui.config import load_config
+from tui.history import History
+from tui.history.source import SOURCE, STARTED, SourceHub
+from tui.live.events import APP_SERVICE, ChannelState
+from tui.live.recording import is_timeline
+from tui.vendors import VENDORS
+
+
+def source_config(url: str, **env: str):
+    args = argparse.Namespace(config=os.devnull, read_only=None, transport=None, webhook_host=None,
+                              webhook_port=None, profile=None)
+    return load_config(args, env={"CAPWATCH_SOURCE": url, "CAPWATCH_HISTORY": "off", **env}).config
+
+
+class Follower:
+    """A SourceHub as the monitor runs it, and the seqs it applied, in order."""
+
+    def __init__(self, url: str):
+        self.hub = SourceHub(source_config(url), VENDORS)
+        self.seqs: list[int] = []
+        self.hub.on_record = lambda record: self.seqs.append(record.seq)
+        self.start_cursor: int | None = None
+
+    async def start(self) -> None:
+        await self.hub.start()
+        await eventually(lambda: self.state() is ChannelState.LIVE, timeout=30,
+                         message=lambda: f"the follower is {self.state()}")
+
+    def state(self) -> ChannelState:
+        return self.hub.store.health[SOURCE].state
+
+
+def canonical(line_or_dict) -> str:
+    value = json.loads(line_or_dict) if isinstance(line_or_dict, str) else line_or_dict
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
+@pytest.mark.slow
+async def test_followers_lose_and_double_nothing_across_collector_and_database_restarts(postgres_own_server):
+    server = postgres_own_server
+    url = server.url()
+    reader = History(url)
+    # The schema and one row before anything follows: `tail` starts after it, from now.
+    seed = History(url)
+    seed.append(make_event(0, 1.0))
+    await seed.flush(timeout=30)
+    await seed.close()
+    tail = TailProcess(url).start()
+    await eventually(lambda: any('"source"' in line and "channel.live" in line for line in tail.stdout_lines()),
+                     timeout=30, message=lambda: f"tail --source never went live: {tail.stderr()[-2000:]}")
+
+    webhook_port = free_port()
+    followers = [Follower(url), Follower(url)]
+    with SimProcess(seed=23, rate=20, extra=["--webhook-url", f"http://127.0.0.1:{webhook_port}"]) as sim:
+        collector = CollectorProcess(sim.client_env(), history=url, webhook_port=webhook_port).start()
+        try:
+            await eventually(lambda: "webhooks on" in collector.stderr(), timeout=30,
+                             message=lambda: f"the collector did not start: {collector.stderr()[-2000:]}")
+            for follower in followers:
+                await follower.start()
+
+            async def progress(note: str, more: int = 40) -> None:
+                targets = [len(f.seqs) + more for f in followers]
+                await eventually(lambda: all(f.state() is ChannelState.LIVE and len(f.seqs) >= t
+                                             for f, t in zip(followers, targets)), timeout=60,
+                                 message=lambda: f"{note}: followers at {[len(f.seqs) for f in followers]} of "
+                                                 f"{targets}, {[f.state().value for f in followers]}; collector: "
+                                                 f"{collector.stderr()[-1500:]}")
+
+            await progress("at the start")
+            # 1. The collector killed (kill -9) and started again.
+            collector.kill()
+            collector.start()
+            await eventually(lambda: all(any(r for r in f.hub.store.timeline if r.type == STARTED) for f in followers))
+            await progress("after the collector's restart")
+            # 2. PostgreSQL restarted cleanly, then killed as in a crash.
+            for mode in ("fast", "immediate"):
+                await asyncio.to_thread(server.stop, mode)
+                await eventually(lambda: all(f.state() is ChannelState.RECONNECTING for f in followers),
+                                 message=lambda: f"followers {[f.state().value for f in followers]} with the "
+                                                 f"database down ({mode})")
+                await asyncio.to_thread(server.start)
+                await progress(f"after PostgreSQL's {mode} restart")
+            assert collector.terminate() == 0, collector.stderr()[-2000:]
+            assert "stopped: history written" in collector.stderr()
+        finally:
+            collector.close()
+
+        last = await reader.last_seq_committed()
+        await eventually(lambda: all(f.hub.cursor == last for f in followers), timeout=30,
+                         message=lambda: f"followers at {[f.hub.cursor for f in followers]}, the database at {last}")
+        for follower in followers:
+            first = follower.seqs[0]
+            expected = [r.seq for r in await reader.tail_after(first - 1, limit=10_000_000)]
+            assert follower.seqs == expected, "a follower's rows differ from the database's"
+            assert len(set(follower.seqs)) == len(follower.seqs)
+            await follower.hub.stop()
+
+        # `tail --source` printed every timeline row committed after its start (the seed's), once each.
+        records = await reader.tail_after(1, limit=10_000_000)
+        expected_lines = Counter(canonical(r.to_json_dict()) for r in records if is_timeline(r.event))
+        await eventually(lambda: sum(1 for line in tail.stdout_lines() if f'"{SOURCE}"' not in line)
+                         >= sum(expected_lines.values()), timeout=30,
+                         message=lambda: f"tail printed {len(tail.stdout_lines())} lines of "
+                                         f"{sum(expected_lines.values())}")
+        assert tail.terminate() == 0
+        printed = Counter(canonical(line) for line in tail.stdout_lines()
+                          if not (json.loads(line)["service"] == APP_SERVICE and json.loads(line)["id"] == SOURCE))
+        assert printed == expected_lines
+        tail.close()
+    await reader.close()

@@ -1,0 +1,142 @@
+"""`capwatch collect`: team mode's one process. Headless, it holds what should exist once per team: every vendor
+connection (the LiveHub with every integration that is on, each with its request budget), the webhook receiver
+(the one URL the vendors send to), and writes everything the live layer handles to the history database
+(`history = "postgresql://..."` for a team; SQLite works too), which monitors follow with `--source`.
+
+It logs to stderr, one line per notable thing: its start, each channel's change of state (with the error), the
+history writer losing or regaining its database, a summary every SUMMARY_INTERVAL, its stop. SIGTERM and SIGINT
+stop it cleanly: the channels end, then the history writes what it still holds (at most CLOSE_TIMEOUT while the
+database is away). `--metrics HOST:PORT` serves Prometheus metrics (tui/metrics.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+
+log = logging.getLogger("capwatch.collect")
+
+SUMMARY_INTERVAL = 60.0  # seconds between summary lines
+CLOSE_TIMEOUT = 10.0  # seconds the history may take to write what it holds at the stop
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--metrics", metavar="HOST:PORT", type=_address,
+                        help="serve Prometheus metrics there (e.g. 127.0.0.1:9464)")
+
+
+def _address(text: str) -> tuple[str, int]:
+    from tui.metrics import parse_address
+
+    try:
+        return parse_address(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def run_collect(args: argparse.Namespace) -> int:
+    from tui.config import load_config
+    from tui.history.recording import open_history
+
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
+                        format="%(asctime)s capwatch collect: %(message)s", datefmt="%Y-%m-%dT%H:%M:%S%z")
+    loaded = load_config(args)
+    for warning in loaded.warnings:
+        log.warning("%s", warning)
+    if loaded.config.source:
+        print("capwatch: collect writes the history; --source (CAPWATCH_SOURCE) is for the monitors that follow it",
+              file=sys.stderr)
+        return 2
+    history = open_history(loaded.config)
+    if history is None:
+        print("capwatch: collect needs a history to write (history is off): set history = \"postgresql://...\" "
+              "(CAPWATCH_HISTORY, --history)", file=sys.stderr)
+        return 2
+    from tui import vendors
+    from tui.live.hub import LiveHub
+
+    hub = LiveHub(loaded.config, vendors.VENDORS, recorder=history.append)
+    if not hub.integrations():
+        print("capwatch: collect has no vendor to watch: give it at least one API key", file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(collect(hub, history, metrics=getattr(args, "metrics", None)))
+    except KeyboardInterrupt:
+        return 0
+
+
+async def collect(hub, history, *, metrics: tuple[str, int] | None = None, stop: asyncio.Event | None = None) -> int:
+    """Run until SIGTERM/SIGINT (or `stop` is set), then stop cleanly, the history written."""
+    from tui.history.source import started_event
+    from tui.metrics import states_text
+
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(signum, stop.set)
+        except (NotImplementedError, RuntimeError):
+            pass
+    server = None
+    if metrics is not None:
+        from tui.metrics import MetricsServer
+
+        server = MetricsServer(hub.store, history=history, loop=loop)
+        try:
+            host, port = server.start(*metrics)
+        except OSError as error:
+            log.error("cannot serve metrics on %s:%s: %s", metrics[0], metrics[1], error)
+            return 2
+        log.info("metrics on http://%s:%s/metrics", host, port)
+    services = [integration.name for integration in hub.integrations()]
+    log.info("history %s; watching %s", history.describe(), ", ".join(services))
+    hub.store.apply(started_event(services, host=socket.gethostname(), pid=os.getpid(),
+                                  metrics=None if metrics is None else f"{metrics[0]}:{metrics[1]}"), "app")
+    feed = hub.store.subscribe(max_events=0)
+    states = {name: (health.state, health.last_error) for name, health in hub.store.health.items()}
+    writer = history.state
+    await hub.start()
+    if hub.receiver is not None:
+        log.info("webhooks on %s:%s", hub.config.webhooks.host, hub.receiver.port)
+    next_summary = time.monotonic() + SUMMARY_INTERVAL
+    events_before = 0
+    try:
+        while not stop.is_set():
+            waiter = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({waiter}, timeout=1.0)
+            waiter.cancel()
+            batch = feed.take()
+            for name in sorted(batch.health if batch else ()):
+                health = hub.store.health.get(name)
+                if health is not None and states.get(name) != (health.state, health.last_error):
+                    states[name] = (health.state, health.last_error)
+                    error = f": {health.last_error}" if health.last_error and health.state.value != "live" else ""
+                    log.info("channel %s %s%s", name, health.state.value, error)
+            if history.state != writer:
+                writer = history.state
+                error = f": {history.last_error}" if history.last_error and writer != "live" else ""
+                log.info("history %s%s", writer, error)
+            if time.monotonic() >= next_summary:
+                next_summary += SUMMARY_INTERVAL
+                events = sum(sum(by_type.values()) for by_type in hub.store.counts.values())
+                status = history.status()
+                log.info("%d events in %.0f s; history written %d, pending %d, dropped %d; channels %s",
+                         events - events_before, SUMMARY_INTERVAL, status["written"], status["pending"],
+                         status["dropped"], states_text(hub.store))
+                events_before = events
+    finally:
+        feed.close()
+        log.info("stopping")
+        await hub.stop()
+        if server is not None:
+            server.stop()
+        await history.close(timeout=CLOSE_TIMEOUT)
+        status = history.status()
+        log.info("stopped: history written %d, dropped %d", status["written"], status["dropped"])
+    return 0

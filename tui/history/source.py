@@ -1,0 +1,154 @@
+"""Team mode's follower: a monitor, `tail` or `status` run from the history a `capwatch collect` writes
+(`--source postgresql://...`, `CAPWATCH_SOURCE`), with no vendor connection of its own.
+
+`SourceHub` is a LiveHub that starts no channel and no webhook receiver: its Store is fed by the shared feed
+(tui/history/feed.py `apply_record`) from `History.follow`, which LISTENs for the collector's commits and, after
+any (re)connect, catches up by `seq` from the last row applied, so nothing is missed; a row at or below that
+cursor is never applied again, so nothing is doubled. The channels' health is as the collector recorded it, and
+the follower's own connection to the database is a channel of its own, `source` (live / reconnecting).
+
+Where the follower starts: at the newest `collector.started` row (a collector reads every vendor in full when it
+starts, so from there the Store is whole), else the last START_WINDOW of history. Actions go to the vendor with
+the operator's own key (`vendor(name)` builds an integration only for a vendor this config has a key for, and
+starts none of its channels); without one they are not offered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any, Iterable
+
+from tui.live.events import APP_SERVICE, ChannelState, Event
+from tui.live.hub import LiveHub
+from tui.live.integration import Integration
+
+if TYPE_CHECKING:
+    from tui.config import Config
+    from tui.history.core import History
+
+log = logging.getLogger("capwatch.source")
+
+SOURCE = "source"  # the follower's own channel: its connection to the history database
+STARTED = "collector.started"  # the row a collector writes when it starts (tui/collect.py)
+START_WINDOW = 3600.0  # seconds of history replayed when no collector ever started on this database
+SOURCE_PART = "source.caught_up"  # marked complete once the follower has applied every row there was
+
+
+def started_event(services: Iterable[str], *, host: str, pid: int, metrics: str | None = None) -> Event:
+    """The row a collector writes at its start: followers start from the newest one."""
+    return Event(time=time.time(), service=APP_SERVICE, type=STARTED, id=host,
+                 data={"services": sorted(services), "host": host, "pid": pid, "metrics": metrics})
+
+
+async def start_cursor(history: History, *, window: float = START_WINDOW) -> int:
+    """The seq after which a new follower reads: just before the newest collector start, else the start of the last
+    `window` seconds (0 on an empty history)."""
+    from tui.history.records import Query
+
+    started = await history.query(Query(services=(APP_SERVICE,), type_glob=STARTED, limit=1))
+    if started:
+        return started[-1].seq - 1
+    async for page in history.scan(Query(since=time.time() - window), chunk=1):
+        return page[0].seq - 1
+    return await history.last_seq_committed()
+
+
+class SourceHub(LiveHub):
+    """A LiveHub fed from a history database instead of the vendors (see the module)."""
+
+    def __init__(self, config: Config, vendors: Iterable[Any], *, history: History | None = None,
+                 from_now: bool = False, **options: Any):
+        """`from_now` (for `tail`): only rows committed from now on, as `tail` prints live events; else from the
+        collector's start (`start_cursor`), so the Store is whole."""
+        super().__init__(config, vendors, **options)
+        self.from_now = from_now
+        from tui.history.core import History
+        from tui.history.setting import parse_setting
+
+        # The placeholders LiveHub makes for vendors this config has no key for: the collector's channels say
+        # what is on now.
+        for name in self.vendors:
+            health = self.store.health.get(name)
+            if health is not None and health.state is ChannelState.OFF:
+                del self.store.health[name]
+        self.history = history or History(parse_setting(config.source), max_age=None, max_bytes=None)
+        self.cursor = 0  # seq of the last row applied
+        self.applied = 0  # rows applied so far
+        self.on_record = None  # called with each record applied (tests compare the seqs followers saw)
+        self.store.channel(SOURCE, SOURCE)
+        self.store.set_state(SOURCE, ChannelState.CONNECTING)
+
+    # ------------------------------------------------------------------------------------------- the registry
+
+    def vendor(self, name: str) -> Integration | None:
+        """The vendor's integration for the operator's actions, with the operator's own key; None without one."""
+        if not super().is_on(name):
+            return None
+        return super().vendor(name)
+
+    def watched(self, name: str) -> bool:
+        """Whether the collector (as recorded) or this config has vendor `name` on."""
+        return self.is_on(name) or any(h.service == name and h.state is not ChannelState.OFF
+                                       for h in self.store.health.values())
+
+    def webhook_secrets(self) -> dict[str, str]:
+        return {}  # the collector holds the one webhook URL
+
+    # ------------------------------------------------------------------------------------------- lifecycle
+
+    async def start(self, *, snapshot: bool = False) -> None:
+        """Start following; returns at once. No channel, no receiver: the collector has them."""
+        self.spawn(self.follow(), SOURCE)
+
+    async def follow(self) -> None:
+        from tui.history.feed import apply_record
+
+        store, history = self.store, self.history
+        while True:
+            try:
+                self.cursor = await (history.last_seq_committed() if self.from_now else start_cursor(history))
+                break
+            except Exception as error:
+                from tui.history.core import describe_error
+
+                self._state("reconnecting", describe_error(error))
+                await asyncio.sleep(1.0)
+        async for records in history.follow(self.cursor, on_state=self._state):
+            for record in records:
+                if record.seq <= self.cursor:  # never twice, whatever the database hands back
+                    continue
+                apply_record(store, record)
+                self.cursor = record.seq
+                self.applied += 1
+                if self.on_record is not None:
+                    self.on_record(record)
+
+    def _state(self, state: str, error: str | None) -> None:
+        if state == "live":
+            self.store.mark_complete(SOURCE_PART)
+        self.store.set_state(SOURCE, ChannelState(state), error)
+
+    async def stop(self) -> None:
+        await super().stop()
+        await self.history.close()
+
+    # ------------------------------------------------------------------------------------------- snapshot
+
+    def missing(self) -> list[str]:
+        """Until the follower has caught up with the history, itself; then nothing: the picture is the collector's
+        as recorded (its channels' health says how current it is)."""
+        return [] if SOURCE_PART in self.store.complete else [SOURCE]
+
+    def figure_lines(self, figures: dict[str, Any]) -> list[str]:
+        """The figures as the watched vendors' integrations word them (the method reads only `figures`)."""
+        lines = []
+        for name, declaration in self.vendors.items():
+            if self.watched(name):
+                lines += declaration.integration_class().figure_lines(None, figures)  # type: ignore[arg-type]
+        return lines
+
+    def kinds(self) -> list[Any]:
+        """The entity kinds of every watched vendor (`status` lists each, 0 when there is none)."""
+        return [kind for name, declaration in self.vendors.items() if self.watched(name) for kind in declaration.kinds]
