@@ -107,7 +107,8 @@ def _run_app(loaded, *, demo: bool, history_given: bool = False) -> int:
 
     for warning in loaded.warnings:
         print(f"capwatch: {warning}", file=sys.stderr)
-    history = open_history(loaded.config, demo=demo, explicit=history_given)
+    # In team mode (`--source`) the collector records: the monitor follows its history and records nothing.
+    history = None if loaded.config.source else open_history(loaded.config, demo=demo, explicit=history_given)
     app = CapwatchApp(loaded.config, demo=demo, history=history)
     app.run()
     return app.return_code or 0
