@@ -44,8 +44,10 @@ def run_collect(args: argparse.Namespace) -> int:
     from tui.config import load_config
     from tui.history.recording import open_history
 
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
+    # capwatch's own lines at INFO; the libraries' (httpx logs every request at INFO) only when they warn.
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING,
                         format="%(asctime)s capwatch collect: %(message)s", datefmt="%Y-%m-%dT%H:%M:%S%z")
+    logging.getLogger("capwatch").setLevel(logging.INFO)
     loaded = load_config(args)
     for warning in loaded.warnings:
         log.warning("%s", warning)
@@ -73,7 +75,7 @@ def run_collect(args: argparse.Namespace) -> int:
 
 async def collect(hub, history, *, metrics: tuple[str, int] | None = None, stop: asyncio.Event | None = None) -> int:
     """Run until SIGTERM/SIGINT (or `stop` is set), then stop cleanly, the history written."""
-    from tui.history.source import started_event
+    from tui.history.source import HEARTBEAT, HEARTBEAT_INTERVAL, started_event
     from tui.metrics import states_text
 
     stop = stop or asyncio.Event()
@@ -96,8 +98,10 @@ async def collect(hub, history, *, metrics: tuple[str, int] | None = None, stop:
         log.info("metrics on http://%s:%s/metrics", host, port)
     services = [integration.name for integration in hub.integrations()]
     log.info("history %s; watching %s", history.describe(), ", ".join(services))
-    hub.store.apply(started_event(services, host=socket.gethostname(), pid=os.getpid(),
+    host = socket.gethostname()
+    hub.store.apply(started_event(services, host=host, pid=os.getpid(),
                                   metrics=None if metrics is None else f"{metrics[0]}:{metrics[1]}"), "app")
+    hub.store.set_figure(HEARTBEAT, {"host": host, "pid": os.getpid(), "at": time.time()})  # from the first moment
     feed = hub.store.subscribe(max_events=0)
     states = {name: (health.state, health.last_error) for name, health in hub.store.health.items()}
     writer = history.state
@@ -105,12 +109,16 @@ async def collect(hub, history, *, metrics: tuple[str, int] | None = None, stop:
     if hub.receiver is not None:
         log.info("webhooks on %s:%s", hub.config.webhooks.host, hub.receiver.port)
     next_summary = time.monotonic() + SUMMARY_INTERVAL
+    next_beat = time.monotonic() + HEARTBEAT_INTERVAL
     events_before = 0
     try:
         while not stop.is_set():
             waiter = asyncio.ensure_future(stop.wait())
             await asyncio.wait({waiter}, timeout=1.0)
             waiter.cancel()
+            if time.monotonic() >= next_beat:  # followers tell a silent collector by this (tui/history/source.py)
+                next_beat = time.monotonic() + HEARTBEAT_INTERVAL
+                hub.store.set_figure(HEARTBEAT, {"host": host, "pid": os.getpid(), "at": time.time()})
             batch = feed.take()
             for name in sorted(batch.health if batch else ()):
                 health = hub.store.health.get(name)

@@ -104,6 +104,8 @@ async def test_collect_writes_everything_logs_serves_metrics_and_stops_cleanly_o
                     samples.get(("capwatch_events_total", (("service", "capx"),)), 0) > 0
 
             await eventually(lambda: delivered(), timeout=60, message="no webhook delivery or Capx event counted")
+            await eventually(lambda: "channel capx.companies live" in collector.stderr(), timeout=30,
+                             message=lambda: collector.stderr()[-2000:])
             assert collector.terminate() == 0
             log = collector.stderr()
         finally:
@@ -112,6 +114,7 @@ async def test_collect_writes_everything_logs_serves_metrics_and_stops_cleanly_o
     assert any("channel capx.companies live" in line for line in lines), log[-3000:]
     assert any(line.endswith(("stopping",)) for line in lines) and "stopped: history written" in log
     assert "capx_sk_" not in log and "whsec" not in log  # no key or secret in the log
+    assert "HTTP Request" not in log  # one line per notable thing, not one per request (httpx's INFO lines)
     written = int(log.rsplit("stopped: history written ", 1)[1].split(",")[0])
     history = History(str(history_path))
     try:

@@ -1,6 +1,7 @@
-"""Team mode on a real PostgreSQL and the simulator: one `capwatch collect` (a child process), two followers (a
-SourceHub as the monitor runs it, and `capwatch tail --source` in a child process), and each piece killed and
-restarted: the collector (kill -9), PostgreSQL (a clean restart, then killed as in a crash). Each recovers, and
+"""Team mode on a real PostgreSQL and the simulator: one `capwatch collect` (a child process), three followers (two
+SourceHubs as the monitor runs it, and `capwatch tail --source` in a child process), and each piece killed and
+restarted: the collector (kill -9; the followers say it went silent, at the real heartbeat timing), PostgreSQL (a
+clean restart, then killed as in a crash). Each recovers, and
 every follower ends with exactly the rows the database holds after its start: nothing lost, nothing doubled."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import argparse
 import asyncio
 import json
 import os
+import time
 from collections import Counter
 
 import pytest
@@ -20,7 +22,7 @@ from tests.helpers.simproc import SimProcess
 from tests.helpers.waiting import eventually
 from tui.config import load_config
 from tui.history import History
-from tui.history.source import SOURCE, STARTED, SourceHub
+from tui.history.source import SILENT_AFTER, SOURCE, STARTED, SourceHub
 from tui.live.events import APP_SERVICE, ChannelState
 from tui.live.recording import is_timeline
 from tui.vendors import VENDORS
@@ -88,8 +90,13 @@ async def test_followers_lose_and_double_nothing_across_collector_and_database_r
                                                  f"{collector.stderr()[-1500:]}")
 
             await progress("at the start")
-            # 1. The collector killed (kill -9) and started again.
+            # 1. The collector killed (kill -9): its channels' recorded health says nothing more, so the followers
+            # say it is silent once its heartbeat is late; then it is started again.
             collector.kill()
+            await eventually(lambda: all(f.state() is ChannelState.STALE for f in followers), timeout=SILENT_AFTER + 10,
+                             message=lambda: f"followers {[f.state().value for f in followers]} with no collector: "
+                                             f"{followers[0].hub.store.figures.get('collector')}, now {time.time()}")
+            assert "no word from the collector" in (followers[0].hub.store.health[SOURCE].last_error or "")
             collector.start()
             await eventually(lambda: all(any(r for r in f.hub.store.timeline if r.type == STARTED) for f in followers))
             await progress("after the collector's restart")

@@ -34,6 +34,10 @@ SOURCE = "source"  # the follower's own channel: its connection to the history d
 STARTED = "collector.started"  # the row a collector writes when it starts (tui/collect.py)
 START_WINDOW = 3600.0  # seconds of history replayed when no collector ever started on this database
 SOURCE_PART = "source.caught_up"  # marked complete once the follower has applied every row there was
+HEARTBEAT = "collector"  # the figure a running collector sets every HEARTBEAT_INTERVAL: {"host", "pid", "at"}
+HEARTBEAT_INTERVAL = 5.0
+SILENT_AFTER = 3 * HEARTBEAT_INTERVAL  # seconds without a heartbeat after which the follower says the collector is
+# silent (killed, hung, or cut off from the database): what it shows is as of then
 
 
 def started_event(services: Iterable[str], *, host: str, pid: int, metrics: str | None = None) -> Event:
@@ -76,7 +80,9 @@ class SourceHub(LiveHub):
         self.history = history or History(parse_setting(config.source), max_age=None, max_bytes=None)
         self.cursor = 0  # seq of the last row applied
         self.applied = 0  # rows applied so far
+        self.collector_services: set[str] = set()  # the vendors the collector watches, from its last start
         self.on_record = None  # called with each record applied (tests compare the seqs followers saw)
+        self._connection, self._connection_error = "connecting", None
         self.store.channel(SOURCE, SOURCE)
         self.store.set_state(SOURCE, ChannelState.CONNECTING)
 
@@ -89,9 +95,9 @@ class SourceHub(LiveHub):
         return super().vendor(name)
 
     def watched(self, name: str) -> bool:
-        """Whether the collector (as recorded) or this config has vendor `name` on."""
-        return self.is_on(name) or any(h.service == name and h.state is not ChannelState.OFF
-                                       for h in self.store.health.values())
+        """Whether the collector (its last start, as recorded) or this config has vendor `name` on."""
+        return self.is_on(name) or name in self.collector_services or any(
+            h.service == name and h.state is not ChannelState.OFF for h in self.store.health.values())
 
     def webhook_secrets(self) -> dict[str, str]:
         return {}  # the collector holds the one webhook URL
@@ -101,6 +107,23 @@ class SourceHub(LiveHub):
     async def start(self, *, snapshot: bool = False) -> None:
         """Start following; returns at once. No channel, no receiver: the collector has them."""
         self.spawn(self.follow(), SOURCE)
+        self.spawn(self._watch_collector(), f"{SOURCE}.collector")
+
+    async def _watch_collector(self) -> None:
+        """The `source` channel goes stale while the collector's heartbeat is older than SILENT_AFTER (its channels'
+        recorded health would otherwise stay green after a kill -9), and live again at the next one."""
+        while True:
+            await asyncio.sleep(1.0)
+            self._state(self._connection, self._connection_error)
+
+    def silent_for(self) -> float | None:
+        """Seconds since the collector's last heartbeat, when that is more than SILENT_AFTER; else None."""
+        beat = self.store.figures.get(HEARTBEAT)
+        at = beat.get("at") if isinstance(beat, dict) else None
+        if not isinstance(at, (int, float)) or isinstance(at, bool):
+            return None  # no collector writes here (a monitor's history): nothing to miss
+        age = time.time() - at
+        return age if age > SILENT_AFTER else None
 
     async def follow(self) -> None:
         from tui.history.feed import apply_record
@@ -120,14 +143,24 @@ class SourceHub(LiveHub):
                 if record.seq <= self.cursor:  # never twice, whatever the database hands back
                     continue
                 apply_record(store, record)
+                if record.event.type == STARTED and record.event.service == APP_SERVICE:
+                    services = record.event.data.get("services")
+                    self.collector_services = set(services) if isinstance(services, list) else set()
                 self.cursor = record.seq
                 self.applied += 1
                 if self.on_record is not None:
                     self.on_record(record)
 
     def _state(self, state: str, error: str | None) -> None:
+        """The follower's connection is `state` (follow's words); the channel says that, or stale while the
+        collector is silent."""
+        self._connection, self._connection_error = state, error
         if state == "live":
             self.store.mark_complete(SOURCE_PART)
+            silent = self.silent_for() if SOURCE_PART in self.store.complete else None
+            if silent is not None:
+                since = time.strftime("%H:%M:%S", time.localtime(time.time() - silent))
+                state, error = "stale", f"no word from the collector since {since}"
         self.store.set_state(SOURCE, ChannelState(state), error)
 
     async def stop(self) -> None:

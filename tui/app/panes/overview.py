@@ -382,10 +382,11 @@ class OverviewPane(Pane):
 
     def service_state(self, service: str) -> str:
         """off (not configured), waiting (no channel yet), else the worst state of its channels. In team mode
-        (`--source`) a service this config has no key for is on when the collector's channels say so."""
-        states = {health.state.value for health in self.store.health.values() if health.service == service}
-        if service != APP_SERVICE and not self.capwatch.hub.is_on(service) and states <= {"off"}:
+        (`--source`) a service is on when the collector watches it, whether or not this config has its key."""
+        hub = self.capwatch.hub
+        if service != APP_SERVICE and not getattr(hub, "watched", hub.is_on)(service):
             return "off"
+        states = {health.state.value for health in self.store.health.values() if health.service == service}
         if not states and service in BY_WEBHOOK:  # no stream of its own (Casmo): its results come by webhook
             states = {health.state.value for health in self.store.health.values() if health.service == "webhooks"}
         for state in ("failed", "failing", "stale", "reconnecting", "connecting", "degraded", "live"):
