@@ -4,8 +4,8 @@ connection (the LiveHub with every integration that is on, each with its request
 (`history = "postgresql://..."` for a team; SQLite works too), which monitors follow with `--source`.
 
 It logs to stderr, one line per notable thing: its start, each channel's change of state (with the error), the
-history writer losing or regaining its database, a summary every SUMMARY_INTERVAL, its stop. SIGTERM and SIGINT
-stop it cleanly: the channels end, then the history writes what it still holds (at most CLOSE_TIMEOUT while the
+history writer losing or regaining its database, a summary every SUMMARY_INTERVAL, its stop. SIGTERM, SIGINT and
+SIGHUP stop it cleanly: the channels end, then the history writes what it still holds (at most CLOSE_TIMEOUT while the
 database is away). `--metrics HOST:PORT` serves Prometheus metrics (tui/metrics.py).
 """
 
@@ -80,7 +80,7 @@ async def collect(hub, history, *, metrics: tuple[str, int] | None = None, stop:
 
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGHUP: the terminal it ran in closed
         try:
             loop.add_signal_handler(signum, stop.set)
         except (NotImplementedError, RuntimeError):
