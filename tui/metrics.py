@@ -88,6 +88,7 @@ def read_store(store, history=None) -> dict[str, Any]:
         "costs_over": sum(1 for total, threshold in with_threshold if total >= threshold),
         "costs_ratio_max": max((total / threshold for total, threshold in with_threshold), default=0.0),
         "history": history.status() if history is not None else None,
+        "history_up": 1.0 if history is not None and history.state == "live" else 0.0,
     }
 
 
@@ -101,28 +102,11 @@ class StoreCollector:
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
         reading = self.read()
-        events = CounterMetricFamily("capwatch_events", "Events handled, by service", labels=["service"])
-        for service, count in sorted(reading["events"].items()):
-            events.add_metric([service], count)
-        yield events
-        deliveries = CounterMetricFamily("capwatch_webhook_deliveries",
-                                         "Webhook deliveries and connections, by what became of them",
-                                         labels=["result"])
-        for result, count in sorted(reading["deliveries"].items()):
-            deliveries.add_metric([result], count)
-        yield deliveries
-        channels = GaugeMetricFamily("capwatch_channels", "Channels in each state, by service",
-                                     labels=["service", "state"])
-        for (service, state), count in sorted(reading["channels"].items()):
-            channels.add_metric([service, state], count)
-        yield channels
-        entities = GaugeMetricFamily("capwatch_entities", "Entities by kind and status", labels=["kind", "status"])
-        for (kind, status), count in sorted(reading["entities"].items()):
-            entities.add_metric([kind, status], count)
-        yield entities
-        yield GaugeMetricFamily("capwatch_tasks_awaiting_approval", "Capx tasks awaiting approval",
-                                value=reading["awaiting"])
-        yield GaugeMetricFamily("capwatch_agents_in_error", "Capx agents in error", value=reading["agents_in_error"])
+        for name, words, labels, key, counter in LABELED:
+            family = (CounterMetricFamily if counter else GaugeMetricFamily)(name, words, labels=list(labels))
+            for label_values, value in sorted(reading[key].items()):
+                family.add_metric(list(label_values) if isinstance(label_values, tuple) else [label_values], value)
+            yield family
         remaining = GaugeMetricFamily("capwatch_credits_remaining", "Credits remaining", labels=["service"])
         burn = GaugeMetricFamily("capwatch_credits_burn_rate_per_hour", "Credits spent per hour", labels=["service"])
         for service, (left, rate) in sorted(reading["credits"].items()):
@@ -132,24 +116,37 @@ class StoreCollector:
                 burn.add_metric([service], rate)
         yield remaining
         yield burn
-        yield GaugeMetricFamily("capwatch_costs_usd", "Capx costs this period, summed over companies",
-                                value=reading["costs_usd"])
-        yield GaugeMetricFamily("capwatch_costs_threshold_usd", "Capx cost thresholds, summed over companies with one",
-                                value=reading["costs_threshold_usd"])
-        yield GaugeMetricFamily("capwatch_costs_over_threshold", "Capx companies whose costs reached their threshold",
-                                value=reading["costs_over"])
-        yield GaugeMetricFamily("capwatch_costs_threshold_ratio_max", "The highest cost / threshold of any company",
-                                value=reading["costs_ratio_max"])
         history = reading["history"]
-        if history is not None:
-            yield GaugeMetricFamily("capwatch_history_up", "1 while the history database takes writes",
-                                    value=1.0 if history["state"] == "live" else 0.0)
-            yield GaugeMetricFamily("capwatch_history_pending", "Events waiting to be written",
-                                    value=history["pending"])
-            yield CounterMetricFamily("capwatch_history_written", "Events written to the history",
-                                      value=history["written"])
-            yield CounterMetricFamily("capwatch_history_dropped", "Events dropped (the database was away too long)",
-                                      value=history["dropped"])
+        for name, words, key, counter in SINGLE + (HISTORY if history is not None else ()):
+            value = reading[key] if key in reading else history[key]
+            yield (CounterMetricFamily if counter else GaugeMetricFamily)(name, words, value=value)
+
+
+# (name, help, labels, the reading's key, counter?): a series per label value.
+LABELED = (
+    ("capwatch_events", "Events handled, by service", ("service",), "events", True),
+    ("capwatch_webhook_deliveries", "Webhook deliveries and connections, by what became of them", ("result",),
+     "deliveries", True),
+    ("capwatch_channels", "Channels in each state, by service", ("service", "state"), "channels", False),
+    ("capwatch_entities", "Entities by kind and status", ("kind", "status"), "entities", False),
+)
+# (name, help, the reading's key, counter?): one series each.
+SINGLE = (
+    ("capwatch_tasks_awaiting_approval", "Capx tasks awaiting approval", "awaiting", False),
+    ("capwatch_agents_in_error", "Capx agents in error", "agents_in_error", False),
+    ("capwatch_costs_usd", "Capx costs this period, summed over companies", "costs_usd", False),
+    ("capwatch_costs_threshold_usd", "Capx cost thresholds, summed over companies with one", "costs_threshold_usd",
+     False),
+    ("capwatch_costs_over_threshold", "Capx companies whose costs reached their threshold", "costs_over", False),
+    ("capwatch_costs_threshold_ratio_max", "The highest cost / threshold of any company", "costs_ratio_max", False),
+)
+# The history writer's, from its status(); "up" is put in the reading by read_store.
+HISTORY = (
+    ("capwatch_history_up", "1 while the history database takes writes", "history_up", False),
+    ("capwatch_history_pending", "Events waiting to be written", "pending", False),
+    ("capwatch_history_written", "Events written to the history", "written", True),
+    ("capwatch_history_dropped", "Events dropped (the database was away too long)", "dropped", True),
+)
 
 
 class MetricsServer:
