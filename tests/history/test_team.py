@@ -136,3 +136,32 @@ async def test_followers_lose_and_double_nothing_across_collector_and_database_r
         assert printed == expected_lines
         tail.close()
     await reader.close()
+
+
+async def test_a_follower_opens_no_vendor_connection_and_acts_only_with_its_own_key(postgres_url, sim):
+    """Actions go to the vendor with the operator's own key (an integration built, none of its channels started);
+    without one `vendor()` is None (the panes offer no action), while the Overview still shows the vendor the
+    collector watches as on."""
+    from tui.history.source import started_event
+
+    writer = History(postgres_url)
+    writer.append(started_event(["capx", "capout"], host="h", pid=1), "app")
+    writer.append(make_event(1, 2.0), "stream")
+    await writer.flush(timeout=30)
+    await writer.close()
+    env = {key: value for key, value in sim.options.client_env().items() if key.startswith("CAPX_")}
+    keyed = SourceHub(source_config(postgres_url, **env), VENDORS)
+    keyless = SourceHub(source_config(postgres_url), VENDORS)
+    for hub in (keyed, keyless):
+        await hub.start()
+        await eventually(lambda: hub.store.health[SOURCE].state is ChannelState.LIVE and hub.applied == 2)
+        assert hub.store.get("tasks", "e1") is not None
+        assert hub.watched("capx") and hub.watched("capout") and not hub.watched("captain")
+    assert keyless.vendor("capx") is None and not keyless.is_on("capx")
+    capx = keyed.vendor("capx")
+    assert capx is not None and capx.client.requests_sent == 0  # built for actions; nothing started
+    assert not any(name.startswith("capx.") for name in keyed.store.health)
+    companies = [company async for company in capx.client.iter_companies()]  # its own key works
+    assert companies and capx.client.requests_sent >= 1
+    for hub in (keyed, keyless):
+        await hub.stop()
