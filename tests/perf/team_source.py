@@ -55,11 +55,21 @@ async def follow(url: str, rate: float, seconds: float) -> dict[str, float]:
     args = _argparse.Namespace(config=os.devnull, read_only=None, transport=None, webhook_host=None,
                                webhook_port=None, profile=None)
     config = load_config(args, env={"CAPWATCH_SOURCE": url, "CAPWATCH_HISTORY": "off"}).config
+    from tests.perf.history_bench import make_event
+    from tui.history import History
+
+    schema = History(url)  # the tables, as the collector's first batch makes them, before the follower looks
+    schema.append(make_event(random.Random(1), time.time(), 0))
+    await schema.flush(timeout=60)
+    await schema.close()
     hub = SourceHub(config, VENDORS, from_now=True)
     latencies: list[float] = []
     hub.on_record = lambda record: latencies.append(time.time() - record.event.received)
     await hub.start()
+    deadline = time.monotonic() + 60
     while hub.store.health["source"].state.value != "live":
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the follower did not go live: {hub.store.health['source'].last_error}")
         await asyncio.sleep(0.05)
     writer = subprocess.Popen([sys.executable, "-m", "tests.perf.team_source", "--writer", url, "--rate", str(rate),
                                "--seconds", str(seconds)])
