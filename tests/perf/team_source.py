@@ -31,10 +31,11 @@ async def write(url: str, rate: float, seconds: float) -> None:
     history = History(url)
     rng = random.Random(5)
     number = 0
+    total = int(rate * seconds)
     start = time.monotonic()
     tick = 0.01
-    while (elapsed := time.monotonic() - start) < seconds:
-        due = int(elapsed * rate)
+    while number < total:
+        due = min(total, int((time.monotonic() - start) * rate))
         while number < due:
             event = make_event(rng, time.time(), number)
             event.received = time.time()
