@@ -83,6 +83,7 @@ class SourceHub(LiveHub):
         self.collector_services: set[str] = set()  # the vendors the collector watches, from its last start
         self.on_record = None  # called with each record applied (tests compare the seqs followers saw)
         self._connection, self._connection_error = "connecting", None
+        self._last_beat: float | None = None  # monotonic time the collector's last heartbeat was applied here
         self.store.channel(SOURCE, SOURCE)
         self.store.set_state(SOURCE, ChannelState.CONNECTING)
 
@@ -117,12 +118,12 @@ class SourceHub(LiveHub):
             self._state(self._connection, self._connection_error)
 
     def silent_for(self) -> float | None:
-        """Seconds since the collector's last heartbeat, when that is more than SILENT_AFTER; else None."""
-        beat = self.store.figures.get(HEARTBEAT)
-        at = beat.get("at") if isinstance(beat, dict) else None
-        if not isinstance(at, (int, float)) or isinstance(at, bool):
-            return None  # no collector writes here (a monitor's history): nothing to miss
-        age = time.time() - at
+        """Seconds since the collector's last heartbeat reached this follower (by this machine's clock: the
+        collector's may differ), when that is more than SILENT_AFTER; else None (also when no collector ever
+        beat here, as in a monitor's own history: nothing to miss)."""
+        if self._last_beat is None:
+            return None
+        age = time.monotonic() - self._last_beat
         return age if age > SILENT_AFTER else None
 
     async def follow(self) -> None:
@@ -143,7 +144,9 @@ class SourceHub(LiveHub):
                 if record.seq <= self.cursor:  # never twice, whatever the database hands back
                     continue
                 apply_record(store, record)
-                if record.event.type == STARTED and record.event.service == APP_SERVICE:
+                if record.event.id == HEARTBEAT and record.origin == "figure":
+                    self._last_beat = time.monotonic()
+                elif record.event.type == STARTED and record.event.service == APP_SERVICE:
                     services = record.event.data.get("services")
                     self.collector_services = set(services) if isinstance(services, list) else set()
                 self.cursor = record.seq
