@@ -16,7 +16,6 @@ starts none of its channels); without one they are not offered.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from typing import TYPE_CHECKING, Any, Iterable
 
@@ -27,8 +26,6 @@ from tui.live.integration import Integration
 if TYPE_CHECKING:
     from tui.config import Config
     from tui.history.core import History
-
-log = logging.getLogger("capwatch.source")
 
 SOURCE = "source"  # the follower's own channel: its connection to the history database
 STARTED = "collector.started"  # the row a collector writes when it starts (tui/collect.py)
