@@ -10,7 +10,6 @@ import argparse
 import asyncio
 import json
 import os
-import time
 from collections import Counter
 
 import pytest
@@ -68,74 +67,79 @@ async def test_followers_lose_and_double_nothing_across_collector_and_database_r
     await seed.flush(timeout=30)
     await seed.close()
     tail = TailProcess(url).start()
-    await eventually(lambda: any('"source"' in line and "channel.live" in line for line in tail.stdout_lines()),
-                     timeout=30, message=lambda: f"tail --source never went live: {tail.stderr()[-2000:]}")
+    try:
+        await eventually(lambda: any('"source"' in line and "channel.live" in line for line in tail.stdout_lines()),
+                         timeout=30, message=lambda: f"tail --source never went live: {tail.stderr()[-2000:]}")
 
-    webhook_port = free_port()
-    followers = [Follower(url), Follower(url)]
-    with SimProcess(seed=23, rate=20, extra=["--webhook-url", f"http://127.0.0.1:{webhook_port}"]) as sim:
-        collector = CollectorProcess(sim.client_env(), history=url, webhook_port=webhook_port).start()
-        try:
-            await eventually(lambda: "webhooks on" in collector.stderr(), timeout=30,
-                             message=lambda: f"the collector did not start: {collector.stderr()[-2000:]}")
+        webhook_port = free_port()
+        followers = [Follower(url), Follower(url)]
+        with SimProcess(seed=23, rate=20, extra=["--webhook-url", f"http://127.0.0.1:{webhook_port}"]) as sim:
+            collector = CollectorProcess(sim.client_env(), history=url, webhook_port=webhook_port).start()
+            try:
+                await eventually(lambda: "webhooks on" in collector.stderr(), timeout=30,
+                                 message=lambda: f"the collector did not start: {collector.stderr()[-2000:]}")
+                for follower in followers:
+                    await follower.start()
+
+                async def progress(note: str, more: int = 40) -> None:
+                    targets = [len(f.seqs) + more for f in followers]
+                    await eventually(lambda: all(f.state() is ChannelState.LIVE and len(f.seqs) >= t
+                                                 for f, t in zip(followers, targets)), timeout=60,
+                                     message=lambda: f"{note}: followers at {[len(f.seqs) for f in followers]} of "
+                                                     f"{targets}, {[f.state().value for f in followers]}; collector: "
+                                                     f"{collector.stderr()[-1500:]}")
+
+                await progress("at the start")
+                # 1. The collector killed (kill -9): its channels' recorded health says nothing more, so the followers
+                # say it is silent once its heartbeat is late; then it is started again.
+                collector.kill()
+                await eventually(lambda: all(f.state() is ChannelState.STALE for f in followers),
+                                 timeout=SILENT_AFTER + 10,
+                                 message=lambda: f"followers {[f.state().value for f in followers]} with no collector "
+                                                 f"(silent for {followers[0].hub.silent_for()} s)")
+                assert "no word from the collector" in (followers[0].hub.store.health[SOURCE].last_error or "")
+                collector.start()
+                await eventually(lambda: all(any(r for r in f.hub.store.timeline if r.type == STARTED)
+                                             for f in followers))
+                await progress("after the collector's restart")
+                # 2. PostgreSQL restarted cleanly, then killed as in a crash.
+                for mode in ("fast", "immediate"):
+                    await asyncio.to_thread(server.stop, mode)
+                    await eventually(lambda: all(f.state() is ChannelState.RECONNECTING for f in followers),
+                                     message=lambda: f"followers {[f.state().value for f in followers]} with the "
+                                                     f"database down ({mode})")
+                    await asyncio.to_thread(server.start)
+                    await progress(f"after PostgreSQL's {mode} restart")
+                assert collector.terminate() == 0, collector.stderr()[-2000:]
+                assert "stopped: history written" in collector.stderr()
+            finally:
+                collector.close()
+
+            last = await reader.last_seq_committed()
+            await eventually(lambda: all(f.hub.cursor == last for f in followers), timeout=30,
+                             message=lambda: f"followers at {[f.hub.cursor for f in followers]}, "
+                                             f"the database at {last}")
             for follower in followers:
-                await follower.start()
+                first = follower.seqs[0]
+                expected = [r.seq for r in await reader.tail_after(first - 1, limit=10_000_000)]
+                assert follower.seqs == expected, "a follower's rows differ from the database's"
+                assert len(set(follower.seqs)) == len(follower.seqs)
+                await follower.hub.stop()
 
-            async def progress(note: str, more: int = 40) -> None:
-                targets = [len(f.seqs) + more for f in followers]
-                await eventually(lambda: all(f.state() is ChannelState.LIVE and len(f.seqs) >= t
-                                             for f, t in zip(followers, targets)), timeout=60,
-                                 message=lambda: f"{note}: followers at {[len(f.seqs) for f in followers]} of "
-                                                 f"{targets}, {[f.state().value for f in followers]}; collector: "
-                                                 f"{collector.stderr()[-1500:]}")
-
-            await progress("at the start")
-            # 1. The collector killed (kill -9): its channels' recorded health says nothing more, so the followers
-            # say it is silent once its heartbeat is late; then it is started again.
-            collector.kill()
-            await eventually(lambda: all(f.state() is ChannelState.STALE for f in followers), timeout=SILENT_AFTER + 10,
-                             message=lambda: f"followers {[f.state().value for f in followers]} with no collector: "
-                                             f"{followers[0].hub.store.figures.get('collector')}, now {time.time()}")
-            assert "no word from the collector" in (followers[0].hub.store.health[SOURCE].last_error or "")
-            collector.start()
-            await eventually(lambda: all(any(r for r in f.hub.store.timeline if r.type == STARTED) for f in followers))
-            await progress("after the collector's restart")
-            # 2. PostgreSQL restarted cleanly, then killed as in a crash.
-            for mode in ("fast", "immediate"):
-                await asyncio.to_thread(server.stop, mode)
-                await eventually(lambda: all(f.state() is ChannelState.RECONNECTING for f in followers),
-                                 message=lambda: f"followers {[f.state().value for f in followers]} with the "
-                                                 f"database down ({mode})")
-                await asyncio.to_thread(server.start)
-                await progress(f"after PostgreSQL's {mode} restart")
-            assert collector.terminate() == 0, collector.stderr()[-2000:]
-            assert "stopped: history written" in collector.stderr()
-        finally:
-            collector.close()
-
-        last = await reader.last_seq_committed()
-        await eventually(lambda: all(f.hub.cursor == last for f in followers), timeout=30,
-                         message=lambda: f"followers at {[f.hub.cursor for f in followers]}, the database at {last}")
-        for follower in followers:
-            first = follower.seqs[0]
-            expected = [r.seq for r in await reader.tail_after(first - 1, limit=10_000_000)]
-            assert follower.seqs == expected, "a follower's rows differ from the database's"
-            assert len(set(follower.seqs)) == len(follower.seqs)
-            await follower.hub.stop()
-
-        # `tail --source` printed every timeline row committed after its start (the seed's), once each.
-        records = await reader.tail_after(1, limit=10_000_000)
-        expected_lines = Counter(canonical(r.to_json_dict()) for r in records if is_timeline(r.event))
-        await eventually(lambda: sum(1 for line in tail.stdout_lines() if f'"{SOURCE}"' not in line)
-                         >= sum(expected_lines.values()), timeout=30,
-                         message=lambda: f"tail printed {len(tail.stdout_lines())} lines of "
-                                         f"{sum(expected_lines.values())}")
-        assert tail.terminate() == 0
-        printed = Counter(canonical(line) for line in tail.stdout_lines()
-                          if not (json.loads(line)["service"] == APP_SERVICE and json.loads(line)["id"] == SOURCE))
-        assert printed == expected_lines
+            # `tail --source` printed every timeline row committed after its start (the seed's), once each.
+            records = await reader.tail_after(1, limit=10_000_000)
+            expected_lines = Counter(canonical(r.to_json_dict()) for r in records if is_timeline(r.event))
+            await eventually(lambda: sum(1 for line in tail.stdout_lines() if f'"{SOURCE}"' not in line)
+                             >= sum(expected_lines.values()), timeout=30,
+                             message=lambda: f"tail printed {len(tail.stdout_lines())} lines of "
+                                             f"{sum(expected_lines.values())}")
+            assert tail.terminate() == 0
+            printed = Counter(canonical(line) for line in tail.stdout_lines()
+                              if not (json.loads(line)["service"] == APP_SERVICE and json.loads(line)["id"] == SOURCE))
+            assert printed == expected_lines
+    finally:
         tail.close()
-    await reader.close()
+        await reader.close()
 
 
 async def test_a_follower_opens_no_vendor_connection_and_acts_only_with_its_own_key(postgres_url, sim):
