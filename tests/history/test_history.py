@@ -346,3 +346,44 @@ async def test_hostile_text_never_jams_the_writer(where):
     assert hostile.event.patch == {"x": "\udfff"} and hostile.event.id == "t?"
     assert after.event.id == "e1" and history.state == "live"
     await history.close()
+
+
+async def test_the_search_index_is_written_per_batch_and_an_older_files_trigger_goes(tmp_path):
+    """The writer indexes each batch for `--grep` in the batch's transaction (one statement, not a trigger per row:
+    ~25 us a row instead of ~110). A file made by an earlier writer, which indexed by an AFTER INSERT trigger,
+    loses that trigger when a writer opens it: each row is in the index once, old and new rows are found, and
+    pruning still takes them out of it."""
+    import sqlite3
+
+    from tui.history.sqlite import trigram_match
+
+    path = tmp_path / "history.sqlite3"
+    now = time.time()
+    history = History(str(path), max_age=None, max_bytes=None)
+    await record(history, [make_event(0, now - 2 * 86400)])
+    await history.close()
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.executescript("""
+        CREATE TRIGGER capwatch_search_insert AFTER INSERT ON capwatch_events BEGIN
+            INSERT INTO capwatch_search (rowid, body)
+            VALUES (new.seq, (new.service || ' ' || new.type || ' ' || new.entity_id || ' ' || new.data));
+        END;""")
+    connection.execute("INSERT INTO capwatch_events (time, received, service, type, entity_id, kind, origin, data) "
+                       "SELECT time, received, service, type, 'e1', kind, origin, replace(data, 'e0', 'e1') "
+                       "FROM capwatch_events")
+    connection.close()
+
+    history = History(str(path), max_age=86400.0, max_bytes=None)
+    await record(history, [make_event(n, now) for n in range(2, 5)])
+    connection = sqlite3.connect(path, isolation_level=None)
+    search = "SELECT rowid FROM capwatch_search WHERE capwatch_search MATCH ? ORDER BY rowid"
+    indexed = [row[0] for row in connection.execute(search, (trigram_match("awaiting"),))]
+    assert indexed == [1, 2, 3, 4, 5]
+    triggers = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+    assert triggers == {"capwatch_search_delete"}
+    for n in range(5):
+        assert [r.event.id for r in await history.query(Query(grep=f" e{n} "))] == [f"e{n}"]
+    assert await history.prune() == 2  # e0 and e1, two days old
+    assert [row[0] for row in connection.execute(search, (trigram_match("awaiting"),))] == [3, 4, 5]
+    connection.close()
+    await history.close()

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable, Sequence
 
+from pydantic_core import PydanticSerializationError, to_json
+
 from tui.live.events import Event, parse_timestamp
 
 # Where a recorded event came from; replay applies each as the live layer did (see tui/history/__init__.py).
@@ -35,8 +37,14 @@ class Record:
 
 
 def dumps(value: Any) -> str:
-    """Compact JSON text that both databases take: a lone surrogate (which a hostile payload can carry through
-    json.loads) is not UTF-8 and would make the whole batch fail forever; then the text is written escaped."""
+    """Compact JSON text that both databases take. pydantic_core's encoder (in Rust: a sixth of json.dumps's time
+    on the simulator's payloads, and the writer thread holds the GIL the monitor's loop needs while it encodes);
+    what it refuses goes through json.dumps: a lone surrogate (which a hostile payload can carry through
+    json.loads) is not UTF-8 and would make the whole batch fail forever, so that text is written escaped."""
+    try:
+        return to_json(value, fallback=str, inf_nan_mode="constants").decode()
+    except (PydanticSerializationError, ValueError, TypeError):
+        pass
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
     if not text.isascii():
         try:
