@@ -301,10 +301,11 @@ async def replay_bare(recorded: dict[str, list[bytes]]) -> int:
     return count
 
 
-async def replay_live(recorded: dict[str, list[bytes]], capout, capx) -> int:
+async def replay_live(recorded: dict[str, list[bytes]], capout, capx, recorder=None) -> int:
     """The live layer as the hub runs it: one channel per stream, its SSEReader, `handle()` into one Store
     (JSON, sanitize, normalize, apply) with a ChangeFeed taken every 100 events. The clients are only
-    carried by the channels (made outside the timing: building an httpx client loads the CA store)."""
+    carried by the channels (made outside the timing: building an httpx client loads the CA store).
+    `recorder`: the Store's recorder hook (tests/perf/recorder_bench.py: an event history's `append`)."""
     from tui.live.sse import SSEReader
     from tui.live.store import Store
     from tui.vendors import kinds
@@ -312,6 +313,7 @@ async def replay_live(recorded: dict[str, list[bytes]], capout, capx) -> int:
     from tui.vendors.capx.live import CapxActivity, SeenActivity
 
     store = Store(kinds=kinds().values())  # as the hub makes it: finished documents and tasks are tracked
+    store.recorder = recorder
     feed = store.subscribe()  # as the app has: every apply also marks a feed
     seen = SeenActivity()
     count = 0
