@@ -368,3 +368,8 @@ async def test_a_first_run_says_how_to_set_up_and_how_to_see_a_demo():
     async with app.run_test(size=(80, 24)) as pilot:
         await eventually(app.started_up.is_set, pilot=pilot)
         assert not app.query_one("#overview-first-run").display
+    # Team mode with no key of one's own: the collector's keys count (nothing listens there: it need not answer).
+    app = CapwatchApp(Config(source="postgresql://capwatch@127.0.0.1:1/capwatch"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await eventually(app.started_up.is_set, pilot=pilot)
+        assert not app.query_one("#overview-first-run").display

@@ -35,6 +35,9 @@ class StubHub(SimpleNamespace):
     def is_on(self, name: str) -> bool:
         return name not in self.off and self.vendors.get(name, True) is not None
 
+    def watched(self, name: str) -> bool:
+        return self.is_on(name)
+
     def vendor(self, name: str) -> Any:
         if not self.is_on(name):
             return None

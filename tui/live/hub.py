@@ -54,6 +54,11 @@ class LiveHub:
         section = getattr(self.config, name, None) if name in self.vendors else None
         return bool(section is not None and section.enabled)
 
+    def watched(self, name: str) -> bool:
+        """Whether vendor `name`'s data reaches this hub: here, when it is on (a SourceHub: when its collector
+        watches it, whatever this config's keys)."""
+        return self.is_on(name)
+
     def vendor(self, name: str) -> Integration | None:
         """The integration of vendor `name`, built on first use (its module imported then); None when it is off,
         and when the hub has stopped before it was built (its client would open with nobody left to close it)."""

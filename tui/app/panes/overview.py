@@ -293,8 +293,9 @@ class OverviewPane(Pane):
             yield EventTable(ALERT_COLUMNS, id="overview-alerts", name="alerts")
 
     def on_mount(self) -> None:
-        # A first run (no service has a key): what to do, where the alerts would be (there can be none).
-        first_run = not any(map(self.capwatch.hub.is_on, self.service_names()))
+        # A first run (no service has a key, and no collector to follow): what to do, where the alerts would be
+        # (there can be none). In team mode (`--source`) the collector's keys are the ones that count.
+        first_run = not self.capwatch.config.source and not any(map(self.capwatch.hub.is_on, self.service_names()))
         self.query_one("#overview-first-run").display = first_run
         self.query_one("#overview-alerts-title").display = not first_run
         self.alerts_table.display = not first_run
@@ -384,7 +385,7 @@ class OverviewPane(Pane):
         """off (not configured), waiting (no channel yet), else the worst state of its channels. In team mode
         (`--source`) a service is on when the collector watches it, whether or not this config has its key."""
         hub = self.capwatch.hub
-        if service != APP_SERVICE and not getattr(hub, "watched", hub.is_on)(service):
+        if service != APP_SERVICE and not hub.watched(service):
             return "off"
         states = {health.state.value for health in self.store.health.values() if health.service == service}
         if not states and service in BY_WEBHOOK:  # no stream of its own (Casmo): its results come by webhook

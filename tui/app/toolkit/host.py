@@ -31,6 +31,10 @@ class Hub(Protocol):
         """Whether the service `name` is configured, from the config alone."""
         ...
 
+    def watched(self, name: str) -> bool:
+        """Whether the service's data reaches the hub (team mode: its collector watches it, key or not)."""
+        ...
+
     def vendor(self, name: str) -> Any:
         """The vendor's integration (tui/live/integration.py), whose methods are its actions; None when it is off."""
         ...
