@@ -47,6 +47,15 @@ def _add_sim_flags(parser: argparse.ArgumentParser, *, port_default: int | None)
         help="comma-separated: drop=S, close=CODE, errors=SHARE, throttle=SHARE, latency=MS, drip=MS, "
         "framing, malformed=SHARE, hostile, first='METHOD /path glob:N' (its first N requests fail with 500)",
     )
+    parser.add_argument("--companies", type=_at_least_one, metavar="N",
+                        help="Capx companies at start, each with agents, tasks and an activity stream (default 5)")
+    parser.add_argument("--plan", choices=["starter", "pro", "enterprise"],
+                        help="Capx plan enforced per key: starter 60 requests/min and 10 in flight, pro 300 and 50, "
+                             "enterprise 6000 and 500 (default: 60/min, no limit in flight)")
+    parser.add_argument("--rate-limit", type=_at_least_one, metavar="N",
+                        help="Capx requests per rolling minute (overrides the plan's)")
+    parser.add_argument("--concurrency", type=_at_least_one, metavar="N",
+                        help="Capx requests in flight at once (overrides the plan's)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -115,6 +124,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _at_least_one(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError("expected 1 or more")
+    return number
+
+
 def _http_url(value: str) -> str:
     from urllib.parse import urlsplit
 
@@ -150,7 +169,21 @@ def _sim_options(args: argparse.Namespace):
         if os.environ.get(f"CAPWATCH_SIM_{variable}"):
             setattr(options, attribute, os.environ[f"CAPWATCH_SIM_{variable}"])
     options.faults = Faults.parse(args.faults or "")
+    _capx_plan_options(options, args)
     return options
+
+
+def _capx_plan_options(options, args: argparse.Namespace) -> None:
+    from tui.sim.capx_limits import PLANS
+
+    if getattr(args, "companies", None):
+        options.capx_companies = args.companies
+    if getattr(args, "plan", None):
+        options.capx_rate_limit, options.capx_concurrency = PLANS[args.plan]
+    if getattr(args, "rate_limit", None):
+        options.capx_rate_limit = args.rate_limit
+    if getattr(args, "concurrency", None):
+        options.capx_concurrency = args.concurrency
 
 
 def run_sim(args: argparse.Namespace) -> int:

@@ -10,7 +10,7 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterator, Sequence
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -21,7 +21,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 @contextmanager
 def demo_simulator(*, seed: int | None, rate: float | None, token_ttl: float | None, faults: str,
-                   webhook_port: int) -> Iterator[dict[str, str]]:
+                   webhook_port: int, extra: Sequence[str] = ()) -> Iterator[dict[str, str]]:
     """Run `capwatch sim` in a child process on a free port; yield the client environment pointing at it.
 
     A child process (not a thread) keeps the simulator's world off the monitor's event loop and CPU time, so
@@ -40,6 +40,7 @@ def demo_simulator(*, seed: int | None, rate: float | None, token_ttl: float | N
         command += ["--token-ttl", str(token_ttl)]
     if faults:
         command += ["--faults", faults]
+    command += list(extra)  # e.g. a Capx fleet and plan: --companies 300 --plan pro
     # stderr to a file, not a pipe: a pipe nobody reads would block the child once it filled up.
     log = tempfile.TemporaryFile()
     child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
@@ -77,13 +78,23 @@ def demo_simulator(*, seed: int | None, rate: float | None, token_ttl: float | N
         log.close()
 
 
+def fleet_flags(args: argparse.Namespace) -> list[str]:
+    """The simulator's Capx fleet and plan flags, as given to `capwatch demo`."""
+    flags = []
+    for name in ("companies", "plan", "rate_limit", "concurrency"):
+        value = getattr(args, name, None)
+        if value is not None:
+            flags += [f"--{name.replace('_', '-')}", str(value)]
+    return flags
+
+
 def run_monitor(command: str, args: argparse.Namespace) -> int:
     from tui.config import load_config
 
     if command == "demo":
         webhook_port = free_port()
         with demo_simulator(seed=args.seed, rate=args.rate, token_ttl=args.token_ttl, faults=args.faults,
-                            webhook_port=webhook_port) as sim_env:
+                            webhook_port=webhook_port, extra=fleet_flags(args)) as sim_env:
             from tui.vendors import VENDORS
 
             # The user's own vendor settings (keys, base URLs) never reach the demo.

@@ -9,6 +9,11 @@ Choices where the docs are silent:
   bounded dict (the docs' 24 h expiry does not matter for a simulator).
 - replies to unknown routes and to a wrong API key carry the rate-limit headers too (one shared bucket for
   every unauthenticated caller, so made-up keys cannot grow the table).
+- the plan (`--plan`, capx_limits.py) is enforced per key: the minute, and the requests in flight.
+- a fleet (`--companies N`): the first five companies are the demo's, the rest get generated names; a few
+  generated companies start with a task awaiting approval, as a real fleet has.
+- a company removed (`DELETE /_admin/capx/companies/{id}`) is gone: its open streams end, and it answers 404
+  (`not_found`) on its stream and its resources from then on.
 """
 
 from __future__ import annotations
@@ -16,13 +21,14 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from typing import Any, Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Mount, Route, Router
 
+from tui.sim.capx_limits import UNAUTHENTICATED, InFlight, KeyLimits
 from tui.sim.core import VendorSim, iso, sse_response
 
 DOCS = "https://capx.ai/docs/api"
@@ -30,6 +36,10 @@ CODES = {400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "no
          422: "validation_error", 429: "rate_limit_exceeded", 500: "internal_error"}
 COMPANY_NAMES = ["Acme Research", "Northwind Ops", "Blue Harbor Claims", "Quill & Ledger", "Orbit Logistics"]
 LATER_COMPANY_NAMES = ["Juniper Labs", "Copper Kettle Media", "Fieldstone Legal", "Lumen Freight", "Redwood Care"]
+FLEET_WORDS = ["Alder", "Basalt", "Cinder", "Delta", "Ember", "Fjord", "Garnet", "Harbor", "Indigo", "Jasper",
+               "Kestrel", "Linden", "Meridian", "Nimbus", "Onyx", "Pioneer", "Quartz", "Ridge", "Summit", "Tundra"]
+FLEET_TRADES = ["Research", "Ops", "Claims", "Ledger", "Logistics", "Media", "Legal", "Freight", "Care", "Labs"]
+AWAITING_SHARE = 0.15  # generated companies that start with a task awaiting approval
 ROLES = ["researcher", "analyst", "writer", "reviewer", "operator", "planner"]
 AGENT_NAMES = ["Ada", "Bram", "Cleo", "Dario", "Esme", "Falk", "Gus", "Hana", "Ivo", "June", "Kit", "Lior"]
 TASK_TITLES = ["Summarize claim backlog", "Draft supplier email", "Reconcile March invoices", "Review policy change",
@@ -51,7 +61,6 @@ IDEMPOTENCY_KEEP = 2000
 RECENT_ACTIVITY = 50  # events returned by GET /companies/{id}/activity without stream=true
 STARTING_CREDITS = 10_000
 READ_COST, MUTATION_COST, PLAYBOOK_COST = 1, 2, 5
-UNAUTHENTICATED = "unauthenticated"  # the rate-limit bucket shared by every caller without a valid key
 
 
 def encode_cursor(last_id: str) -> str:
@@ -73,12 +82,12 @@ class CapxSim(VendorSim):
 
     def __init__(self, sim):
         super().__init__(sim)
-        self.window = 60.0  # seconds: the rolling rate-limit window (tests shorten it after start)
+        options = sim.options
+        self.limits = KeyLimits(options.capx_rate_limit, options.capx_concurrency)
         # Companies are founded rarely in wall-clock time, not per event: a stress run would otherwise reach
         # MAX_COMPANIES in seconds, and a short test would see companies its streams were never opened for.
         self.founding_interval = FOUNDING_INTERVAL
         self.last_founded = time.monotonic()
-        self.requests: dict[str, deque[float]] = {}  # key -> send times within the window
         self.idempotent: OrderedDict[str, tuple[int, dict]] = OrderedDict()  # "key:idempotency" -> reply
         self.credits_remaining = STARTING_CREDITS
         self.companies: OrderedDict[str, dict[str, Any]] = OrderedDict()
@@ -88,8 +97,10 @@ class CapxSim(VendorSim):
         self.costs: dict[str, dict[str, Any]] = {}
         self.runs: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self.playbooks = [{"id": i, "name": n, "description": d} for i, n, d in PLAYBOOKS]
-        for name in COMPANY_NAMES:
+        for name in COMPANY_NAMES[:options.capx_companies]:
             self._new_company(name, announce=False)
+        self._found_fleet(options.capx_companies - len(COMPANY_NAMES))
+        self.max_companies = max(MAX_COMPANIES, options.capx_companies)
         self._kinds = [kind for kind, _ in ACTIVITY_WEIGHTS]
         self._cumulative_weights = []
         total = 0.0
@@ -97,7 +108,42 @@ class CapxSim(VendorSim):
             total += weight
             self._cumulative_weights.append(total)
 
+    @property
+    def window(self) -> float:
+        """Seconds: the rolling rate-limit window (tests shorten it after start)."""
+        return self.limits.window
+
+    @window.setter
+    def window(self, seconds: float) -> None:
+        self.limits.window = seconds
+
     # ------------------------------------------------------------------------------------------- world
+
+    def _found_fleet(self, count: int) -> None:
+        rng = self.sim.rng
+        for number in range(count):
+            name = f"{FLEET_WORDS[number % len(FLEET_WORDS)]} {rng.choice(FLEET_TRADES)} {number + 6}"
+            company = self._new_company(name, announce=False)
+            if rng.random() < AWAITING_SHARE:
+                task = next(iter(self.tasks[company["id"]].values()))
+                task.update(status="awaiting_approval", updated_at=iso())
+
+    def remove_company(self, company_id: str) -> bool:
+        """The company is gone: its rows go, its open streams end, and it answers 404 from now on."""
+        if self.companies.pop(company_id, None) is None:
+            return False
+        for agent in self.company_agents.pop(company_id, []):
+            self.agents.pop(agent["id"], None)
+        self.tasks.pop(company_id, None)
+        self.costs.pop(company_id, None)
+        for run_id in [k for k, run in self.runs.items() if run["company_id"] == company_id]:
+            del self.runs[run_id]
+        topic = self.sim.topics.get(f"capx:{company_id}")
+        if topic is not None:
+            for queue in list(topic.subscribers):
+                topic.unsubscribe(queue)
+                queue.put_nowait(None)  # the stream ends; reopening it is a 404
+        return True
 
     def _new_company(self, name: str, *, announce: bool = True) -> dict[str, Any]:
         rng = self.sim.rng
@@ -228,7 +274,8 @@ class CapxSim(VendorSim):
             company["status"] = "stopped" if rng.random() < 0.2 else "paused"
             self._emit(company_id, kind, {"status": company["status"], "name": company["name"]})
         elif kind == "company.created":
-            if len(self.companies) >= MAX_COMPANIES or time.monotonic() - self.last_founded < self.founding_interval:
+            if len(self.companies) >= self.max_companies or \
+                    time.monotonic() - self.last_founded < self.founding_interval:
                 return False
             self.last_founded = time.monotonic()
             self._new_company(f"{rng.choice(LATER_COMPANY_NAMES)} {len(self.companies) + 1}")
@@ -277,24 +324,23 @@ class CapxSim(VendorSim):
 
     # ------------------------------------------------------------------------------------------- HTTP plumbing
 
-    def _rate_headers(self, bucket: str) -> dict[str, str]:
-        now = time.time()
-        window = self.requests.setdefault(bucket, deque())
-        while window and window[0] <= now - self.window:
-            window.popleft()
-        limit = self.sim.options.capx_rate_limit
-        # Reset: when the oldest request in the window falls out of it (a rolling window), rounded up.
-        reset = int((window[0] + self.window) if window else now + self.window) + 1
-        return {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": str(max(0, limit - len(window))),
-                "X-RateLimit-Reset": str(reset)}
-
     def _bucket(self, request: Request) -> str:
         header = request.headers.get("authorization", "")
         key = header[7:] if header.lower().startswith("bearer ") else None
         return key if key == self.sim.options.capx_api_key else UNAUTHENTICATED
 
     def fault_headers(self, request: Request) -> dict[str, str]:
-        return self._rate_headers(self._bucket(request))
+        return self.limits.headers(self._bucket(request))
+
+    def _too_many(self, headers: dict[str, str], message: str) -> Response:
+        retry = max(1, int(headers["X-RateLimit-Reset"]) - int(time.time()))
+        return self.error(429, "rate_limit_exceeded", message, {**headers, "Retry-After": str(retry)})
+
+    def _refuse_concurrent(self, bucket: str) -> Response:
+        headers = self.limits.headers(bucket)
+        return self.error(429, "rate_limit_exceeded",
+                          f"You have more than {self.limits.concurrent} requests in flight.",
+                          {**headers, "Retry-After": "1"})
 
     def error(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
         if code not in CODES.values():  # e.g. a simulated 504: the docs' table has no code for it
@@ -311,20 +357,21 @@ class CapxSim(VendorSim):
     def _gate(self, request: Request) -> tuple[Response | None, dict[str, str], str]:
         """Auth, then the rolling rate limit (counted per key). Returns (refusal or None, headers, key)."""
         bucket = self._bucket(request)
-        headers = self._rate_headers(bucket)
-        if int(headers["X-RateLimit-Remaining"]) > 0:  # a refused request is not counted
-            self.requests[bucket].append(time.time())
-            headers = self._rate_headers(bucket)
-        elif bucket != UNAUTHENTICATED:
-            retry = max(1, int(headers["X-RateLimit-Reset"]) - int(time.time()))
-            return self.error(429, "rate_limit_exceeded",
-                              f"You have exceeded {self.sim.options.capx_rate_limit} requests per minute.",
-                              {**headers, "Retry-After": str(retry)}), headers, bucket
+        counted, headers = self.limits.count(bucket)  # a refused request is not counted
+        if not counted and bucket != UNAUTHENTICATED:
+            return self._too_many(headers, f"You have exceeded {self.limits.minute} requests per minute."), \
+                headers, bucket
         if bucket == UNAUTHENTICATED:
             return self.error(401, "unauthorized", "Missing or invalid API key", headers), headers, bucket
         return None, headers, bucket
 
     def routes(self) -> list[BaseRoute]:
+        """Every route, behind the count of requests in flight per key."""
+        inner = Router(self._routes())
+        return [Mount("", app=InFlight(inner, self.limits, lambda scope: self._bucket(Request(scope)),
+                                       self._refuse_concurrent))]
+
+    def _routes(self) -> list[BaseRoute]:
         return [
             Route("/companies", self.list_companies),
             Route("/companies/{company_id}", self.get_company),

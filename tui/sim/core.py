@@ -138,6 +138,8 @@ class SimOptions:
     webhook_url: str | None = None  # Casmo to URL/webhooks/casmo, Capx to URL/webhooks/capx
     keepalive: float = 15.0  # seconds between SSE keepalive comments / WS pings
     capx_rate_limit: int = 60  # requests per rolling minute per key
+    capx_concurrency: int | None = None  # requests in flight at once per key (None: no limit)
+    capx_companies: int = 5  # companies at start (`--companies`): a fleet beyond the demo's five
     capout_api_key: str = "capout_test_demo"
     casmo_api_key: str = "cai_demo"
     casmo_webhook_secret: str = "whsec_casmo_demo"

@@ -211,8 +211,16 @@ def admin_routes(sim: Simulator, renew=None) -> list[Route]:
         await renew()
         return JSONResponse({"world": sim.world, "boot": sim.boot})
 
+    async def remove_capx_company(request: Request) -> JSONResponse:
+        """A Capx company that no longer exists: 404 on its stream and its resources from now on."""
+        company_id = request.path_params["company_id"]
+        if not sim.vendor("capx").remove_company(company_id):
+            return JSONResponse({"error": f"no company {company_id}"}, status_code=404)
+        return JSONResponse({"removed": company_id})
+
     return [
         Route("/journal", journal),
+        Route("/capx/companies/{company_id}", remove_capx_company, methods=["DELETE"]),
         Route("/state", state),
         Route("/faults", faults, methods=["GET", "POST"]),
         Route("/pause", pause, methods=["POST"]),
