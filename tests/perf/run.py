@@ -1,6 +1,6 @@
 """capwatch benchmarks against the simulator. A script, not a test:
 
-    /tmp/venv/bin/python tests/perf/run.py [--quick] [--json PATH] [--only ingest,load,load_history,table,...]
+    /tmp/venv/bin/python tests/perf/run.py [--quick] [--json PATH] [--only ingest,load,load_history,table,...,fleet]
 
 Prints one table (metric, figure, target, same-run baseline, ratio, notes); `--json PATH` writes
 `{key: {"value", "unit", "target", "baseline", "ratio"}}`. `--quick` keeps the whole run under 3 minutes on a
@@ -19,6 +19,9 @@ Machines are noisy: where a figure can be a ratio against a baseline measured in
   idle      `capwatch` in a pty, every channel connected to a still simulator (rate 0): CPU from /proc.
   ssh       `capwatch` in a pty at 1,000 events/s: bytes written to the terminal per second and repaints per
             second (synchronized-output frames), on the Overview tab and on the Documents tab.
+  fleet     tests/perf/fleet.py: the monitor headless on Capx fleets within a plan's minute (300 companies on
+            600/min, 1,000 on Enterprise, 40 on Starter): seconds until every stream shows events (and, on
+            Starter, until every company has its first snapshot), lag, CPU and RSS per open stream, 429s earned.
 """
 
 from __future__ import annotations
@@ -132,13 +135,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def simulator(rate: float, *, seed: int = 3, webhook_port: int | None = None) -> Iterator[SimpleNamespace]:
+def simulator(rate: float, *, seed: int = 3, webhook_port: int | None = None,
+              extra: tuple[str, ...] = ()) -> Iterator[SimpleNamespace]:
     """`python -m tui sim` in a child process (tui.app.launch.demo_simulator); yields its client environment
     (with the webhook receiver's address) and its admin root."""
     from tui.app.launch import demo_simulator
 
     webhook_port = webhook_port or free_port()
-    with demo_simulator(seed=seed, rate=rate, token_ttl=None, faults="", webhook_port=webhook_port) as env:
+    with demo_simulator(seed=seed, rate=rate, token_ttl=None, faults="", webhook_port=webhook_port,
+                        extra=extra) as env:
         env = dict(env, CAPWATCH_WEBHOOK_HOST="127.0.0.1", CAPWATCH_WEBHOOK_PORT=str(webhook_port))
         root = env["CAPOUT_BASE_URL"].rsplit("/", 1)[0]
         yield SimpleNamespace(env=env, root=root)
@@ -714,9 +719,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="shorter windows: under 3 minutes in all")
     parser.add_argument("--json", metavar="PATH", help="write the figures as JSON")
     parser.add_argument("--only", metavar="NAMES",
-                        help="comma-separated: ingest,load,load_history,table,startup,idle,ssh")
+                        help="comma-separated: ingest,load,load_history,table,startup,idle,ssh,fleet "
+                        "(or one fleet scenario: fleet300, fleet1000, starter40)")
     args = parser.parse_args()
-    chosen = set((args.only or "ingest,load,load_history,table,startup,idle,ssh").split(","))
+    chosen = set((args.only or "ingest,load,load_history,table,startup,idle,ssh,fleet").split(","))
 
     results = Results()
     began = time.monotonic()
@@ -738,6 +744,12 @@ def main() -> None:
             bench_idle(results, args.quick)
         if "ssh" in chosen:
             bench_ssh(results, args.quick)
+        import fleet
+
+        scenarios = {label for label, *_ in fleet.SCENARIOS} & chosen  # e.g. --only starter40
+        if "fleet" in chosen or scenarios:
+            asyncio.run(fleet.bench_fleet(results, args.quick, simulator=simulator, child_env=child_env,
+                                          journal=journal, percentile=percentile, log=log, only=scenarios))
     finally:
         shutil.rmtree(SCRATCH, ignore_errors=True)
     results.extra.append(f"{'quick' if args.quick else 'full'} run, {time.monotonic() - began:.0f} s, "
