@@ -108,6 +108,7 @@ def test_the_environment_variables_are_a_contract():
         "CAPWATCH_HISTORY": "history",
         "CAPWATCH_ALERT_TOASTS": "alert_toasts", "CAPWATCH_ALERT_BELL": "alert_bell",
         "CAPWATCH_HISTORY": "history", "CAPWATCH_SOURCE": "source",
+        "CAPWATCH_CAPX_PLAN": "capx.plan",
     }
     from tui.sim.core import SimOptions
 
@@ -132,6 +133,7 @@ def test_every_environment_variable_reaches_its_field(variable, dotted):
         "alert_toasts": "0",
         "alert_bell": "approval, Costs.*",
         "source": "postgresql://capwatch@db.example:5432/capwatch",
+        "plan": "pro",
     }
     section, _, field = dotted.rpartition(".")
     value = values[field]

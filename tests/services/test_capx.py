@@ -1,6 +1,6 @@
 """Capx over real sockets: the doc's examples and envelope, its error table, the rolling rate limit with
 headers on every reply, cursor pagination, idempotent replay, 409 conflicts, the activity stream with
-Last-Event-ID resume, the world's events, and the client's governor, 429 waits and read-only refusals."""
+Last-Event-ID resume, the world's events, and the client's request budget, 429 waits and read-only refusals."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ import pytest
 
 from tui.live.sse import SSEReader
 from tui.api import ApiError, ReadOnlyError
-from tui.vendors.capx.client import EVENT_TYPES, CapxClient, RateLimit, RateLimitGovernor
+from tui.vendors.capx.budget import Priority, RequestBudget, RequestClass
+from tui.vendors.capx.client import EVENT_TYPES, CapxClient
 from tui.sim.capx import MAX_COMPANIES
 
 KEY = "capx_sk_test_demo"
@@ -196,52 +197,140 @@ async def test_a_429_past_the_limit_and_the_client_waits_it_out(sim_factory):
     assert 0 < float(refused.headers["x-ratelimit-reset"]) - time.time() <= 3
 
     async with CapxClient(base, api_key=KEY) as client:
-        client.governor.delay = lambda rate: 0.0  # no slowing down first: let the server say no
+        # Another process on the same key (the calls above) drained the minute: the client learns it from a 429.
+        client.budget.window, client.budget.margin = 2.0, 0.1  # the simulator's short window
         started = time.monotonic()
         for _ in range(4):
             assert len((await client.list_companies()).items) == 5
         assert time.monotonic() - started < 8
+        assert client.budget.throttled >= 1
     assert journal(running)["statuses"]["429"] >= 2  # it did hit the limit again, and still every call succeeded
 
 
-async def test_the_governor_slows_down_before_the_limit(sim_factory):
+async def test_the_budget_waits_before_the_limit(sim_factory):
     running = sim_factory(capx_rate_limit=6)
     running.simulator.vendor("capx").window = 1.0
     async with CapxClient(running.base_urls["capx"], api_key=KEY) as client:
-        client.governor.reserve = 0.5  # start spacing with half the budget left
+        client.budget.window, client.budget.margin = 1.0, 0.1
+        started = time.monotonic()
         for _ in range(9):
             await client.list_playbooks()
+        assert time.monotonic() - started >= 1.0  # it waited for room rather than send past the limit
     assert "429" not in journal(running)["statuses"]  # it never ran into the limit
 
 
-def test_governor_spacing_math():
+def budget_at(clock: list[float], **kwargs) -> RequestBudget:
+    return RequestBudget(clock=lambda: clock[0], **kwargs)
+
+
+async def grant(budget: RequestBudget, priority: Priority, key: str | None = None) -> asyncio.Task:
+    task = asyncio.ensure_future(budget.acquire(RequestClass(priority, key)))
+    await asyncio.sleep(0)
+    return task
+
+
+async def test_budget_limits_by_minute_and_concurrency_and_leaves_reserves():
     now = [1000.0]
-    governor = RateLimitGovernor(reserve=0.1, clock=lambda: now[0])
-    governor.last_sent = now[0]  # a request just went out
-    assert governor.delay(RateLimit()) == 0.0  # no figures yet
-    assert governor.delay(RateLimit(limit=60, remaining=30, reset=1030.0)) == 0.0  # plenty left
-    assert governor.delay(RateLimit(limit=60, remaining=7, reset=1030.0)) == 0.0  # just above 10%
-    assert governor.delay(RateLimit(limit=60, remaining=5, reset=1030.0)) == pytest.approx(6.0)  # 30 s / 5
-    now[0] += 2.5  # time since the last request counts towards the spacing
-    assert governor.delay(RateLimit(limit=60, remaining=5, reset=1030.0)) == pytest.approx(27.5 / 5 - 2.5)
-    assert governor.delay(RateLimit(limit=60, remaining=0, reset=1012.0)) == pytest.approx(9.5)  # wait for reset
-    assert governor.delay(RateLimit(limit=60, remaining=0, reset=990.0)) == 0.0  # figures from a past window
+    budget = budget_at(now, minute=60, concurrent=10)
+    assert (budget.minute, budget.concurrent) == (60, 10)
+    assert RequestBudget().minute == 60 and RequestBudget().concurrent == 10  # nothing known: Starter's
+    assert RequestBudget(minute=300).concurrent == 50  # Pro's minute: Pro's concurrency
+    first = [await grant(budget, Priority.RESYNC) for _ in range(12)]
+    assert sum(t.done() for t in first) == 10 and budget.in_flight == 10  # 10 in flight at most
+    for _ in range(10):
+        budget.release()
+    await asyncio.sleep(0)
+    assert all(t.done() for t in first)
+    # The minute: a resync leaves 10 % (6) to the priorities above it, a stream 3 % (at least 1), an action none.
+    budget.concurrent = 1000
+    more = [await grant(budget, Priority.RESYNC) for _ in range(50)]
+    for task in more:
+        if task.done():
+            budget.release()
+    await asyncio.sleep(0)
+    assert budget.used() == 54 and sum(t.done() for t in more) == 42
+    stream = await grant(budget, Priority.STREAM)
+    assert stream.done() and budget.used() == 55
+    budget.release()
+    streams = [await grant(budget, Priority.STREAM) for _ in range(5)]
+    for task in streams:
+        if task.done():
+            budget.release()
+    assert sum(t.done() for t in streams) == 4  # up to 59 of 60
+    action = await grant(budget, Priority.ACTION)
+    assert action.done() and budget.used() == 60  # an action always finds room
+    budget.release()
+    # A minute later the oldest leave the window and the waiting go, streams before resyncs.
+    now[0] += 61.5
+    budget._grant()
+    await asyncio.sleep(0)
+    assert all(t.done() for t in streams)
+    for task in [*more, *streams]:
+        task.cancel()
 
 
-async def test_governor_waits_in_turn_reading_the_latest_figures():
-    governor = RateLimitGovernor()
-    figures = RateLimit(limit=10, remaining=0, reset=time.time() + 0.2)
-    started = time.monotonic()
-    await governor.wait(lambda: figures)  # nothing left: wait for the reset
-    assert 0.15 < time.monotonic() - started < 1.0
-    figures = RateLimit(limit=10, remaining=1, reset=time.time() + 0.2)
-    started = time.monotonic()
-    await governor.wait(lambda: figures)  # one left, and a request just went out: spaced to the reset
-    assert 0.15 < time.monotonic() - started < 1.0
-    figures = RateLimit(limit=10, remaining=10, reset=time.time() + 60)  # a fresh window: no waiting at all
-    started = time.monotonic()
-    await asyncio.gather(*(governor.wait(lambda: figures) for _ in range(5)))
-    assert time.monotonic() - started < 0.1
+async def test_budget_serves_in_priority_order_and_follows_the_operator():
+    now = [1000.0]
+    budget = budget_at(now, minute=60, concurrent=1)
+    blocker = await grant(budget, Priority.ACTION)
+    assert blocker.done()
+    order = []
+    waiting = {}
+    for name, priority, key in [("resync-a", Priority.RESYNC, "co_a"), ("refresh", Priority.REFRESH, None),
+                                ("approvals", Priority.APPROVALS, "co_b"), ("stream", Priority.STREAM, "co_c"),
+                                ("resync-d", Priority.RESYNC, "co_d")]:
+        task = await grant(budget, priority, key)
+        task.add_done_callback(lambda _, name=name: order.append(name))
+        waiting[name] = task
+    focus = {"co_d"}  # the operator selects co_d while its resync waits
+    budget._waiting = [w for w in budget._waiting]  # (the heap as it is)
+    d = next(w for w in budget._waiting if w.request.key == "co_d")
+    object.__setattr__(d.request, "priority", lambda: Priority.FOCUS if "co_d" in focus else Priority.RESYNC)
+    budget.reprioritize("co_d")
+    action = await grant(budget, Priority.ACTION)  # an action confirmed now still goes before all of them
+    action.add_done_callback(lambda _: order.append("action"))
+    for _ in range(7):
+        budget.release()
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+    assert order == ["action", "stream", "resync-d", "approvals", "resync-a", "refresh"]
+
+
+async def test_budget_learns_from_the_replies_and_holds_after_a_429():
+    now = [1000.0]
+    budget = budget_at(now)
+    sent = await budget.acquire(RequestClass(Priority.STREAM))
+    reply = httpx.Response(200, headers={"x-ratelimit-limit": "300", "x-ratelimit-remaining": "250",
+                                         "x-ratelimit-reset": str(int(time.time()) + 60)})
+    budget.observe(reply, sent)
+    budget.release()
+    assert (budget.minute, budget.concurrent) == (300, 50)  # Pro, learnt from the limit
+    assert budget.used() == 50  # 49 spent by another process on the key, and ours
+    refused = httpx.Response(429, headers={"retry-after": "5", "x-ratelimit-limit": "300",
+                                           "x-ratelimit-remaining": "0", "x-ratelimit-reset": "0"})
+    sent = await budget.acquire(RequestClass(Priority.RESYNC))
+    budget.observe(refused, sent)
+    budget.release()
+    assert budget.throttled == 1
+    order = []
+    resync = await grant(budget, Priority.RESYNC)
+    resync.add_done_callback(lambda _: order.append("resync"))
+    action = await grant(budget, Priority.ACTION)
+    action.add_done_callback(lambda _: order.append("action"))
+    assert not resync.done() and not action.done()  # the key's minute is spent: even an action would be refused
+    now[0] += 5.1  # Retry-After has passed, but what the server counted has not left the minute yet
+    budget._grant()
+    await asyncio.sleep(0)
+    assert not order
+    now[0] += 56.5
+    budget._grant()
+    budget.release()
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert order == ["action", "resync"]  # the action the operator confirmed goes first
+    hostile = httpx.Response(200, headers={"x-ratelimit-limit": "nan", "x-ratelimit-remaining": "-5"})
+    budget.observe(hostile, now[0])
+    assert budget.minute == 300
 
 
 # --------------------------------------------------------------------------------------------- activity

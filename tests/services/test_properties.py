@@ -1037,7 +1037,7 @@ def test_capx_companies_poller_records_companies_or_an_error(companies, costs, h
 
     client = capx_service.CapxClient("http://capx.test", api_key="k", transport=httpx.MockTransport(handle))
     client.max_retries = 0
-    client.governor.max_wait = 0.0  # hostile rate-limit headers must not make the test sleep
+    client.budget.window = client.budget.margin = 0.0  # hostile rate-limit headers must not make the test sleep
     store = Store()
     watched: list[list[str]] = []
 

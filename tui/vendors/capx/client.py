@@ -1,27 +1,35 @@
 """Capx (agent-run companies): wire models and the REST client.
 
 Every reply is the `{success, data, meta}` envelope: the client unwraps it and records `meta.credits_*` and
-the `X-RateLimit-*` headers of every reply (success or error) as live figures. It slows itself down before
-the limit (RateLimitGovernor) and waits out a 429; mutations carry an Idempotency-Key reused on retry.
+the `X-RateLimit-*` headers of every reply (success or error) as live figures. Every request, REST or stream,
+goes out when the key's request budget (budget.py) gives it a turn, by priority; mutations carry an
+Idempotency-Key reused on retry.
+
+Connections: the streams have a pool of their own with no bound (each open stream holds one HTTP/1.1
+connection, so a pool's size would decide which streams exist), and REST calls another, so an action never
+waits behind a stream for a connection. How many go at once is the budget's business, not a pool's.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Callable, Generic, TypeVar
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tui.api import (STREAM_READ_TIMEOUT, ApiError, BaseClient, json_or_none, new_idempotency_key,
-                               retry_after_seconds)
+                     retry_after_seconds, shared_ssl_context)
 from tui.text import mask_secret
+from tui.vendors.capx.budget import CLASS_EXTENSION, BudgetTransport, Priority, RequestBudget, RequestClass
 
 DEFAULT_BASE_URL = "https://api.capx.ai/v1"
 MAX_PAGE_SIZE = 100  # the docs' maximum `limit`
+REST_LIMITS = httpx.Limits(max_connections=None, max_keepalive_connections=20)
+STREAM_LIMITS = httpx.Limits(max_connections=None, max_keepalive_connections=0)  # a stream's connection is its own
 EVENT_TYPES = (
     "company.created", "company.status_changed", "agent.heartbeat", "agent.error", "task.created",
     "task.completed", "task.approval_required", "playbook.run_started", "playbook.run_completed",
@@ -142,59 +150,37 @@ class CapxCredits:
     remaining: float | None = None
 
 
-class RateLimitGovernor:
-    """Spaces requests when the window's budget runs low, so the client slows down before the limit.
-
-    With `remaining` requests left until `reset` and no more than `reserve` of the limit left, requests go
-    out `seconds_to_reset / remaining` apart: the budget then lasts until the window resets. With nothing
-    left, the next request waits for the reset. Pure arithmetic plus one lock: no network here.
-    """
-
-    max_wait = 60.0  # a rolling one-minute window never needs more; guards against a nonsense Reset header
-
-    def __init__(self, reserve: float = 0.1, clock: Callable[[], float] = time.time):
-        self.reserve = reserve
-        self.clock = clock
-        self.lock = asyncio.Lock()  # one request leaves at a time, so the spacing holds under concurrency
-        self.last_sent = 0.0
-
-    def delay(self, rate: RateLimit) -> float:
-        """Seconds to wait before the next request, given the last figures the server sent."""
-        if rate.limit is None or rate.remaining is None or rate.reset is None:
-            return 0.0
-        now = self.clock()
-        left = rate.reset - now
-        if left <= 0:
-            return 0.0  # the figures are from a window that has passed
-        if rate.remaining <= 0:
-            return left
-        if rate.remaining > max(1, rate.limit * self.reserve):
-            return 0.0
-        spacing = left / rate.remaining
-        return max(0.0, spacing - (now - self.last_sent))
-
-    async def wait(self, current: Callable[[], RateLimit]) -> None:
-        """Wait our turn; `current` is read inside the lock, so a waiter sees the figures of the requests
-        that went before it."""
-        async with self.lock:
-            pause = self.delay(current())
-            if pause > 0:
-                await asyncio.sleep(min(pause, self.max_wait))
-            self.last_sent = self.clock()
+def _q(value: str) -> str:
+    """An id as one path segment: URL-quoted, so an id with "/", "?" or "#" cannot change the path."""
+    return quote(value, safe="")
 
 
 class CapxClient(BaseClient):
     service = "capx"
 
-    def __init__(self, base_url: str = DEFAULT_BASE_URL, *, api_key: str, read_only: bool = False, **kwargs):
-        super().__init__(base_url, headers={"Authorization": f"Bearer {api_key}"}, read_only=read_only, **kwargs)
+    def __init__(self, base_url: str = DEFAULT_BASE_URL, *, api_key: str, read_only: bool = False,
+                 requests_per_minute: int | None = None, concurrent_requests: int | None = None,
+                 transport: httpx.AsyncBaseTransport | None = None, **kwargs):
+        """`requests_per_minute` and `concurrent_requests`: the plan, when known (else learnt from the replies)."""
+        self.budget = RequestBudget(minute=requests_per_minute, concurrent=concurrent_requests)
+        rest = transport or httpx.AsyncHTTPTransport(verify=shared_ssl_context(), limits=REST_LIMITS)
+        headers = {"Authorization": f"Bearer {api_key}"}
+        super().__init__(base_url, headers=headers, read_only=read_only, transport=BudgetTransport(rest, self.budget),
+                         **kwargs)
+        streams = transport or httpx.AsyncHTTPTransport(verify=shared_ssl_context(), limits=STREAM_LIMITS)
+        self.stream_http = httpx.AsyncClient(base_url=self.base_url, headers=self.http.headers,
+                                             transport=BudgetTransport(streams, self.budget))
         self._api_key = api_key
         self.rate_limit = RateLimit()
         self.credits = CapxCredits()
-        self.governor = RateLimitGovernor()
         self.on_figures: Callable[[], None] | None = None  # called after every reply updated the figures
         # A response hook sees every reply: errors, the 429s that send() retries, and stream openings.
         self.http.event_hooks["response"].append(self._observe)
+        self.stream_http.event_hooks["response"].append(self._observe)
+
+    async def aclose(self) -> None:
+        await self.stream_http.aclose()
+        await super().aclose()
 
     def __repr__(self) -> str:
         return f"CapxClient(base_url={self.base_url!r}, api_key={mask_secret(self._api_key)!r})"
@@ -236,7 +222,6 @@ class CapxClient(BaseClient):
         if mutation:
             self.guard(mutation)
             kwargs["headers"] = {**kwargs.get("headers", {}), "Idempotency-Key": new_idempotency_key()}
-        await self.governor.wait(lambda: self.rate_limit)
         response = await self.send(method, path, **kwargs)
         body = json_or_none(response)
         if not isinstance(body, dict) or body.get("success") is not True:
@@ -288,53 +273,53 @@ class CapxClient(BaseClient):
         return self._walk(Company, "/companies", page_size=page_size)
 
     async def get_company(self, company_id: str) -> Company:
-        data, _ = await self._request("GET", f"/companies/{company_id}")
+        data, _ = await self._request("GET", f"/companies/{_q(company_id)}")
         return self._one(Company, data)
 
     async def pause_company(self, company_id: str) -> Company:
-        data, _ = await self._request("POST", f"/companies/{company_id}/pause", mutation="pause company")
+        data, _ = await self._request("POST", f"/companies/{_q(company_id)}/pause", mutation="pause company")
         return self._one(Company, data)
 
     async def resume_company(self, company_id: str) -> Company:
-        data, _ = await self._request("POST", f"/companies/{company_id}/resume", mutation="resume company")
+        data, _ = await self._request("POST", f"/companies/{_q(company_id)}/resume", mutation="resume company")
         return self._one(Company, data)
 
     async def list_agents(self, company_id: str) -> list[Agent]:
-        return [agent async for agent in self._walk(Agent, f"/companies/{company_id}/agents")]
+        return [agent async for agent in self._walk(Agent, f"/companies/{_q(company_id)}/agents")]
 
     async def list_tasks(self, company_id: str, *, status: str | None = None, limit: int = 25,
                          cursor: str | None = None) -> Page[Task]:
-        return await self._page(Task, f"/companies/{company_id}/tasks", limit=limit, cursor=cursor,
+        return await self._page(Task, f"/companies/{_q(company_id)}/tasks", limit=limit, cursor=cursor,
                                 params={"status": status} if status else None)
 
     def iter_tasks(self, company_id: str, *, status: str | None = None,
                    page_size: int = MAX_PAGE_SIZE) -> AsyncIterator[Task]:
-        return self._walk(Task, f"/companies/{company_id}/tasks", {"status": status} if status else None,
+        return self._walk(Task, f"/companies/{_q(company_id)}/tasks", {"status": status} if status else None,
                           page_size=page_size)
 
     async def approve_task(self, task_id: str) -> Task:
-        data, _ = await self._request("POST", f"/tasks/{task_id}/approve", mutation="approve task")
+        data, _ = await self._request("POST", f"/tasks/{_q(task_id)}/approve", mutation="approve task")
         return self._one(Task, data)
 
     async def reject_task(self, task_id: str) -> Task:
-        data, _ = await self._request("POST", f"/tasks/{task_id}/reject", mutation="reject task")
+        data, _ = await self._request("POST", f"/tasks/{_q(task_id)}/reject", mutation="reject task")
         return self._one(Task, data)
 
     async def get_costs(self, company_id: str) -> Costs:
-        data, _ = await self._request("GET", f"/companies/{company_id}/costs")
+        data, _ = await self._request("GET", f"/companies/{_q(company_id)}/costs")
         return self._one(Costs, data)
 
     async def list_playbooks(self) -> list[Playbook]:
         return [playbook async for playbook in self._walk(Playbook, "/playbooks")]
 
     async def run_playbook(self, playbook_id: str, company_id: str) -> PlaybookRun:
-        data, _ = await self._request("POST", f"/playbooks/{playbook_id}/run", mutation="run playbook",
+        data, _ = await self._request("POST", f"/playbooks/{_q(playbook_id)}/run", mutation="run playbook",
                                       json={"company_id": company_id})
         return self._one(PlaybookRun, data)
 
     @asynccontextmanager
-    async def open_activity(self, company_id: str,
-                            last_event_id: bytes | str | None = None) -> AsyncIterator[httpx.Response]:
+    async def open_activity(self, company_id: str, last_event_id: bytes | str | None = None, *,
+                            priority: Priority = Priority.STREAM) -> AsyncIterator[httpx.Response]:
         """The activity SSE stream of one company, unparsed (the live layer reads it), resumed after
         `last_event_id` as the reader encodes it (UTF-8 bytes: SSEReader.last_event_id_header). Opening it counts
         against the rate limit. A non-2xx reply raises ApiError (with `retry_after` on a 429), and so does a
@@ -342,11 +327,12 @@ class CapxClient(BaseClient):
         headers: dict[str, str | bytes] = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
         if last_event_id:
             headers["Last-Event-ID"] = last_event_id
-        await self.governor.wait(lambda: self.rate_limit)
         timeout = httpx.Timeout(10.0, read=STREAM_READ_TIMEOUT)
         try:
-            async with self.http.stream("GET", f"/companies/{company_id}/activity", params={"stream": "true"},
-                                        headers=headers, timeout=timeout) as response:
+            async with self.stream_http.stream("GET", f"/companies/{_q(company_id)}/activity",
+                                               params={"stream": "true"}, headers=headers, timeout=timeout,
+                                               extensions={CLASS_EXTENSION: RequestClass(priority, company_id)}
+                                               ) as response:
                 if response.status_code >= 400:
                     await response.aread()
                     error = self.error_from(response)

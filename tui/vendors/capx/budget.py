@@ -1,0 +1,321 @@
+"""One request budget per Capx key: the plan's minute and its requests in flight, spent by priority.
+
+Capx limits each API key to a rolling minute of requests and a number of requests in flight (seed 003: Starter 60
+and 10, Pro 300 and 50, Enterprise custom); a stream costs one request when it opens and is in flight only until
+its reply's head (shared/API-CONTRACT.md). Every Capx request, REST or stream, goes out through `BudgetTransport`,
+which asks the `RequestBudget` for a turn:
+
+- the budget counts its own sends in a window a little longer than the server's minute, and learns the rest from
+  `X-RateLimit-*` on every reply (the limit, and what other processes on the same key spent); before the first
+  reply it assumes the configured plan, else Starter, so it never sends past a limit it does not know yet;
+- a request goes only while the minute has room for its priority and the requests in flight are under the plan's
+  concurrency. Each priority below the first leaves a reserve of the minute to the ones above it, so a confirmed
+  action always finds room and a reconnect storm never waits behind a resync;
+- waiting requests go in priority order (then first come, first served); a waiting request's priority can change
+  (`reprioritize`: the operator selected its company), and takes effect at once;
+- a 429 all the same (another process drained the key) holds every request but the operator's actions until its
+  `Retry-After`, and a 429 with requests left in the minute means the concurrency was lower than believed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import heapq
+import itertools
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Callable
+
+import httpx
+
+from tui.api import retry_after_seconds
+
+
+class Priority(IntEnum):
+    ACTION = 0  # an action the operator confirmed: always first
+    STREAM = 1  # opening a stream, and the company list that says which streams exist
+    FOCUS = 2  # what the operator is looking at: the selected company's agents, tasks, costs
+    APPROVALS = 3  # companies with tasks awaiting approval
+    RESYNC = 4  # every other company's snapshot
+    REFRESH = 5  # periodic re-reads (the company list, costs) with what the minute has left
+
+
+# The share of the minute each priority leaves to the ones above it (at least `MIN_RESERVE` requests).
+RESERVES = {Priority.ACTION: 0.0, Priority.STREAM: 0.03, Priority.FOCUS: 0.06, Priority.APPROVALS: 0.1,
+            Priority.RESYNC: 0.1, Priority.REFRESH: 0.3}
+MIN_RESERVE = {Priority.ACTION: 0, Priority.STREAM: 1, Priority.FOCUS: 2, Priority.APPROVALS: 3, Priority.RESYNC: 3,
+               Priority.REFRESH: 6}
+# The documented plans (seed 003): requests a minute, requests in flight. Enterprise is custom: its figures come
+# from the config (`capx.requests_per_minute`, `capx.concurrent_requests`) or, for the minute, from the replies.
+PLANS = {"starter": (60, 10), "pro": (300, 50)}
+CONCURRENCY_BY_MINUTE = {minute: concurrent for minute, concurrent in PLANS.values()}
+DEFAULT_CONCURRENCY = 10  # a plan whose concurrency nothing told us: Starter's, the smallest documented
+WINDOW_MARGIN = 1.0  # seconds: the server counts a request when it arrives, a little after we send it
+
+# What the request being sent is for: a request's extension, else set around a call (`with request_class(...)`).
+CLASS_EXTENSION = "capwatch.capx_class"
+_CLASS: contextvars.ContextVar["RequestClass | None"] = contextvars.ContextVar("capx_request_class", default=None)
+
+
+@dataclass(frozen=True)
+class RequestClass:
+    priority: Priority | Callable[[], Priority]  # a callable is read when the request waits and when it is granted
+    key: str | None = None  # what `reprioritize` finds it by (a company id)
+
+    def now(self) -> Priority:
+        return self.priority() if callable(self.priority) else self.priority
+
+
+class request_class:
+    """`with request_class(Priority.FOCUS, key=company_id): await client.list_agents(...)`."""
+
+    def __init__(self, priority: Priority | Callable[[], Priority], key: str | None = None):
+        self.value = RequestClass(priority, key)
+        self.token: contextvars.Token | None = None
+
+    def __enter__(self) -> RequestClass:
+        self.token = _CLASS.set(self.value)
+        return self.value
+
+    def __exit__(self, *exc: object) -> None:
+        _CLASS.reset(self.token)
+
+
+def current_class(request: httpx.Request) -> RequestClass:
+    """A mutation is an operator's action; a read sent with no class is a resync."""
+    if request.method not in ("GET", "HEAD"):
+        return RequestClass(Priority.ACTION)
+    return request.extensions.get(CLASS_EXTENSION) or _CLASS.get() or RequestClass(Priority.RESYNC)
+
+
+@dataclass(order=True)
+class _Waiter:
+    priority: int
+    seq: int
+    future: asyncio.Future = field(compare=False)
+    request: RequestClass = field(compare=False)
+    live: bool = field(default=True, compare=False)  # False once granted, cancelled or re-queued
+
+
+class RequestBudget:
+    def __init__(self, *, minute: int | None = None, concurrent: int | None = None, window: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic):
+        self.configured = (minute, concurrent)
+        self.minute = minute or PLANS["starter"][0]
+        self.concurrent = concurrent or CONCURRENCY_BY_MINUTE.get(self.minute, DEFAULT_CONCURRENCY)
+        self.window = window  # the server's rolling window (the docs: one minute)
+        self.margin = WINDOW_MARGIN
+        self.clock = clock
+        self.sent: deque[float] = deque()  # our send times within the window (+ margin)
+        self.foreign = 0  # requests other processes spent on the key, as of `foreign_at`
+        self.foreign_at = 0.0
+        self.in_flight = 0
+        self.held_until = 0.0  # after a 429: nothing but actions before this
+        self.throttled = 0  # 429s answered to us
+        self._waiting: list[_Waiter] = []
+        self._by_key: dict[str, list[_Waiter]] = {}
+        self._seq = itertools.count()
+        self._timer: asyncio.TimerHandle | None = None
+        self.on_change: Callable[[], None] | None = None  # the figures changed (for the screen)
+
+    # ------------------------------------------------------------------------------------------- figures
+
+    def used(self) -> int:
+        """Requests counted against the key's current minute, ours and others'."""
+        now = self.clock()
+        horizon = now - self.window - self.margin
+        sent = self.sent
+        while sent and sent[0] <= horizon:
+            sent.popleft()
+        foreign = self.foreign if now - self.foreign_at < self.window + self.margin else 0
+        return len(sent) + foreign
+
+    def waiting(self) -> dict[Priority, int]:
+        counts: dict[Priority, int] = {}
+        for waiter in self._waiting:
+            if waiter.live:
+                counts[Priority(waiter.priority)] = counts.get(Priority(waiter.priority), 0) + 1
+        return counts
+
+    def next_room_in(self) -> float:
+        """Seconds until the oldest request counted leaves the minute (0 when there is room now)."""
+        if self.used() < self.minute:
+            return 0.0
+        return max(0.0, self.sent[0] + self.window + self.margin - self.clock()) if self.sent else self.window
+
+    def reserve(self, priority: Priority) -> int:
+        """Requests of the minute `priority` leaves to those above it (never all of it)."""
+        return min(max(MIN_RESERVE[priority], int(self.minute * RESERVES[priority])), self.minute - 1)
+
+    def observe(self, response: httpx.Response, sent_at: float) -> None:
+        """Learn from a reply's `X-RateLimit-*`: the limit, and what others spent (the server's count less ours)."""
+        headers = response.headers
+        try:
+            limit = int(float(headers["x-ratelimit-limit"]))
+            remaining = int(float(headers["x-ratelimit-remaining"]))
+        except (KeyError, ValueError, OverflowError):
+            limit = remaining = None
+        if limit is not None and limit > 0 and limit != self.minute:
+            self.minute = limit
+            if self.configured[1] is None:
+                self.concurrent = CONCURRENCY_BY_MINUTE.get(limit, DEFAULT_CONCURRENCY)
+        if limit is not None and limit > 0 and remaining is not None:
+            ours = sum(1 for at in self.sent if at <= sent_at)  # ours the server had counted by then
+            self.foreign = max(0, limit - min(max(remaining, 0), limit) - ours)
+            self.foreign_at = self.clock()
+        if response.status_code == 429:
+            self.throttled += 1
+            wait = min(retry_after_seconds(response, default=1.0), self.window)
+            self.held_until = max(self.held_until, self.clock() + wait)
+            if remaining is not None and remaining > 0 and self.in_flight > 1:
+                # Room in the minute, yet refused: too many in flight for this key.
+                self.concurrent = max(1, min(self.concurrent, self.in_flight - 1))
+        self._grant()
+
+    # ------------------------------------------------------------------------------------------- turns
+
+    async def acquire(self, request: RequestClass) -> float:
+        """Wait for a turn; returns the time the request was counted as sent."""
+        waiter = _Waiter(int(request.now()), next(self._seq), asyncio.get_running_loop().create_future(), request)
+        heapq.heappush(self._waiting, waiter)
+        if request.key is not None:
+            self._by_key.setdefault(request.key, []).append(waiter)
+        self._grant()
+        try:
+            return await waiter.future
+        except asyncio.CancelledError:
+            if waiter.future.done() and not waiter.future.cancelled():
+                self.release()  # granted just as it was cancelled: give the turn back
+            waiter.live = False
+            raise
+        finally:
+            self._forget(waiter)
+
+    def release(self) -> None:
+        """A request is no longer in flight (a stream's head arrived, or a reply's body was read)."""
+        self.in_flight = max(0, self.in_flight - 1)
+        self._grant()
+
+    def reprioritize(self, key: str) -> None:
+        """The requests waiting under `key` read their priority again (the operator selected that company)."""
+        for waiter in list(self._by_key.get(key, ())):
+            if not waiter.live:
+                continue
+            priority = int(waiter.request.now())
+            if priority != waiter.priority:
+                waiter.live = False
+                moved = _Waiter(priority, waiter.seq, waiter.future, waiter.request)
+                heapq.heappush(self._waiting, moved)
+                self._by_key[key] = [w for w in self._by_key[key] if w is not waiter] + [moved]
+        self._grant()
+
+    def _forget(self, waiter: _Waiter) -> None:
+        key = waiter.request.key
+        if key is not None and key in self._by_key:
+            left = [w for w in self._by_key[key] if w.future is not waiter.future]
+            if left:
+                self._by_key[key] = left
+            else:
+                del self._by_key[key]
+
+    def _room(self, priority: Priority) -> bool:
+        return self.used() < self.minute - self.reserve(priority)
+
+    def _grant(self) -> None:
+        waiting = self._waiting
+        granted = False
+        while waiting:
+            waiter = waiting[0]
+            if not waiter.live or waiter.future.done():
+                heapq.heappop(waiting)
+                continue
+            priority = Priority(waiter.priority)
+            now = self.clock()
+            if self.in_flight >= self.concurrent or not self._room(priority) or \
+                    (priority is not Priority.ACTION and now < self.held_until):
+                break
+            heapq.heappop(waiting)
+            waiter.live = False
+            self.in_flight += 1
+            self.sent.append(now)
+            waiter.future.set_result(now)
+            granted = True
+        self._schedule_wake()
+        if granted and self.on_change is not None:
+            self.on_change()
+
+    def _schedule_wake(self) -> None:
+        """Wake when the oldest request counted leaves the minute, or a 429's hold ends, if anyone waits."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self._waiting:  # (after `_grant`, the first waiter is a live one)
+            return
+        if self.in_flight >= self.concurrent:
+            return  # a release wakes us
+        now = self.clock()
+        due = []
+        if self.held_until > now:
+            due.append(self.held_until - now)
+        if self.sent and self.used() >= self.minute - self.reserve(Priority(self._waiting[0].priority)):
+            due.append(self.sent[0] + self.window + self.margin - now)
+        if self.foreign and self.foreign_at:
+            due.append(self.foreign_at + self.window + self.margin - now)
+        if not due:
+            return
+        delay = max(0.01, min(d for d in due if d > 0) if any(d > 0 for d in due) else 0.01)
+        self._timer = asyncio.get_running_loop().call_later(delay, self._wake)
+
+    def _wake(self) -> None:
+        self._timer = None
+        self._grant()
+
+
+class _ReleasingStream(httpx.AsyncByteStream):
+    """A reply body that gives the budget its turn back once it is read or closed."""
+
+    def __init__(self, inner: httpx.AsyncByteStream, release: Callable[[], None]):
+        self.inner = inner
+        self._release: Callable[[], None] | None = release
+
+    async def __aiter__(self):
+        async for chunk in self.inner:
+            yield chunk
+
+    async def aclose(self) -> None:
+        try:
+            await self.inner.aclose()
+        finally:
+            if self._release is not None:
+                release, self._release = self._release, None
+                release()
+
+
+class BudgetTransport(httpx.AsyncBaseTransport):
+    """Sends each request when the budget gives it a turn; a stream is done with its turn at its head, a REST
+    call once its body is read."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, budget: RequestBudget):
+        self.inner = inner
+        self.budget = budget
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        budget = self.budget
+        sent_at = await budget.acquire(current_class(request))
+        try:
+            response = await self.inner.handle_async_request(request)
+        except BaseException:
+            budget.release()
+            raise
+        budget.observe(response, sent_at)
+        if "text/event-stream" in response.headers.get("content-type", "") and response.status_code < 300:
+            budget.release()
+        else:
+            response.stream = _ReleasingStream(response.stream, budget.release)
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
