@@ -39,7 +39,6 @@ def shorten_window(sim, hub: LiveHub, seconds: float) -> None:
         budget.window, budget.margin = seconds, 0.3
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16: streams wait on httpx's pool of 100 connections")
 async def test_more_streams_than_a_pool_holds_are_all_live(sim_factory):
     running = sim_factory(capx_companies=150, capx_rate_limit=6000, rate=150.0)
     hub = capx_hub(running.options.client_env())
@@ -60,7 +59,6 @@ async def test_more_streams_than_a_pool_holds_are_all_live(sim_factory):
         await hub.stop()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16: a Starter key earns 429s and the tasks never load")
 async def test_forty_companies_on_starter_spend_the_minute_without_429s(sim_factory):
     running = sim_factory(capx_companies=40, capx_rate_limit=60, capx_concurrency=10, rate=20.0)
     window = 8.0

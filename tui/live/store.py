@@ -260,6 +260,25 @@ class Store:
         if room > 0 and events:
             self.timeline = deque([*events[-room:], *self.timeline], maxlen=self.timeline.maxlen)
 
+    def apply_state(self, event: Event, origin: str = "stream") -> None:
+        """The state part of `apply` only, for an event already on the timeline (the same event by another path):
+        its patch is merged as `apply` would (never over a newer row); no timeline, no count, no alert. The
+        recorder is told of the entity's change when it applied (not of a second event)."""
+        kind, patch, entity_id = event.kind, event.patch, event.id
+        if kind is None or patch is None or not entity_id:
+            return
+        rows = self.entities.setdefault(kind, {})
+        row = rows.get(entity_id)
+        if row is None:
+            row = rows[entity_id] = dict(patch)
+        elif not _merge_newer(row, patch):
+            return
+        if self.recorder is not None:
+            self.recorder(recording.entity_updated(self._service(kind), kind, entity_id, patch), origin)
+        self._changed(kind, entity_id)
+        if kind in self.finishing:
+            self._track(kind, entity_id, row)
+
     # --------------------------------------------------------------------------------------- entities
 
     def upsert(self, kind: str, entity_id: str, fields: dict[str, Any], origin: str = "poll") -> bool:
@@ -468,6 +487,11 @@ class Store:
         if isinstance(error, str) and error:
             health.last_error, health.last_error_at = error, event.time
         self._health_changed(event.id)
+
+    def forget_channel(self, name: str) -> None:
+        """A channel that no longer exists (its entity is gone): no light, no line in `status`."""
+        if self.health.pop(name, None) is not None:
+            self._health_changed(name)
 
     def note_event(self, name: str, at: float) -> None:
         health = self.health.get(name) or self.channel(name, "")

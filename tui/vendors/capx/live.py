@@ -1,20 +1,33 @@
-"""Capx live: one activity SSE stream per company, opened within the rate limit; after every (re)connect
-the company's agents, tasks and costs are re-read so nothing missed in the gap stays missed. A poller
-refreshes the company list and costs; the client records credits and rate limits from every reply."""
+"""Capx live: one activity SSE stream per company, opened within the key's request budget; after every
+(re)connect the company's agents, tasks and costs are re-read beside the stream (never in front of it), so
+nothing missed in a gap stays missed. A poller refreshes the company list, and a sweep the costs, with what the
+minute has left; the client records credits and rate limits from every reply.
+
+Priorities (budget.py): a stream opens first, unless the company's webhooks arrive (then it reopens with the
+resyncs, within the budget); a company's snapshot goes by its class: the one the operator looks at, then those
+with tasks awaiting approval, then the rest. A company that answers 404 is gone: its stream stops, its rows go,
+and an event says so.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import random
 import time
 from collections import OrderedDict
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
-from tui.live.channel import Channel, Poller, StreamEnded
+from tui.api import ApiError
+from tui.live.channel import Channel, FatalChannelError, Poller, StreamEnded
 from tui.live.events import Event, bad_message_event, load_json, parse_timestamp
 from tui.live.sse import SSEReader
 from tui.live.store import Store
-from tui.api import ApiError
-from tui.vendors.capx.client import CapxClient
 from tui.text import json_text_is_clean, sanitize, sanitize_data
+from tui.vendors.capx.budget import Priority, request_class
+from tui.vendors.capx.client import CapxClient
+
+log = logging.getLogger("capwatch.capx")
 
 # What each activity type does to the entity it names: (kind, id field, fields to set).
 TASK_STATUS = {
@@ -97,15 +110,28 @@ def model_rows(models: Iterable[Any], key: str = "id") -> dict[str, dict[str, An
     return rows
 
 
-async def resync_company(client: CapxClient, store: Store, company_id: str) -> None:
-    """Agents, tasks and costs of one company, exactly as the server has them now."""
-    agents = await client.list_agents(company_id)
-    store.replace("agents", {k: {**v, "company_id": company_id} for k, v in model_rows(agents).items()},
-                  where=lambda row: row.get("company_id") == company_id)
+async def resync_company(client: CapxClient, store: Store, company_id: str, touched: set[str] | None = None) -> None:
+    """Tasks (the approvals first), agents and costs of one company, as the server has them now. `touched`: the
+    ids the stream changed since this resync began (it runs beside the stream): those keep the stream's state,
+    which is newer than the server's answer, and are not removed for being missing from it."""
+    touched = set() if touched is None else touched
     tasks = [task async for task in client.iter_tasks(company_id)]
-    store.replace("tasks", {k: {**v, "company_id": company_id} for k, v in model_rows(tasks).items()},
-                  where=lambda row: row.get("company_id") == company_id)
+    _replace_beside(store, "tasks", company_id, model_rows(tasks), touched)
+    agents = await client.list_agents(company_id)
+    _replace_beside(store, "agents", company_id, model_rows(agents), touched)
     await refresh_costs(client, store, company_id)
+
+
+def _replace_beside(store: Store, kind: str, company_id: str, rows: dict[str, dict[str, Any]],
+                    touched: set[str]) -> None:
+    """`store.replace` for one company's rows, except those the stream changed while the answer was on its way."""
+    current = store.rows(kind)
+    merged = {entity_id: {**row, "company_id": company_id} for entity_id, row in rows.items()}
+    for entity_id in touched:
+        ours = current.get(entity_id)
+        if ours is not None and ours.get("company_id") == company_id:
+            merged[entity_id] = {**merged.get(entity_id, {}), **ours}
+    store.replace(kind, merged, where=lambda row: row.get("company_id") == company_id)
 
 
 async def refresh_costs(client: CapxClient, store: Store, company_id: str) -> None:
@@ -114,7 +140,9 @@ async def refresh_costs(client: CapxClient, store: Store, company_id: str) -> No
 
 
 class SeenActivity:
-    """Capx sends the same activity over SSE and by webhook: remember recent ones so each applies once."""
+    """Capx sends the same activity over SSE and by webhook: remember recent ones so each reaches the timeline
+    once. An event is known by its type, the entities it names and its own time (the activity's `timestamp`),
+    never by when it was delivered; one with no time of its own cannot be told apart and is always new."""
 
     def __init__(self, size: int = 5000):
         self.keys: OrderedDict[tuple, None] = OrderedDict()
@@ -127,6 +155,8 @@ class SeenActivity:
 
     def remember(self, payload: dict[str, Any]) -> bool:
         """Record `payload`; whether it was new."""
+        if payload.get("timestamp") is None:
+            return True
         key = self.key(payload)
         keys = self.keys
         try:
@@ -142,24 +172,125 @@ class SeenActivity:
         return True
 
 
-class CapxActivity(Channel):
-    service = "capx"
+class CompanyGone(FatalChannelError):
+    """The company answered 404: it no longer exists."""
 
-    def __init__(self, client: CapxClient, store: Store, company_id: str, **kwargs):
+
+def forget_company(store: Store, company_id: str, reason: str) -> None:
+    """A company that no longer exists: its rows go, its channel's light goes, and an event says so (the same
+    `company.gone` as when the company list no longer has it; once, whichever noticed first)."""
+    for kind in ("agents", "tasks", "runs"):
+        for entity_id in [k for k, row in store.rows(kind).items() if row.get("company_id") == company_id]:
+            store.remove(kind, entity_id)
+    store.remove("costs", company_id)
+    listed = store.remove("companies", company_id)
+    store.forget_channel(f"capx.{company_id}")
+    if listed:
+        store.apply(Event(time.time(), "capx", "company.gone", company_id,
+                          {"company_id": company_id, "reason": sanitize(reason, single_line=True)}))
+
+
+class CapxActivity(Channel):
+    """One company's activity stream. Its REST resync runs as a task of its own beside the stream: one at a time
+    per company (a reconnect while one waits or runs asks for nothing more), retried on its own backoff."""
+
+    service = "capx"
+    resync_retry_cap = 60.0
+
+    def __init__(self, client: CapxClient, store: Store, company_id: str, *,
+                 priority: Callable[[], Priority] | None = None, webhooks_arrive: Callable[[], bool] | None = None,
+                 on_gone: Callable[[str], None] | None = None, **kwargs):
         super().__init__(f"capx.{company_id}", store, **kwargs)
         self.client = client
         self.company_id = company_id
         self.sse = SSEReader()
         self.seen_webhooks: SeenActivity | None = None  # shared with the webhook path (CapxIntegration)
+        self.priority = priority or (lambda: Priority.RESYNC)  # this company's class for its REST snapshot
+        self.webhooks_arrive = webhooks_arrive or (lambda: False)
+        self.on_gone = on_gone
+        self.snapshot_at: float | None = None  # when the last resync completed (None: no snapshot yet)
+        self.is_gone = False
+        self.approvals: set[str] | None = None  # set by the integration: the companies with tasks awaiting approval
+        self._resync: asyncio.Task | None = None
+        self._touched: set[str] | None = None  # while a resync runs: the entities the stream changed meanwhile
+        self._retry_now = asyncio.Event()
+
+    async def run(self) -> None:
+        try:
+            await super().run()
+        finally:
+            if self._resync is not None:
+                self._resync.cancel()
+            if self.is_gone:
+                self.store.forget_channel(self.name)  # Channel.run recorded the end: no light for a company gone
 
     async def session(self) -> None:
-        resume_after = self.sse.last_event_id_header()
-        async with self.client.open_activity(self.company_id, last_event_id=resume_after) as reply:
-            self.mark_live()
-            await resync_company(self.client, self.store, self.company_id)
-            async for message in self.sse.events(reply):
-                self.handle(message.data)
+        # A company whose webhooks arrive loses nothing while its stream is down: it reopens with the resyncs.
+        priority = Priority.RESYNC if self.webhooks_arrive() and self.snapshot_at else Priority.STREAM
+        try:
+            async with self.client.open_activity(self.company_id, last_event_id=self.sse.last_event_id_header(),
+                                                 priority=priority) as reply:
+                self.mark_live()
+                self.want_resync()
+                async for message in self.sse.events(reply):
+                    self.handle(message.data)
+        except ApiError as error:
+            if error.status == 404:
+                self.gone(str(error))
+            raise
         raise StreamEnded("activity stream ended")
+
+    def want_resync(self) -> None:
+        """Re-read the company from REST, beside the stream; nothing more when a resync already waits or runs (one
+        waiting out a failure tries again now: the stream just reconnected, so the server answers again)."""
+        if self._resync is None or self._resync.done():
+            self._retry_now = asyncio.Event()
+            self._resync = asyncio.ensure_future(self._resync_until_done())
+        else:
+            self._retry_now.set()
+
+    async def _resync_until_done(self) -> None:
+        attempt = 0
+        while True:
+            self._touched = set()
+            try:
+                with request_class(self.priority, key=self.company_id):
+                    await resync_company(self.client, self.store, self.company_id, self._touched)
+            except ApiError as error:
+                if error.status == 404:
+                    self.gone(str(error))
+                    return
+                if error.status in (401, 403):
+                    return  # the stream's own loop reports a wrong key
+                self.store.record_error(self.name, f"resync: {error}")
+                attempt += 1
+                self._retry_now.clear()
+                try:
+                    await asyncio.wait_for(self._retry_now.wait(),
+                                           random.uniform(0.5, min(self.resync_retry_cap, 2.0 ** attempt)))
+                except asyncio.TimeoutError:
+                    pass
+                continue
+            self._touched = None
+            self.snapshot_at = time.time()
+            if self.approvals is not None:
+                waiting = any(row.get("company_id") == self.company_id and row.get("status") == "awaiting_approval"
+                              for row in self.store.rows("tasks").values())
+                (self.approvals.add if waiting else self.approvals.discard)(self.company_id)
+            return
+
+    def gone(self, reason: str) -> None:
+        """The company answered 404: stop, and forget it."""
+        if self.is_gone:
+            return
+        self.is_gone = True
+        if self._resync is not None and self._resync is not asyncio.current_task():
+            self._resync.cancel()
+        forget_company(self.store, self.company_id, reason)
+        if self.on_gone is not None:
+            self.on_gone(self.company_id)
+        if asyncio.current_task() is not self._resync:
+            raise CompanyGone(f"company {self.company_id} no longer exists: {reason}")
 
     def handle(self, raw: str) -> None:
         now = time.time()
@@ -175,41 +306,74 @@ class CapxActivity(Channel):
             self.bad_message(raw, "not a JSON object with a type")
             return
         self.store.note_event(self.name, now)  # Channel.note_event, one call less per event
-        if self.seen_webhooks is not None:
-            self.seen_webhooks.remember(payload)
-        self.store.apply(activity_event(payload, company_id=self.company_id, received=now,
-                                        sanitized=json_text_is_clean(raw)))
+        event = activity_event(payload, company_id=self.company_id, received=now, sanitized=json_text_is_clean(raw))
+        if self._touched is not None:
+            self._touched.add(event.id)
+        if self.approvals is not None and payload.get("type") == "task.approval_required":
+            self.approvals.add(self.company_id)
+        if self.seen_webhooks is not None and not self.seen_webhooks.remember(payload):
+            # Its webhook came first and is on the timeline already. The stream keeps the real order, which the
+            # webhooks (delivered several at a time) do not: its state still applies, as an event's would.
+            self.store.apply_state(event)
+        else:
+            self.store.apply(event)
 
 
 class CapxCompanies(Poller):
-    """The company list (every 60 s) and the costs of the watched companies (every 60 s). It also starts a
-    CapxActivity channel for each company to watch, via `on_company`."""
+    """The company list (every 60 s), which starts a CapxActivity channel for each company to watch via
+    `on_companies`, and a sweep of the companies' costs with what the minute has left (the first round of costs
+    comes with each channel's resync)."""
 
     service = "capx"
 
-    def __init__(self, client: CapxClient, store: Store, on_companies, every: float = 60.0):
+    def __init__(self, client: CapxClient, store: Store, on_companies, every: float = 60.0,
+                 costs_every: float = 60.0):
         super().__init__("capx.companies", store)
         self.client = client
         self.on_companies = on_companies
         self.every = every
+        self.costs_every = costs_every  # no company's costs are read more often than this
         self.first = True
+        self.company_ids: list[str] = []
+        self._sweep: asyncio.Task | None = None
 
     def interval(self) -> float:
         return self.every
 
+    async def run(self) -> None:
+        try:
+            await super().run()
+        finally:
+            if self._sweep is not None:
+                self._sweep.cancel()
+
     async def poll(self) -> None:
-        companies = [company async for company in self.client.iter_companies()]
+        # The first listing says which streams exist: it goes with the streams. Later ones with what is left.
+        with request_class(Priority.STREAM if self.first else Priority.REFRESH):
+            companies = [company async for company in self.client.iter_companies()]
         drop_gone_companies(self.store, model_rows(companies))
         self.store.mark_complete("capx.companies")
-        await self.on_companies([c.id for c in companies if c.id])
-        if not self.first:  # the first round of costs comes with each channel's resync
-            for company in companies:
-                try:
-                    await refresh_costs(self.client, self.store, company.id)
-                except ApiError as error:
-                    self.store.record_error(self.name, str(error))
+        self.company_ids = [c.id for c in companies if c.id]
+        await self.on_companies(self.company_ids)
+        if not self.first and (self._sweep is None or self._sweep.done()):
+            self._sweep = asyncio.ensure_future(self._sweep_costs())
         self.first = False
         self.publish_figures()
+
+    async def _sweep_costs(self) -> None:
+        """Each company's costs once, one at a time, at the lowest priority: a fleet's costs take the minutes the
+        budget needs, never the streams' or the operator's share."""
+        for company_id in list(self.company_ids):
+            started = time.monotonic()
+            try:
+                with request_class(Priority.REFRESH, key=company_id):
+                    await refresh_costs(self.client, self.store, company_id)
+            except ApiError as error:
+                if error.status != 404:  # a company gone is its channel's business
+                    self.store.record_error(self.name, str(error))
+            # Spread over `costs_every`, at the most one company's costs per share of it.
+            await asyncio.sleep(max(0.0, self.costs_every / max(1, len(self.company_ids)) -
+                                    (time.monotonic() - started)))
 
     def publish_figures(self) -> None:
         publish_capx_figures(self.client, self.store)
