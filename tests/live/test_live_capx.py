@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import json
 import os
+from collections import Counter
 
 import httpx
 
@@ -19,6 +20,7 @@ from tui.live.events import ChannelState
 from tui.live.hub import LiveHub
 from tui.sim.server import SimThread, free_port
 from tui.vendors import VENDORS
+from tui.vendors.capx.live import activity_event
 
 
 def capx_hub(env_source: dict, webhook_port: int = 0) -> LiveHub:
@@ -154,6 +156,14 @@ async def test_parallel_webhooks_and_streams_leave_the_store_as_the_simulator(si
         assert hub.receiver.counts["accepted"] + hub.receiver.counts["duplicates"] == journal["webhooks_sent"]["capx"]
         assert hub.receiver.counts["rejected_signature"] == 0
         assert same_as(hub.store, state["capx"])  # the webhooks that came after the streams changed nothing
+        # One event, once: by stream or by webhook, whichever came first, each is on the timeline a single time.
+        shown = Counter((e.type, e.id, e.data.get("timestamp")) for e in hub.store.timeline if e.service == "capx")
+        published = Counter((event.type, event.id, event.data.get("timestamp")) for event in (
+            activity_event(e.payload, company_id=e.payload["company_id"])
+            for name, topic in list(running.simulator.topics.items()) if name.startswith("capx:")
+            for e in list(topic.buffer)))
+        doubled = [key for key, count in shown.items() if count > published[key]]
+        assert not doubled, f"shown more often than published: {doubled[:3]}"
     finally:
         await hub.stop()
 

@@ -115,6 +115,7 @@ class RequestBudget:
         self.in_flight = 0
         self.held_until = 0.0  # after a 429: nothing but actions before this
         self.throttled = 0  # 429s answered to us
+        self.granted: deque[tuple[float, Priority, str | None]] = deque(maxlen=5000)  # (when, priority, key)
         self._waiting: list[_Waiter] = []
         self._by_key: dict[str, list[_Waiter]] = {}
         self._seq = itertools.count()
@@ -241,6 +242,7 @@ class RequestBudget:
             waiter.live = False
             self.in_flight += 1
             self.sent.append(now)
+            self.granted.append((now, priority, waiter.request.key))
             waiter.future.set_result(now)
             granted = True
         self._schedule_wake()
