@@ -3,8 +3,6 @@ company, its signed webhooks (de-duplicated against the streams), and the operat
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Any, Mapping
 
 from tui.live.integration import Integration
@@ -12,7 +10,8 @@ from tui.text import sanitize_data
 from tui.vendors.capx.budget import Priority, request_class
 from tui.vendors.capx.client import CapxClient, Company, Playbook, PlaybookRun, Task
 from tui.vendors.capx.live import (
-    CapxActivity, CapxCompanies, CapxSnapshot, SeenActivity, activity_event, publish_capx_figures, resync_company,
+    CapxActivity, CapxCompanies, CapxFleet, CapxSnapshot, SeenActivity, activity_event, publish_capx_figures,
+    resync_company,
 )
 
 RATE_LIMIT = "capx.rate_limit"  # the figure every reply updates (publish_capx_figures)
@@ -29,12 +28,10 @@ class CapxIntegration(Integration):
         self.client = CapxClient(settings.base_url, api_key=settings.api_key_value, read_only=self.read_only,
                                  requests_per_minute=minute, concurrent_requests=concurrent)
         self.client.on_figures = lambda: publish_capx_figures(self.client, self.store)
-        self.channels: dict[str, CapxActivity] = {}  # company id -> its activity stream
         self.seen = SeenActivity()  # activity already applied, from a stream or a webhook
-        self.focus: str | None = None  # the company the operator looks at: its snapshot goes first
-        self.approvals: set[str] = set()  # companies known to have tasks awaiting approval
-        self.webhook_at: dict[str, float] = {}  # company id -> when its last webhook arrived (monotonic)
-        self._tasks: dict[str, asyncio.Task] = {}
+        # The activity channels and what decides their priorities (the company looked at, approvals, webhooks).
+        self.fleet = CapxFleet(self.client, self.store, self.hub.spawn, self.seen)
+        self.channels: dict[str, CapxActivity] = self.fleet.channels  # company id -> its activity stream
 
     async def start(self, *, snapshot: bool = False) -> None:
         if snapshot:  # read once over REST: no streams, as few requests as a picture takes
@@ -44,52 +41,18 @@ class CapxIntegration(Integration):
 
     async def watch(self, company_ids: list[str]) -> None:
         """Open the activity stream of each company to watch (the `companies` setting, else all) not open yet."""
-        wanted = set(self.settings.companies or company_ids)
-        for company_id in company_ids:
-            if company_id in wanted and company_id not in self.channels:
-                channel = CapxActivity(self.client, self.store, company_id,
-                                       priority=lambda c=company_id: self.priority(c),
-                                       webhooks_arrive=lambda c=company_id: self._webhooks_arrive(c),
-                                       on_gone=self._company_gone)
-                channel.seen_webhooks = self.seen
-                channel.approvals = self.approvals
-                self.channels[company_id] = channel
-                self._tasks[company_id] = self.hub.spawn(channel.run(), channel.name)
-                # The client's request budget decides when each stream opens, in priority order.
-
-    def priority(self, company_id: str) -> Priority:
-        """The class of a company's REST snapshot: looked at, with approvals waiting, or the rest."""
-        if company_id == self.focus:
-            return Priority.FOCUS
-        return Priority.APPROVALS if company_id in self.approvals else Priority.RESYNC
+        self.fleet.watch(company_ids, set(self.settings.companies or company_ids))
 
     def look_at(self, company_id: str | None) -> None:
         """The operator selected `company_id` (None: none): its snapshot, waiting or not, goes first."""
-        previous, self.focus = self.focus, company_id
-        for company in {previous, company_id} - {None}:
-            self.client.budget.reprioritize(company)
-
-    def _webhooks_arrive(self, company_id: str) -> bool:
-        at = self.webhook_at.get(company_id)
-        return at is not None and time.monotonic() - at < 120.0
-
-    def _company_gone(self, company_id: str) -> None:
-        self.channels.pop(company_id, None)
-        self.approvals.discard(company_id)
-        task = self._tasks.pop(company_id, None)
-        if task is not None and task is not asyncio.current_task():
-            task.cancel()
+        self.fleet.look_at(company_id)
 
     def apply_webhook(self, payload: dict[str, Any], received_at: float) -> None:
         data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
         # Known by the activity's own time, never the delivery's (the envelope's `timestamp`).
         data = {"type": payload.get("event"), **data}
         company = str(data.get("company_id") or "")
-        if company:
-            self.webhook_at[company] = time.monotonic()
-            if data.get("type") == "task.approval_required" and company not in self.approvals:
-                self.approvals.add(company)
-                self.client.budget.reprioritize(company)
+        self.fleet.on_webhook(data)
         if self.seen.remember(data):
             shown = data if data.get("timestamp") is not None else {**data, "timestamp": payload.get("timestamp")}
             self.store.apply(activity_event(shown, company_id=company, received=received_at), "webhook")

@@ -319,6 +319,75 @@ class CapxActivity(Channel):
             self.store.apply(event)
 
 
+class CapxFleet:
+    """A fleet of companies, one activity channel each, and what decides their priorities: the company the operator
+    looks at, those known to have tasks awaiting approval, those whose webhooks arrive. `spawn(coroutine, name)`
+    runs a channel and returns its task."""
+
+    webhooks_fresh = 120.0  # seconds: a company whose last webhook is this recent has webhooks that arrive
+
+    def __init__(self, client: CapxClient, store: Store, spawn: Callable[..., asyncio.Task], seen=None):
+        self.client = client
+        self.store = store
+        self.spawn = spawn
+        self.seen = seen  # SeenActivity shared by the streams and the webhooks
+        self.channels: dict[str, CapxActivity] = {}
+        self.tasks: dict[str, asyncio.Task] = {}
+        self.focus: str | None = None
+        self.approvals: set[str] = set()
+        self.webhook_at: dict[str, float] = {}  # company id -> when its last webhook arrived (monotonic)
+
+    def watch(self, company_ids: list[str], wanted: set[str]) -> None:
+        """A channel for every wanted company without one; the budget decides when each stream opens."""
+        for company_id in company_ids:
+            if company_id in wanted and company_id not in self.channels:
+                channel = CapxActivity(self.client, self.store, company_id,
+                                       priority=lambda c=company_id: self.priority(c),
+                                       webhooks_arrive=lambda c=company_id: self.webhooks_arrive(c),
+                                       on_gone=self.gone)
+                channel.seen_webhooks = self.seen
+                channel.approvals = self.approvals
+                self.channels[company_id] = channel
+                self.tasks[company_id] = self.spawn(channel.run(), channel.name)
+
+    def priority(self, company_id: str) -> Priority:
+        """The class of a company's REST snapshot: looked at, with approvals waiting, or the rest."""
+        if company_id == self.focus:
+            return Priority.FOCUS
+        return Priority.APPROVALS if company_id in self.approvals else Priority.RESYNC
+
+    def look_at(self, company_id: str | None) -> None:
+        """The operator selected `company_id` (None: none): its snapshot, waiting or not, goes first."""
+        previous, self.focus = self.focus, company_id
+        for company in {previous, company_id} - {None}:
+            self.client.budget.reprioritize(company)
+
+    def webhooks_arrive(self, company_id: str) -> bool:
+        at = self.webhook_at.get(company_id)
+        return at is not None and time.monotonic() - at < self.webhooks_fresh
+
+    def on_webhook(self, data: dict[str, Any]) -> None:
+        company = str(data.get("company_id") or "")
+        if not company:
+            return
+        self.webhook_at[company] = time.monotonic()
+        if data.get("type") == "task.approval_required" and company not in self.approvals:
+            self.approvals.add(company)
+            self.client.budget.reprioritize(company)
+
+    def gone(self, company_id: str) -> None:
+        self.channels.pop(company_id, None)
+        self.approvals.discard(company_id)
+        self.webhook_at.pop(company_id, None)
+        task = self.tasks.pop(company_id, None)
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+
+    def waiting_streams(self) -> int:
+        """Streams waiting for the budget to open (or reopen) them."""
+        return self.client.budget.waiting().get(Priority.STREAM, 0)
+
+
 class CapxCompanies(Poller):
     """The company list (every 60 s), which starts a CapxActivity channel for each company to watch via
     `on_companies`, and a sweep of the companies' costs with what the minute has left (the first round of costs
