@@ -12,7 +12,7 @@ from textual.widgets import Input, OptionList, Static
 from tests.helpers.waiting import eventually
 from tests.helpers.pane_host import PaneHost, StubHub
 from tui import wall_clock
-from tui.app.panes.capx import CapxPane
+from tui.app.panes.capx import UNATTRIBUTED, CapxPane
 from tui.app.panes.capx_playbook import PlaybookScreen
 from tui.app.toolkit.cells import age, cost_text
 from tui.app.screens import ConfirmScreen, DetailScreen
@@ -414,3 +414,21 @@ async def test_approve_through_the_whole_app_reaches_the_simulator(sim):
         async with httpx.AsyncClient() as http:
             state = (await http.get(f"{sim.root}/_admin/state")).json()["capx"]
         assert state["tasks"][task_id]["status"] == "completed"
+
+
+async def test_the_costs_table_sums_to_the_total_its_title_shows():
+    """A costs.threshold_reached event brings a new total before the breakdown by agent is read again: the table
+    shows the difference as its own row, so it sums to the title's total (issue 15: $1,490.90 under $1,500)."""
+    host = PaneHost(CapxPane)
+    fill(host.hub.store)
+    async with host.run_test(size=(120, 40)) as pilot:
+        pane = await settle(host, pilot)
+        event = activity_event({"type": "costs.threshold_reached", "company_id": "co_1", "total_usd": 500.0,
+                                "threshold_usd": 500.0, "timestamp": iso(time.time())}, company_id="co_1")
+        host.hub.store.apply(event)
+        pane = await settle(host, pilot)
+        rows = pane._cost_rows()
+        assert round(sum(row["usd"] for row in rows.values()), 2) == 500.0
+        assert round(sum(row["share"] for row in rows.values()), 6) == 1.0
+        assert "$500" in str(host.query_one("#capx-company-title", Static).render())
+        assert rows[UNATTRIBUTED]["usd"] == 88.0 and pane._agent_name(UNATTRIBUTED).startswith("not yet by agent")

@@ -95,6 +95,8 @@ async def test_client_walks_every_page_and_records_figures(sim):
         assert client.rate_limit.limit == 60 and client.rate_limit.remaining == 57
         assert client.rate_limit.reset > time.time()
         assert client.credits.remaining == state(sim)["credits_remaining"]
+        # What the key spent since the first reply (every reply's meta says what that one request cost: 1).
+        assert client.credits.used == 3 and client.credits.last_request == 1 and client.credits.since
         with pytest.raises(ApiError) as caught:
             await client.get_company("co_nope")
         assert (caught.value.status, caught.value.code) == (404, "not_found")

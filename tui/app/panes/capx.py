@@ -34,6 +34,7 @@ RUN_STATUS_STYLES = {"running": "yellow", "completed": "green", "failed": "bold 
 
 STALE_HEARTBEAT = 120  # seconds without a heartbeat before the age turns yellow
 SHARE_BAR = 16  # cells of the per-agent cost bar
+UNATTRIBUTED = "\x00unattributed"  # the costs row of spend the last breakdown by agent did not have yet
 DETAIL_TABS = ("agents", "tasks", "costs", "runs")
 
 
@@ -162,6 +163,8 @@ class CapxPane(FilterablePane, Pane):
     def _agent_name(self, agent_id: Any) -> str:
         if not agent_id:
             return "—"
+        if agent_id == UNATTRIBUTED:
+            return "not yet by agent (re-reading)"
         agent = self.store.get("agents", str(agent_id))
         return clean(agent.get("name") if agent else None, clean(agent_id))
 
@@ -204,9 +207,17 @@ class CapxPane(FilterablePane, Pane):
         if not isinstance(entries, list):
             return {}
         spends = [(entry, number(entry.get("usd")) or 0.0) for entry in entries if isinstance(entry, dict)]
-        total = sum(usd for _, usd in spends)
-        return {str(entry.get("agent_id")): {**entry, "share": usd / total if total else 0.0}
-                for entry, usd in spends}
+        attributed = sum(usd for _, usd in spends)
+        # The table sums to the total the title shows: an event (costs.threshold_reached) brings a new total before
+        # the breakdown by agent is read again; the difference is shown as its own row meanwhile.
+        total = number(costs.get("total_usd"))
+        rows = {str(entry.get("agent_id")): entry for entry, _ in spends}
+        whole = attributed
+        if total is not None and abs(total - attributed) >= 0.005:
+            rows[UNATTRIBUTED] = {"agent_id": UNATTRIBUTED, "usd": round(total - attributed, 2)}
+            whole = total
+        return {key: {**row, "share": (number(row.get("usd")) or 0.0) / whole if whole else 0.0}
+                for key, row in rows.items()}
 
     def refresh_all(self) -> None:
         for kind in COUNTERS:

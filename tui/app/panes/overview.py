@@ -11,6 +11,7 @@ tab is visible.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -445,6 +446,9 @@ class OverviewPane(Pane):
         value = Text(count_words(remaining), style=level_style(fraction))
         value.append(" left")
         detail = f"{count_words(used)} used" if used is not None else ""
+        since = pick(figure, "since")
+        if detail and since is not None:  # what the key spent since capwatch started, not the last request's cost
+            detail += f" since {time.strftime('%H:%M', time.localtime(since))}"
         meter.show(fraction, value, Text(detail, style="dim"))
 
     def _show_capx_rate(self, meter: Meter, now: float) -> None:

@@ -146,8 +146,20 @@ class RateLimit:
 
 @dataclass
 class CapxCredits:
-    used: float | None = None
+    """`meta.credits_used` is what one request cost (the docs): the figure an operator wants is what the key spent
+    since capwatch started (every process on the key: the fall of `credits_remaining`), and what is left."""
+
+    used: float | None = None  # spent on the key since `since`
     remaining: float | None = None
+    since: float | None = None  # epoch seconds of the first reply that carried credits
+    last_request: float | None = None  # what the latest request cost
+
+    def after(self, cost: float | None, remaining: float, now: float) -> "CapxCredits":
+        """The figures after a reply that cost `cost` and left `remaining`."""
+        if self.since is None or self.remaining is None or remaining > self.remaining:  # first reply, or a top-up
+            start = remaining + (cost or 0)
+            return CapxCredits(start - remaining, remaining, now if self.since is None else self.since, cost)
+        return CapxCredits((self.used or 0) + self.remaining - remaining, remaining, self.since, cost)
 
 
 def _q(value: str) -> str:
@@ -203,7 +215,8 @@ class CapxClient(BaseClient):
             meta = body.get("meta") if isinstance(body, dict) else None
             if isinstance(meta, dict) and isinstance(meta.get("credits_remaining"), (int, float)):
                 used = meta.get("credits_used")
-                self.credits = CapxCredits(used if isinstance(used, (int, float)) else None, meta["credits_remaining"])
+                self.credits = self.credits.after(used if isinstance(used, (int, float)) else None,
+                                                  meta["credits_remaining"], time.time())
         if self.on_figures is not None:
             self.on_figures()
 

@@ -214,13 +214,15 @@ class CapxActivity(Channel):
         self._resync: asyncio.Task | None = None
         self._touched: set[str] | None = None  # while a resync runs: the entities the stream changed meanwhile
         self._retry_now = asyncio.Event()
+        self._costs: asyncio.Task | None = None
 
     async def run(self) -> None:
         try:
             await super().run()
         finally:
-            if self._resync is not None:
-                self._resync.cancel()
+            for task in (self._resync, self._costs):
+                if task is not None:
+                    task.cancel()
             if self.is_gone:
                 self.store.forget_channel(self.name)  # Channel.run recorded the end: no light for a company gone
 
@@ -239,6 +241,22 @@ class CapxActivity(Channel):
                 self.gone(str(error))
             raise
         raise StreamEnded("activity stream ended")
+
+    def want_costs(self) -> None:
+        """The costs changed (a threshold was reached): their breakdown by agent is re-read, so that it sums to the
+        total the event gave. One read at a time, within the budget, at the company's priority."""
+        if self._costs is None or self._costs.done():
+            self._costs = asyncio.ensure_future(self._refresh_costs())
+
+    async def _refresh_costs(self) -> None:
+        try:
+            with request_class(self.priority, key=self.company_id):
+                await refresh_costs(self.client, self.store, self.company_id)
+        except ApiError as error:
+            if error.status == 404:
+                self.gone(str(error))
+            else:
+                self.store.record_error(self.name, f"costs: {error}")
 
     def want_resync(self) -> None:
         """Re-read the company from REST, beside the stream; nothing more when a resync already waits or runs (one
@@ -309,8 +327,11 @@ class CapxActivity(Channel):
         event = activity_event(payload, company_id=self.company_id, received=now, sanitized=json_text_is_clean(raw))
         if self._touched is not None:
             self._touched.add(event.id)
-        if self.approvals is not None and payload.get("type") == "task.approval_required":
+        kind = payload.get("type")
+        if self.approvals is not None and kind == "task.approval_required":
             self.approvals.add(self.company_id)
+        elif kind == "costs.threshold_reached":
+            self.want_costs()
         if self.seen_webhooks is not None and not self.seen_webhooks.remember(payload):
             # Its webhook came first and is on the timeline already. The stream keeps the real order, which the
             # webhooks (delivered several at a time) do not: its state still applies, as an event's would.
@@ -374,6 +395,8 @@ class CapxFleet:
         if data.get("type") == "task.approval_required" and company not in self.approvals:
             self.approvals.add(company)
             self.client.budget.reprioritize(company)
+        elif data.get("type") == "costs.threshold_reached" and company in self.channels:
+            self.channels[company].want_costs()
 
     def gone(self, company_id: str) -> None:
         self.channels.pop(company_id, None)
