@@ -58,24 +58,50 @@ GLYPH_STYLES = {
 }
 
 
+MAX_LIGHTS = 8  # a service with more channels (a Capx fleet: one per company) shows counts per state instead
+TOOLTIP_CHANNELS = 12  # channels listed one by one on hover; the rest are counted
+
+
+def light_counts(channels: list[ChannelHealth]) -> dict[ChannelState, int]:
+    counts: dict[ChannelState, int] = {}
+    for health in channels:
+        counts[health.state] = counts.get(health.state, 0) + 1
+    return counts
+
+
 class ServiceLights(Static):
-    """One service and a light per channel of it: `capx ●●●◐●`. Hover lists every channel's state; `h` opens
-    the health view. Grouping by service keeps the header one line with a dozen channels."""
+    """One service and a light per channel of it: `capx ●●●◐●`; past MAX_LIGHTS channels, counts per state:
+    `capx ●298 ◐2`, and the streams waiting for the request budget: `⧗12 waiting`. Hover lists the channels
+    (the ones not live first); `h` opens the health view. Grouping by service keeps the header one line."""
 
     def __init__(self, service: str):
         super().__init__(Text(service), classes="health-light", markup=False)
         self.service = service
         self._shown: tuple | None = None
 
-    def show(self, channels: list[ChannelHealth]) -> None:
-        shown = tuple((h.name, h.state) for h in channels)
+    def show(self, channels: list[ChannelHealth], waiting: int = 0) -> None:
+        many = len(channels) > MAX_LIGHTS
+        counts = light_counts(channels) if many else None
+        shown = (tuple(sorted(counts.items())), waiting) if many else (tuple((h.name, h.state) for h in channels),
+                                                                       waiting)
         if shown != self._shown:
             self._shown = shown
             text = Text(f"{self.service} ", style="grey70")
-            for health in channels:
-                text.append(LIGHTS.get(health.state, ("?", ""))[0], style=GLYPH_STYLES.get(health.state, ""))
+            if counts is not None:
+                for state in LIGHTS:  # in the order of LIGHTS: off, connecting, live, reconnecting, failed
+                    if counts.get(state):
+                        text.append(f"{LIGHTS[state][0]}{counts[state]} ", style=GLYPH_STYLES.get(state, ""))
+                text.rstrip()
+            else:
+                for health in channels:
+                    text.append(LIGHTS.get(health.state, ("?", ""))[0], style=GLYPH_STYLES.get(health.state, ""))
+            if waiting:
+                text.append(f" ⧗{waiting} waiting", style="yellow")
             self.update(text)
-        self.tooltip = "\n\n".join(health_tooltip(h) for h in channels)
+        listed = sorted(channels, key=lambda h: h.state is ChannelState.LIVE)[:TOOLTIP_CHANNELS]
+        rest = len(channels) - len(listed)
+        self.tooltip = "\n\n".join([*(health_tooltip(h) for h in listed), *([f"… and {rest} more"] if rest else []),
+                                     *([f"{waiting} streams wait for the request budget"] if waiting else [])])
 
 
 class HeaderBar(Horizontal):
@@ -120,4 +146,7 @@ class HeaderBar(Horizontal):
             if lights is None:
                 lights = self._lights[service] = ServiceLights(service)
                 container.mount(lights)
-            lights.show(channels)
+            # A service with a request budget publishes it as `<service>.budget` (Capx: its streams waiting).
+            budget = store.figures.get(f"{service}.budget")
+            waiting = budget.get("waiting_streams", 0) if isinstance(budget, dict) else 0
+            lights.show(channels, waiting if isinstance(waiting, int) else 0)

@@ -16,6 +16,7 @@ from textual.widgets import Static, TabbedContent, TabPane
 
 from tui import wall_clock
 from tui.app.panes.base import Pane
+from tui.app.panes.capx_budget import BUDGET, budget_text
 from tui.app.panes.capx_index import AWAITING, COUNTERS, CompanyIndex
 from tui.app.panes.capx_playbook import PlaybookScreen
 from tui.app.screens import DetailScreen
@@ -62,6 +63,7 @@ class CapxPane(FilterablePane, Pane):
     # ------------------------------------------------------------------------------------------- layout
 
     def compose(self) -> ComposeResult:
+        yield Static(id="capx-budget")
         yield LiveTable(self._company_columns(), id="capx-companies", name="companies")
         yield Static(id="capx-company-title")
         with TabbedContent(id="capx-detail"):
@@ -220,13 +222,25 @@ class CapxPane(FilterablePane, Pane):
                 for key, row in rows.items()}
 
     def refresh_all(self) -> None:
+        self._show_budget()
         for kind in COUNTERS:
             self.index.rebuild(kind, self.store.rows(kind))
         companies = self.store.rows("companies")
         self.table("companies").set_rows({company_id: self._company_row(company_id) for company_id in companies})
         self._show_company(self.table("companies").cursor_row_id, reset_cursor=False)
 
+    def wants(self, batch) -> bool:
+        return super().wants(batch) or BUDGET in batch.figures
+
+    def _show_budget(self) -> None:
+        line = self.query_one("#capx-budget", Static)
+        text = budget_text(self.store.figures.get(BUDGET))
+        line.display = bool(text.plain)
+        line.update(text)
+
     def apply_changes(self, batch) -> None:
+        if BUDGET in batch.figures:
+            self._show_budget()
         changed_companies: set[str] = set()
         detail_changes: dict[str, set[str]] = {}
         replaced = self.KINDS & batch.replaced
@@ -299,9 +313,17 @@ class CapxPane(FilterablePane, Pane):
 
     # ------------------------------------------------------------------------------------------- messages
 
+    def _look_at(self, company_id: str | None) -> None:
+        """The company the operator looks at has its snapshot first (the request budget's FOCUS)."""
+        capx = self.capwatch.hub.vendor("capx")
+        look_at = getattr(capx, "look_at", None)
+        if callable(look_at):
+            look_at(company_id)
+
     def on_live_table_cursor_moved(self, message: LiveTable.CursorMoved) -> None:
         if message.table.id == "capx-companies" and message.row_id != self.selected:
             self._show_company(message.row_id, reset_cursor=True)
+            self._look_at(message.row_id)
 
     def on_live_table_row_selected(self, message: LiveTable.RowSelected) -> None:
         kind = (message.table.id or "").removeprefix("capx-")

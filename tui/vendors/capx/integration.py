@@ -38,6 +38,7 @@ class CapxIntegration(Integration):
             self.hub.spawn(CapxSnapshot(self.client, self.store).run(), "capx.companies")
         else:
             self.hub.spawn(CapxCompanies(self.client, self.store, self.watch).run(), "capx.companies")
+            self.hub.spawn(self.fleet.publish(), "capx.budget")  # the budget's figure (the screen reads it)
 
     async def watch(self, company_ids: list[str]) -> None:
         """Open the activity stream of each company to watch (the `companies` setting, else all) not open yet."""

@@ -406,9 +406,25 @@ class CapxFleet:
         if task is not None and task is not asyncio.current_task():
             task.cancel()
 
-    def waiting_streams(self) -> int:
-        """Streams waiting for the budget to open (or reopen) them."""
-        return self.client.budget.waiting().get(Priority.STREAM, 0)
+    def figure(self) -> dict[str, Any]:
+        """The request budget as the screen shows it (`capx.budget`): what the minute holds, what waits for it, and
+        when the companies still without a first snapshot should have it (each costs about three requests)."""
+        budget = self.client.budget
+        waiting = budget.waiting()
+        pending = sum(1 for channel in self.channels.values() if channel.snapshot_at is None)
+        per_minute = max(1, budget.minute - budget.reserve(Priority.RESYNC))
+        eta = budget.next_room_in() + pending * 3 * 60 / per_minute if pending else 0.0
+        return {"used": budget.used(), "minute": budget.minute, "in_flight": budget.in_flight,
+                "concurrent": budget.concurrent, "waiting_streams": waiting.get(Priority.STREAM, 0),
+                "waiting_requests": sum(waiting.values()), "awaiting_snapshot": pending,
+                "snapshot_eta_s": round(eta), "throttled": budget.throttled,
+                "limited": bool(waiting) and budget.used() >= budget.minute - budget.reserve(Priority.RESYNC)}
+
+    async def publish(self, every: float = 1.0) -> None:
+        """The budget's figure, once a second (grants come hundreds a second at start: not one update each)."""
+        while True:
+            self.store.set_figure("capx.budget", self.figure())
+            await asyncio.sleep(every)
 
 
 class CapxCompanies(Poller):

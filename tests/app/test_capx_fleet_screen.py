@@ -1,0 +1,73 @@
+"""A Capx fleet on screen: the header counts channels per state past a handful (with the streams waiting for the
+budget), the Capx tab says what the request budget holds back and until when, and the company the operator
+selects is the one whose snapshot goes first."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from textual.app import App, ComposeResult
+
+from tests.helpers.pane_host import PaneHost, StubHub
+from tui.app.header import ServiceLights
+from tui.app.panes.capx import CapxPane
+from tui.app.panes.capx_budget import budget_text
+from tui.live.events import ChannelHealth, ChannelState
+
+
+class LightsHost(App):
+    def compose(self) -> ComposeResult:
+        yield ServiceLights("capx")
+
+
+def fleet(live: int, reconnecting: int = 0, failed: int = 0) -> list[ChannelHealth]:
+    states = [ChannelState.LIVE] * live + [ChannelState.RECONNECTING] * reconnecting + [ChannelState.FAILED] * failed
+    return [ChannelHealth(name=f"capx.co_{n}", service="capx", state=state) for n, state in enumerate(states)]
+
+
+async def test_past_a_handful_of_channels_the_header_counts_them_per_state():
+    host = LightsHost()
+    async with host.run_test() as pilot:
+        lights = host.query_one(ServiceLights)
+        lights.show(fleet(3, 1))
+        await pilot.pause()
+        assert str(lights.render()) == "capx ●●●◐"  # a few: a light each
+        lights.show(fleet(296, 3, 1), waiting=12)
+        await pilot.pause()
+        shown = str(lights.render())
+        assert shown == "capx ●296 ◐3 ✖1 ⧗12 waiting"
+        assert len(shown) < 40  # one light per company would be 300 cells wide
+        assert "… and 288 more" in lights.tooltip and "12 streams wait" in lights.tooltip
+        assert lights.tooltip.startswith("capx.co_296: reconnecting")  # the ones not live are listed first
+
+
+def test_the_budget_line_says_what_waits_and_until_when():
+    assert budget_text(None).plain == ""
+    line = budget_text({"used": 541, "minute": 600, "in_flight": 10, "concurrent": 10, "waiting_streams": 4,
+                        "waiting_requests": 270, "awaiting_snapshot": 266, "snapshot_eta_s": 95, "throttled": 0,
+                        "limited": True})
+    assert line.plain == ("Requests 541 of 600 this minute · 266 companies wait for a first snapshot, about 1 min 35 s"
+                          " · 4 streams wait to open")
+    assert line.style == "yellow"  # the budget is the limit
+    calm = budget_text({"used": 12, "minute": 600, "awaiting_snapshot": 0, "waiting_streams": 0, "limited": False})
+    assert calm.plain == "Requests 12 of 600 this minute" and calm.style == "dim"
+
+
+async def test_the_company_selected_is_the_one_the_budget_serves_first():
+    looked_at = []
+    hub = StubHub(capx=SimpleNamespace(look_at=looked_at.append))
+    store = hub.store
+    store.replace("companies", {f"co_{n}": {"id": f"co_{n}", "name": f"Company {n:03}", "status": "running"}
+                                for n in range(300)})
+    store.set_figure("capx.budget", {"used": 300, "minute": 600, "awaiting_snapshot": 250, "snapshot_eta_s": 40,
+                                     "waiting_streams": 0, "limited": True})
+    host = PaneHost(CapxPane, hub)
+    async with host.run_test(size=(120, 40)) as pilot:
+        host.flush()
+        await pilot.pause()
+        pane = host.query_one(CapxPane)
+        assert "250 companies wait for a first snapshot, about 40 s" in str(pane.query_one("#capx-budget").render())
+        pane.table("companies").focus()
+        await pilot.press("down", "down")
+        await pilot.pause()
+        assert looked_at and looked_at[-1] == pane.selected
