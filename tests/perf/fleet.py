@@ -34,7 +34,7 @@ SIZE = (120, 40)
 # (label, companies, simulator flags, world rate, seconds allowed until every stream and snapshot, targets)
 SCENARIOS = [
     ("fleet300", 300, ("--plan", "enterprise", "--rate-limit", "600"), 700.0, 200.0),
-    ("fleet1000", 1000, ("--plan", "enterprise"), 2300.0, 120.0),
+    ("fleet1000", 1000, ("--plan", "enterprise"), 1500.0, 120.0),
     ("starter40", 40, ("--plan", "starter"), 90.0, 300.0),
 ]
 STEADY = 30.0  # seconds of steady state measured after every stream is live
