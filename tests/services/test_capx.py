@@ -459,3 +459,14 @@ def test_the_world_forgets_no_task_or_run_a_client_was_told_is_unfinished(sim, m
     # The bound was reached, unfinished tasks and runs were dropped, and each was announced first.
     assert {e["reason"] for e in expired} == {"expired", "timed out"}
     assert all(told["tasks"].get(e["task_id"]) == "rejected" for e in expired if "task_id" in e)
+
+
+def test_budget_says_when_a_priority_will_have_room():
+    now = [1000.0]
+    budget = budget_at(now, minute=60, concurrent=100)
+    for n in range(58):
+        budget.sent.append(1000.0 + n * 0.1)
+    now[0] = 1010.0
+    assert budget.next_room_in(Priority.ACTION) == 0.0  # 58 of 60: room for an action
+    # A resync leaves 6: it has room once 58 - 54 + 1 = 5 of the oldest have left the window (+ its margin).
+    assert budget.next_room_in(Priority.RESYNC) == pytest.approx(1000.4 + 60 + budget.margin - 1010.0)

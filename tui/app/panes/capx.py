@@ -280,6 +280,8 @@ class CapxPane(FilterablePane, Pane):
         return row if row is not None and str(row.get("company_id") or "") == self.selected else None
 
     def _show_company(self, company_id: str | None, *, reset_cursor: bool) -> None:
+        if company_id != self.selected:
+            self._look_at(company_id)
         self.selected = company_id
         for kind in ("agents", "tasks", "runs"):
             table = self.table(kind)
@@ -323,7 +325,6 @@ class CapxPane(FilterablePane, Pane):
     def on_live_table_cursor_moved(self, message: LiveTable.CursorMoved) -> None:
         if message.table.id == "capx-companies" and message.row_id != self.selected:
             self._show_company(message.row_id, reset_cursor=True)
-            self._look_at(message.row_id)
 
     def on_live_table_row_selected(self, message: LiveTable.RowSelected) -> None:
         kind = (message.table.id or "").removeprefix("capx-")

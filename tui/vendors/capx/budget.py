@@ -141,11 +141,14 @@ class RequestBudget:
                 counts[Priority(waiter.priority)] = counts.get(Priority(waiter.priority), 0) + 1
         return counts
 
-    def next_room_in(self) -> float:
-        """Seconds until the oldest request counted leaves the minute (0 when there is room now)."""
-        if self.used() < self.minute:
+    def next_room_in(self, priority: Priority = Priority.ACTION) -> float:
+        """Seconds until the minute has room for a request of `priority` (0 when it has now)."""
+        excess = self.used() - (self.minute - self.reserve(priority)) + 1
+        if excess <= 0:
             return 0.0
-        return max(0.0, self.sent[0] + self.window + self.margin - self.clock()) if self.sent else self.window
+        if excess > len(self.sent):  # what others spent on the key leaves with their observation
+            return max(0.0, self.foreign_at + self.window + self.margin - self.clock())
+        return max(0.0, self.sent[excess - 1] + self.window + self.margin - self.clock())
 
     def reserve(self, priority: Priority) -> int:
         """Requests of the minute `priority` leaves to those above it (never all of it)."""
