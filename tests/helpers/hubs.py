@@ -11,14 +11,24 @@ from tui.live.hub import LiveHub
 from tui.vendors import VENDORS
 
 
+def hub_from(env: dict) -> LiveHub:
+    """A LiveHub configured by `env` alone (no config file, no flags)."""
+    args = argparse.Namespace(config=os.devnull, read_only=None, transport=None, webhook_host=None,
+                              webhook_port=0, profile=None)
+    return LiveHub(load_config(args, env=env).config, VENDORS)
+
+
 def make_hub(client_env: dict, transport: str = "ws") -> LiveHub:
     """CapOut, Capx and Captain (Casmo has no channel of its own; no webhook receiver)."""
     env = {k: v for k, v in client_env.items()
            if k.startswith(("CAPOUT", "CAPTAIN")) or k in ("CAPX_BASE_URL", "CAPX_API_KEY")}
     env["CAPWATCH_CAPOUT_TRANSPORT"] = transport
-    args = argparse.Namespace(config=os.devnull, read_only=None, transport=None, webhook_host=None,
-                              webhook_port=0, profile=None)
-    return LiveHub(load_config(args, env=env).config, VENDORS)
+    return hub_from(env)
+
+
+def capx_hub(client_env: dict) -> LiveHub:
+    """Capx alone (no webhook receiver)."""
+    return hub_from({k: v for k, v in client_env.items() if k in ("CAPX_BASE_URL", "CAPX_API_KEY")})
 
 
 def channels(hub: LiveHub) -> dict:

@@ -5,30 +5,20 @@ looks at first; a company answering 404 gone; streams dropped every 7 s live aga
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
-import os
 import time
 
 import httpx
 import pytest
 
+from tests.helpers.hubs import capx_hub
 from tests.helpers.waiting import eventually
-from tui.config import load_config
 from tui.live.events import ChannelState
 from tui.live.hub import LiveHub
 from tui.vendors.capx.budget import Priority
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
-
-
-def capx_hub(client_env: dict, **extra_env) -> LiveHub:
-    env = {k: v for k, v in client_env.items() if k in ("CAPX_BASE_URL", "CAPX_API_KEY")}
-    env.update(extra_env)
-    args = argparse.Namespace(config=os.devnull, read_only=None, transport=None, webhook_host=None,
-                              webhook_port=0, profile=None)
-    return LiveHub(load_config(args, env=env).config)
 
 
 async def admin(root: str, method: str, path: str, body: dict | None = None) -> dict:
@@ -188,7 +178,7 @@ async def test_a_company_answering_404_is_gone(sim_factory):
         for kind in ("agents", "tasks", "runs"):
             assert not any(row.get("company_id") == company for row in hub.store.rows(kind).values()), kind
         assert hub.store.get("costs", company) is None
-        gone = [e for e in hub.store.timeline if e.type == "capx.company_gone"]
+        gone = [e for e in hub.store.timeline if e.type == "company.gone"]
         assert [e.id for e in gone] == [company]
         assert len(capx_streams(hub)) == 5 and all(h.state is ChannelState.LIVE for h in capx_streams(hub).values())
 

@@ -87,8 +87,10 @@ async def test_a_stream_costs_one_request_at_connect_and_is_in_flight_only_until
                     opened.append(reply.status_code)
                     await asyncio.sleep(3600)
 
-            tasks = [group.create_task(hold(c)) for c in companies]
-            await eventually(lambda: len(opened) == 15)
+            tasks = []
+            for company in companies:  # one after another: each open before the next, the earlier ones held open
+                tasks.append(group.create_task(hold(company)))
+                await eventually(lambda: len(opened) == len(tasks))
             assert opened == [200] * 15  # 15 open streams on a plan of 10 in flight
             assert running.simulator.vendor("capx").limits.in_flight[KEY] == 0
             reply = await http.get(f"{base}/companies?limit=1", headers=AUTH)

@@ -24,7 +24,7 @@ import contextvars
 import heapq
 import itertools
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Callable
@@ -116,6 +116,7 @@ class RequestBudget:
         self.held_until = 0.0  # after a 429: nothing but actions before this
         self.throttled = 0  # 429s answered to us
         self.granted: deque[tuple[float, Priority, str | None]] = deque(maxlen=5000)  # (when, priority, key)
+        self.on_wire: Counter[float] = Counter()  # grant time -> requests granted then and not yet done
         self._waiting: list[_Waiter] = []
         self._by_key: dict[str, list[_Waiter]] = {}
         self._seq = itertools.count()
@@ -192,16 +193,31 @@ class RequestBudget:
             return await waiter.future
         except asyncio.CancelledError:
             if waiter.future.done() and not waiter.future.cancelled():
-                self.release()  # granted just as it was cancelled: give the turn back
+                self.release(waiter.future.result())  # granted just as it was cancelled: give the turn back
             waiter.live = False
             raise
         finally:
             self._forget(waiter)
 
-    def release(self) -> None:
-        """A request is no longer in flight (a stream's head arrived, or a reply's body was read)."""
+    def release(self, granted_at: float | None = None, *, counted: bool = True) -> None:
+        """A request is no longer in flight (a stream's head arrived, or a reply's body was read); `granted_at`:
+        what `acquire` returned for it. `counted=False`: it never reached the server (no connection), so it leaves
+        the minute too."""
         self.in_flight = max(0, self.in_flight - 1)
+        if not counted and granted_at is not None:
+            try:
+                self.sent.remove(granted_at)
+            except ValueError:
+                pass
+        if granted_at is not None and self.on_wire.get(granted_at):
+            self.on_wire[granted_at] -= 1
+            if not self.on_wire[granted_at]:
+                del self.on_wire[granted_at]
         self._grant()
+
+    def oldest_on_wire(self) -> float | None:
+        """When the longest-waiting request on the wire got its turn (None: none is)."""
+        return min(self.on_wire) if self.on_wire else None
 
     def reprioritize(self, key: str) -> None:
         """The requests waiting under `key` read their priority again (the operator selected that company)."""
@@ -246,6 +262,7 @@ class RequestBudget:
             self.in_flight += 1
             self.sent.append(now)
             self.granted.append((now, priority, waiter.request.key))
+            self.on_wire[now] += 1
             waiter.future.set_result(now)
             granted = True
         self._schedule_wake()
@@ -312,14 +329,17 @@ class BudgetTransport(httpx.AsyncBaseTransport):
         sent_at = await budget.acquire(current_class(request))
         try:
             response = await self.inner.handle_async_request(request)
+        except httpx.ConnectError:
+            budget.release(sent_at, counted=False)  # it never reached the server: not in the minute either
+            raise
         except BaseException:
-            budget.release()
+            budget.release(sent_at)
             raise
         budget.observe(response, sent_at)
         if "text/event-stream" in response.headers.get("content-type", "") and response.status_code < 300:
-            budget.release()
+            budget.release(sent_at)
         else:
-            response.stream = _ReleasingStream(response.stream, budget.release)
+            response.stream = _ReleasingStream(response.stream, lambda: budget.release(sent_at))
         return response
 
     async def aclose(self) -> None:

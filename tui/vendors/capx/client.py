@@ -194,6 +194,25 @@ class CapxClient(BaseClient):
         await self.stream_http.aclose()
         await super().aclose()
 
+    # Whether the server answers (tui/live/channel.py asks): a request waiting for its turn in the budget is not on
+    # the wire, and the wait for an answer starts when it got its turn. BaseClient counts around the whole call.
+    @property
+    def in_flight(self) -> int:
+        return self.budget.in_flight
+
+    @in_flight.setter
+    def in_flight(self, value: int) -> None:
+        pass  # the budget counts what is on the wire
+
+    @property
+    def last_answer(self) -> float:
+        oldest = self.budget.oldest_on_wire()
+        return self._last_answer if oldest is None else max(self._last_answer, oldest)
+
+    @last_answer.setter
+    def last_answer(self, value: float) -> None:
+        self._last_answer = value
+
     def __repr__(self) -> str:
         return f"CapxClient(base_url={self.base_url!r}, api_key={mask_secret(self._api_key)!r})"
 

@@ -456,8 +456,9 @@ class CapxCompanies(Poller):
                 self._sweep.cancel()
 
     async def poll(self) -> None:
-        # The first listing says which streams exist: it goes with the streams. Later ones with what is left.
-        with request_class(Priority.STREAM if self.first else Priority.REFRESH):
+        # The listing says which streams exist (and a check of the server, when another channel lost it, must not
+        # wait behind resyncs): it goes with the streams, a page per hundred companies a minute.
+        with request_class(Priority.STREAM):
             companies = [company async for company in self.client.iter_companies()]
         drop_gone_companies(self.store, model_rows(companies))
         self.store.mark_complete("capx.companies")
