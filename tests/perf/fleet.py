@@ -113,6 +113,10 @@ class Watch:
         return sum(1 for c in companies if (h := health.get(f"capx.{c}")) is not None and (
             h.events > 0 or h.state.value == "live" and (rows.get(c) or {}).get("status") != "running"))
 
+    def live(self, companies: set[str]) -> int:
+        health = self.store.health
+        return sum(1 for c in companies if (h := health.get(f"capx.{c}")) is not None and h.state.value == "live")
+
     def snapshotted(self, companies: set[str]) -> int:
         return sum(1 for c in companies if {"agents", "tasks", "costs"} <= self.snapshots.get(c, set()))
 
@@ -156,12 +160,14 @@ async def run_scenario(label: str, companies: int, flags: tuple[str, ...], rate:
             CapxCompanies.poll = poll
             rss_start, began = rss_kb(), time.monotonic()
             gate.set()
-            streams_at = snapshot_at = None
+            streams_at = snapshot_at = live_at = None
             while time.monotonic() - began < allowed:
                 await asyncio.sleep(0.25)
                 now = time.monotonic() - began
                 if after_minute is None and now >= 60:
                     after_minute = await asyncio.to_thread(journal, sim.root)
+                if live_at is None and watch.live(fleet) == len(fleet):
+                    live_at = now
                 if streams_at is None and watch.streaming(fleet) == len(fleet):
                     streams_at = now
                     figures["rss_kb_per_stream"] = (rss_kb() - rss_start) / len(fleet)
@@ -170,6 +176,7 @@ async def run_scenario(label: str, companies: int, flags: tuple[str, ...], rate:
                 if streams_at is not None and snapshot_at is not None and (after_minute or not label.startswith("starter")):
                     break
             figures["streams_s"] = streams_at
+            figures["live_s"] = live_at
             figures["snapshot_s"] = snapshot_at
             figures["streaming"] = watch.streaming(fleet)
             figures["snapshotted"] = watch.snapshotted(fleet)
@@ -207,7 +214,8 @@ async def bench_fleet(results, quick: bool, *, simulator, child_env, journal, pe
         plan = " ".join(flags)
         streams_target = "<= 60" if label.startswith("starter") else "<= 15"
         results.add(f"{label}_streams_s", f["streams_s"], "s", streams_target,
-                    note=f"{f['streaming']} of {companies} streams showed events within {f['seconds']:.0f} s "
+                    note=f"{f['streaming']} of {companies} streams showed events within {f['seconds']:.0f} s, all open "
+                         f"(live) at {f['live_s'] if f['live_s'] is None else round(f['live_s'], 1)} s "
                          f"({plan}); {f['pool_timeouts']} PoolTimeouts; reconnects {f['reconnect_reasons']}")
         results.add(f"{label}_snapshot_s", f["snapshot_s"], "s", None,
                     note=f"{f['snapshotted']} of {companies} companies with agents, tasks and costs; "
