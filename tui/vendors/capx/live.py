@@ -413,7 +413,7 @@ class CapxFleet:
         waiting = budget.waiting()
         pending = sum(1 for channel in self.channels.values() if channel.snapshot_at is None)
         per_minute = max(1, budget.minute - budget.reserve(Priority.RESYNC))
-        eta = budget.next_room_in(Priority.RESYNC) + pending * 3 * 60 / per_minute if pending else 0.0
+        eta = budget.next_room_in(Priority.RESYNC) + pending * 3 * budget.window / per_minute if pending else 0.0
         return {"used": budget.used(), "minute": budget.minute, "in_flight": budget.in_flight,
                 "concurrent": budget.concurrent, "waiting_streams": waiting.get(Priority.STREAM, 0),
                 "waiting_requests": sum(waiting.values()), "awaiting_snapshot": pending,
