@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import httpx
+
 from tui.sim.core import Faults, SimOptions
 
 
@@ -14,3 +16,11 @@ def make_options(**overrides) -> SimOptions:
     elif faults is not None:
         options.faults = faults
     return options
+
+
+async def admin(root: str, method: str, path: str, body: dict | None = None) -> dict:
+    """A call to the simulator's admin side (`/_admin/<path>`), its JSON answer."""
+    async with httpx.AsyncClient(timeout=10) as http:
+        reply = await http.request(method, f"{root}/_admin/{path}", json=body)
+        reply.raise_for_status()
+        return reply.json()

@@ -13,19 +13,13 @@ import httpx
 import pytest
 
 from tests.helpers.hubs import capx_hub
+from tests.helpers.simulator import admin
 from tests.helpers.waiting import eventually
 from tui.live.events import ChannelState
 from tui.live.hub import LiveHub
 from tui.vendors.capx.budget import Priority
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
-
-
-async def admin(root: str, method: str, path: str, body: dict | None = None) -> dict:
-    async with httpx.AsyncClient(timeout=10) as http:
-        reply = await http.request(method, f"{root}/_admin/{path}", json=body)
-        reply.raise_for_status()
-        return reply.json()
 
 
 def capx_streams(hub: LiveHub) -> dict:

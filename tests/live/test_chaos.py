@@ -29,6 +29,7 @@ import pytest
 
 from tests.helpers.hubs import channels, make_hub, states
 from tests.helpers.simproc import SimProcess
+from tests.helpers.simulator import admin
 from tests.helpers.waiting import eventually
 from tui.live import channel as channel_module
 from tui.live.backoff import Backoff
@@ -64,13 +65,6 @@ def fast_channels(monkeypatch):
 
 
 # --------------------------------------------------------------------------------------------- helpers
-
-
-async def admin(root: str, method: str, path: str, body: dict | None = None) -> dict:
-    async with httpx.AsyncClient(timeout=10) as http:
-        reply = await http.request(method, f"{root}/_admin/{path}", json=body)
-        reply.raise_for_status()
-        return reply.json()
 
 
 def all_live(hub: LiveHub) -> bool:
