@@ -94,7 +94,12 @@ def main() -> None:
     parser.add_argument("--companies", type=int, default=300)
     parser.add_argument("--rate", type=float, default=700.0)
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--one", choices=["h1", "h2"], help=argparse.SUPPRESS)
+    parser.add_argument("--base", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.one:
+        print(asyncio.run(measure(args.base, args.one, args.seconds)), flush=True)
+        return
     from tui.sim.server import free_port
 
     port = free_port()
@@ -111,8 +116,10 @@ def main() -> None:
                 if time.monotonic() > deadline:
                     raise SystemExit("hypercorn did not start")
                 time.sleep(0.1)
-        for mode in ("h1", "h2", "h1", "h2"):  # interleaved: both see the same machine
-            print(asyncio.run(measure(base, mode, args.seconds)), flush=True)
+        for mode in ("h1", "h2", "h1", "h2"):  # interleaved: both see the same machine; each in a fresh process,
+            # as a process reuses the memory an earlier run freed (its RSS would not grow)
+            subprocess.run([sys.executable, __file__, "--one", mode, "--base", base, "--seconds", str(args.seconds)],
+                           check=True)
     finally:
         server.terminate()
         server.wait(10)
