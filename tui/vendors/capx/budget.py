@@ -121,7 +121,6 @@ class RequestBudget:
         self._by_key: dict[str, list[_Waiter]] = {}
         self._seq = itertools.count()
         self._timer: asyncio.TimerHandle | None = None
-        self.on_change: Callable[[], None] | None = None  # the figures changed (for the screen)
 
     # ------------------------------------------------------------------------------------------- figures
 
@@ -246,7 +245,6 @@ class RequestBudget:
 
     def _grant(self) -> None:
         waiting = self._waiting
-        granted = False
         while waiting:
             waiter = waiting[0]
             if not waiter.live or waiter.future.done():
@@ -264,10 +262,7 @@ class RequestBudget:
             self.granted.append((now, priority, waiter.request.key))
             self.on_wire[now] += 1
             waiter.future.set_result(now)
-            granted = True
         self._schedule_wake()
-        if granted and self.on_change is not None:
-            self.on_change()
 
     def _schedule_wake(self) -> None:
         """Wake when the oldest request counted leaves the minute, or a 429's hold ends, if anyone waits."""
