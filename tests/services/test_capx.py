@@ -304,14 +304,14 @@ async def test_budget_learns_from_the_replies_and_holds_after_a_429():
     sent = await budget.acquire(RequestClass(Priority.STREAM))
     reply = httpx.Response(200, headers={"x-ratelimit-limit": "300", "x-ratelimit-remaining": "250",
                                          "x-ratelimit-reset": str(int(time.time()) + 60)})
-    budget.observe(reply, sent)
+    budget.observe(reply)
     budget.release()
     assert (budget.minute, budget.concurrent) == (300, 50)  # Pro, learnt from the limit
     assert budget.used() == 50  # 49 spent by another process on the key, and ours
     refused = httpx.Response(429, headers={"retry-after": "5", "x-ratelimit-limit": "300",
                                            "x-ratelimit-remaining": "0", "x-ratelimit-reset": "0"})
     sent = await budget.acquire(RequestClass(Priority.RESYNC))
-    budget.observe(refused, sent)
+    budget.observe(refused)
     budget.release()
     assert budget.throttled == 1
     order = []
@@ -331,7 +331,7 @@ async def test_budget_learns_from_the_replies_and_holds_after_a_429():
     await asyncio.sleep(0)
     assert order == ["action", "resync"]  # the action the operator confirmed goes first
     hostile = httpx.Response(200, headers={"x-ratelimit-limit": "nan", "x-ratelimit-remaining": "-5"})
-    budget.observe(hostile, now[0])
+    budget.observe(hostile)
     assert budget.minute == 300
 
 

@@ -154,7 +154,7 @@ class RequestBudget:
         """Requests of the minute `priority` leaves to those above it (never all of it)."""
         return min(max(MIN_RESERVE[priority], int(self.minute * RESERVES[priority])), self.minute - 1)
 
-    def observe(self, response: httpx.Response, sent_at: float) -> None:
+    def observe(self, response: httpx.Response) -> None:
         """Learn from a reply's `X-RateLimit-*`: the limit, and what others spent (the server's count less ours)."""
         headers = response.headers
         try:
@@ -167,8 +167,10 @@ class RequestBudget:
             if self.configured[1] is None:
                 self.concurrent = CONCURRENCY_BY_MINUTE.get(limit, DEFAULT_CONCURRENCY)
         if limit is not None and limit > 0 and remaining is not None:
-            ours = sum(1 for at in self.sent if at <= sent_at)  # ours the server had counted by then
-            self.foreign = max(0, limit - min(max(remaining, 0), limit) - ours)
+            # The server counted ours as they arrived: those sent before this one, and most of those sent while it
+            # was on its way. Counting every one sent so far errs by the few that had not arrived yet; counting only
+            # the earlier ones would take ours in flight for another process's and hold the minute for nothing.
+            self.foreign = max(0, limit - min(max(remaining, 0), limit) - len(self.sent))
             self.foreign_at = self.clock()
         if response.status_code == 429:
             self.throttled += 1
@@ -330,7 +332,7 @@ class BudgetTransport(httpx.AsyncBaseTransport):
         except BaseException:
             budget.release(sent_at)
             raise
-        budget.observe(response, sent_at)
+        budget.observe(response)
         if "text/event-stream" in response.headers.get("content-type", "") and response.status_code < 300:
             budget.release(sent_at)
         else:
