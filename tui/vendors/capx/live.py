@@ -124,14 +124,26 @@ async def resync_company(client: CapxClient, store: Store, company_id: str, touc
 
 def _replace_beside(store: Store, kind: str, company_id: str, rows: dict[str, dict[str, Any]],
                     touched: set[str]) -> None:
-    """`store.replace` for one company's rows, except those the stream changed while the answer was on its way."""
+    """`store.replace` for one company's rows, except those the stream changed while the answer was on its way and
+    that are newer than it: a row the answer does not have yet, or one whose event is later than the answer's row.
+    (After a reconnect the stream may replay events older than the answer: those do not win.)"""
     current = store.rows(kind)
     merged = {entity_id: {**row, "company_id": company_id} for entity_id, row in rows.items()}
     for entity_id in touched:
         ours = current.get(entity_id)
-        if ours is not None and ours.get("company_id") == company_id:
-            merged[entity_id] = {**merged.get(entity_id, {}), **ours}
+        if ours is None or ours.get("company_id") != company_id:
+            continue
+        theirs = merged.get(entity_id)
+        if theirs is None or _newer(ours, theirs):
+            merged[entity_id] = {**(theirs or {}), **ours}
     store.replace(kind, merged, where=lambda row: row.get("company_id") == company_id)
+
+
+def _newer(ours: dict[str, Any], theirs: dict[str, Any]) -> bool:
+    """Whether the stream's row changed after the server's row (unknown times: the stream's, as it came later)."""
+    mine = parse_timestamp(ours.get("updated_at"))
+    server = parse_timestamp(theirs.get("updated_at") or theirs.get("last_heartbeat_at"))
+    return mine is None or server is None or mine > server
 
 
 async def refresh_costs(client: CapxClient, store: Store, company_id: str) -> None:
