@@ -12,7 +12,6 @@ and an event says so.
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
 import time
 from collections import OrderedDict
@@ -26,8 +25,6 @@ from tui.live.store import Store
 from tui.text import json_text_is_clean, sanitize, sanitize_data
 from tui.vendors.capx.budget import Priority, request_class
 from tui.vendors.capx.client import CapxClient
-
-log = logging.getLogger("capwatch.capx")
 
 # What each activity type does to the entity it names: (kind, id field, fields to set).
 TASK_STATUS = {
@@ -110,16 +107,17 @@ def model_rows(models: Iterable[Any], key: str = "id") -> dict[str, dict[str, An
     return rows
 
 
-async def resync_company(client: CapxClient, store: Store, company_id: str, touched: set[str] | None = None) -> None:
-    """Tasks (the approvals first), agents and costs of one company, as the server has them now. `touched`: the
-    ids the stream changed since this resync began (it runs beside the stream): those keep the stream's state,
-    which is newer than the server's answer, and are not removed for being missing from it."""
+async def resync_company(client: CapxClient, store: Store, company_id: str, touched: set[str] | None = None) -> bool:
+    """Tasks (the approvals first), agents and costs of one company, as the server has them now; whether a task
+    awaits approval. `touched`: the ids the stream changed since this resync began (it runs beside the stream):
+    those keep the stream's state where it is newer than the server's answer (`_replace_beside`)."""
     touched = set() if touched is None else touched
     tasks = [task async for task in client.iter_tasks(company_id)]
     _replace_beside(store, "tasks", company_id, model_rows(tasks), touched)
     agents = await client.list_agents(company_id)
     _replace_beside(store, "agents", company_id, model_rows(agents), touched)
     await refresh_costs(client, store, company_id)
+    return any(task.status == "awaiting_approval" for task in tasks)
 
 
 def _replace_beside(store: Store, kind: str, company_id: str, rows: dict[str, dict[str, Any]],
@@ -285,7 +283,7 @@ class CapxActivity(Channel):
             self._touched = set()
             try:
                 with request_class(self.priority, key=self.company_id):
-                    await resync_company(self.client, self.store, self.company_id, self._touched)
+                    waiting = await resync_company(self.client, self.store, self.company_id, self._touched)
             except ApiError as error:
                 if error.status == 404:
                     self.gone(str(error))
@@ -304,8 +302,6 @@ class CapxActivity(Channel):
             self._touched = None
             self.snapshot_at = time.time()
             if self.approvals is not None:
-                waiting = any(row.get("company_id") == self.company_id and row.get("status") == "awaiting_approval"
-                              for row in self.store.rows("tasks").values())
                 (self.approvals.add if waiting else self.approvals.discard)(self.company_id)
             return
 
