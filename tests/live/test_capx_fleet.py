@@ -18,8 +18,14 @@ from tests.helpers.waiting import eventually
 from tui.live.events import ChannelState
 from tui.live.hub import LiveHub
 from tui.vendors.capx.budget import Priority
+from tui.vendors.capx.integration import CapxIntegration
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
+
+
+def capx(hub: LiveHub) -> CapxIntegration:
+    """The hub's Capx integration: its client (and budget), its channels, its actions."""
+    return hub.vendor("capx")
 
 
 def capx_streams(hub: LiveHub) -> dict:
@@ -47,9 +53,8 @@ def shorten_window(sim, hub: LiveHub, seconds: float) -> None:
     """The simulator's rolling minute, and the client's idea of it, shortened alike (the perf section's Starter
     scenario runs at the real minute)."""
     sim.simulator.vendor("capx").window = seconds
-    budget = getattr(hub.capx, "budget", None)
-    if budget is not None:
-        budget.window, budget.margin = seconds, 0.3
+    budget = capx(hub).client.budget
+    budget.window, budget.margin = seconds, 0.3
 
 
 async def test_more_streams_than_a_pool_holds_are_all_live(sim_factory):
@@ -62,8 +67,8 @@ async def test_more_streams_than_a_pool_holds_are_all_live(sim_factory):
                                  f"{sorted({h.last_error for h in capx_streams(hub).values() if h.last_error})[:3]}")
         assert not any("PoolTimeout" in (h.last_error or "") for h in capx_streams(hub).values())
         # An action stays fast however many streams are open.
-        company = next(iter(hub.capx_channels))
-        await asyncio.wait_for(hub.capx_set_paused(company, True), 2.0)
+        company = next(iter(capx(hub).channels))
+        await asyncio.wait_for(capx(hub).set_paused(company, True), 2.0)
         assert hub.store.get("companies", company)["status"] == "paused"
 
 
@@ -99,7 +104,7 @@ async def test_a_reconnect_storm_reopens_every_stream_within_the_budget_without_
     async with fleet(sim_factory, 20, window=8.0, capx_rate_limit=60, capx_concurrency=10,
                      rate=10.0) as (running, hub):
         await eventually(lambda: len(capx_streams(hub)) == 20 and all(
-            c.snapshot_at for c in hub.capx_channels.values()), 60.0, "the fleet never had its first snapshots")
+            c.snapshot_at for c in capx(hub).channels.values()), 60.0, "the fleet never had its first snapshots")
         before = journal_429(running.root)
         storm = time.monotonic()
         await admin(running.root, "POST", "faults", {"drop_every": 0.3})  # every stream drops at once
@@ -112,20 +117,20 @@ async def test_a_reconnect_storm_reopens_every_stream_within_the_budget_without_
         await eventually(lambda: all(h.state is ChannelState.LIVE for h in capx_streams(hub).values()), 8.0 + 30 + 2,
                          lambda: f"{sum(h.state is ChannelState.LIVE for h in capx_streams(hub).values())} live")
         live_again = time.monotonic()
-        granted = [(at, priority) for at, priority, _ in hub.capx.budget.granted if storm <= at <= live_again]
+        granted = [(at, priority) for at, priority, _ in capx(hub).client.budget.granted if storm <= at <= live_again]
         streams = [at for at, priority in granted if priority is Priority.STREAM]
         assert len(streams) >= 20  # every stream reopened (some more than once while the fault was on)
         # While streams waited to reopen, no resync went before them: a resync granted during the storm was granted
         # when no stream waited (the grants are in order of the queue).
-        assert hub.capx.budget.waiting().get(Priority.STREAM, 0) == 0
+        assert capx(hub).client.budget.waiting().get(Priority.STREAM, 0) == 0
         assert journal_429(running.root) == before  # no burst of 429s
-        await eventually(lambda: all(c.snapshot_at and c.snapshot_at > 0 for c in hub.capx_channels.values()), 30.0)
+        await eventually(lambda: all(c.snapshot_at and c.snapshot_at > 0 for c in capx(hub).channels.values()), 30.0)
 
 
 async def test_an_action_confirmed_while_the_budget_is_spent_goes_first(sim_factory):
     async with fleet(sim_factory, 30, window=8.0, capx_rate_limit=60, capx_concurrency=10,
                      rate=0.0) as (running, hub):
-        budget = hub.capx.budget
+        budget = capx(hub).client.budget
         # 1 + 30 streams + 90 resync requests: the first window is spent and resyncs wait.
         await eventually(lambda: budget.waiting().get(Priority.RESYNC, 0) > 0 and budget.used() >= 50, 30.0)
         state = httpx.get(f"{running.root}/_admin/state").json()["capx"]
@@ -135,10 +140,10 @@ async def test_an_action_confirmed_while_the_budget_is_spent_goes_first(sim_fact
         waiting_before = budget.waiting().get(Priority.RESYNC, 0)
         started = time.monotonic()
         if task is not None:
-            decided = await hub.capx_decide_task(task, True)
+            decided = await capx(hub).decide_task(task, True)
             assert decided.status == "completed"
         else:
-            paused = await hub.capx_set_paused(company, True)
+            paused = await capx(hub).set_paused(company, True)
             assert paused.status == "paused"
         assert time.monotonic() - started < 8.0  # within the window, ahead of every resync still waiting
         actions = [p for _, p, _ in budget.granted if p is Priority.ACTION]
@@ -149,15 +154,15 @@ async def test_an_action_confirmed_while_the_budget_is_spent_goes_first(sim_fact
 async def test_the_company_the_operator_looks_at_has_its_snapshot_first(sim_factory):
     async with fleet(sim_factory, 30, window=8.0, capx_rate_limit=60, capx_concurrency=10,
                      rate=0.0) as (running, hub):
-        budget = hub.capx.budget
+        budget = capx(hub).client.budget
         await eventually(lambda: budget.waiting().get(Priority.RESYNC, 0) > 0, 30.0)
-        waiting = [c for c, channel in hub.capx_channels.items() if not channel.snapshot_at]
+        waiting = [c for c, channel in capx(hub).channels.items() if not channel.snapshot_at]
         chosen = waiting[-1]  # the last in line
-        hub.capx_look_at(chosen)
-        await eventually(lambda: hub.capx_channels[chosen].snapshot_at is not None, 20.0)
-        done_before = [c for c, channel in hub.capx_channels.items()
-                       if channel.snapshot_at and channel.snapshot_at < hub.capx_channels[chosen].snapshot_at]
-        assert len(done_before) < len(hub.capx_channels) - len(waiting) + 3  # it jumped the queue
+        capx(hub).look_at(chosen)
+        await eventually(lambda: capx(hub).channels[chosen].snapshot_at is not None, 20.0)
+        done_before = [c for c, channel in capx(hub).channels.items()
+                       if channel.snapshot_at and channel.snapshot_at < capx(hub).channels[chosen].snapshot_at]
+        assert len(done_before) < len(capx(hub).channels) - len(waiting) + 3  # it jumped the queue
         focus = [key for _, priority, key in budget.granted if priority is Priority.FOCUS]
         assert focus and set(focus) == {chosen}
 
@@ -165,11 +170,11 @@ async def test_the_company_the_operator_looks_at_has_its_snapshot_first(sim_fact
 async def test_a_company_answering_404_is_gone(sim_factory):
     async with fleet(sim_factory, 6, rate=5.0) as (running, hub):
         await eventually(lambda: len(capx_streams(hub)) == 6 and all(
-            c.snapshot_at for c in hub.capx_channels.values()))
-        company = next(iter(hub.capx_channels))
+            c.snapshot_at for c in capx(hub).channels.values()))
+        company = next(iter(capx(hub).channels))
         assert any(t.get("company_id") == company for t in hub.store.rows("tasks").values())
         await admin(running.root, "DELETE", f"capx/companies/{company}")
-        await eventually(lambda: company not in hub.capx_channels and f"capx.{company}" not in hub.store.health)
+        await eventually(lambda: company not in capx(hub).channels and f"capx.{company}" not in hub.store.health)
         assert company not in hub.store.rows("companies")
         for kind in ("agents", "tasks", "runs"):
             assert not any(row.get("company_id") == company for row in hub.store.rows(kind).values()), kind

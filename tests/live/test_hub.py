@@ -86,7 +86,9 @@ async def test_the_receiver_has_a_route_per_vendor_with_webhooks_and_a_secret():
         assert hub.webhook_secrets() == {"casmo": "whsec_casmo"}  # Capx has no secret here: no route
         assert hub.receiver is not None and "routes='casmo'" in repr(hub.receiver)
         assert hub.store.health["webhooks"].state is ChannelState.LIVE
-        assert spawned == ["capout.ws:CapOutRealtime", "capout.credits:CapOutCredits", "capx.companies:CapxCompanies"]
+        # Capx also publishes its request budget's figure once a second (the header and the Capx tab read it).
+        assert spawned == ["capout.ws:CapOutRealtime", "capout.credits:CapOutCredits", "capx.companies:CapxCompanies",
+                           "capx.budget:CapxIntegration"]
         # What `capwatch status` would still wait for; Casmo's jobs are complete from the start (it has no list).
         assert hub.missing() == ["capout.documents", "capout.credits", "capx.companies", "capx.agents", "capx.tasks",
                                  "capx.costs"]

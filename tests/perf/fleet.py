@@ -130,6 +130,7 @@ async def run_scenario(label: str, companies: int, flags: tuple[str, ...], rate:
     from tui.app.app import CapwatchApp
     from tui.config import load_config
     from tui.live.hub import LiveHub
+    from tui.vendors import VENDORS
     from tui.vendors.capx.live import CapxCompanies
 
     steady = STEADY / 3 if quick else STEADY
@@ -141,7 +142,7 @@ async def run_scenario(label: str, companies: int, flags: tuple[str, ...], rate:
         env = {k: v for k, v in child_env(sim.env).items() if k != "CAPX_WEBHOOK_SECRET"}
         config = load_config(args, env=env).config
         start_journal = journal(sim.root)
-        hub = LiveHub(config)
+        hub = LiveHub(config, VENDORS)
         watch = Watch(hub.store)
         app = CapwatchApp(config, hub=hub)
         lag = FrameLag(app)

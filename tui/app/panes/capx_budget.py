@@ -8,7 +8,7 @@ from rich.text import Text
 
 from tui.app.widgets.meters import number
 
-BUDGET = "capx.budget"  # the figure of the key's request budget (tui/vendors/capx/live.py CapxFleet.figure)
+BUDGET = "capx.budget"  # the key's request budget (tui/vendors/capx/integration.py budget_figure)
 
 
 def budget_text(figure: Any) -> Text:

@@ -1,8 +1,12 @@
-"""Capx behind the Integration interface: its client, the company poller and one activity stream per watched
-company, its signed webhooks (de-duplicated against the streams), and the operator's actions."""
+"""Capx behind the Integration interface: its client and its request budget, the company poller and one activity
+stream per watched company (a fleet of hundreds), what decides their priorities within the budget (the company the
+operator looks at, those with tasks awaiting approval, those whose webhooks arrive), the budget's figure for the
+screen, its signed webhooks (de-duplicated against the streams), and the operator's actions."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any, Mapping
 
 from tui.live.integration import Integration
@@ -10,17 +14,18 @@ from tui.text import sanitize_data
 from tui.vendors.capx.budget import Priority, request_class
 from tui.vendors.capx.client import CapxClient, Company, Playbook, PlaybookRun, Task
 from tui.vendors.capx.live import (
-    CapxActivity, CapxCompanies, CapxFleet, CapxSnapshot, SeenActivity, activity_event, publish_capx_figures,
-    resync_company,
+    CapxActivity, CapxCompanies, CapxSnapshot, SeenActivity, activity_event, publish_capx_figures, resync_company,
 )
 
 RATE_LIMIT = "capx.rate_limit"  # the figure every reply updates (publish_capx_figures)
+BUDGET = "capx.budget"  # the request budget's figure, published once a second (`budget_figure`)
 
 
 class CapxIntegration(Integration):
     snapshot_parts = ("capx.companies", "capx.agents", "capx.tasks", "capx.costs")
     actions = {"set_paused": ("company_id", "paused"), "decide_task": ("task_id", "approve"),
                "run_playbook": ("playbook_id", "company_id")}
+    webhooks_fresh = 120.0  # seconds: a company whose last webhook is this recent has webhooks that arrive
 
     def __init__(self, hub, declaration, settings: Any):
         super().__init__(hub, declaration, settings)
@@ -29,37 +34,108 @@ class CapxIntegration(Integration):
                                  requests_per_minute=minute, concurrent_requests=concurrent)
         self.client.on_figures = lambda: publish_capx_figures(self.client, self.store)
         self.seen = SeenActivity()  # activity already applied, from a stream or a webhook
-        # The activity channels and what decides their priorities (the company looked at, approvals, webhooks).
-        self.fleet = CapxFleet(self.client, self.store, self.hub.spawn, self.seen)
-        self.channels: dict[str, CapxActivity] = self.fleet.channels  # company id -> its activity stream
+        self.channels: dict[str, CapxActivity] = {}  # company id -> its activity stream
+        self.tasks: dict[str, asyncio.Task] = {}  # company id -> the task its channel runs in
+        self.focus: str | None = None  # the company the operator looks at: its snapshot goes first
+        self.approvals: set[str] = set()  # companies known to have tasks awaiting approval
+        self.webhook_at: dict[str, float] = {}  # company id -> when its last webhook arrived (monotonic)
 
     async def start(self, *, snapshot: bool = False) -> None:
         if snapshot:  # read once over REST: no streams, as few requests as a picture takes
             self.hub.spawn(CapxSnapshot(self.client, self.store).run(), "capx.companies")
         else:
             self.hub.spawn(CapxCompanies(self.client, self.store, self.watch).run(), "capx.companies")
-            self.hub.spawn(self.fleet.publish(), "capx.budget")  # the budget's figure (the screen reads it)
+            self.hub.spawn(self.publish_budget(), BUDGET)
+
+    # ------------------------------------------------------------------------------------------- the fleet
 
     async def watch(self, company_ids: list[str]) -> None:
-        """Open the activity stream of each company to watch (the `companies` setting, else all) not open yet."""
-        self.fleet.watch(company_ids, set(self.settings.companies or company_ids))
+        """A channel for each company to watch (the `companies` setting, else all) without one; the budget
+        decides when each stream opens, in priority order."""
+        wanted = set(self.settings.companies or company_ids)
+        for company_id in company_ids:
+            if company_id in wanted and company_id not in self.channels:
+                channel = CapxActivity(self.client, self.store, company_id,
+                                       priority=lambda c=company_id: self.priority(c),
+                                       webhooks_arrive=lambda c=company_id: self.webhooks_arrive(c),
+                                       on_gone=self.gone)
+                channel.seen_webhooks = self.seen
+                channel.approvals = self.approvals
+                self.channels[company_id] = channel
+                self.tasks[company_id] = self.hub.spawn(channel.run(), channel.name)
+
+    def priority(self, company_id: str) -> Priority:
+        """The class of a company's REST snapshot: looked at, with approvals waiting, or the rest."""
+        if company_id == self.focus:
+            return Priority.FOCUS
+        return Priority.APPROVALS if company_id in self.approvals else Priority.RESYNC
 
     def look_at(self, company_id: str | None) -> None:
         """The operator selected `company_id` (None: none): its snapshot, waiting or not, goes first."""
-        self.fleet.look_at(company_id)
+        previous, self.focus = self.focus, company_id
+        for company in {previous, company_id} - {None}:
+            self.client.budget.reprioritize(company)
+
+    def webhooks_arrive(self, company_id: str) -> bool:
+        at = self.webhook_at.get(company_id)
+        return at is not None and time.monotonic() - at < self.webhooks_fresh
+
+    def gone(self, company_id: str) -> None:
+        """A company answered 404 (its channel forgot its rows and light): its channel and priorities go."""
+        self.channels.pop(company_id, None)
+        self.approvals.discard(company_id)
+        self.webhook_at.pop(company_id, None)
+        task = self.tasks.pop(company_id, None)
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+
+    def budget_figure(self) -> dict[str, Any]:
+        """The request budget as the screen shows it (`capx.budget`): what the minute holds, what waits for it, and
+        when the companies still without a first snapshot should have it (each costs about three requests)."""
+        budget = self.client.budget
+        waiting = budget.waiting()
+        pending = sum(1 for channel in self.channels.values() if channel.snapshot_at is None)
+        per_minute = max(1, budget.minute - budget.reserve(Priority.RESYNC))
+        eta = budget.next_room_in(Priority.RESYNC) + pending * 3 * budget.window / per_minute if pending else 0.0
+        return {"used": budget.used(), "minute": budget.minute, "in_flight": budget.in_flight,
+                "concurrent": budget.concurrent, "waiting_streams": waiting.get(Priority.STREAM, 0),
+                "waiting_requests": sum(waiting.values()), "awaiting_snapshot": pending,
+                "snapshot_eta_s": round(eta), "throttled": budget.throttled,
+                "limited": bool(waiting) and budget.used() >= budget.minute - budget.reserve(Priority.RESYNC)}
+
+    async def publish_budget(self, every: float = 1.0) -> None:
+        """The budget's figure, once a second (grants come hundreds a second at start: not one update each)."""
+        while True:
+            self.store.set_figure(BUDGET, self.budget_figure())
+            await asyncio.sleep(every)
+
+    # ------------------------------------------------------------------------------------------- webhooks
 
     def apply_webhook(self, payload: dict[str, Any], received_at: float) -> None:
         data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
         # Known by the activity's own time, never the delivery's (the envelope's `timestamp`).
         data = {"type": payload.get("event"), **data}
         company = str(data.get("company_id") or "")
-        self.fleet.on_webhook(data)
+        if company:
+            self._webhook_arrived(company, data.get("type"))
         if self.seen.remember(data):
             shown = data if data.get("timestamp") is not None else {**data, "timestamp": payload.get("timestamp")}
             self.store.apply(activity_event(shown, company_id=company, received=received_at), "webhook")
         if data.get("type") == "company.created" and data.get("company_id"):
             # A new company's activity goes to its own stream: open it now, not at the next company poll.
             self.hub.spawn(self.watch([str(data["company_id"])]), "capx.watch-new-company")
+
+    def _webhook_arrived(self, company: str, kind: Any) -> None:
+        """A company whose webhooks arrive reopens its stream with the resyncs; approvals waiting raise its class;
+        a costs threshold re-reads its costs within the budget."""
+        self.webhook_at[company] = time.monotonic()
+        if kind == "task.approval_required" and company not in self.approvals:
+            self.approvals.add(company)
+            self.client.budget.reprioritize(company)
+        elif kind == "costs.threshold_reached" and company in self.channels:
+            self.channels[company].want_costs()
+
+    # ------------------------------------------------------------------------------------------- status
 
     def figure_lines(self, figures: Mapping[str, Any]) -> list[str]:
         lines = []

@@ -5,8 +5,8 @@ minute has left; the client records credits and rate limits from every reply.
 
 Priorities (budget.py): a stream opens first, unless the company's webhooks arrive (then it reopens with the
 resyncs, within the budget); a company's snapshot goes by its class: the one the operator looks at, then those
-with tasks awaiting approval, then the rest. A company that answers 404 is gone: its stream stops, its rows go,
-and an event says so.
+with tasks awaiting approval, then the rest (integration.py decides which). A company that answers 404 is gone:
+its stream stops, its rows go, and an event says so.
 """
 
 from __future__ import annotations
@@ -346,93 +346,6 @@ class CapxActivity(Channel):
             self.store.apply_state(event)
         else:
             self.store.apply(event)
-
-
-class CapxFleet:
-    """A fleet of companies, one activity channel each, and what decides their priorities: the company the operator
-    looks at, those known to have tasks awaiting approval, those whose webhooks arrive. `spawn(coroutine, name)`
-    runs a channel and returns its task."""
-
-    webhooks_fresh = 120.0  # seconds: a company whose last webhook is this recent has webhooks that arrive
-
-    def __init__(self, client: CapxClient, store: Store, spawn: Callable[..., asyncio.Task], seen=None):
-        self.client = client
-        self.store = store
-        self.spawn = spawn
-        self.seen = seen  # SeenActivity shared by the streams and the webhooks
-        self.channels: dict[str, CapxActivity] = {}
-        self.tasks: dict[str, asyncio.Task] = {}
-        self.focus: str | None = None
-        self.approvals: set[str] = set()
-        self.webhook_at: dict[str, float] = {}  # company id -> when its last webhook arrived (monotonic)
-
-    def watch(self, company_ids: list[str], wanted: set[str]) -> None:
-        """A channel for every wanted company without one; the budget decides when each stream opens."""
-        for company_id in company_ids:
-            if company_id in wanted and company_id not in self.channels:
-                channel = CapxActivity(self.client, self.store, company_id,
-                                       priority=lambda c=company_id: self.priority(c),
-                                       webhooks_arrive=lambda c=company_id: self.webhooks_arrive(c),
-                                       on_gone=self.gone)
-                channel.seen_webhooks = self.seen
-                channel.approvals = self.approvals
-                self.channels[company_id] = channel
-                self.tasks[company_id] = self.spawn(channel.run(), channel.name)
-
-    def priority(self, company_id: str) -> Priority:
-        """The class of a company's REST snapshot: looked at, with approvals waiting, or the rest."""
-        if company_id == self.focus:
-            return Priority.FOCUS
-        return Priority.APPROVALS if company_id in self.approvals else Priority.RESYNC
-
-    def look_at(self, company_id: str | None) -> None:
-        """The operator selected `company_id` (None: none): its snapshot, waiting or not, goes first."""
-        previous, self.focus = self.focus, company_id
-        for company in {previous, company_id} - {None}:
-            self.client.budget.reprioritize(company)
-
-    def webhooks_arrive(self, company_id: str) -> bool:
-        at = self.webhook_at.get(company_id)
-        return at is not None and time.monotonic() - at < self.webhooks_fresh
-
-    def on_webhook(self, data: dict[str, Any]) -> None:
-        company = str(data.get("company_id") or "")
-        if not company:
-            return
-        self.webhook_at[company] = time.monotonic()
-        if data.get("type") == "task.approval_required" and company not in self.approvals:
-            self.approvals.add(company)
-            self.client.budget.reprioritize(company)
-        elif data.get("type") == "costs.threshold_reached" and company in self.channels:
-            self.channels[company].want_costs()
-
-    def gone(self, company_id: str) -> None:
-        self.channels.pop(company_id, None)
-        self.approvals.discard(company_id)
-        self.webhook_at.pop(company_id, None)
-        task = self.tasks.pop(company_id, None)
-        if task is not None and task is not asyncio.current_task():
-            task.cancel()
-
-    def figure(self) -> dict[str, Any]:
-        """The request budget as the screen shows it (`capx.budget`): what the minute holds, what waits for it, and
-        when the companies still without a first snapshot should have it (each costs about three requests)."""
-        budget = self.client.budget
-        waiting = budget.waiting()
-        pending = sum(1 for channel in self.channels.values() if channel.snapshot_at is None)
-        per_minute = max(1, budget.minute - budget.reserve(Priority.RESYNC))
-        eta = budget.next_room_in(Priority.RESYNC) + pending * 3 * budget.window / per_minute if pending else 0.0
-        return {"used": budget.used(), "minute": budget.minute, "in_flight": budget.in_flight,
-                "concurrent": budget.concurrent, "waiting_streams": waiting.get(Priority.STREAM, 0),
-                "waiting_requests": sum(waiting.values()), "awaiting_snapshot": pending,
-                "snapshot_eta_s": round(eta), "throttled": budget.throttled,
-                "limited": bool(waiting) and budget.used() >= budget.minute - budget.reserve(Priority.RESYNC)}
-
-    async def publish(self, every: float = 1.0) -> None:
-        """The budget's figure, once a second (grants come hundreds a second at start: not one update each)."""
-        while True:
-            self.store.set_figure("capx.budget", self.figure())
-            await asyncio.sleep(every)
 
 
 class CapxCompanies(Poller):
