@@ -197,7 +197,7 @@ def forget_company(store: Store, company_id: str, reason: str) -> None:
     store.forget_channel(f"capx.{company_id}")
     if listed:
         store.apply(Event(time.time(), "capx", "company.gone", company_id,
-                          {"company_id": company_id, "reason": sanitize(reason, single_line=True)}))
+                          {"company_id": company_id, "reason": sanitize(reason, single_line=True)}), "resync")
 
 
 class CapxActivity(Channel):
