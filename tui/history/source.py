@@ -80,6 +80,8 @@ class SourceHub(LiveHub):
         self.collector_services: set[str] = set()  # the vendors the collector watches, from its last start
         self.on_record = None  # called with each record applied (tests compare the seqs followers saw)
         self._connection, self._connection_error = "connecting", None
+        self._held: dict[str, ChannelState] = {}  # lights made stale while the collector is unheard, as they were
+        self._hold_reason = ""
         self._last_beat: float | None = None  # monotonic time the collector's last heartbeat was applied here
         self.store.channel(SOURCE, SOURCE)
         self.store.set_state(SOURCE, ChannelState.CONNECTING)
@@ -162,6 +164,27 @@ class SourceHub(LiveHub):
                 since = time.strftime("%H:%M:%S", time.localtime(time.time() - silent))
                 state, error = "stale", f"no word from the collector since {since}"
         self.store.set_state(SOURCE, ChannelState(state), error)
+        if state == "live":
+            self._release_lights()
+        else:
+            self._hold_lights(f"as the collector last told it; {error or 'the history database is out of reach'}")
+
+    def _hold_lights(self, reason: str) -> None:
+        """While the follower hears nothing of the collector, no light it recorded stays green: the service behind
+        it may have died since (a collector killed keeps its last states in the database for ever)."""
+        self._hold_reason = reason
+        for name, health in list(self.store.health.items()):
+            if name != SOURCE and health.state in (ChannelState.LIVE, ChannelState.DEGRADED):
+                self._held[name] = health.state
+                self.store.set_state(name, ChannelState.STALE, reason)
+
+    def _release_lights(self) -> None:
+        """The collector is heard again: each held light back as it was, unless a recorded change moved it."""
+        held, self._held = self._held, {}
+        for name, state in held.items():
+            health = self.store.health.get(name)
+            if health is not None and health.state is ChannelState.STALE and health.last_error == self._hold_reason:
+                self.store.set_state(name, state)
 
     async def stop(self) -> None:
         await super().stop()
