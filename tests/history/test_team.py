@@ -51,6 +51,12 @@ class Follower:
         return self.hub.store.health[SOURCE].state
 
 
+def held_stale(follower: Follower) -> list[str]:
+    """The channels a follower made stale itself (the collector unheard), not as recorded."""
+    return [name for name, health in follower.hub.store.health.items() if health.state is ChannelState.STALE
+            and (health.last_error or "").startswith("as the collector last told it")]
+
+
 def canonical(line_or_dict) -> str:
     value = json.loads(line_or_dict) if isinstance(line_or_dict, str) else line_or_dict
     return json.dumps(value, sort_keys=True, ensure_ascii=False)
@@ -113,6 +119,9 @@ async def test_followers_lose_and_double_nothing_across_collector_and_database_r
                                                      f"database down ({mode})")
                     await asyncio.to_thread(server.start)
                     await progress(f"after PostgreSQL's {mode} restart")
+                    # The lights held stale while the database was out of reach are as the collector says again.
+                    await eventually(lambda: not any(map(held_stale, followers)),
+                                     message=lambda: f"still held stale: {[held_stale(f) for f in followers]}")
                 assert collector.terminate() == 0, collector.stderr()[-2000:]
                 assert "stopped: history written" in collector.stderr()
             finally:
@@ -176,3 +185,18 @@ async def test_a_follower_opens_no_vendor_connection_and_acts_only_with_its_own_
     assert companies and capx.client.requests_sent >= 1
     for hub in (keyed, keyless):
         await hub.stop()
+
+
+async def test_lights_held_while_the_database_is_out_of_reach_come_back_whatever_the_errors_said():
+    """Seen by hand: PostgreSQL stopped, each reconnect failed with another error, and once the follower was back
+    the collector's lights stayed stale (the release looked for the latest reason, the lights kept the first)."""
+    hub = SourceHub(source_config("postgresql://capwatch@127.0.0.1:1/capwatch"), VENDORS)
+    hub.store.set_state("capx.companies", ChannelState.LIVE)
+    hub.store.set_state("webhooks", ChannelState.DEGRADED, "refusing connections")
+    hub._state("reconnecting", "ConnectionRefusedError: [Errno 111]")
+    assert {hub.store.health[n].state for n in ("capx.companies", "webhooks")} == {ChannelState.STALE}
+    hub._state("reconnecting", "CannotConnectNowError: the database system is starting up")
+    hub._state("live", None)
+    assert hub.store.health["capx.companies"].state is ChannelState.LIVE
+    assert hub.store.health["webhooks"].state is ChannelState.DEGRADED
+    await hub.stop()

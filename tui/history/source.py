@@ -80,8 +80,8 @@ class SourceHub(LiveHub):
         self.collector_services: set[str] = set()  # the vendors the collector watches, from its last start
         self.on_record = None  # called with each record applied (tests compare the seqs followers saw)
         self._connection, self._connection_error = "connecting", None
-        self._held: dict[str, ChannelState] = {}  # lights made stale while the collector is unheard, as they were
-        self._hold_reason = ""
+        # Lights made stale while the collector is unheard: the state each had, and the reason it was given.
+        self._held: dict[str, tuple[ChannelState, str | None]] = {}
         self._last_beat: float | None = None  # monotonic time the collector's last heartbeat was applied here
         self.store.channel(SOURCE, SOURCE)
         self.store.set_state(SOURCE, ChannelState.CONNECTING)
@@ -172,18 +172,18 @@ class SourceHub(LiveHub):
     def _hold_lights(self, reason: str) -> None:
         """While the follower hears nothing of the collector, no light it recorded stays green: the service behind
         it may have died since (a collector killed keeps its last states in the database for ever)."""
-        self._hold_reason = reason
         for name, health in list(self.store.health.items()):
             if name != SOURCE and health.state in (ChannelState.LIVE, ChannelState.DEGRADED):
-                self._held[name] = health.state
+                state = health.state
                 self.store.set_state(name, ChannelState.STALE, reason)
+                self._held[name] = (state, health.last_error)  # the reason as the Store keeps it (sanitized)
 
     def _release_lights(self) -> None:
         """The collector is heard again: each held light back as it was, unless a recorded change moved it."""
         held, self._held = self._held, {}
-        for name, state in held.items():
+        for name, (state, reason) in held.items():
             health = self.store.health.get(name)
-            if health is not None and health.state is ChannelState.STALE and health.last_error == self._hold_reason:
+            if health is not None and health.state is ChannelState.STALE and health.last_error == reason:
                 self.store.set_state(name, state)
 
     async def stop(self) -> None:
