@@ -1,15 +1,13 @@
-"""The simulated Captain's text: the vocabulary its synthetic files are written in, the bucket listings, and how a
-query is scored against the indexed files and answered. Pure functions of their arguments (the random source
-is passed in), so a `--seed` run writes the same files."""
+"""The simulated Captain's text: the vocabulary its synthetic files are written in, a stored file (SimFile) and
+the words it is indexed by, the bucket listings, and how a query is scored against the indexed files and answered.
+Pure functions of their arguments (the random source is passed in), so a `--seed` run writes the same files."""
 
 from __future__ import annotations
 
 import random
 import re
-from typing import TYPE_CHECKING, Any, Callable
-
-if TYPE_CHECKING:
-    from tui.sim.captain_world import SimFile
+from dataclasses import dataclass
+from typing import Any, Callable
 
 MAX_RELEVANT_FILES = 5
 
@@ -89,6 +87,39 @@ THEME_HINTS = {
     "policies": ("policy", "policies", "handbook", "guideline", "guidelines"),
 }
 VIDEOS = ["media/onboarding_video.mp4", "media/site_walkthrough.mov", "media/all_hands_recording.mp4"]
+
+
+
+@dataclass
+class SimFile:
+    file_id: str
+    file_name: str
+    source_uri: str
+    chunks: list[tuple[str, str]]  # (chunk_id, text)
+    created_at: str
+    updated_at: str
+    deleted: bool = False
+    terms: frozenset[str] = frozenset()
+    name_terms: frozenset[str] = frozenset()
+
+    def index_text(self) -> None:
+        self.name_terms = frozenset(words(self.file_name))
+        self.terms = self.name_terms | frozenset(word for _, text in self.chunks for word in words(text))
+
+    @property
+    def text(self) -> str:
+        return " ".join(text for _, text in self.chunks)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "file_id": self.file_id,
+            "file_name": self.file_name,
+            "source_uri": self.source_uri,
+            "chunk_count": len(self.chunks),
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "text": self.text,
+        }
 
 
 def words(text: str) -> list[str]:

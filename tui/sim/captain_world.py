@@ -11,7 +11,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from tui.sim.captain_text import bucket_listing, compose_chunks, extension_of, fill_name, words
+from tui.sim.captain_text import SimFile, bucket_listing, compose_chunks, extension_of, fill_name
 from tui.sim.core import iso
 
 # Seed 004's allow-list; anything else (videos above all) fails file by file.
@@ -30,38 +30,6 @@ SEED_DATABASES = [
     ("invoices_q3", "invoices", "acme-finance-exports"),
     ("policies", "policies", "acme-hr-handbook"),
 ]
-
-
-@dataclass
-class SimFile:
-    file_id: str
-    file_name: str
-    source_uri: str
-    chunks: list[tuple[str, str]]  # (chunk_id, text)
-    created_at: str
-    updated_at: str
-    deleted: bool = False
-    terms: frozenset[str] = frozenset()
-    name_terms: frozenset[str] = frozenset()
-
-    def index_text(self) -> None:
-        self.name_terms = frozenset(words(self.file_name))
-        self.terms = self.name_terms | frozenset(word for _, text in self.chunks for word in words(text))
-
-    @property
-    def text(self) -> str:
-        return " ".join(text for _, text in self.chunks)
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "file_id": self.file_id,
-            "file_name": self.file_name,
-            "source_uri": self.source_uri,
-            "chunk_count": len(self.chunks),
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-            "text": self.text,
-        }
 
 
 @dataclass
