@@ -85,16 +85,16 @@ class Watch:
         self.reconnect_reasons: dict[str, int] = {}
         replace, upsert, set_state = store.replace, store.upsert, store.set_state
 
-        def recorded_replace(kind, rows, **kwargs):
+        def recorded_replace(kind, rows, *args, **kwargs):
             for row in rows.values():
                 if row.get("company_id"):
                     self.snapshots.setdefault(str(row["company_id"]), set()).add(kind)
-            return replace(kind, rows, **kwargs)
+            return replace(kind, rows, *args, **kwargs)
 
-        def recorded_upsert(kind, entity_id, fields):
+        def recorded_upsert(kind, entity_id, fields, *args, **kwargs):  # (the origin: "resync")
             if kind == "costs":
                 self.snapshots.setdefault(str(entity_id), set()).add(kind)
-            return upsert(kind, entity_id, fields)
+            return upsert(kind, entity_id, fields, *args, **kwargs)
 
         def recorded_set_state(name, state, error=None):
             if error and name.startswith("capx."):
