@@ -1,7 +1,8 @@
 """Capx fleets over real sockets: more streams than a connection pool holds, all live; a Starter key's minute
 spent without 429s once the first window has passed, with every company's tasks loaded; a reconnect storm
 reopened within the budget; an action confirmed while the budget is spent goes first; the company the operator
-looks at first; a company answering 404 gone; streams dropped every 7 s live again within 5 s."""
+looks at first; a company answering 404 gone; streams dropped every 7 s live again within 5 s; a company paused
+before its stream opened shown paused long before the next listing."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from tui.live.events import ChannelState
 from tui.live.hub import LiveHub
 from tui.vendors.capx.budget import Priority
 from tui.vendors.capx.integration import CapxIntegration
+from tui.vendors.capx.live import CapxCompanies
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
 
@@ -227,3 +229,40 @@ async def test_streams_dropped_every_7_s_with_rest_failing_are_live_again_within
         delivered = sum(v for k, v in journal["delivered"].items() if k.startswith("capx:"))
         streamed = sum(h.events for h in capx_streams(hub).values())
         assert streamed == delivered  # every event delivered on a stream was read: resumed, never lost
+
+
+async def test_a_company_paused_before_its_stream_opened_is_shown_paused_long_before_the_next_listing(sim_factory):
+    """A stream replays nothing from before it opened, and a company's resync reads its agents, tasks and costs, not
+    its own row: a company paused between the listing and its stream's opening showed "running" (and no events)
+    until the next listing, a minute later (at 1,000 companies, streams opening over 8 s, the benchmark's "events
+    from all companies" waited for it: 60.5 s). The list is read again once the streams have opened."""
+    gate = asyncio.Event()
+
+    def before_start(hub: LiveHub) -> None:
+        client = capx(hub).client
+        open_activity = client.open_activity
+
+        @contextlib.asynccontextmanager
+        async def held(company_id, *args, **kwargs):  # every stream opens only after the pause below
+            await gate.wait()
+            async with open_activity(company_id, *args, **kwargs) as reply:
+                yield reply
+
+        client.open_activity = held
+
+    async with fleet(sim_factory, 5, rate=0.0, before_start=before_start) as (running, hub):
+        assert capx(hub).poller.every == 60.0  # the real interval of the listing
+        await eventually(lambda: len(hub.store.rows("companies")) == 5)
+        company = sorted(hub.store.rows("companies"))[0]
+        assert hub.store.get("companies", company)["status"] == "running"
+        env = running.options.client_env()
+        paused = httpx.post(f"{env['CAPX_BASE_URL']}/companies/{company}/pause",
+                            headers={"Authorization": f"Bearer {env['CAPX_API_KEY']}"})
+        assert paused.status_code == 200 and paused.json()["data"]["status"] == "paused"
+        gate.set()
+        await eventually(lambda: len(capx_streams(hub)) == 5 and all(
+            h.state is ChannelState.LIVE for h in capx_streams(hub).values()), 10.0)
+        opened = time.monotonic()
+        await eventually(lambda: hub.store.get("companies", company)["status"] == "paused",
+                         CapxCompanies.relist_within, lambda: f"still {hub.store.get('companies', company)['status']}")
+        assert time.monotonic() - opened < CapxCompanies.relist_within < capx(hub).poller.every

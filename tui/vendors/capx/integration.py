@@ -39,12 +39,14 @@ class CapxIntegration(Integration):
         self.focus: str | None = None  # the company the operator looks at: its snapshot goes first
         self.approvals: set[str] = set()  # companies known to have tasks awaiting approval
         self.webhook_at: dict[str, float] = {}  # company id -> when its last webhook arrived (monotonic)
+        self.poller: CapxCompanies | None = None  # the company list (None: `capwatch status`'s one snapshot)
 
     async def start(self, *, snapshot: bool = False) -> None:
         if snapshot:  # read once over REST: no streams, as few requests as a picture takes
             self.hub.spawn(CapxSnapshot(self.client, self.store).run(), "capx.companies")
         else:
-            self.hub.spawn(CapxCompanies(self.client, self.store, self.watch).run(), "capx.companies")
+            self.poller = CapxCompanies(self.client, self.store, self.watch)
+            self.hub.spawn(self.poller.run(), "capx.companies")
             self.hub.spawn(self.publish_budget(), BUDGET)
 
     # ------------------------------------------------------------------------------------------- the fleet
@@ -58,11 +60,16 @@ class CapxIntegration(Integration):
                 channel = CapxActivity(self.client, self.store, company_id,
                                        priority=lambda c=company_id: self.priority(c),
                                        webhooks_arrive=lambda c=company_id: self.webhooks_arrive(c),
-                                       on_gone=self.gone)
+                                       on_gone=self.gone, on_open=self.stream_opened)
                 channel.seen_webhooks = self.seen
                 channel.approvals = self.approvals
                 self.channels[company_id] = channel
                 self.tasks[company_id] = self.hub.spawn(channel.run(), channel.name)
+
+    def stream_opened(self) -> None:
+        """A stream opened: what changed in its company's own row before it (a pause) is in a listing after it."""
+        if self.poller is not None:
+            self.poller.stream_opened()
 
     def priority(self, company_id: str) -> Priority:
         """The class of a company's REST snapshot: looked at, with approvals waiting, or the rest."""

@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable
 
 from tui.api import ApiError
 from tui.live.channel import Channel, FatalChannelError, Poller, StreamEnded
-from tui.live.events import Event, bad_message_event, load_json, parse_timestamp
+from tui.live.events import ChannelState, Event, bad_message_event, load_json, parse_timestamp
 from tui.live.sse import SSEReader
 from tui.live.store import Store
 from tui.text import json_text_is_clean, sanitize, sanitize_data
@@ -209,7 +209,7 @@ class CapxActivity(Channel):
 
     def __init__(self, client: CapxClient, store: Store, company_id: str, *,
                  priority: Callable[[], Priority] | None = None, webhooks_arrive: Callable[[], bool] | None = None,
-                 on_gone: Callable[[str], None] | None = None, **kwargs):
+                 on_gone: Callable[[str], None] | None = None, on_open: Callable[[], None] | None = None, **kwargs):
         super().__init__(f"capx.{company_id}", store, **kwargs)
         self.client = client
         self.company_id = company_id
@@ -218,6 +218,7 @@ class CapxActivity(Channel):
         self.priority = priority or (lambda: Priority.RESYNC)  # this company's class for its REST snapshot
         self.webhooks_arrive = webhooks_arrive or (lambda: False)
         self.on_gone = on_gone
+        self.on_open = on_open  # the stream opened: what it did not replay of the company's own row is re-listed
         self.snapshot_at: float | None = None  # when the last resync completed (None: no snapshot yet)
         self.is_gone = False
         self.approvals: set[str] | None = None  # set by the integration: the companies with tasks awaiting approval
@@ -244,6 +245,8 @@ class CapxActivity(Channel):
                                                  priority=priority) as reply:
                 self.mark_live()
                 self.want_resync()
+                if self.on_open is not None:
+                    self.on_open()
                 async for message in self.sse.events(reply):
                     self.handle(message.data)
         except ApiError as error:
@@ -354,9 +357,17 @@ class CapxActivity(Channel):
 class CapxCompanies(Poller):
     """The company list (every 60 s), which starts a CapxActivity channel for each company to watch via
     `on_companies`, and a sweep of the companies' costs with what the minute has left (the first round of costs
-    comes with each channel's resync)."""
+    comes with each channel's resync).
+
+    A stream replays nothing from before it opened, and a company's resync reads its agents, tasks and costs, not
+    its own row: a company paused or stopped between the listing and its stream's opening would show its old
+    status (and no events) until the next listing, a minute later. So once streams opened after the last listing
+    (`stream_opened`), the list is read again as soon as no stream waits for its turn: a page per hundred
+    companies, not a read per company."""
 
     service = "capx"
+    relist_settle = 1.0  # seconds: how often a re-listing that is due checks whether streams still wait to open
+    relist_within = 10.0  # seconds after the first stream opened since the last listing: re-listed by then
 
     def __init__(self, client: CapxClient, store: Store, on_companies, every: float = 60.0,
                  costs_every: float = 60.0):
@@ -368,6 +379,10 @@ class CapxCompanies(Poller):
         self.first = True
         self.company_ids: list[str] = []
         self._sweep: asyncio.Task | None = None
+        self.listed_at: float | None = None  # when the last listing that succeeded began (monotonic)
+        self._opened_at = 0.0  # when a stream last opened
+        self._relist: asyncio.Task | None = None
+        self._relisting = False  # the poll asked for by `stream_opened`, not the minute's
 
     def interval(self) -> float:
         return self.every
@@ -376,22 +391,43 @@ class CapxCompanies(Poller):
         try:
             await super().run()
         finally:
-            if self._sweep is not None:
-                self._sweep.cancel()
+            for task in (self._sweep, self._relist):
+                if task is not None:
+                    task.cancel()
 
     async def poll(self) -> None:
         # The listing says which streams exist (and a check of the server, when another channel lost it, must not
         # wait behind resyncs): it goes with the streams, a page per hundred companies a minute.
+        began, relisting, self._relisting = time.monotonic(), self._relisting, False
         with request_class(Priority.STREAM):
             companies = [company async for company in self.client.iter_companies()]
+        self.listed_at = began
         drop_gone_companies(self.store, model_rows(companies))
         self.store.mark_complete("capx.companies")
         self.company_ids = [c.id for c in companies if c.id]
         await self.on_companies(self.company_ids)
-        if not self.first and (self._sweep is None or self._sweep.done()):
+        if not self.first and not relisting and (self._sweep is None or self._sweep.done()):
             self._sweep = asyncio.ensure_future(self._sweep_costs())
         self.first = False
         self.publish_figures()
+
+    def stream_opened(self) -> None:
+        """A company's stream opened: the list is read again once no stream waits for its turn (at the latest
+        `relist_within` later), unless a listing begins after it meanwhile."""
+        self._opened_at = time.monotonic()
+        if self._relist is None or self._relist.done():
+            self._relist = asyncio.ensure_future(self._relist_when_opened())
+
+    async def _relist_when_opened(self) -> None:
+        first = time.monotonic()
+        while self.listed_at is None or self.listed_at < self._opened_at:
+            await asyncio.sleep(self.relist_settle)
+            if self.store.channel(self.name, "").state is not ChannelState.LIVE:
+                return  # the listing fails: its own retry, when it succeeds, is a listing after these streams
+            if self.client.budget.waiting().get(Priority.STREAM, 0) and time.monotonic() - first < self.relist_within:
+                continue  # streams still wait for their turn: one listing after them all
+            self._relisting = True
+            self.check_now()  # (asked again a second later if a poll under way swallowed it)
 
     async def _sweep_costs(self) -> None:
         """Each company's costs once, one at a time, at the lowest priority: a fleet's costs take the minutes the
