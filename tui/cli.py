@@ -10,6 +10,17 @@ from typing import Sequence
 from tui import __version__
 
 
+def _metrics_address(text: str) -> tuple[str, int]:
+    """`--metrics HOST:PORT`, checked as it is parsed. tui.metrics (asyncio, the Prometheus client) is imported
+    only then: `capwatch --help` pays nothing for team mode (importing tui.collect for its flag cost 70 ms)."""
+    from tui.metrics import parse_address
+
+    try:
+        return parse_address(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _add_config_flags(parser: argparse.ArgumentParser, *, subcommand: bool = False) -> None:
     """Flags that override the config file and the environment (the last and strongest source).
 
@@ -106,9 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     collect = commands.add_parser("collect", help="team mode: every vendor connection and the webhook receiver, "
                                   "written to the history database that monitors follow with --source")
     _add_config_flags(collect, subcommand=True)
-    from tui.collect import add_arguments as add_collect_arguments  # argparse only
-
-    add_collect_arguments(collect)
+    collect.add_argument("--metrics", metavar="HOST:PORT", type=_metrics_address,
+                         help="serve Prometheus metrics there (e.g. 127.0.0.1:9464)")
 
     from tui.history.command import add_arguments as add_history_arguments  # argparse only: no database import
     from tui.history.command import add_replay_arguments

@@ -26,20 +26,6 @@ SUMMARY_INTERVAL = 60.0  # seconds between summary lines
 CLOSE_TIMEOUT = 10.0  # seconds the history may take to write what it holds at the stop
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--metrics", metavar="HOST:PORT", type=_address,
-                        help="serve Prometheus metrics there (e.g. 127.0.0.1:9464)")
-
-
-def _address(text: str) -> tuple[str, int]:
-    from tui.metrics import parse_address
-
-    try:
-        return parse_address(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
 def run_collect(args: argparse.Namespace) -> int:
     from tui.config import load_config
     from tui.history.recording import open_history
