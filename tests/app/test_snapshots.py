@@ -4,38 +4,19 @@ look, refresh with `pytest tests/app/test_snapshots.py --snapshot-update` and lo
 
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
 
 from tests.helpers import snapshot_world
-from tests.helpers.pane_host import StubHub
+from tests.helpers.recorded import recorded_app
 from tui import wall_clock
 from tui.app.app import CapwatchApp
 from tui.app.query_history import QueryHistory
-from tui.config import Config, load_config
-from tui.live.store import Store
-from tui.sim.core import SimOptions
+from tui.config import Config
 
 SIZES = {"80x24": (80, 24), "120x40": (120, 40)}
 TABS = [(str(n), tab) for n, (tab, _) in enumerate(CapwatchApp.TABS, start=1)]
-
-
-class RecordedHub(StubHub):
-    """Stands in for the LiveHub: the recorded world, no network, nothing changing; every vendor on."""
-
-    def __init__(self) -> None:
-        super().__init__(store=snapshot_world.load(Store()))
-
-    def is_on(self, name: str) -> bool:
-        return True
-
-    async def run(self) -> None:
-        return None
-
-    async def stop(self) -> None:
-        return None
 
 
 @pytest.fixture
@@ -54,13 +35,6 @@ def frozen(monkeypatch, tmp_path):
     yield
     monkeypatch.undo()
     time.tzset()
-
-
-def recorded_app() -> CapwatchApp:
-    env = SimOptions(port=8765).client_env()
-    args = type("Args", (), {"config": os.devnull, "read_only": None, "transport": None, "webhook_host": None,
-                             "webhook_port": None, "profile": "demo"})()
-    return CapwatchApp(load_config(args, env=env).config, demo=True, hub=RecordedHub())
 
 
 @pytest.mark.parametrize("size", SIZES, ids=list(SIZES))

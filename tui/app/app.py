@@ -12,7 +12,6 @@ import gc
 from pathlib import Path
 from typing import Iterable
 
-from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.css.query import NoMatches
@@ -287,11 +286,6 @@ class CapwatchApp(PaneAppMixin, App[int]):
         if fresh:
             seen = self.query_one(TabbedContent).active == "overview" and len(self.screen_stack) == 1
             self.query_one(AlertToast).arrive(fresh, seen=seen)
-
-    async def on_event(self, event: events.Event) -> None:
-        if isinstance(event, events.Key) and not self.screen_stack:
-            return  # a key still queued when the app quit: Textual's handler would raise on the missing screen
-        await super().on_event(event)
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         if not self.is_running:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from textual.containers import Container
 
+from tui.app.keys import focus_now
 from tui.app.toolkit.actions import PaneActions
 
 if TYPE_CHECKING:
@@ -96,10 +97,11 @@ class Pane(PaneActions, Container):
         return False
 
     def focus_default(self) -> None:
-        """Give focus to the pane's main widget when its tab is shown by key."""
+        """Give focus to the pane's main widget when its tab is shown by key, at once (`focus_now`): the next key
+        of a burst goes to it."""
         for widget in self.query("*"):
             if widget.focusable:
-                widget.focus()
+                focus_now(widget)
                 return
 
     def commands(self):

@@ -16,6 +16,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Label, Static
 
+from tui.app.keys import focus_now
 from tui.app.panes.base import Pane
 from tui.app.panes.captain_forms import URI_SCHEMES, CreateDatabaseScreen, IndexScreen
 from tui.app.screens import DetailScreen, TypeToConfirmScreen
@@ -139,7 +140,7 @@ class CaptainPane(FilterablePane, Pane):
             self.jobs.refresh_cells()
 
     def focus_default(self) -> None:
-        self.databases.focus()
+        focus_now(self.databases)
 
     def main_table(self) -> LiveTable:
         return self.databases

@@ -15,6 +15,7 @@ from textual.binding import Binding
 from textual.widgets import Static, TabbedContent, TabPane
 
 from tui import wall_clock
+from tui.app.keys import focus_now
 from tui.app.panes.base import Pane
 from tui.app.panes.capx_budget import BUDGET, budget_text
 from tui.app.panes.capx_index import AWAITING, COUNTERS, CompanyIndex
@@ -181,7 +182,7 @@ class CapxPane(FilterablePane, Pane):
         self.refresh_all()
 
     def focus_default(self) -> None:
-        self.table("companies").focus()
+        focus_now(self.table("companies"))
 
     def main_table(self) -> LiveTable:
         return self.table("companies")

@@ -26,6 +26,7 @@ from textual.widgets import Select, Static
 
 from tui import wall_clock
 from tui.app.alerts import Alert
+from tui.app.keys import focus_now
 from tui.app.panes.base import Pane
 from tui.app.screens import DetailScreen
 from tui.app.toolkit.cells import clock, event_detail, service_cell, summarize, type_cell
@@ -272,7 +273,7 @@ class EventsPane(FilterablePane, Pane):
     # ---------------------------------------------------------------------------------------- keys
 
     def focus_default(self) -> None:
-        self.table.focus()
+        focus_now(self.table)
 
     def main_table(self) -> LiveTable:
         return self.table

@@ -27,6 +27,7 @@ from textual.widgets import Static
 
 from tui import wall_clock
 from tui.app.alerts import entity_status
+from tui.app.keys import focus_now
 from tui.app.panes.base import Pane
 from tui.app.toolkit.cells import clock, service_cell, type_cell
 from tui.app.widgets.event_table import EventTable, TimelineReader
@@ -514,7 +515,7 @@ class OverviewPane(Pane):
     # ---------------------------------------------------------------------------------------- keys
 
     def focus_default(self) -> None:
-        self.alerts_table.focus()
+        focus_now(self.alerts_table)
 
     def on_live_table_row_selected(self, message: EventTable.RowSelected) -> None:
         event = message.row.get("event")

@@ -6,10 +6,13 @@ and its links are never followed: clicking one copies it. Every question is kept
 (tui/app/query_history.py), searchable here, and can be loaded back or run again. Queries only read, so
 read-only mode allows them.
 
-Keys: Ctrl+R runs (Ctrl+Enter too, where the terminal reports it: most only send Enter, and over SSH Ctrl+Enter is
-usually indistinguishable from Enter, so Ctrl+R is the key the footer shows). `e` edits the question and Escape
-leaves it, so that the number keys switch tabs again; the tab opens with the answer focused, not the editor,
-and a printable key no binding claims starts the question, so typing straight away works.
+Keys, one rule (README, the help screen): outside the question every key is a command; in it every printable key is
+text. The tab opens with the answer focused, not the editor. A printable key that is no command (W, H...) starts the
+question, and it and every key after it are text however fast they come (tui/app/keys.py settles keys in order); a
+burst of characters is text even when its first is a command (a question starting with "how"); `e` and Enter edit
+it too. Escape always leaves the question. Ctrl+R runs it and leaves it too (Ctrl+Enter as well, where the terminal
+reports it: most send Enter, so Ctrl+R is the key shown), so the next number key switches tabs; outside the question,
+Escape cancels a running query.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import time
 from typing import Any
 
 from rich.text import Text
-from textual import events, on
+from textual import on
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -31,6 +34,7 @@ from textual.widgets.option_list import Option
 from textual.worker import Worker
 
 from tui import wall_clock
+from tui.app.keys import focus_now
 from tui.app.panes.base import Pane
 from tui.app.query_history import CANCELLED, FAILED, SUCCESS, HistoryEntry, QueryHistory, preview_of
 from tui.app.toolkit.actions import allowed, needs_of, refusal, vendor_action
@@ -193,9 +197,10 @@ class QueryPane(Pane):
     BINDINGS = [
         Binding("ctrl+r", "run", "Run"),
         Binding("ctrl+enter", "run", "Run", show=False),
-        Binding("escape", "cancel", "Cancel"),
         Binding("escape", "leave_editor", "Done editing"),
+        Binding("escape", "cancel", "Cancel"),
         Binding("e", "edit", "Edit question"),
+        Binding("enter", "edit", "Edit question", show=False),
         Binding("ctrl+o", "toggle_history", "History"),
     ]
 
@@ -274,7 +279,13 @@ class QueryPane(Pane):
 
     def focus_default(self) -> None:
         # Not the editor: there the number keys would type digits instead of switching tabs. `e` edits.
-        self.query_one("#query-answer-box").focus()
+        focus_now(self.query_one("#query-answer-box"))
+
+    def typing_target(self) -> TextArea | None:
+        """Where a printable key that is no command starts typing (tui/app/keys.py): the question, unless it is
+        being edited already or the history is open."""
+        editor = self.editor
+        return None if editor.has_focus or self.history_open else editor
 
     # ------------------------------------------------------------------------------------------- data
 
@@ -319,10 +330,10 @@ class QueryPane(Pane):
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         # False hides a binding and lets its key go on to others (the Select's list wants Escape too).
-        if action == "cancel":
-            return self.running
-        if action == "leave_editor":
-            return not self.running and self.editor.has_focus
+        if action == "cancel":  # Escape outside the question
+            return self.running and not self.editor.has_focus
+        if action == "leave_editor":  # Escape in it, always
+            return self.editor.has_focus
         if action == "edit":
             return not self.editor.has_focus and not self.history_open
         return super().check_action(action, parameters)
@@ -345,6 +356,8 @@ class QueryPane(Pane):
             self._set_status(Text("Write a question first.", style="yellow"))
             return
         self.ask(question, database)
+        if self.running and self.editor.has_focus:
+            self.action_leave_editor()  # the next number key switches tabs; `e` goes back
 
     def ask(self, question: str, database: str) -> None:
         if not allowed(self.capwatch, needs_of(self, "run")):  # a question from the history, with Captain off
@@ -402,21 +415,11 @@ class QueryPane(Pane):
         self.query_one("#query-status", Static).update(text)
 
     def action_edit(self) -> None:
-        self.editor.focus()
-
-    def on_key(self, event: events.Key) -> None:
-        """Typing a question straight away works: a printable key that no binding claims starts the question."""
-        if (self.editor.has_focus or self.history_open or not event.is_printable or not event.character
-                or event.key in self.screen.active_bindings):
-            return
-        event.stop()
-        event.prevent_default()
-        self.editor.focus()
-        self.editor.insert(event.character)
+        focus_now(self.editor)
 
     def action_leave_editor(self) -> None:
         """Escape out of the question, so single keys (tab numbers, `q`) act again."""
-        self.query_one("#query-answer-box").focus()
+        focus_now(self.query_one("#query-answer-box"))
 
     def action_cancel(self) -> None:
         if self.running and self.worker is not None:
@@ -459,9 +462,9 @@ class QueryPane(Pane):
         self.query_one("#query-body").display = not showing
         if showing:
             panel.reload()
-            panel.search.focus()
+            focus_now(panel.search)
         else:
-            self.editor.focus()
+            focus_now(self.editor)
         self.refresh_bindings()
 
     def on_history_panel_closed(self, message: HistoryPanel.Closed) -> None:
@@ -477,3 +480,5 @@ class QueryPane(Pane):
         self.action_toggle_history()
         if message.run:
             self.ask(entry.question, entry.database)
+            if self.running:
+                self.action_leave_editor()  # as Ctrl+R in the editor: the next number key switches tabs

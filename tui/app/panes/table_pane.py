@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from textual.app import ComposeResult
 
+from tui.app.keys import focus_now
 from tui.app.panes.base import Pane
 from tui.app.screens import DetailScreen
 from tui.app.toolkit.filter_box import FilterablePane, FilterBox
@@ -52,7 +53,7 @@ class TablePane(FilterablePane, Pane):
             self.table.update_rows({row_id: rows.get(row_id) for row_id in ids})
 
     def focus_default(self) -> None:
-        self.table.focus()
+        focus_now(self.table)
 
     def show_entity(self, kind: str, entity_id: str) -> bool:
         return kind == self.KIND and self.reveal(self.table, entity_id)

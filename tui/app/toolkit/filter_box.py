@@ -23,12 +23,24 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import Input, Label
 
+from tui.app.keys import focus_now
+
 if TYPE_CHECKING:
     from textual.widget import Widget
 
     from tui.app.widgets.table import LiveTable
 
 HINT = "type to filter · Enter keeps it · Esc clears"
+
+
+class FilterInput(Input):
+    """The box's field. Enter keeps the filter and goes back to the table at once, not through a Submitted message
+    (that would come after the rest of a burst of keys, and a tab's number after Enter would be typed here)."""
+
+    async def action_submit(self) -> None:
+        box = self.parent
+        if isinstance(box, FilterBox):
+            box.keep()
 
 
 class FilterBox(Horizontal):
@@ -80,7 +92,7 @@ class FilterBox(Horizontal):
 
     def compose(self) -> ComposeResult:
         yield Label("", classes="filter-box--label")
-        yield Input(placeholder=self.placeholder, compact=True)
+        yield FilterInput(placeholder=self.placeholder, compact=True)
         yield Label(Text("/ to change", style="dim"), classes="filter-box--hint")
 
     @property
@@ -109,7 +121,7 @@ class FilterBox(Horizontal):
         box.cursor_position = len(box.value)
         self.add_class("-open")
         self._show_state(editing=True)
-        box.focus()
+        focus_now(box)
 
     def action_clear(self) -> None:
         """Escape: clear the filter, close (unless inline), back to the table."""
@@ -118,14 +130,15 @@ class FilterBox(Horizontal):
             with box.prevent(Input.Changed):
                 box.value = ""
             self._apply("")
-        self._leave()
+        self.keep()
 
-    def _leave(self) -> None:
+    def keep(self) -> None:
+        """Enter: back to the table, the filter kept (the box stays on screen while it filters)."""
         if not self.value:
             self.remove_class("-open")
         self._show_state(editing=False)
         if self.target is not None:
-            self.target.focus()
+            focus_now(self.target)
 
     # ------------------------------------------------------------------------------------------- typing
 
@@ -137,10 +150,6 @@ class FilterBox(Horizontal):
         if self.filters_table and self.target is not None:
             self.target.filter_text = value
         self.post_message(self.Changed(self, value))
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self._leave()
 
     def on_descendant_focus(self, event: Any) -> None:
         self._show_state(editing=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from tui.app.keys import KeysInOrder
 from tui.text import sanitize
 
 if TYPE_CHECKING:
@@ -68,8 +69,9 @@ class PaneApp(Protocol):
         ...
 
 
-class PaneAppMixin:
-    """`PaneApp`'s behaviour, for a Textual App that has a `hub`."""
+class PaneAppMixin(KeysInOrder):
+    """`PaneApp`'s behaviour, for a Textual App that has a `hub`; keys settled in order (tui/app/keys.py), which
+    the panes rely on (the Query tab's typing, a tab key after a burst)."""
 
     hub: Any
 
