@@ -55,14 +55,18 @@ async def test_the_first_tabs_keys_show_from_the_start():
         await eventually(app.started_up.is_set)  # the other panes are still being mounted: let them finish
 
 
-async def test_more_keys_than_room_are_cut_and_the_palette_key_stays():
+async def test_more_keys_than_room_give_way_to_a_mark_and_the_palette_key_stays():
     app = offline_app()
     async with app.run_test(size=(60, 24)) as pilot:
         await app.mount_panes()
         await pilot.press("5")
         await pilot.pause()
         line = bottom_line(app)
-        assert len(line) == 60 and line.startswith(" ⏎ Open ") and line.endswith("▏^p palette ")
+        # The tab's own key first, then the table's; the app's (? Keys, q Quit) give way to the mark.
+        assert len(line) == 60 and line.startswith(" / Filter  ⏎ Open ") and line.endswith("▏^p palette ")
+        assert " … ? " in line and "q Quit" not in line
+        await pilot.click(KeyBar, offset=(line.index("… ?"), 0))  # the mark is `?`: every key
+        await eventually(lambda: isinstance(app.screen, HelpScreen), pilot=pilot)
 
 
 async def test_clicking_a_key_presses_it():

@@ -53,6 +53,9 @@ class TableApp(App):
     def on_live_table_copy_requested(self, message: LiveTable.CopyRequested) -> None:
         self.messages.append(message)
 
+    def on_live_table_follow_changed(self, message: LiveTable.FollowChanged) -> None:
+        self.messages.append(message)
+
 
 def lines(table: LiveTable) -> list[str]:
     """The table as the screen shows it now."""
@@ -64,7 +67,9 @@ def body(table: LiveTable) -> str:
 
 
 def shown_ids(table: LiveTable) -> list[str]:
-    return [line.split()[0] for line in lines(table)[1:] if line.strip()]
+    """The ids of the rows on screen (the lines between the header and the foot, when there is one)."""
+    shown = lines(table)
+    return [line.split()[0] for line in shown[1:len(shown) - table.foot_lines()] if line.strip()]
 
 
 async def test_rows_appear_with_header_and_padded_cells():
@@ -365,3 +370,93 @@ async def test_a_column_that_raises_on_a_row_shows_a_placeholder_and_sorts_last(
         await pilot.pause()
         assert app.table.row_ids == ["c", "b", "a"]
         assert [line.split() for line in lines(app.table)[1:4]] == [["c", "0.2"], ["b", "0.5"], ["a", "?"]]
+
+
+# ------------------------------------------------------------------------------------------------ following, news
+
+
+def new_rows(first: int, count: int, *, size: int = 10_000) -> dict[str, dict]:
+    return {f"n{i:03d}": {"id": f"n{i:03d}", "name": f"new-{i}.pdf", "status": "", "size": size + i}
+            for i in range(first, first + count)}
+
+
+async def test_rows_arriving_above_a_scrolled_view_are_counted_in_the_header_until_seen():
+    app = TableApp(newest_at="top")
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = app.table
+        table.set_rows(make_rows(200))
+        table.sort_by("size", reverse=True)  # newest (largest) first
+        await pilot.press("pagedown", "pagedown")
+        await pilot.pause()
+        assert table.new_above == 0 and "new ↑" not in lines(table)[0]
+        table.update_rows(new_rows(0, 3))
+        await pilot.pause()
+        assert table.new_above == 3 and lines(table)[0].rstrip().endswith("3 new ↑  Home")
+        assert "n000" not in shown_ids(table)  # the view did not move to them
+        table.update_rows(new_rows(3, 2))
+        await pilot.pause()
+        assert "5 new ↑" in lines(table)[0]
+        # A click on the marker shows them, and the count goes.
+        await pilot.click(CountingTable, offset=(table.scrollable_content_region.width - 3, 0))
+        await pilot.pause()
+        assert table.new_above == 0 and "new ↑" not in lines(table)[0] and shown_ids(table)[0] == "n004"
+        # At the top, new rows come into sight: nothing to count.
+        table.update_rows(new_rows(5, 2))
+        await pilot.pause()
+        assert table.new_above == 0 and shown_ids(table)[0] == "n006"
+
+
+async def test_rows_arriving_below_when_not_following_are_counted_in_the_foot():
+    app = TableApp()  # insertion order: new rows arrive at the bottom
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = app.table
+        table.set_rows(make_rows(100))
+        await pilot.press("home")
+        table.update_rows(new_rows(0, 4))
+        await pilot.pause()
+        assert table.new_below == 4 and lines(table)[-1].strip().startswith("4 new ↓  End")
+        await pilot.press("end")  # the bottom: seen
+        await pilot.pause()
+        assert table.new_below == 0 and table.foot_lines() == 0
+
+
+async def test_follow_keeps_the_cursor_at_the_newest_edge_until_the_operator_moves_away():
+    app = TableApp(newest_at="top", follow=False)
+    app.table.can_follow = True
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = app.table
+        table.set_rows(make_rows(50))
+        table.sort_by("size", reverse=True)
+        await pilot.press("down", "down")
+        await pilot.press("home")  # the edge key of a newest-at-top table follows
+        await pilot.pause()
+        assert table.follow and table.cursor_index == 0
+        assert "● following" in lines(table)[-1]
+        table.update_rows(new_rows(0, 2))
+        await pilot.pause()
+        assert table.cursor_row_id == "n001" and table.cursor_index == 0  # on the newest, at the top
+        await pilot.press("down")  # away from the edge: stops following
+        assert not table.follow and table.cursor_row_id == "n000"
+        table.update_rows(new_rows(2, 1))
+        await pilot.pause()
+        assert table.cursor_row_id == "n000"
+        await pilot.press("f")
+        assert table.follow and table.cursor_row_id == "n002"
+        assert [m.follow for m in app.messages if isinstance(m, LiveTable.FollowChanged)] == [True, False, True]
+
+
+async def test_a_filter_shows_its_counts_and_says_when_nothing_matches():
+    app = TableApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = app.table
+        table.set_rows(make_rows(30))
+        table.filter_text = "file-1"
+        await pilot.pause()
+        assert lines(table)[-1].strip() == "11 of 30 match “file-1”"  # file-1, file-10 ... file-19
+        table.filter_text = "zzz"
+        await pilot.pause()
+        assert lines(table)[1].strip() == "no rows match “zzz” · Esc clears the filter"
+        assert lines(table)[-1].strip() == "0 of 30 match “zzz”"
+        table.filter_text = ""
+        await pilot.pause()
+        assert table.foot_lines() == 0 and "match" not in body(table)

@@ -183,3 +183,28 @@ def test_created_is_the_servers_created_at_never_when_capwatch_first_saw_it():
     assert created_cell({"first_seen_at": "2026-01-02T03:04:05.000Z"}).plain == "—"
     assert created_cell({"created_at": "2026-01-02T03:04:05.000Z",
                          "first_seen_at": "2026-01-02T09:00:00.000Z"}).plain != "—"
+
+
+async def test_a_filter_that_matches_nothing_says_so_and_escape_on_the_table_clears_it():
+    hub = StubHub()
+    host = PaneHost(lambda: DocumentsPane(id="pane-documents"), hub)
+    async with host.run_test(size=(80, 24)) as pilot:
+        for n in range(12):
+            hub.store.apply(document(f"doc_{n:03d}q8kp2zx", name=f"water-damage-assessment-photos-{n}.pdf"))
+        host.flush()
+        await pilot.pause()
+        pane = host.query_one(DocumentsPane)
+        pane.table.focus()
+        await pilot.press("slash", *"zzz", "enter")  # kept: back on the table
+        await pilot.pause()
+        assert host.focused is pane.table and pane.table.row_count == 0
+        text = table_text(pane.table)
+        assert "no rows match “zzz” · Esc clears the filter" in text and "0 of 12 match “zzz”" in text
+        await pilot.press("escape")  # on the table: clears it, as the message says
+        await pilot.pause()
+        assert pane.table.filter_text == "" and pane.table.row_count == 12 and host.focused is pane.table
+        assert not pane.filter_box().value and "match" not in table_text(pane.table)
+        # The file name keeps its room at 80 columns: the id gives way (cut at its start), Created is hidden.
+        header, first = table_text(pane.table).splitlines()[:2]
+        assert "water-damage-assessment-" in first and "Created" not in header and "Updated" in header
+        assert first.split()[0].startswith("…") and first.split()[0].endswith("q8kp2zx")

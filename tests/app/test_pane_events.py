@@ -275,3 +275,12 @@ def test_a_casmo_webhook_summary_names_its_file_and_status():
     event = casmo_webhook_event({"event": "extraction.completed", "timestamp": "2026-11-23T09:00:00Z",
                                  "data": {"job_id": "temp_1", "filename": "w9-2016.pdf", "status": "completed"}})
     assert summarize(event) == "completed · w9-2016.pdf"
+
+
+async def test_the_filter_boxes_empty_read_as_keys_not_as_filters():
+    host = host_with()
+    async with host.run_test(size=(80, 24)) as pilot:
+        pane = await settle(host, pilot)
+        type_box, text_box = pane.query_one("#events-type"), pane.query_one("#events-text")
+        assert type_box.input.placeholder == "t filters the type" and text_box.input.placeholder == "/ filters the text"
+        assert "task.*" not in screen_text(host) and "type:" not in screen_text(host)

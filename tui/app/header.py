@@ -1,26 +1,39 @@
-"""The header: profile, environment badge, DEMO badge, one health light per channel, the clock."""
+"""The header: profile, environment badge, DEMO badge, the health lights of each service, the clock.
+
+The lights are one `ServiceLights` per service, in the room the header leaves them, never cut: the richest form
+that fits for every service at once (tui/app/health_words.py for the glyphs, worst first):
+
+    lights   a light per channel                 capout ●● capx ●●◐●●● captain ●●     (≤ MAX_LIGHTS channels)
+    counts   a count per state, worst first      capout ●2 capx ◐1 ●5 captain ●2      (300 Capx companies: ●298 ◐2)
+    brief    only what is not live               capout ● capx ◐1 captain ●
+    trouble  only the services with trouble      capx ◐1  +3 live
+    total    every channel counted together      ◐1 ●9
+
+What the header shows of a service is data, not code per service: its channels' states (the Store's health) and,
+when a service publishes one, how many of its streams wait for a request budget (`<service>.budget` figure,
+`waiting_streams`: `⧗12`). Hovering a service lists its channels, worst first; clicking the lights opens `h`.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal
+from textual.content import Content
 from textual.widgets import Static
 
 from tui import wall_clock
+from tui.app.health_words import GLYPHS, STATE_ORDER, STATE_STYLES, health_tooltip, worst_first
 from tui.config import Config
 from tui.live.events import ChannelHealth, ChannelState
 
-LIGHTS = {
-    ChannelState.OFF: ("○", "health-off"),
-    ChannelState.CONNECTING: ("◌", "health-connecting"),
-    ChannelState.LIVE: ("●", "health-live"),
-    ChannelState.DEGRADED: ("◒", "health-degraded"),
-    ChannelState.RECONNECTING: ("◐", "health-reconnecting"),
-    ChannelState.FAILING: ("◐", "health-reconnecting"),
-    ChannelState.STALE: ("◔", "health-reconnecting"),
-    ChannelState.FAILED: ("✖", "health-failed"),
-}
+MAX_LIGHTS = 8  # a service with more channels (a Capx fleet: one per company) is counted, even with room to spare
+TOOLTIP_CHANNELS = 12  # channels listed one by one on hover; the rest are counted
+FORMS = ("lights", "counts", "brief", "trouble", "total")
+NAME_STYLE = "$text-muted"
 
 
 def environment_badge(captain_key: str | None) -> tuple[str, str] | None:
@@ -34,74 +47,97 @@ def environment_badge(captain_key: str | None) -> tuple[str, str] | None:
     return None
 
 
-def health_tooltip(health: ChannelHealth) -> str:
-    age = health.age()
-    parts = [f"{health.name}: {health.state.value}",
-             f"last event {age:.0f}s ago" if age is not None else "no event yet",
-             f"{health.events} events, {health.reconnects} reconnects"]
-    if health.counters_text():
-        parts.append(health.counters_text())
-    if health.last_error:
-        parts.append(f"last error{health.error_time()}: {health.last_error}")
-    return "\n".join(parts)
+def state_counts(channels: list[ChannelHealth]) -> list[tuple[str, int, str]]:
+    """(glyph, count, style) per glyph, worst first (failing and reconnecting share ◐ and one count)."""
+    counts: dict[str, list] = {}
+    for state in STATE_ORDER:
+        n = sum(1 for health in channels if health.state is state)
+        if n:
+            entry = counts.setdefault(GLYPHS[state], [0, STATE_STYLES[state]])
+            entry[0] += n
+    return [(glyph, n, style) for glyph, (n, style) in counts.items()]
 
 
-GLYPH_STYLES = {
-    ChannelState.OFF: "grey50",
-    ChannelState.CONNECTING: "yellow",
-    ChannelState.LIVE: "green",
-    ChannelState.DEGRADED: "bold dark_orange",
-    ChannelState.RECONNECTING: "bold yellow",
-    ChannelState.FAILING: "bold yellow",
-    ChannelState.STALE: "bold yellow",
-    ChannelState.FAILED: "bold red",
-}
-
-
-MAX_LIGHTS = 8  # a service with more channels (a Capx fleet: one per company) shows counts per state instead
-TOOLTIP_CHANNELS = 12  # channels listed one by one on hover; the rest are counted
-
-
-def light_counts(channels: list[ChannelHealth]) -> dict[ChannelState, int]:
-    counts: dict[ChannelState, int] = {}
-    for health in channels:
-        counts[health.state] = counts.get(health.state, 0) + 1
-    return counts
+def counts_content(counts: list[tuple[str, int, str]]) -> list[tuple[str, str] | str]:
+    """`◐1 ●5`: each glyph with its count (a count of 0: the glyph alone)."""
+    parts: list[tuple[str, str] | str] = []
+    for n, (glyph, count, style) in enumerate(counts):
+        if n:
+            parts.append(" ")
+        parts.append((f"{glyph}{count}" if count else glyph, style))
+    return parts
 
 
 class ServiceLights(Static):
-    """One service and a light per channel of it: `capx ●●●◐●`; past MAX_LIGHTS channels, counts per state:
-    `capx ●298 ◐2`, and the streams waiting for the request budget: `⧗12 waiting`. Hover lists the channels
-    (the ones not live first); `h` opens the health view. Grouping by service keeps the header one line."""
+    """One service's lights in the header, in the form the header chooses (see the module's docstring)."""
 
     def __init__(self, service: str):
-        super().__init__(Text(service), classes="health-light", markup=False)
+        super().__init__(Content(service), classes="health-light", markup=False)
         self.service = service
-        self._shown: tuple | None = None
+        self.channels: list[ChannelHealth] = []
+        self.store: Any = None  # for the tooltip's names
+        self.waiting = 0
+        self._states: tuple = ()
+        self._forms: dict[str, Content | None] = {}
+        self._shown: Content | None = None
 
-    def show(self, channels: list[ChannelHealth], waiting: int = 0) -> None:
-        many = len(channels) > MAX_LIGHTS
-        counts = light_counts(channels) if many else None
-        shown = (tuple(sorted(counts.items())), waiting) if many else (tuple((h.name, h.state) for h in channels),
-                                                                       waiting)
-        if shown != self._shown:
-            self._shown = shown
-            text = Text(f"{self.service} ", style="grey70")
-            if counts is not None:
-                for state in LIGHTS:  # in the order of LIGHTS: off, connecting, live, reconnecting, failed
-                    if counts.get(state):
-                        text.append(f"{LIGHTS[state][0]}{counts[state]} ", style=GLYPH_STYLES.get(state, ""))
-                text.rstrip()
-            else:
-                for health in channels:
-                    text.append(LIGHTS.get(health.state, ("?", ""))[0], style=GLYPH_STYLES.get(health.state, ""))
-            if waiting:
-                text.append(f" ⧗{waiting} waiting", style="yellow")
-            self.update(text)
-        listed = sorted(channels, key=lambda h: h.state is ChannelState.LIVE)[:TOOLTIP_CHANNELS]
-        rest = len(channels) - len(listed)
-        self.tooltip = "\n\n".join([*(health_tooltip(h) for h in listed), *([f"… and {rest} more"] if rest else []),
-                                     *([f"{waiting} streams wait for the request budget"] if waiting else [])])
+    def set_channels(self, channels: list[ChannelHealth], waiting: int = 0) -> bool:
+        """Take the service's channels; True when what any form shows changed."""
+        self.channels = channels
+        states = (tuple((h.name, h.state) for h in channels), waiting)
+        if states == self._states:
+            return False
+        self._states, self.waiting, self._forms = states, waiting, {}
+        return True
+
+    @property
+    def troubled(self) -> bool:
+        return any(health.state not in (ChannelState.LIVE, ChannelState.OFF) for health in self.channels)
+
+    def form(self, name: str) -> Content | None:
+        """The service in form `name`; None when that form leaves it out."""
+        if name not in self._forms:
+            self._forms[name] = self._make(name)
+        return self._forms[name]
+
+    def _make(self, name: str) -> Content | None:
+        channels = self.channels
+        if name == "total" or (name == "trouble" and not self.troubled and not self.waiting):
+            return None
+        parts: list[tuple[str, str] | str] = [(self.service, NAME_STYLE), " "]
+        if name == "lights" and len(channels) <= MAX_LIGHTS:
+            parts += [(GLYPHS.get(h.state, "?"), STATE_STYLES.get(h.state, "")) for h in channels]
+        else:
+            counts = state_counts(channels)
+            calm = (GLYPHS[ChannelState.LIVE], GLYPHS[ChannelState.OFF])
+            if name in ("brief", "trouble") and counts:
+                # Only what is not live; all live (or off): its glyph alone.
+                counts = [entry for entry in counts if entry[0] not in calm] or [(counts[0][0], 0, counts[0][2])]
+            parts += counts_content(counts)
+        if self.waiting:
+            parts.append((f" ⧗{self.waiting}", "$text-warning"))
+        return Content.assemble(*parts)
+
+    def show_form(self, name: str) -> None:
+        content = self.form(name)
+        self.display = content is not None
+        if content is not None and content != self._shown:
+            self._shown = content
+            self.update(content)
+
+    @property
+    def tooltip(self) -> str | None:
+        """Made when shown (hovered), not at every health change: a fleet has hundreds of channels."""
+        store = self.store
+        listed = worst_first(self.channels, store)[:TOOLTIP_CHANNELS]
+        rest = len(self.channels) - len(listed)
+        return "\n\n".join([*(health_tooltip(h, store) for h in listed),
+                             *([f"… and {rest} more (h lists them all)"] if rest else []),
+                             *([f"{self.waiting} streams wait for the request budget"] if self.waiting else [])])
+
+    @tooltip.setter
+    def tooltip(self, tooltip: Any) -> None:
+        pass  # always made from the channels
 
 
 class HeaderBar(Horizontal):
@@ -111,6 +147,8 @@ class HeaderBar(Horizontal):
         self.demo = demo
         self._lights: dict[str, ServiceLights] = {}
         self._clock_text = ""
+        self.form = FORMS[0]
+        """The form the lights are shown in (FORMS), the richest that fits."""
 
     def compose(self) -> ComposeResult:
         yield Static(Text("capwatch", style="bold"), id="app-name")
@@ -122,7 +160,8 @@ class HeaderBar(Horizontal):
             yield Static(badge[0], id="env-badge", classes=f"badge {badge[1]}")
         if self.config.read_only:
             yield Static("READ-ONLY", id="ro-badge", classes="badge")
-        yield Horizontal(id="lights")
+        with Horizontal(id="lights"):
+            yield Static("", id="lights-rest", classes="health-light")
         yield Static("", id="clock")
 
     def on_mount(self) -> None:
@@ -141,12 +180,63 @@ class HeaderBar(Horizontal):
         by_service: dict[str, list[ChannelHealth]] = {}
         for health in store.health.values():
             by_service.setdefault(health.service or "capwatch", []).append(health)
+        changed = False
         for service, channels in by_service.items():
             lights = self._lights.get(service)
             if lights is None:
                 lights = self._lights[service] = ServiceLights(service)
-                container.mount(lights)
-            # A service with a request budget publishes it as `<service>.budget` (Capx: its streams waiting).
+                container.mount(lights, before="#lights-rest")
+                changed = True
             budget = store.figures.get(f"{service}.budget")
             waiting = budget.get("waiting_streams", 0) if isinstance(budget, dict) else 0
-            lights.show(channels, waiting if isinstance(waiting, int) else 0)
+            changed |= lights.set_channels(channels, waiting if isinstance(waiting, int) else 0)
+            lights.store = store
+        if changed:
+            self.fit()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.fit()
+
+    def fit(self) -> None:
+        """Show every service in the richest form that fits the room the header leaves the lights."""
+        room = self.query_one("#lights", Horizontal).size.width
+        lights = list(self._lights.values())
+        chosen = FORMS[-1]
+        for form in FORMS[:-1]:
+            if not room or self._width(form, lights) <= room:
+                chosen = form
+                break
+        self.form = chosen
+        for light in lights:
+            light.show_form(chosen)
+        self._show_rest(chosen, lights)
+
+    def _width(self, form: str, lights: list[ServiceLights]) -> int:
+        """Cells the lights take in `form`, each with the space after it, and the rest's summary."""
+        shown = [light.form(form) for light in lights]
+        width = sum(content.cell_length + 1 for content in shown if content is not None)
+        rest = self._rest(form, lights)
+        return width + (rest.cell_length + 1 if rest is not None else 0)
+
+    def _rest(self, form: str, lights: list[ServiceLights]) -> Content | None:
+        if form == "trouble":
+            calm = sum(1 for light in lights if light.form("trouble") is None)
+            return Content.assemble(("+", NAME_STYLE), (f"{calm} live", STATE_STYLES[ChannelState.LIVE])) \
+                if calm else None
+        if form == "total":
+            everything = [health for light in lights for health in light.channels]
+            return Content.assemble(*counts_content(state_counts(everything)))
+        return None
+
+    def _show_rest(self, form: str, lights: list[ServiceLights]) -> None:
+        rest = self._rest(form, lights)
+        widget = self.query_one("#lights-rest", Static)
+        widget.display = rest is not None
+        if rest is not None:
+            widget.update(rest)
+            widget.tooltip = "Channel health: h" if form == "total" else None
+
+    async def on_click(self, event: events.Click) -> None:
+        widget = event.widget
+        if isinstance(widget, ServiceLights) or getattr(widget, "id", None) == "lights-rest":
+            await self.app.run_action("health")

@@ -135,6 +135,17 @@ class TypeToConfirmScreen(_Modal):
             self.dismiss(False)
 
 
+# The rules keys follow (README "Using it"; tui/app/keys.py makes them hold however fast keys come).
+KEY_RULES = (
+    ("in order", "every key acts before the next is looked at: a paste or a fast burst over SSH loses none"),
+    ("commands, text", "outside a text field every key is a command; in one (the question, a filter, a form) "
+                       "every printable key is text"),
+    ("escape", "always leaves a text field (a filter: clears it); outside the question, cancels a running query"),
+    ("enter", "in a filter: keeps it and goes back to the table; on the Query tab: edits the question"),
+    ("mouse", "click a tab, a row (again: open it), a key in the key bar, the lights (channel health)"),
+)
+
+
 class HelpScreen(_Modal):
     """Every key: the global ones and each tab's."""
 
@@ -154,6 +165,9 @@ class HelpScreen(_Modal):
                           ("ctrl+e", "export the shown table, as filtered and sorted, to CSV or JSON lines"),
                           ("tab / shift+tab", "move focus"), ("q", "quit")):
             table.add_row(key, text)
+        table.add_row(Text("Keys and typing", style="bold underline"), "")
+        for key, text in KEY_RULES:
+            table.add_row(key, text)
         table.add_row(Text("Tables", style="bold underline"), "")
         for key, text in (("/", "filter"), ("s", "sort by the next column (S reverses)"), ("enter", "open the row as JSON"),
                           ("y", "copy the row's id (OSC 52)"), ("↑ ↓ pgup pgdn home end", "move")):
@@ -168,16 +182,20 @@ class HelpScreen(_Modal):
             yield Label(Text("Keys", style="bold"), classes="dialog-title")
             with VerticalScroll():
                 yield Static(table)
+            yield Label(Text("Esc, q or ? closes · ↑ ↓ PgUp PgDn scroll", style="dim"))
 
 
 class HealthScreen(_Modal):
-    """Every channel: state, age of the last event, events, reconnects, last error; under them what channels
-    count (the receiver's refusals and time-outs, bad messages). Refreshes every second."""
+    """Every channel, the worst first, named by what it follows (a Capx company's name): state, age of the last
+    event (`6m24s ago`), events, reconnects, last error; under them what channels count (the receiver's refusals
+    and time-outs, bad messages). Refreshes every second."""
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
-            yield Label(Text("Channel health", style="bold"), classes="dialog-title")
-            yield Static(id="health-table")
+            yield Label(Text.assemble(("Channel health", "bold"), ("   the worst first", "dim")),
+                        classes="dialog-title")
+            with VerticalScroll():
+                yield Static(id="health-table")
             yield Label(Text("Esc closes", style="dim"))
 
     def on_mount(self) -> None:
@@ -187,19 +205,21 @@ class HealthScreen(_Modal):
     def _refresh_table(self) -> None:
         from rich.console import Group
 
+        from tui.app.health_words import age_text, channel_label, worst_first
+
+        store = self.app.hub.store  # type: ignore[attr-defined]
         table = Table(expand=True, box=None)
         for column in ("channel", "state", "last event", "events", "reconnects", "last error"):
-            table.add_column(column)
-        channels = list(self.app.hub.store.health.values())  # type: ignore[attr-defined]
+            table.add_column(column, no_wrap=column != "last error")
+        channels = worst_first(list(store.health.values()), store)
         for health in channels:
-            age = health.age()
-            table.add_row(Text(health.name), Text(health.state.value, style=f"bold {STATE_COLOURS.get(health.state.value, '')}"),
-                          Text("—" if age is None else f"{age:.0f}s ago"), Text(str(health.events)),
-                          Text(str(health.reconnects)),
+            table.add_row(Text(channel_label(health, store)),
+                          Text(health.state.value, style=f"bold {STATE_COLOURS.get(health.state.value, '')}"),
+                          Text(age_text(health)), Text(str(health.events)), Text(str(health.reconnects)),
                           Text(sanitize(health.last_error or "", single_line=True) + health.error_time()))
         # What channels count beside their events (the receiver's refusals and time-outs, bad messages), one
         # line each under the table: a column would squeeze the last error at 80 columns.
-        counted = [Text.assemble((f"{health.name}: ", "bold"), health.counters_text())
+        counted = [Text.assemble((f"{channel_label(health, store)}: ", "bold"), health.counters_text())
                    for health in channels if health.counters_text()]
         if counted:
             counted.insert(0, Text("\nCounts", style="bold"))

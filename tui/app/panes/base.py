@@ -26,6 +26,7 @@ class Pane(PaneActions, Container):
 
     stale: bool = True  # show everything anew (`refresh_all`) when next shown: never shown yet, or too much held
     held: "ChangeBatch | None" = None  # what changed while hidden, for `catch_up`
+    KEY_RANK: ClassVar[int] = 0  # the key bar shows a tab's own keys first (tui/app/widgets/keybar.py)
     HOLD_LIMIT: ClassVar[int] = 20_000  # changed ids held beyond which showing again rereads it all
     # A hidden pane whose updates are data, not drawing (a hidden widget is not painted), applies what it holds
     # once it is this much (changed ids, and events if it shows them): showing it again then has at most this much

@@ -24,6 +24,7 @@ from tui.app.toolkit.actions import vendor_action
 from tui.app.toolkit.cells import eta_text, files_text, percent_bar, status_text, when, yes_no
 from tui.app.toolkit.filter_box import FilterablePane, FilterBox
 from tui.app.widgets.table import Column, LiveTable
+from tui.app.widgets.table_model import id_column
 from tui.live.events import parse_timestamp
 from tui.text import sanitize
 from tui.vendors.captain.client import environment_of
@@ -57,42 +58,43 @@ class CaptainPane(FilterablePane, Pane):
     KINDS = frozenset({"databases", "files", "indexing_jobs"})
     HELP_TITLE = "Captain"
 
-    BINDINGS = [
-        FilterablePane.FILTER_KEY,
-        Binding("n", "create_database", "New database"),
-        Binding("D", "delete_database", "Delete database", key_display="D"),
+    BINDINGS = [  # in the key bar's order
         Binding("i", "index", "Index"),
+        Binding("n", "create_database", "New database"),
         Binding("x", "delete_file", "Delete file"),
+        Binding("D", "delete_database", "Delete database", key_display="D"),
+        FilterablePane.FILTER_KEY,
+        FilterablePane.CLEAR_KEY,
     ]
 
     DATABASE_COLUMNS = [
-        Column("database_name", "Database", width=None),
-        Column("environment", "Env", width=11),
-        Column("is_active", "Active", width=6, render=lambda row: yes_no(row.get("is_active"))),
-        Column("request_count", "Requests", width=8, align="right"),
-        Column("created_at", "Created", width=16, render=lambda row: when(row.get("created_at")),
+        Column("database_name", "Database", width=None, priority=4),
+        Column("environment", "Env", width=11, priority=1),
+        Column("is_active", "Active", width=6, priority=2, render=lambda row: yes_no(row.get("is_active"))),
+        Column("request_count", "Requests", width=8, align="right", priority=2),
+        Column("created_at", "Created", width=16, priority=0, render=lambda row: when(row.get("created_at")),
                sort_key=lambda row: parse_timestamp(row.get("created_at")) or 0),
     ]
     FILE_COLUMNS = [
-        Column("file_name", "File", width=None),
-        Column("file_id", "ID", width=14),
-        Column("chunk_count", "Chunks", width=6, align="right"),
-        Column("updated_at", "Indexed at", width=16,
+        Column("file_name", "File", width=None, priority=4, min_width=20),
+        id_column("file_id", "ID", 14),  # time-ordered UUIDs: their start is shared, their end tells them apart
+        Column("chunk_count", "Chunks", width=6, align="right", priority=2),
+        Column("updated_at", "Indexed at", width=16, priority=2,
                render=lambda row: when(row.get("updated_at") or row.get("created_at")),
                sort_key=lambda row: parse_timestamp(row.get("updated_at") or row.get("created_at")) or 0),
     ]
     JOB_COLUMNS = [
-        Column("job_id", "Job", width=14),
-        Column("database_name", "Database", width=16),
-        Column("progress", "Progress", width=BAR_WIDTH + 5,
+        id_column("job_id", "Job", 14),
+        Column("database_name", "Database", width=16, priority=3, min_width=10),
+        Column("progress", "Progress", width=BAR_WIDTH + 5, priority=4,
                render=lambda row: percent_bar(row.get("progress"), BAR_WIDTH,
                                               style=JOB_STYLES.get(str(row.get("status")), "cyan"))),
-        Column("indexed_files", "Files", width=9, render=files_text),
-        Column("status", "Status", width=10, render=lambda row: status_text(row.get("status"), JOB_STYLES)),
-        Column("eta", "ETA", width=7, align="right",
+        Column("indexed_files", "Files", width=9, priority=2, render=files_text),
+        Column("status", "Status", width=10, priority=4, render=lambda row: status_text(row.get("status"), JOB_STYLES)),
+        Column("eta", "ETA", width=7, align="right", priority=3,
                render=lambda row: eta_text(eta_seconds(row), done=bool(row.get("done"))),
                sort_key=lambda row: eta_seconds(row) if not row.get("done") else None),
-        Column("source", "Source", width=None),
+        Column("source", "Source", width=None, priority=2, min_width=12),
     ]
 
     def __init__(self, *args: Any, **kwargs: Any):
@@ -110,7 +112,7 @@ class CaptainPane(FilterablePane, Pane):
             yield LiveTable(self.FILE_COLUMNS, id="captain-files", name="files")
         with Vertical(id="captain-jobs-box", classes="captain-box"):
             yield Label(Text("Indexing jobs"), id="captain-jobs-label", classes="captain-label")
-            yield LiveTable(self.JOB_COLUMNS, id="captain-jobs", name="jobs")
+            yield LiveTable(self.JOB_COLUMNS, newest_at="top", id="captain-jobs", name="jobs")  # newest first
 
     @property
     def databases(self) -> LiveTable:

@@ -44,12 +44,13 @@ class CapxPane(FilterablePane, Pane):
     KINDS = frozenset({"companies", "agents", "tasks", "costs", "runs"})
     HELP_TITLE = "Capx"
 
-    BINDINGS = [
-        FilterablePane.FILTER_KEY,
+    BINDINGS = [  # in the key bar's order: the actions an operator comes here for first
         Binding("a", "approve", "Approve"),
         Binding("r", "reject", "Reject"),
         Binding("p", "pause", "Pause"),
         Binding("x", "run_playbook", "Playbook"),
+        FilterablePane.FILTER_KEY,
+        FilterablePane.CLEAR_KEY,
         Binding("R", "resync", "Resync company", show=False),
         Binding("right_square_bracket", "detail_tab(1)", "Next detail tab", key_display="]", show=False),
         Binding("left_square_bracket", "detail_tab(-1)", "Previous detail tab", key_display="[", show=False),
@@ -75,20 +76,21 @@ class CapxPane(FilterablePane, Pane):
             with TabPane("Costs", id="capx-tab-costs"):
                 yield LiveTable(self._cost_columns(), id="capx-costs", name="costs")
             with TabPane("Runs", id="capx-tab-runs"):
-                yield LiveTable(self._run_columns(), id="capx-runs", name="runs")
+                yield LiveTable(self._run_columns(), newest_at="top", id="capx-runs", name="runs")  # newest first
         # Last in the DOM (CSS docks it on top): a screen's auto-focus takes the first focusable widget, even
         # a hidden one, and that must be the companies table.
         yield FilterBox(id="capx-filter")
 
     def _company_columns(self) -> list[Column]:
         return [
-            Column("name", "Company", render=lambda row: clean(row.get("name"), clean(row.get("id")))),
-            Column("status", "Status", width=8,
+            Column("name", "Company", priority=4, min_width=16,
+                   render=lambda row: clean(row.get("name"), clean(row.get("id")))),
+            Column("status", "Status", width=8, priority=3,
                    render=lambda row: status_text(row.get("status"), COMPANY_STATUS_STYLES)),
-            Column("_agents", "Agents", width=10, align="right", render=self._agents_cell),
-            Column("_open", "Open", width=5, align="right"),
-            Column("_awaiting", "Awaiting", width=8, align="right", render=self._awaiting_cell),
-            Column("_cost", "Cost / threshold", width=20, align="right",
+            Column("_agents", "Agents", width=10, align="right", priority=3, render=self._agents_cell),
+            Column("_open", "Open", width=5, align="right", priority=2),
+            Column("_awaiting", "Awaiting", width=8, align="right", priority=4, render=self._awaiting_cell),
+            Column("_cost", "Cost / threshold", width=20, align="right", priority=3,
                    render=lambda row: cost_text(row.get("_cost"), row.get("monthly_budget_usd")),
                    sort_key=lambda row: cost_share(row.get("_cost"), row.get("monthly_budget_usd"))[2]),
         ]
@@ -108,14 +110,14 @@ class CapxPane(FilterablePane, Pane):
 
     def _agent_columns(self) -> list[Column]:
         return [
-            Column("name", "Agent", render=lambda row: clean(row.get("name"), clean(row.get("id")))),
-            Column("role", "Role", render=lambda row: clean(row.get("role"))),
-            Column("status", "Status", width=8,
+            Column("name", "Agent", priority=4, render=lambda row: clean(row.get("name"), clean(row.get("id")))),
+            Column("role", "Role", priority=2, render=lambda row: clean(row.get("role"))),
+            Column("status", "Status", width=8, priority=4,
                    render=lambda row: status_text(row.get("status"), AGENT_STATUS_STYLES)),
-            Column("last_heartbeat_at", "Heartbeat", width=9, align="right", render=self._heartbeat_cell,
+            Column("last_heartbeat_at", "Heartbeat", width=9, align="right", priority=3, render=self._heartbeat_cell,
                    sort_key=lambda row: -(parse_timestamp(row.get("last_heartbeat_at")) or 0)),
             # The last error stays after the agent recovers: red only while the agent is in error.
-            Column("last_error", "Last error", render=lambda row: Text(
+            Column("last_error", "Last error", priority=3, min_width=12, render=lambda row: Text(
                 clean(row.get("last_error"), ""), style="red" if row.get("status") == "error" else "dim")),
         ]
 
@@ -134,11 +136,11 @@ class CapxPane(FilterablePane, Pane):
             return (row.get("status") != AWAITING, -(parse_timestamp(row.get("updated_at")) or 0))
 
         return [
-            Column("title", "Task", render=title),
-            Column("status", "Status", width=17, render=lambda row: status_text(row.get("status"), TASK_STATUS_STYLES),
-                   sort_key=awaiting_first),
-            Column("agent_id", "Agent", render=lambda row: self._agent_name(row.get("agent_id"))),
-            Column("updated_at", "Updated", width=8, align="right",
+            Column("title", "Task", priority=4, min_width=16, render=title),
+            Column("status", "Status", width=17, priority=4,
+                   render=lambda row: status_text(row.get("status"), TASK_STATUS_STYLES), sort_key=awaiting_first),
+            Column("agent_id", "Agent", priority=2, render=lambda row: self._agent_name(row.get("agent_id"))),
+            Column("updated_at", "Updated", width=8, align="right", priority=3,
                    render=lambda row: age(row.get("updated_at"), ago=True),
                    sort_key=lambda row: -(parse_timestamp(row.get("updated_at")) or 0)),
         ]
@@ -154,13 +156,15 @@ class CapxPane(FilterablePane, Pane):
 
     def _run_columns(self) -> list[Column]:
         return [
-            Column("id", "Run", render=lambda row: clean(row.get("id"))),
-            Column("playbook_id", "Playbook", render=lambda row: self._playbook_names.get(
+            Column("id", "Run", priority=1, min_width=9, cut="start", render=lambda row: clean(row.get("id"))),
+            Column("playbook_id", "Playbook", priority=4, render=lambda row: self._playbook_names.get(
                 str(row.get("playbook_id")), clean(row.get("playbook_id")))),
-            Column("status", "Status", width=9, render=lambda row: status_text(row.get("status"), RUN_STATUS_STYLES)),
-            Column("started_at", "Started", width=8, render=lambda row: clock(row.get("started_at")),
+            Column("status", "Status", width=9, priority=4,
+                   render=lambda row: status_text(row.get("status"), RUN_STATUS_STYLES)),
+            Column("started_at", "Started", width=8, priority=3, render=lambda row: clock(row.get("started_at")),
                    sort_key=lambda row: parse_timestamp(row.get("started_at")) or 0),
-            Column("completed_at", "Completed", width=9, render=lambda row: clock(row.get("completed_at"))),
+            Column("completed_at", "Completed", width=9, priority=2,
+                   render=lambda row: clock(row.get("completed_at"))),
         ]
 
     def _agent_name(self, agent_id: Any) -> str:

@@ -15,6 +15,7 @@ from tui.app.screens import FormScreen
 from tui.app.toolkit.actions import vendor_action
 from tui.app.toolkit.cells import FILE_STATUS_STYLES, age, clock, created_cell, first_time, status_text
 from tui.app.widgets.table import Column
+from tui.app.widgets.table_model import id_column
 from tui.live.events import parse_timestamp
 
 
@@ -64,16 +65,19 @@ class DocumentsPane(TablePane):
     TITLE = "Documents"
     HELP_TITLE = "Documents (CapOut)"
     COLUMNS = [
-        Column("document_id", "ID", width=18),
-        Column("file_name", "File", width=None),
-        Column("status", "Status", width=11, render=lambda row: status_text(row.get("status"), FILE_STATUS_STYLES)),
-        Column("workflow_complete", "Done", width=5,
+        # Narrow, the file name keeps its room: the id gives way first (cut at its start), then Created and Done
+        # are hidden (table_layout.py).
+        id_column("document_id", "ID", 15),
+        Column("file_name", "File", width=None, priority=4, min_width=26),
+        Column("status", "Status", width=11, priority=4,
+               render=lambda row: status_text(row.get("status"), FILE_STATUS_STYLES)),
+        Column("workflow_complete", "Done", width=5, priority=0,
                render=lambda row: "yes" if row.get("workflow_complete") else "no"),
-        Column("created_at", "Created", width=8, render=created_cell,
+        Column("created_at", "Created", width=8, priority=0, render=created_cell,
                sort_key=lambda row: parse_timestamp(row.get("created_at")) or 0),
-        Column("updated_at", "Updated", width=8, render=lambda row: clock(row.get("updated_at")),
+        Column("updated_at", "Updated", width=8, priority=2, render=lambda row: clock(row.get("updated_at")),
                sort_key=lambda row: parse_timestamp(row.get("updated_at")) or 0),
-        Column("age", "Age", width=7, align="right",
+        Column("age", "Age", width=7, align="right", priority=3,
                render=lambda row: age(first_time(row) or row.get("updated_at")),
                sort_key=lambda row: -(parse_timestamp(first_time(row) or row.get("updated_at")) or 0)),
     ]

@@ -33,6 +33,7 @@ from tui.app.toolkit.cells import clock, event_detail, service_cell, summarize, 
 from tui.app.toolkit.filter_box import FilterablePane, FilterBox
 from tui.app.widgets.event_table import EventTable, TimelineReader
 from tui.app.widgets.table import Column, LiveTable
+from tui.app.widgets.table_model import id_column
 from tui.live.events import APP_SERVICE, Event
 from tui.live.recording import RecalledEvent, recall_key
 from tui.text import sanitize
@@ -94,12 +95,13 @@ def summary_cell(row: dict[str, Any]) -> Any:
     return summary
 
 
+# Narrow, the summary keeps its room: the id gives way first (cut at its start), then the type (cut at its end).
 EVENT_COLUMNS = [
-    Column("time", "Time", width=8, render=from_history(lambda row: clock(row.get("time")))),
-    Column("service", "Service", width=8, render=from_history(service_cell)),
-    Column("type", "Type", width=22, render=from_history(type_cell)),
-    Column("id", "ID", width=16, render=from_history(lambda row: row.get("id") or "")),
-    Column("summary", "Summary", render=summary_cell),
+    Column("time", "Time", width=8, priority=3, render=from_history(lambda row: clock(row.get("time")))),
+    Column("service", "Service", width=8, priority=2, render=from_history(service_cell)),
+    Column("type", "Type", width=22, priority=3, min_width=16, render=from_history(type_cell)),
+    id_column("id", "ID", 16, render=from_history(lambda row: row.get("id") or "")),
+    Column("summary", "Summary", priority=4, min_width=24, render=summary_cell),
 ]
 
 
@@ -113,6 +115,7 @@ class EventsPane(FilterablePane, Pane):
 
     BINDINGS: ClassVar = [
         FilterablePane.FILTER_KEY,
+        FilterablePane.CLEAR_KEY,
         Binding("t", "filter_type", "Type"),
         Binding("c", "cycle_service", "Service"),
         Binding("p", "pause", "Pause"),
@@ -144,10 +147,12 @@ class EventsPane(FilterablePane, Pane):
         with Horizontal(id="events-toolbar"):
             yield Select([(choice, choice) for choice in SERVICE_CHOICES], value="all", allow_blank=False,
                          compact=True, id="events-service")
-            yield FilterBox(placeholder="type: task.* (t)", inline=True, filters_table=False, id="events-type")
-            yield FilterBox(placeholder="filter text (/)", inline=True, id="events-text")
+            # Placeholders that read as what a key does, never as a filter that is on.
+            yield FilterBox(placeholder="t filters the type", inline=True, filters_table=False, id="events-type")
+            yield FilterBox(placeholder="/ filters the text", inline=True, id="events-text")
             yield Static("", id="events-status")
-        table = EventTable(EVENT_COLUMNS, follow=True, id="events-table", name="events")
+        # Following and the counts are said in the toolbar (`#events-status`), not in the table's foot.
+        table = EventTable(EVENT_COLUMNS, follow=True, foot=False, id="events-table", name="events")
         table.can_follow = True
         yield table
 
@@ -314,7 +319,7 @@ class EventsPane(FilterablePane, Pane):
         self.table.set_follow(not self.table.follow)
         self._show_status()
 
-    def on_event_table_follow_changed(self, message: EventTable.FollowChanged) -> None:
+    def on_live_table_follow_changed(self, message: EventTable.FollowChanged) -> None:
         self._show_status()
 
     def on_select_changed(self, message: Select.Changed) -> None:

@@ -17,6 +17,7 @@ from tui.app.screens import FormScreen, pretty_json
 from tui.app.toolkit.actions import vendor_action
 from tui.app.toolkit.cells import FILE_STATUS_STYLES, clock, seconds_between, signed_cell, status_text
 from tui.app.widgets.table import Column, LiveTable
+from tui.app.widgets.table_model import id_column
 from tui.live.events import parse_timestamp
 
 
@@ -66,17 +67,20 @@ class ExtractionPane(TablePane):
     TITLE = "Jobs"
     HELP_TITLE = "Extraction (Casmo AI)"
     COLUMNS = [
-        Column("job_id", "Job", width=18),
-        Column("filename", "File", width=None),
-        Column("kind", "Kind", width=7),
-        Column("status", "Status", width=10, render=lambda row: status_text(row.get("status"), FILE_STATUS_STYLES)),
-        Column("submitted_at", "Sent", width=8, render=lambda row: clock(row.get("submitted_at"))),
-        Column("completed_at", "Done", width=8, render=lambda row: clock(row.get("completed_at")),
+        # The list shares the screen with the result: the file name keeps its room, the id gives way first (cut
+        # at its start), then Sent is hidden, then Took and Signed (table_layout.py).
+        id_column("job_id", "Job", 18),
+        Column("filename", "File", width=None, priority=4, min_width=20),
+        Column("kind", "Kind", width=7, priority=2),
+        Column("status", "Status", width=10, priority=4,
+               render=lambda row: status_text(row.get("status"), FILE_STATUS_STYLES)),
+        Column("submitted_at", "Sent", width=8, priority=0, render=lambda row: clock(row.get("submitted_at"))),
+        Column("completed_at", "Done", width=8, priority=2, render=lambda row: clock(row.get("completed_at")),
                sort_key=lambda row: parse_timestamp(row.get("completed_at") or row.get("submitted_at")) or 0),
-        Column("latency", "Took", width=7, align="right",
+        Column("latency", "Took", width=7, align="right", priority=1,
                render=lambda row: "—" if (took := latency(row)) is None else f"{took:.1f}s",
                sort_key=lambda row: latency(row) or 0),
-        Column("signature_verified", "Signed", width=8, render=signed_cell),
+        Column("signature_verified", "Signed", width=8, priority=1, render=signed_cell),
     ]
 
     BINDINGS = [

@@ -66,7 +66,8 @@ STATE_LOOK = {  # a service's channels, worst first
 }
 RATE_WINDOW = 60  # seconds of event rate the sparklines show
 SPARK_WIDTH = 20  # bars: 3 s each
-SPARK_WIDTH_NARROW = 12  # 5 s each, to leave the counts a line each at 80 columns
+SPARK_WIDTH_NARROW = 12  # 5 s each, when the counts beside it would have less than COUNTS_ROOM (80 columns)
+COUNTS_ROOM = 36  # cells the counts of a kind need beside the sparkline to keep to a line or two
 STATUS_RANK = {"failed": 0, "error": 0, "rejected": 0, "awaiting_approval": 1}  # what needs a look comes first
 STATUS_LABELS = {"awaiting_approval": "awaiting"}  # the colour says the rest; keeps a row on one line
 WIDE = 100  # at this width and above the tab has two columns
@@ -152,8 +153,13 @@ class ActivityBoard(Widget):
                  line.counts) for line in lines]
 
     def _spark_width(self, width: int | None = None) -> int:
+        """The sparkline's bars for the board's own width (not the screen's: at 200 columns the board is half of
+        it): full, unless the counts beside it would be squeezed; under INLINE_WIDTH it has a line of its own."""
         width = width or self.size.width or 80
-        return SPARK_WIDTH if width >= WIDE or width < self.INLINE_WIDTH else SPARK_WIDTH_NARROW
+        if width < self.INLINE_WIDTH:
+            return SPARK_WIDTH
+        counts = width - (10 + SPARK_WIDTH + 7 + 9) - 3
+        return SPARK_WIDTH if counts >= COUNTS_ROOM else SPARK_WIDTH_NARROW
 
     def render(self) -> RenderableType:
         return Group(*self._laid_out(self.size.width or 80))
@@ -292,7 +298,7 @@ class OverviewPane(Pane):
             first_run.border_title = "Getting started"
             yield first_run
             yield Static(Text("Alerts", style="bold"), id="overview-alerts-title", classes="overview-title")
-            yield EventTable(ALERT_COLUMNS, id="overview-alerts", name="alerts")
+            yield EventTable(ALERT_COLUMNS, newest_at="top", id="overview-alerts", name="alerts")  # newest first
 
     def on_mount(self) -> None:
         # A first run (no service has a key, and no collector to follow): what to do, where the alerts would be

@@ -281,6 +281,10 @@ class QueryPane(Pane):
         # Not the editor: there the number keys would type digits instead of switching tabs. `e` edits.
         focus_now(self.query_one("#query-answer-box"))
 
+    def help_keys(self) -> list[tuple[str, str]]:
+        return [("a letter", "that is no key starts the question; a burst of characters is text, whatever its first"),
+                *super().help_keys()]
+
     def typing_target(self) -> TextArea | None:
         """Where a printable key that is no command starts typing (tui/app/keys.py): the question, unless it is
         being edited already or the history is open."""

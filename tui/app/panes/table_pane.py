@@ -22,12 +22,15 @@ class TablePane(FilterablePane, Pane):
     TITLE: ClassVar[str] = ""
     COLUMNS: ClassVar[list[Column]] = []
 
-    BINDINGS = [FilterablePane.FILTER_KEY]
+    BINDINGS = [FilterablePane.FILTER_KEY, FilterablePane.CLEAR_KEY]
 
     def compose_table(self) -> ComposeResult:
         # The table first: auto-focus takes the first focusable widget, even a hidden filter box, and digits
         # typed into it would not switch tabs. The filter is docked on top.
-        yield LiveTable(self.COLUMNS, id=f"{self.KIND}-table", name=self.TITLE.lower())
+        # Sorted newest first: new rows arrive at the top, where following keeps the cursor.
+        table = LiveTable(self.COLUMNS, newest_at="top", id=f"{self.KIND}-table", name=self.TITLE.lower())
+        table.can_follow = True
+        yield table
         yield FilterBox(id=f"{self.KIND}-filter")
 
     @property

@@ -54,11 +54,18 @@ def age(value: Any, now: float | None = None, *, ago: bool = False) -> str:
     if moment is None:
         return NONE
     seconds = max(0, int((wall_clock.now() if now is None else now) - moment))
-    minutes, hours, days = seconds // 60, seconds // 3600, seconds // 86400
     if ago:
+        minutes, hours, days = seconds // 60, seconds // 3600, seconds // 86400
         whole, unit = ((seconds, "s") if seconds < 60 else (minutes, "m") if seconds < 3600 else
                        (hours, "h") if seconds < 86400 else (days, "d"))
         return f"{whole}{unit} ago"
+    return duration_text(seconds)
+
+
+def duration_text(seconds: float) -> str:
+    """A span of time in two units at most: "42s", "6m24s", "3h05m", "2d"."""
+    seconds = max(0, int(seconds))
+    minutes, hours, days = seconds // 60, seconds // 3600, seconds // 86400
     if seconds < 60:
         return f"{seconds}s"
     if seconds < 3600:

@@ -4,7 +4,8 @@
   table's filter; typing filters the table as you type (the table's `filter_text`: every column's text).
 - Enter goes back to the table and keeps the filter. While the table stays filtered the box stays on screen,
   out of the way: "tasks filtered by  progress  / to change", so a filtered table always says so, and by what.
-- Escape clears the filter, closes the box and goes back to the table.
+- Escape clears the filter, closes the box and goes back to the table; on the filtered table too (a table whose
+  filter matches nothing says so, and that Escape clears it).
 - One filter per box: opening it on another table of the pane clears the previous table's filter, so switching
   tables never leaves a filter behind that nothing shows.
 
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.actions import SkipAction
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
@@ -172,9 +174,17 @@ class FilterBox(Horizontal):
 
 
 class FilterablePane:
-    """For a pane with a `FilterBox`: the `/` key (bind `FILTER_KEY`) opens it on the focused table."""
+    """For a pane with a `FilterBox`: the `/` key (bind `FILTER_KEY`) opens it on the focused table; Escape on the
+    table (bind `CLEAR_KEY`) clears the filter, when there is one."""
 
     FILTER_KEY = Binding("slash", "filter", "Filter", key_display="/")
+    CLEAR_KEY = Binding("escape", "clear_filter", "Clear filter", show=False)
+
+    def action_clear_filter(self) -> None:
+        box = self.filter_box()
+        if not box.value:
+            raise SkipAction()  # nothing to clear: Escape goes on to whoever else wants it
+        box.action_clear()
 
     def main_table(self) -> LiveTable:
         """The table `/` filters when none of the pane's tables has focus."""

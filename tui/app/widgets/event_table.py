@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from textual.message import Message
-
 from tui.app.widgets.table import LiveTable
 from tui.live.events import Event
 from tui.text import sanitize
@@ -56,48 +54,9 @@ class TimelineReader:
 
 class EventTable(LiveTable):
     """A LiveTable of events: rows carry the Event under "event"; `y` copies the event's entity id (row ids
-    are only sequence numbers); moving up while following stops following, End follows again."""
-
-    class FollowChanged(Message):
-        def __init__(self, table: "EventTable", follow: bool) -> None:
-            super().__init__()
-            self.table = table
-            self.follow = follow
-
-        @property
-        def control(self) -> "EventTable":
-            return self.table
+    are only sequence numbers). Following (LiveTable's) is offered only where the pane says so (`can_follow`)."""
 
     can_follow: bool = False  # End turns following on only in a table that offers following
-
-    def set_follow(self, follow: bool) -> None:
-        if follow != self.follow:
-            self.follow = follow
-            self.post_message(self.FollowChanged(self, follow))
-        if follow:
-            self.move_cursor(self.row_count - 1)
-
-    def _stop_following(self) -> None:
-        if self.follow:
-            self.set_follow(False)
-
-    def action_cursor_up(self) -> None:
-        self._stop_following()
-        super().action_cursor_up()
-
-    def action_page_up(self) -> None:
-        self._stop_following()
-        super().action_page_up()
-
-    def action_cursor_home(self) -> None:
-        self._stop_following()
-        super().action_cursor_home()
-
-    def action_cursor_end(self) -> None:
-        if self.can_follow:
-            self.set_follow(True)
-        else:
-            super().action_cursor_end()
 
     def action_copy_id(self) -> None:
         row = self.get_row(self.cursor_row_id) if self.cursor_row_id is not None else None

@@ -1,5 +1,7 @@
-"""The key bar at the bottom of the screen: the focused widget's keys, then the app's, and the command palette
-key on the right. It looks like Textual's Footer, but it is one widget drawing one line of text.
+"""The key bar at the bottom of the screen: the most useful keys first (the tab's own actions, then the focused
+widget's, then the app's), and the command palette key on the right. When they do not all fit, the last give way
+to a mark, `… ?`: `?` lists every key (clicking the mark does too). It looks like Textual's Footer, but it is one
+widget drawing one line of text.
 
 Why not Textual's Footer: it rebuilds itself as a widget per key (18 on some tabs) every time the focus moves, and
 a tab switch moves it. Mounting and removing them was a fifth of a tab switch's work, and the removed widgets,
@@ -28,17 +30,34 @@ class ShownKey:
     enabled: bool = True
 
 
+MORE = ShownKey("question_mark", "… ?", "")  # in place of the keys that do not fit: `?` lists them all
+
+
+def key_rank(node: object) -> int:
+    """Which keys come first: a node's own `KEY_RANK` (the tabs' panes: 0, their actions), else the focused widget
+    and its other ancestors (1), the screen (2), the app (3)."""
+    rank = getattr(node, "KEY_RANK", None)
+    if isinstance(rank, int):
+        return rank
+    if isinstance(node, Screen):
+        return 2
+    return 3 if node is getattr(node, "app", None) else 1
+
+
 def shown_keys(screen: Screen) -> tuple[list[ShownKey], ShownKey | None]:
-    """What Footer shows for `screen`'s active bindings: one key per action (the first bound), in binding order,
-    those with `show` only; and the command palette key, kept for the right end."""
+    """What the bar shows for `screen`'s active bindings: one key per action (the first bound), those with `show`
+    only, the most useful first (`key_rank`; binding order within a rank); and the command palette key, kept for
+    the right end."""
     app = screen.app
     active = screen.active_bindings
-    keys: list[ShownKey] = []
+    ranked: list[tuple[int, ShownKey]] = []
     actions: set[str] = set()
-    for _node, binding, enabled, _tooltip in active.values():
+    for node, binding, enabled, _tooltip in active.values():
         if binding.show and binding.action not in actions:
             actions.add(binding.action)
-            keys.append(ShownKey(binding.key, app.get_key_display(binding), binding.description, enabled))
+            ranked.append((key_rank(node), ShownKey(binding.key, app.get_key_display(binding), binding.description,
+                                                    enabled)))
+    keys = [key for _rank, key in sorted(ranked, key=lambda item: item[0])]
     palette = None
     if app.ENABLE_COMMAND_PALETTE and app.COMMAND_PALETTE_BINDING in active:
         _node, binding, enabled, _tooltip = active[app.COMMAND_PALETTE_BINDING]
@@ -121,7 +140,17 @@ class KeyBar(Widget):
                                       (f" {self.palette.description}", description_style)], right, right_hits)
             right.append(" ")
         room = max(0, self.size.width - right.cell_len)
-        left.truncate(room, pad=True)  # more keys than room: the last are cut (Footer scrolled them out of sight)
+        if left.cell_len > room:  # more keys than room: the last give way to the mark (`?` lists them all)
+            more = Text(no_wrap=True)
+            more_hits: list[tuple[int, int, ShownKey]] = []
+            self._draw(MORE, [(f" {MORE.display} ", key_style)], more, more_hits)
+            keep = room - more.cell_len
+            fitting = [hit for hit in left_hits if hit[1] <= keep]
+            cut = fitting[-1][1] if fitting else 0
+            left = left[:cut] if fitting else Text(no_wrap=True)
+            left_hits = fitting + [(cut + start, cut + end, key) for start, end, key in more_hits]
+            left.append_text(more)
+        left.truncate(room, pad=True)
         self._hits = [(start, min(end, room), key) for start, end, key in left_hits if start < room]
         self._hits += [(start + room, end + room, key) for start, end, key in right_hits]
         return left + right

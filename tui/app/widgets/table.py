@@ -2,35 +2,28 @@
 
 Textual's DataTable builds every row up front (11-14 s for 100k rows on these machines). LiveTable keeps its rows
 in a TableModel (tui/app/widgets/table_model.py: the rows, their order, the filter; no Textual) and renders only
-the lines on screen. This module is the widget: the cursor, the column layout and the drawing. Rendered rows are
-cached per (row id, row version, column widths, style), so scrolling and repaints of unchanged rows cost a
-dictionary lookup.
-
-Every cell is a `rich.text.Text` built from `tui.text.sanitize(..., single_line=True)`: server strings are
-never parsed as markup and never reach the terminal with escape sequences in them.
+the lines on screen (tui/app/widgets/table_lines.py: the drawing, with a cache of rendered rows). This module is
+the widget: the cursor, following the newest rows, what arrived out of sight, and the column layout
+(tui/app/widgets/table_layout.py).
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from itertools import islice
 from time import perf_counter
-from typing import ClassVar, NamedTuple
+from typing import ClassVar, Literal
 
-from rich.segment import Segment
-from rich.style import Style
-from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
-from textual.geometry import Region, Size
+from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
-from textual.strip import Strip
 from textual.timer import Timer
 
 from tui.app.widgets.table_layout import ColumnLayout, line_width
-from tui.app.widgets.table_model import BROKEN_CELL, CellValue, Column, Row, TableModel, cell_value
+from tui.app.widgets.table_lines import LineCache, TableLines, _PassStyles
+from tui.app.widgets.table_model import CellValue, Column, Row, TableModel
 from tui.text import sanitize
 
 __all__ = ["CellValue", "Column", "LineCache", "LiveTable", "Row", "TableModel"]
@@ -39,44 +32,17 @@ WIDTH_SAMPLE = 200  # rows looked at to size auto columns on set_rows
 UPDATE_SAMPLE = 32  # changed rows looked at per update_rows call to widen auto columns
 WARM_AFTER_ROWS = 5_000  # above this many rows, search strings are built in idle slices after set_rows
 WARM_SLICE_SECONDS = 0.008
+ARRIVALS_SAMPLE = 512  # new rows looked up one by one to see where they landed; the rest are counted alike
 
 
-class LineCache:
-    """Rendered lines by key; beyond `size`, the least recently used is dropped. An OrderedDict rather than
-    Textual's LRUCache: clearing that one leaves its linked entries in reference cycles, so every line it held
-    waited for a full collection, and a table clears its lines every second (ages) and on style changes."""
+class LiveTable(TableLines, ScrollView, can_focus=True):
+    """A virtual table: a fixed header line, then one line per row of the filtered, sorted view, and a foot line
+    when there is something to say (table_lines.py).
 
-    def __init__(self, size: int):
-        self._lines: OrderedDict[tuple, Strip] = OrderedDict()
-        self._size = size
-
-    def get(self, key: tuple) -> Strip | None:
-        strip = self._lines.get(key)
-        if strip is not None:
-            self._lines.move_to_end(key)
-        return strip
-
-    def __setitem__(self, key: tuple, strip: Strip) -> None:
-        self._lines[key] = strip
-        if len(self._lines) > self._size:
-            self._lines.popitem(last=False)
-
-    def clear(self) -> None:
-        self._lines.clear()
-
-
-class _PassStyles(NamedTuple):
-    size: Size  # the widget's, when these were worked out
-    width: int  # the content's width
-    base: Style
-    header: Style
-    odd: Style  # every other row
-    cursor: Style  # the cursor's row
-    cursor_partial: Style  # the cursor's own part, laid over styled cells
-
-
-class LiveTable(ScrollView, can_focus=True):
-    """A virtual table: a fixed header line, then one line per row of the filtered, sorted view."""
+    Following (`f`, or the edge key: End where the newest rows arrive at the bottom, Home where they arrive at the
+    top): the cursor stays on the row at the edge where new rows arrive (`newest_at`), so what arrives is in sight;
+    moving away from that edge stops following. Not following, rows that arrive out of sight are counted, "3 new ↑"
+    in the foot, until the view gets back to them."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "select_row", "Open"),
@@ -89,9 +55,15 @@ class LiveTable(ScrollView, can_focus=True):
         Binding("pagedown", "page_down", show=False),
         Binding("home", "cursor_home", show=False),
         Binding("end", "cursor_end", show=False),
+        Binding("f", "toggle_follow", "Follow", show=False),
     ]
 
-    COMPONENT_CLASSES: ClassVar[set[str]] = {"livetable--header", "livetable--cursor", "livetable--row-odd"}
+    can_follow: bool = False
+    """Whether End (Home, where the newest rows arrive at the top) turns following on: in a table whose newest rows
+    arrive at an edge (a timeline, a list sorted newest first), not one sorted by name. `f` follows in any."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"livetable--header", "livetable--cursor", "livetable--row-odd",
+                                             "livetable--foot", "livetable--news"}
 
     DEFAULT_CSS = """
     LiveTable {
@@ -99,6 +71,8 @@ class LiveTable(ScrollView, can_focus=True):
         color: $foreground;
         & > .livetable--header { background: $panel; text-style: bold; }
         & > .livetable--row-odd { background: $surface-lighten-1 40%; }
+        & > .livetable--foot { background: $panel; color: $text-muted; }
+        & > .livetable--news { background: $warning; color: $background; text-style: bold; }
         & > .livetable--cursor {
             background: $block-cursor-blurred-background;
             color: $block-cursor-blurred-foreground;
@@ -139,6 +113,18 @@ class LiveTable(ScrollView, can_focus=True):
         def can_replace(self, message: Message) -> bool:
             return isinstance(message, LiveTable.CursorMoved) and message.table is self.table
 
+    class FollowChanged(Message):
+        """Following the newest rows was turned on or off (a key, or moving away from the edge)."""
+
+        def __init__(self, table: LiveTable, follow: bool) -> None:
+            super().__init__()
+            self.table = table
+            self.follow = follow
+
+        @property
+        def control(self) -> LiveTable:
+            return self.table
+
     class CopyRequested(Message):
         """`y` on a row: its id was sent to the clipboard."""
 
@@ -156,6 +142,8 @@ class LiveTable(ScrollView, can_focus=True):
         columns: Iterable[Column],
         *,
         follow: bool = False,
+        newest_at: Literal["top", "bottom"] = "bottom",
+        foot: bool = True,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
@@ -166,7 +154,14 @@ class LiveTable(ScrollView, can_focus=True):
         """The rows, their order and the filter (no Textual): read it freely, change it through the table."""
         self.columns: tuple[Column, ...] = self.model.columns
         self.follow = follow
-        """Move the cursor to (and show) the newest row each time rows are added."""
+        """Keep the cursor on the row at the edge where new rows arrive (and that edge in sight)."""
+        self.newest_at = newest_at
+        """Where new rows arrive: "bottom" in insertion order, "top" in a table sorted newest first."""
+        self.foot = foot
+        """Show the foot line (counts under a filter, following); a pane that shows them itself turns it off.
+        Rows that arrived out of sight are said there either way."""
+        self.new_above = 0  # rows that arrived above the view since it was last at the top
+        self.new_below = 0  # ... below the view since it was last at the bottom
 
         self._cursor_id: str | None = None
         self._columns_layout = ColumnLayout(self.columns)
@@ -210,7 +205,8 @@ class LiveTable(ScrollView, can_focus=True):
         self._strips.clear()
         self._columns_layout.reset()
         self._columns_layout.widen(islice(model.rows.values(), WIDTH_SAMPLE))
-        self._after_change(anchor, newest=next(reversed(model.rows), None) if self.follow else None)
+        self.new_above = self.new_below = 0  # all of it is new: nothing to point at
+        self._after_change(anchor)
         self._start_warming()
 
     def update_rows(self, changed: Mapping[str, Row | None]) -> None:
@@ -220,7 +216,7 @@ class LiveTable(ScrollView, can_focus=True):
         anchor = self._anchor()
         added = self.model.update_rows(changed)
         self._columns_layout.widen(row for row in islice(changed.values(), UPDATE_SAMPLE) if row is not None)
-        self._after_change(anchor, newest=added[-1] if added and self.follow else None)
+        self._after_change(anchor, added=added)
 
     # ---------------------------------------------------------------------------------- filter, sort
 
@@ -233,6 +229,7 @@ class LiveTable(ScrollView, can_focus=True):
         """Case-insensitive substring over the rendered text of every column; "" shows every row."""
         anchor = self._anchor()
         if self.model.set_filter(value):
+            self.new_above = self.new_below = 0
             self._after_change(anchor)
 
     def _start_warming(self) -> None:
@@ -286,15 +283,15 @@ class LiveTable(ScrollView, can_focus=True):
         line = -1 if index is None else index - round(self.scroll_y)
         return (self._cursor_id, index, line)
 
-    def _after_change(
-        self, anchor: tuple[str | None, int | None, int], *, newest: str | None = None, reveal_cursor: bool = False
-    ) -> None:
-        """Put the cursor back on its row (or a neighbour, if that row went), resize, repaint once."""
+    def _after_change(self, anchor: tuple[str | None, int | None, int], *, added: list[str] | None = None,
+                      reveal_cursor: bool = False) -> None:
+        """Put the cursor back on its row (or a neighbour, if that row went), or on the edge row when following;
+        resize; count what arrived out of sight; repaint once."""
         old_id, old_index, old_line = anchor
         model = self.model
         count = model.row_count
-        if newest is not None and model.position(newest) is not None:
-            self._cursor_id = newest
+        if self.follow and count:
+            self._cursor_id = model.row_at(self._edge_index())
             reveal_cursor = True
         elif self._cursor_id is None or model.position(self._cursor_id) is None:
             if count:
@@ -310,12 +307,78 @@ class LiveTable(ScrollView, can_focus=True):
                 # Keep the cursor row on the same screen line while rows move around it (unless the view is
                 # at the top: there new rows should come into sight).
                 self.scroll_to(y=max(0, index - old_line), animate=False, force=True)
+            if added and not self.follow:
+                self._count_arrivals(added)
         if self._cursor_id != old_id:
             self.post_message(self.CursorMoved(self, self._cursor_id))
         self.refresh()
 
+    def _count_arrivals(self, added: list[str]) -> None:
+        """Count the new rows that landed out of sight: above the view, or below it."""
+        top = round(self.scroll_y)
+        bottom = top + self._page_rows()
+        above = below = seen = 0
+        for row_id in added[-ARRIVALS_SAMPLE:]:
+            position = self.model.position(row_id)
+            if position is None:
+                continue  # filtered out
+            seen += 1
+            above += position < top
+            below += position >= bottom
+        if seen and len(added) > ARRIVALS_SAMPLE:  # the rest landed as the sample did
+            scale = len(added) / ARRIVALS_SAMPLE
+            above, below = round(above * scale), round(below * scale)
+        if above or below:
+            foot = self.foot_lines()
+            self.new_above += above
+            self.new_below += below
+            if self.foot_lines() != foot:  # the foot came: the view is a row shorter
+                self._update_virtual_size()
+                self._scroll_to_cursor()
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        self._forget_seen_arrivals()
+
+    def _forget_seen_arrivals(self) -> None:
+        """The view is back at the top (or the bottom): what arrived there is in sight."""
+        top = round(self.scroll_y)
+        forget_above = self.new_above and top <= 0
+        forget_below = self.new_below and top + self._page_rows() >= self.model.row_count
+        if forget_above or forget_below:
+            if forget_above:
+                self.new_above = 0
+            if forget_below:
+                self.new_below = 0
+            self._update_virtual_size()
+            self.refresh()
+
     def _page_rows(self) -> int:
-        return max(1, self.scrollable_content_region.height - 1)
+        """Rows the view shows: its height less the header and, when shown, the foot."""
+        return max(1, self.scrollable_content_region.height - 1 - self.foot_lines())
+
+    # ------------------------------------------------------------------------------------ following
+
+    def _edge_index(self) -> int:
+        return 0 if self.newest_at == "top" else max(0, self.model.row_count - 1)
+
+    def set_follow(self, follow: bool) -> None:
+        """Follow the newest rows (the cursor to the edge where they arrive), or stop."""
+        if follow != self.follow:
+            self.follow = follow
+            self.post_message(self.FollowChanged(self, follow))
+            self._update_virtual_size()  # the foot may come or go
+            self.refresh()
+        if follow and self.model.row_count:
+            self.move_cursor(self._edge_index())
+
+    def action_toggle_follow(self) -> None:
+        self.set_follow(not self.follow)
+
+    def _moving(self, towards_top: bool) -> None:
+        """A cursor move by the operator: away from the edge the newest rows arrive at, it stops following."""
+        if self.follow and towards_top == (self.newest_at == "bottom"):
+            self.set_follow(False)
 
     def _scroll_to_cursor(self) -> None:
         index = self.cursor_index
@@ -341,23 +404,37 @@ class LiveTable(ScrollView, can_focus=True):
         self._scroll_to_cursor()
 
     def action_cursor_up(self) -> None:
+        self._moving(towards_top=True)
         self.move_cursor((self.cursor_index or 0) - 1)
 
     def action_cursor_down(self) -> None:
+        self._moving(towards_top=False)
         index = self.cursor_index
         self.move_cursor(0 if index is None else index + 1)
 
     def action_page_up(self) -> None:
+        self._moving(towards_top=True)
         self.move_cursor((self.cursor_index or 0) - self._page_rows())
 
     def action_page_down(self) -> None:
+        self._moving(towards_top=False)
         self.move_cursor((self.cursor_index or 0) + self._page_rows())
 
     def action_cursor_home(self) -> None:
-        self.move_cursor(0)
+        """The first row; where the newest rows arrive at the top, following them again."""
+        if self.newest_at == "top" and self.can_follow:
+            self.set_follow(True)
+        else:
+            self._moving(towards_top=True)
+            self.move_cursor(0)
 
     def action_cursor_end(self) -> None:
-        self.move_cursor(self.model.row_count - 1)
+        """The last row; where the newest rows arrive at the bottom, following them again."""
+        if self.newest_at == "bottom" and self.can_follow:
+            self.set_follow(True)
+        else:
+            self._moving(towards_top=False)
+            self.move_cursor(self.model.row_count - 1)
 
     def action_select_row(self) -> None:
         row_id = self._cursor_id
@@ -393,8 +470,17 @@ class LiveTable(ScrollView, can_focus=True):
         offset = event.get_content_offset(self)
         if offset is None:
             return
+        width = self.scrollable_content_region.width
+        if self.foot_lines() and offset.y == self.scrollable_content_region.height - 1:
+            if self.new_below:  # "3 new ↓": show them
+                self.move_cursor(self.model.row_count - 1)
+            return
+        if offset.y == 0 and self.new_above and offset.x >= width - self.news_above_width():
+            self.move_cursor(0)  # "3 new ↑": show them
+            self.scroll_to(y=0, animate=False, force=True)
+            return
         if offset.y == 0:
-            column = self._columns_layout.column_at(offset.x + round(self.scroll_x), self.scrollable_content_region.width)
+            column = self._columns_layout.column_at(offset.x + round(self.scroll_x), width)
             if column is not None:
                 self.sort_by(column.key)
             return
@@ -404,6 +490,8 @@ class LiveTable(ScrollView, can_focus=True):
         if self.model.row_at(index) == self._cursor_id:
             self.action_select_row()
         else:
+            if self.follow and index != self._edge_index():
+                self.set_follow(False)  # the operator chose a row: the cursor stays on it
             self.move_cursor(index)
 
     # ------------------------------------------------------------------------------------ the layout
@@ -415,136 +503,8 @@ class LiveTable(ScrollView, can_focus=True):
         # The virtual width is the narrowest the table can be (auto columns squeezed), so it never depends on
         # the widget's width: a horizontal scrollbar appears only when even that does not fit, and a vertical
         # scrollbar coming or going just re-lays the columns out on the next frame.
-        self.virtual_size = Size(line_width(self._layout(0)), self.model.row_count + 1)
+        self.virtual_size = Size(line_width(self._layout(0)), self.model.row_count + 1 + self.foot_lines())
 
     def on_mount(self) -> None:
         self._update_virtual_size()
         self._start_warming()
-
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._strips.clear()
-        self._pass_styles = None
-
-    def refresh_cells(self) -> None:
-        """Re-render the visible rows (for columns computed from the clock, such as an age) and repaint only
-        the lines that now read differently: ages in minutes cost nothing most seconds, over SSH too."""
-        lines = range(1, self.scrollable_content_region.height)
-        self._pass_styles = None  # a render pass of its own
-        before = [self.render_line(y) for y in lines]
-        self._strips.clear()
-        for y, old in zip(lines, before):
-            if self.render_line(y) != old:
-                self.refresh(Region(0, y, self.size.width, 1))
-
-    # ------------------------------------------------------------------------------------- rendering
-
-    def _cell_text(self, column: Column, row: Row) -> Text:
-        """The cell as a Text built from a sanitized string: never parsed as markup, never an escape."""
-        value = cell_value(column, row)
-        if value is None:
-            return Text("")
-        if value is BROKEN_CELL:
-            return Text(BROKEN_CELL, style="dim")
-        if isinstance(value, Text):
-            clean = sanitize(value.plain, single_line=True)
-            if clean != value.plain:  # spans no longer line up with the text: keep the base style only
-                return Text(clean, style=value.style)
-            return value.copy()
-        return Text(sanitize(value, single_line=True))
-
-    def _line_strip(self, cells: list[Text], widths: tuple[int, ...], style: Style,
-                    cursor: Style | None = None) -> Strip:
-        """One line: a space, then each cell cut or padded to its column's width, separated by spaces. The line
-        style goes under the cells' own colours, the cursor's (partial) style over them; one Strip is made (each
-        comes with seven caches of its own)."""
-        line = Text(" ", no_wrap=True, end="")
-        for cell, width, column in zip(cells, widths, self.columns):
-            cell.truncate(width, overflow="ellipsis")
-            gap = width - cell.cell_len
-            if column.align == "right":
-                line.append(" " * gap)
-                line.append_text(cell)
-            else:
-                line.append_text(cell)
-                line.append(" " * gap)
-            line.append(" ")
-        return Strip(Segment.apply_style(line.render(self.app.console), style, cursor), line_width(widths))
-
-    def _header_strip(self, widths: tuple[int, ...], style: Style) -> Strip:
-        sort_column, reverse = self.model.sort_column, self.model.sort_reverse
-        cache_key = ("header", widths, sort_column, reverse, style)
-        strip = self._strips.get(cache_key)
-        if strip is None:
-            cells = []
-            for column, width in zip(self.columns, widths):
-                label = Text(column.label)
-                if column.key == sort_column:
-                    arrow = "▼" if reverse else "▲"
-                    if label.cell_len + 2 <= width:
-                        label.append(" " + arrow)
-                    else:  # a narrow column: the arrow replaces the end of the label
-                        label.truncate(max(0, width - 1))
-                        label.append(arrow)
-                cells.append(label)
-            strip = self._line_strip(cells, widths, style)
-            self._strips[cache_key] = strip
-        return strip
-
-    def _row_strip(self, row_id: str, widths: tuple[int, ...], style: Style, cursor: Style | None) -> Strip:
-        model = self.model
-        cache_key = (row_id, model.version(row_id), widths, style, cursor)
-        strip = self._strips.get(cache_key)
-        if strip is None:
-            row = model.rows[row_id]
-            strip = self._line_strip([self._cell_text(column, row) for column in self.columns], widths, style, cursor)
-            self._strips[cache_key] = strip
-        return strip
-
-    def render_lines(self, crop: Region) -> list[Strip]:
-        self._pass_styles = None  # styles may have changed since the last pass (focus, hover, theme)
-        return super().render_lines(crop)
-
-    def _styles_of_pass(self) -> _PassStyles:
-        """The width and styles every line of one render pass shares, worked out at its first line: the widget's
-        own style walks the DOM for its background: 5 % of a loaded monitor's time when it was done per line."""
-        styles = self._pass_styles
-        if styles is None or styles.size != self.size:  # (render_line is also called outside a pass)
-            base = self.rich_style
-            styles = self._pass_styles = _PassStyles(
-                self.size, self.scrollable_content_region.width, base,
-                base + self.get_component_rich_style("livetable--header"),
-                base + self.get_component_rich_style("livetable--row-odd"),
-                base + self.get_component_rich_style("livetable--cursor"),
-                self.get_component_rich_style("livetable--cursor", partial=True),
-            )
-        return styles
-
-    def render_line(self, y: int) -> Strip:
-        styles = self._styles_of_pass()
-        width = styles.width
-        scroll_x, scroll_y = self.scroll_offset
-        widths = self._layout(width)
-        if y == 0:
-            style = styles.header
-            strip = self._header_strip(widths, style)
-        else:
-            index = scroll_y + y - 1
-            model = self.model
-            if index >= model.row_count:
-                return Strip.blank(width, styles.base)
-            row_id = model.row_at(index)
-            cursor = None
-            if row_id == self._cursor_id:
-                cursor = styles.cursor_partial
-                style = styles.cursor
-            elif index % 2:
-                style = styles.odd
-            else:
-                style = styles.base
-            strip = self._row_strip(row_id, widths, style, cursor)
-        if scroll_x == 0 and strip.cell_length == width:
-            # Nothing to crop: `crop_extend` would cache the strip in itself, a reference cycle that only the
-            # collector's slowest pass frees once the row cache drops it.
-            return strip
-        return strip.crop_extend(scroll_x, scroll_x + width, style)

@@ -1,6 +1,7 @@
 """How wide a LiveTable's columns are, with no Textual import: fixed columns as declared, auto columns sized
-from a sample of their rows, then stretched or squeezed to the widget's width. A line is a space, then each cell
-followed by a space."""
+from a sample of their rows, then stretched or squeezed to the widget's width by priority (tui/app/widgets/
+table_model.py `Column`): the lowest priority gives way first, down to its minimum, then is hidden; the highest
+is never hidden. A line is a space, then each shown cell followed by a space; a hidden column has width 0."""
 
 from __future__ import annotations
 
@@ -14,30 +15,52 @@ AUTO_WIDTH_MAX = 48  # an auto-sized column never asks for more than this from i
 AUTO_WIDTH_MIN = 8  # ... and is never squeezed below this (or its natural width, if smaller)
 
 
+def minimum_width(column: Column, natural: int) -> int:
+    """The narrowest a column gets before it is hidden."""
+    if column.width is None:
+        floor = min(natural, AUTO_WIDTH_MIN)
+        return max(floor, column.min_width) if column.min_width is not None else floor
+    return min(column.width, column.min_width) if column.min_width is not None else column.width
+
+
 def layout_columns(columns: tuple[Column, ...], natural: list[int], width: int) -> tuple[int, ...]:
-    """Column widths for a widget width: fixed columns as given; auto columns at their natural width, then
-    given the spare space, or squeezed (not below AUTO_WIDTH_MIN) when the table is too wide."""
-    widths = [column.width if column.width is not None else natural[i] for i, column in enumerate(columns)]
-    auto = [i for i, column in enumerate(columns) if column.width is None]
-    spare = width - (len(widths) + 1) - sum(widths)
+    """Column widths for a widget `width` (0: the narrowest the table can be). Fixed columns as declared, auto
+    columns at their natural width; the spare space goes to the auto columns, evenly. Too wide: columns of lower
+    priority are hidden (width 0) while even the minimums do not fit (the lowest first, the rightmost of equals
+    first; never one of the highest priority), then the shown ones shrink, lowest priority first (an id before
+    the others of its priority, the rightmost of equals first), down to their minimum."""
+    count = len(columns)
+    wants = [column.width if column.width is not None else natural[i] for i, column in enumerate(columns)]
+    floors = [minimum_width(column, wants[i]) for i, column in enumerate(columns)]
+    top = max((column.priority for column in columns), default=0)
+    shown = [True] * count
+    for i in sorted(range(count), key=lambda i: (columns[i].priority, -i)):
+        if line_width(tuple(floor if on else 0 for floor, on in zip(floors, shown))) <= width:
+            break
+        if columns[i].priority < top:
+            shown[i] = False
+    widths = [want if on else 0 for want, on in zip(wants, shown)]
+    spare = width - line_width(tuple(widths))
+    auto = [i for i, column in enumerate(columns) if column.width is None and shown[i]]
     if auto and spare > 0:
         share, extra = divmod(spare, len(auto))
         for n, i in enumerate(auto):
             widths[i] += share + (1 if n < extra else 0)
-    elif auto and spare < 0:
-        for i in reversed(auto):  # squeeze the rightmost auto column first
-            floor = min(widths[i], AUTO_WIDTH_MIN)
-            cut = min(widths[i] - floor, -spare)
+    elif spare < 0:
+        for i in sorted(range(count), key=lambda i: (columns[i].priority, columns[i].cut != "start", -i)):
+            if not shown[i]:
+                continue
+            cut = min(widths[i] - floors[i], -spare)
             widths[i] -= cut
             spare += cut
             if spare >= 0:
                 break
-    return tuple(max(1, w) for w in widths)
+    return tuple(max(1, w) if on else 0 for w, on in zip(widths, shown))
 
 
 def line_width(widths: tuple[int, ...]) -> int:
-    """The cells of a line with the space before each and the one after the last."""
-    return sum(widths) + len(widths) + 1
+    """The shown cells of a line with the space before each and the one after the last."""
+    return sum(widths) + sum(1 for w in widths if w) + 1
 
 
 class ColumnLayout:
@@ -84,6 +107,8 @@ class ColumnLayout:
         """The column under content offset `x` (a cell or the space before it)."""
         edge = 0
         for column, column_width in zip(self.columns, self.widths(width)):
+            if not column_width:
+                continue  # hidden
             edge += 1 + column_width  # the space before each cell, then the cell
             if x < edge + 1:
                 return column

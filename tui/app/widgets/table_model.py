@@ -39,7 +39,13 @@ BROKEN_CELL = "?"  # shown when a column's render function raises on a row
 @dataclass(frozen=True)
 class Column:
     """One column. `render(row)` gives the cell (str, Text or None); by default it is `row[key]` as text.
-    `sort_key(row)` gives the value to sort on; by default the raw `row[key]`, else the rendered text."""
+    `sort_key(row)` gives the value to sort on; by default the raw `row[key]`, else the rendered text.
+
+    How it gives way when the table is narrow (tui/app/widgets/table_layout.py): the columns of lowest `priority`
+    shrink first, each down to its `min_width` (an auto column: AUTO_WIDTH_MIN; a fixed one: its width, unless
+    it says less), and when even the minimums do not fit they are hidden, lowest priority first; the columns of
+    the highest priority are never hidden. `cut="start"` cuts a long value at its start (`…9f3a2c`): an id's end
+    tells it from the others, its start is often a prefix they share."""
 
     key: str
     label: str
@@ -47,6 +53,19 @@ class Column:
     align: Literal["left", "right"] = "left"
     render: Callable[[Row], CellValue] | None = None
     sort_key: Callable[[Row], Any] | None = None
+    priority: int = 1
+    min_width: int | None = None
+    cut: Literal["end", "start"] = "end"
+
+
+ID_MIN_WIDTH = 9  # an id cut to its last 8 characters and the ellipsis
+
+
+def id_column(key: str, label: str, width: int, **options: Any) -> Column:
+    """An id: it gives its width first (priority 0 among shrinking columns, down to ID_MIN_WIDTH) and, cut, keeps
+    its end. It is hidden only after the columns below it in `priority` (1 unless given)."""
+    options.setdefault("priority", 1)
+    return Column(key, label, width=width, min_width=min(width, ID_MIN_WIDTH), cut="start", **options)
 
 
 def cell_value(column: Column, row: Row) -> Any:
