@@ -329,3 +329,36 @@ def test_progress_bar_text():
     assert percent_bar(0.7, BAR_WIDTH).plain == "███████░░░  70%"
     assert percent_bar(None, BAR_WIDTH).plain.endswith("—")
     assert percent_bar(1.5, BAR_WIDTH).plain == "██████████ 100%"
+
+
+async def test_the_index_form_never_shows_a_value_that_is_not_there(monkeypatch):
+    """The region is prefilled only from what the AWS tools would use (AWS_REGION, AWS_DEFAULT_REGION); else it is
+    empty, its placeholder says it is required and only an example, and an empty region says so on submit."""
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    hub = captain_hub()
+    host = PaneHost(lambda: CaptainPane(id="pane-captain"), hub)
+    async with host.run_test(size=(80, 24)) as pilot:
+        fill(hub.store)
+        host.flush()
+        await pilot.pause()
+        host.query_one(CaptainPane).databases.focus()
+        await pilot.press("i")
+        await pilot.pause()
+        form = host.screen
+        region = form.query_one("#index-region", Input)
+        assert region.value == "" and region.placeholder == "required, e.g. us-east-1"
+        assert all(box.placeholder.startswith(("e.g.", "optional", "required", "hidden", "paste", "path"))
+                   for box in form.query(Input) if box.placeholder)
+        form.query_one("#index-bucket", Input).value = "acme-docs"
+        form.query_one("#index-key-id", Input).value = "AKIAIOSFODNN7EXAMPLE"
+        form.query_one("#index-secret", Input).value = AWS_SECRET
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "Region is empty" in str(form.query_one(".form-error").render())
+        await pilot.press("escape")
+        await pilot.pause()
+        monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-2")
+        await pilot.press("i")
+        await pilot.pause()
+        assert host.screen.query_one("#index-region", Input).value == "eu-west-2"

@@ -297,6 +297,11 @@ class CapwatchApp(PaneAppMixin, App[int]):
         pane = self.active_pane()
         if pane is not None:
             pane.catch_up()
+            focused = self.focused
+            if self._started and len(self.screen_stack) == 1 and (focused is None or pane not in focused.ancestors):
+                # Shown by a click on its tab (the tab bar took the focus) or the tab bar's arrows: its keys work
+                # at once, as after its number key.
+                pane.focus_default()
 
     def on_screen_resume(self) -> None:
         pane = self.active_pane() if self.is_running else None  # (not while the shutdown removes the screens)

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import json
 import re
+import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -25,6 +26,17 @@ SERVICE_ACCOUNT_FIELDS = ("type", "project_id", "private_key")
 MAX_SERVICE_ACCOUNT_BYTES = 64 * 1024
 SOURCES = (("Amazon S3", "s3"), ("Google Cloud Storage", "gcs"))
 URI_SCHEMES = {"s3": "s3", "gcs": "gs"}  # a source's file URIs: s3://bucket/path, gs://bucket/path
+REGION_VARIABLES = ("AWS_REGION", "AWS_DEFAULT_REGION")  # the AWS tools' own: a real value to start from
+
+
+def region_from(environ: Mapping[str, str]) -> str:
+    """The region the AWS tools would use here, when the environment names a valid one; else "" (never a guess:
+    a placeholder that looks like a value was taken for one)."""
+    for name in REGION_VARIABLES:
+        value = environ.get(name, "").strip()
+        if AWS_REGION.match(value):
+            return value
+    return ""
 
 
 
@@ -46,7 +58,7 @@ class CreateDatabaseScreen(FormScreen):
         with Vertical(classes="dialog captain-form"):
             yield Label(Text("Create a Captain database", style="bold"), classes="dialog-title")
             yield Label("Name: letters, digits, _ and - (no spaces)")
-            yield Input(placeholder="contracts_2024", id="database-name", max_length=64)
+            yield Input(placeholder="e.g. contracts_2024", id="database-name", max_length=64)
             yield Static("", classes="form-error")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Create", id="create", variant="primary")
@@ -68,10 +80,11 @@ class IndexScreen(FormScreen):
     """Index an S3 or GCS bucket, or one file of it, into a database. Dismisses with the hub's keyword
     arguments; the credentials in it are never shown (password inputs) and never echoed in messages."""
 
-    def __init__(self, databases: list[str], selected: str | None):
+    def __init__(self, databases: list[str], selected: str | None, environ: Mapping[str, str] | None = None):
         super().__init__(classes="modal")
         self.databases = databases
         self.selected = selected if selected in databases else (databases[0] if databases else None)
+        self.aws_region = region_from(os.environ if environ is None else environ)
 
     def compose(self) -> ComposeResult:
         # One line per field (compact widgets, a label column) so the whole form fits at 80x24.
@@ -83,14 +96,19 @@ class IndexScreen(FormScreen):
                 yield from form_field("Database", Select([(Text(sanitize(name, single_line=True)), name) for name in self.databases],
                                                          value=self.selected, allow_blank=False, compact=True,
                                                          id="index-database"))
-                yield from form_field("Bucket", Input(placeholder="bucket name", compact=True, id="index-bucket"))
+                # Placeholders say what to give, never a value that could pass for one (italic, in styles).
+                yield from form_field("Bucket", Input(placeholder="e.g. acme-contracts", compact=True,
+                                                      id="index-bucket"))
                 yield from form_field("File URI", Input(placeholder="optional; empty = the whole bucket",
                                                         compact=True, id="index-file-uri"))
                 with Vertical(id="index-s3", classes="form-group"):
-                    yield from form_field("Access key id", Input(compact=True, id="index-key-id"))
+                    yield from form_field("Access key id", Input(placeholder="e.g. AKIA…", compact=True,
+                                                                 id="index-key-id"))
                     yield from form_field("Secret key", Input(placeholder="hidden as you type", password=True,
                                                               compact=True, id="index-secret"))
-                    yield from form_field("Region", Input(placeholder="us-east-1", compact=True, id="index-region"))
+                    # Prefilled from AWS_REGION / AWS_DEFAULT_REGION when set; else empty, and it says so.
+                    yield from form_field("Region", Input(value=self.aws_region, placeholder="required, e.g. us-east-1",
+                                                          compact=True, id="index-region"))
                 with Vertical(id="index-gcs", classes="form-group"):
                     yield from form_field("Account JSON", Input(placeholder="paste the key (hidden)", password=True,
                                                                 compact=True, id="index-sa-json"))
@@ -145,8 +163,11 @@ class IndexScreen(FormScreen):
             self.fail("Give the AWS access key id.")
         elif not secret:
             self.fail("Give the AWS secret access key.")
+        elif not region:
+            self.fail("Region is empty: type the bucket's AWS region (us-east-1 was only an example).")
         elif not AWS_REGION.match(region):
-            self.fail("Give the bucket's AWS region, such as us-east-1.")
+            self.fail(f"“{sanitize(region, single_line=True)}” is not an AWS region: they read like us-east-1 or "
+                      "eu-west-2.")
         else:
             return {"aws_access_key_id": key_id, "aws_secret_access_key": secret, "bucket_region": region}
         return None

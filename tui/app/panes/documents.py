@@ -30,11 +30,11 @@ class UploadScreen(FormScreen):
         with Vertical(classes="dialog"):
             yield Label(Text("Upload a document to CapOut", style="bold"), classes="dialog-title")
             yield Label("Local file path or https:// URL")
-            yield Input(placeholder="./claim.pdf or https://example.com/estimate.pdf", id="upload-source")
+            yield Input(placeholder="e.g. ./claim.pdf or https://example.com/estimate.pdf", id="upload-source")
             yield Label("xn address")
-            yield Input(value=self.xn_address, placeholder="team@example.xn", id="upload-xn")
+            yield Input(value=self.xn_address, placeholder="e.g. team@example.xn", id="upload-xn")
             yield Label("File name (optional)")
-            yield Input(placeholder="taken from the path or URL", id="upload-name")
+            yield Input(placeholder="(empty: taken from the path or URL)", id="upload-name")
             yield Static("", id="upload-error", classes="form-error")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Upload", id="upload", variant="primary")

@@ -32,12 +32,12 @@ class SubmitScreen(FormScreen):
         with Vertical(classes="dialog"):
             yield Label(Text("Submit to Casmo AI", style="bold"), classes="dialog-title")
             yield Label("Local file (pdf, png, jpg, tiff, docx, txt)")
-            yield Input(placeholder="./invoice.pdf", id="submit-path")
+            yield Input(placeholder="e.g. ./invoice.pdf", id="submit-path")
             yield Label("Kind")
             yield Select([("Extraction", "extract"), ("Review against a workflow", "review")], value="extract",
                          allow_blank=False, id="submit-kind")
             yield Label("Workflow id (reviews only)")
-            yield Input(placeholder="wf_...", id="submit-workflow")
+            yield Input(placeholder="e.g. wf_1a2b3c", id="submit-workflow")
             yield Label("Mode")
             yield Select([("callback: answer now, result by webhook", "callback"),
                           ("response: wait for the result", "response")], value="callback", allow_blank=False,

@@ -31,6 +31,7 @@ class ShownKey:
 
 
 MORE = ShownKey("question_mark", "… ?", "")  # in place of the keys that do not fit: `?` lists them all
+MORE_SHOWN = ShownKey("question_mark", "…", "")  # the same when `? Keys` itself is shown
 
 
 def key_rank(node: object) -> int:
@@ -146,6 +147,9 @@ class KeyBar(Widget):
             self._draw(MORE, [(f" {MORE.display} ", key_style)], more, more_hits)
             keep = room - more.cell_len
             fitting = [hit for hit in left_hits if hit[1] <= keep]
+            if any(key.key == MORE.key for _start, _end, key in fitting):
+                more, more_hits = Text(no_wrap=True), []
+                self._draw(MORE_SHOWN, [(f" {MORE_SHOWN.display} ", key_style)], more, more_hits)
             cut = fitting[-1][1] if fitting else 0
             left = left[:cut] if fitting else Text(no_wrap=True)
             left_hits = fitting + [(cut + start, cut + end, key) for start, end, key in more_hits]
