@@ -25,6 +25,7 @@ from tui.app.alerts import SNOOZES, AlertLog, alert_rule, bell_rule
 from tui.app.header import HeaderBar
 from tui.app.widgets.banner import IncidentBanner, mark_stale_panes
 from tui.app.pacing import OutputBudget, metered_driver
+from tui.app.themes import CAPWATCH_DARK, CAPWATCH_LIGHT, OFFERED_THEMES, offer_themes
 from tui.app.panes.base import Pane
 from tui.app.toolkit.host import PaneAppMixin
 from tui.app.widgets.alert_toast import AlertToast
@@ -86,6 +87,8 @@ class CapwatchApp(PaneAppMixin, App[int]):
     def __init__(self, config: Config, *, demo: bool = False, hub: LiveHub | None = None, history=None):
         textual_fixes.install()  # no reference cycle per line drawn (see the module)
         super().__init__()
+        self.ansi_theme_dark, self.ansi_theme_light = CAPWATCH_DARK, CAPWATCH_LIGHT  # cells readable (themes.py)
+        offer_themes(self, OFFERED_THEMES)
         self.config = config
         self.demo = demo
         # Building a LiveHub imports nothing of the vendors: their integrations are built (httpx, websockets,

@@ -226,5 +226,5 @@ class HealthScreen(_Modal):
         self.query_one("#health-table", Static).update(Group(table, *counted))
 
 
-STATE_COLOURS = {"live": "green", "degraded": "dark_orange", "connecting": "yellow", "reconnecting": "yellow",
-                 "failing": "yellow", "stale": "yellow", "failed": "red", "off": "grey50"}
+STATE_COLOURS = {"live": "green", "degraded": "yellow", "connecting": "yellow", "reconnecting": "yellow",
+                 "failing": "yellow", "stale": "yellow", "failed": "red", "off": "dim"}

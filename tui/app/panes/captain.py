@@ -33,7 +33,7 @@ from tui.vendors.captain.live import eta_seconds
 BAR_WIDTH = 10
 JOB_STYLES = {"completed": "green", "error": "bold red", "failed": "bold red", "processing": "cyan"}
 ENVIRONMENT_LOOK = {
-    "production": ("PROD", "bold white on red"),
+    "production": ("PROD", "bold reverse red"),
     "staging": ("staging", "bold yellow"),
     "development": ("dev", "bold green"),
 }
@@ -50,7 +50,7 @@ def key_environment(app: Any) -> str | None:
 
 
 def title_text(environment: str | None) -> Text:
-    label, style = ENVIRONMENT_LOOK.get(environment or "", ("unknown", "grey50"))
+    label, style = ENVIRONMENT_LOOK.get(environment or "", ("unknown", "dim"))
     return Text.assemble(("Captain", "bold"), "  key environment: ", (f" {label} ", style))
 
 

@@ -30,7 +30,7 @@ from tui.live.events import parse_timestamp
 # Known values, for colour only: an unknown status is shown as it comes, unstyled.
 COMPANY_STATUS_STYLES = {"running": "green", "paused": "yellow", "stopped": "red"}
 AGENT_STATUS_STYLES = {"idle": "dim", "working": "green", "error": "bold red"}
-TASK_STATUS_STYLES = {"open": "", "in_progress": "cyan", "awaiting_approval": "bold black on yellow",
+TASK_STATUS_STYLES = {"open": "", "in_progress": "cyan", "awaiting_approval": "bold reverse yellow",
                       "completed": "green", "rejected": "dim red"}
 RUN_STATUS_STYLES = {"running": "yellow", "completed": "green", "failed": "bold red"}
 
@@ -106,7 +106,7 @@ class CapxPane(FilterablePane, Pane):
     @staticmethod
     def _awaiting_cell(row: dict[str, Any]) -> Text:
         count = row.get("_awaiting") or 0
-        return Text(str(count), style="bold black on yellow") if count else Text("0", style="dim")
+        return Text(str(count), style="bold reverse yellow") if count else Text("0", style="dim")
 
     def _agent_columns(self) -> list[Column]:
         return [
@@ -307,7 +307,7 @@ class CapxPane(FilterablePane, Pane):
                              status_text(company.get("status"), COMPANY_STATUS_STYLES),
                              f" · {self.index.count('agents', self.selected)} agents",
                              f" · {self.index.count('open', self.selected)} open · ")
-        text.append(f"{awaiting} awaiting", style="bold black on yellow" if awaiting else "dim")
+        text.append(f"{awaiting} awaiting", style="bold reverse yellow" if awaiting else "dim")
         text.append(" · ")
         text.append_text(cost_text(self.store.get("costs", self.selected), company.get("monthly_budget_usd")))
         title.update(text)

@@ -257,7 +257,8 @@ class EventsPane(FilterablePane, Pane):
         if self.paused:
             text = Text(f"⏸ Paused — {self.pending:,} new events", style="bold yellow")
         else:
-            text = Text("● follow" if table.follow else "○ follow off", style="green" if table.follow else "dim")
+            text = Text().append("● follow" if table.follow else "○ follow off",
+                                 style="green" if table.follow else "dim")  # the counts after it are not green
         if self.alerts_only:
             text.append("  ▲ alerts only (a)", style="bold yellow")
         shown = f"{table.row_count:,}/{len(self.capwatch.alerts) if self.alerts_only else len(self.buffer):,}"

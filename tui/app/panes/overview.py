@@ -48,7 +48,7 @@ SERVICE_KINDS: dict[str, tuple[str, ...]] = {
 BY_WEBHOOK = frozenset(vendor.name for vendor in VENDORS if vendor.webhooks)
 KIND_LABELS = {"indexing_jobs": "indexing"}
 STATUS_STYLES = {
-    "failed": "bold red", "error": "bold red", "rejected": "red", "stopped": "red", "inactive": "grey50",
+    "failed": "bold red", "error": "bold red", "rejected": "red", "stopped": "red", "inactive": "dim",
     "awaiting_approval": "bold yellow", "paused": "yellow",
     "completed": "green", "active": "green", "idle": "green",
     "processing": "cyan", "in_progress": "cyan", "working": "cyan", "running": "cyan", "open": "cyan",
@@ -59,10 +59,10 @@ STATE_LOOK = {  # a service's channels, worst first
     "stale": ("◔", "yellow"),
     "reconnecting": ("◐", "yellow"),
     "connecting": ("◌", "yellow"),
-    "degraded": ("◒", "dark_orange"),  # the webhook receiver, under pressure (Casmo's results come through it)
+    "degraded": ("◒", "bold yellow"),  # the webhook receiver, under pressure (Casmo's results come through it)
     "live": ("●", "green"),
-    "waiting": ("…", "grey50"),
-    "off": ("○", "grey50"),
+    "waiting": ("…", "dim"),
+    "off": ("○", "dim"),
 }
 RATE_WINDOW = 60  # seconds of event rate the sparklines show
 SPARK_WIDTH = 20  # bars: 3 s each
@@ -183,7 +183,7 @@ class ActivityBoard(Widget):
             glyph, style = STATE_LOOK.get(line.state, ("?", ""))
             name = Text(glyph + " ", style=style).append(line.service, style=service_cell({"service": line.service}).style)
             if line.state == "off":
-                rate = Text("off", style="grey50")
+                rate = Text("off", style="dim")
             else:
                 rate = sparkline_text(squeeze(line.series, spark_width, line.end))
                 rate.append(f" {rate_words(line.rate):>6}", style="bold" if line.rate else "dim")

@@ -51,7 +51,7 @@ def relevancy_bar(score: Any, width: int = RELEVANCY_BAR) -> Text:
     """`██████░░░░ 0.62`; dots and a dash when the server gave no score."""
     fraction = number(score)
     if fraction is None:
-        return bar(None, width, unknown="·").append("    —", style="grey50")
+        return bar(None, width, unknown="·").append("    —", style="dim")
     fraction = max(0.0, min(1.0, fraction))
     return bar(fraction, width).append(f" {fraction:.2f}")
 
@@ -100,7 +100,7 @@ def metrics_text(reply: Any, round_trip: float) -> Text:
 
 
 def history_prompt(entry: HistoryEntry) -> Text:
-    mark, style = STATUS_MARKS.get(entry.status, ("?", "grey50"))
+    mark, style = STATUS_MARKS.get(entry.status, ("?", "dim"))
     when = time.strftime("%m-%d %H:%M", wall_clock.local(entry.time)) if entry.time else "—"
     text = Text(f"{when} ", style="dim")
     text.append(mark, style=style)

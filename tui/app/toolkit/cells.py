@@ -123,7 +123,7 @@ def status_text(value: Any, styles: dict[str, str]) -> Text:
 def yes_no(value: Any) -> Text:
     """A flag: green yes, red no, a grey "?" when the server did not say."""
     if value is None:
-        return Text("?", style="grey50")
+        return Text("?", style="dim")
     return Text("yes", style="green") if value else Text("no", style="red")
 
 
@@ -131,7 +131,7 @@ def bar(fraction: Any, width: int, *, style: str = "cyan", rest: str = "grey37",
     """`███████░░░`: `fraction` (0 to 1, clamped) of `width` cells; `unknown` cells in grey for no number."""
     value = number(fraction)
     if value is None:
-        return Text(unknown * width, style="grey50")
+        return Text(unknown * width, style="dim")
     filled = int(max(0.0, min(1.0, value)) * width + 0.5)
     return Text("█" * filled, style=style).append("░" * (width - filled), style=rest)
 
@@ -140,7 +140,7 @@ def percent_bar(fraction: Any, width: int, *, style: str = "cyan") -> Text:
     """`███████░░░  70%`; an empty bar and a dash before the total is known."""
     value = number(fraction)
     if value is None:
-        return bar(None, width).append("    " + NONE, style="grey50")
+        return bar(None, width).append("    " + NONE, style="dim")
     return bar(value, width, style=style).append(f" {int(max(0.0, min(1.0, value)) * 100 + 0.5):3d}%")
 
 
@@ -207,7 +207,7 @@ def cost_text(costs: dict[str, Any] | None, budget: Any = None) -> Text:
 # ------------------------------------------------------------------------------------------------ events, alerts
 
 SERVICE_STYLES = {"capout": "cyan", "casmo": "magenta", "capx": "bright_blue", "captain": "green",
-                  APP_SERVICE: "grey62"}
+                  APP_SERVICE: "italic"}  # (not a grey, nor dim: under 3:1 on light themes)
 TYPE_STYLES = {"agent.error": "bold red", "task.approval_required": "yellow", "costs.threshold_reached": "yellow"}
 BAD_STATUSES = {"failed", "error"}
 # Fields that say what an event is about, in the order the summary shows them.

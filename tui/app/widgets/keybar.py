@@ -78,7 +78,7 @@ class KeyBar(Widget):
         color: $footer-foreground;
         background: $footer-background;
         & > .keybar--key {
-            color: $footer-key-foreground;
+            color: $text;  /* not $footer-key-foreground: 1.9 to 2.9:1 on its footer in several themes */
             background: $footer-key-background;
             text-style: bold;
         }

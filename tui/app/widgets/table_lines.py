@@ -34,7 +34,10 @@ def cut_start(cell: Text, width: int) -> Text:
     start = 0
     while cell[start:].cell_len > width - 1:
         start += 1
-    return Text("…", style="dim") + cell[start:]
+    cut = Text(end="")
+    cut.append("…", style="dim")  # (as the Text's own style, it would dim the whole id)
+    cut.append_text(cell[start:])
+    return cut
 
 
 class LineCache:
@@ -217,11 +220,20 @@ class TableLines:
                 base + self.get_component_rich_style("livetable--header"),
                 base + self.get_component_rich_style("livetable--row-odd"),
                 base + self.get_component_rich_style("livetable--cursor"),
-                self.get_component_rich_style("livetable--cursor", partial=True),
+                self._over_style("livetable--cursor"),
                 base + self.get_component_rich_style("livetable--foot"),
-                self.get_component_rich_style("livetable--news", partial=True),
+                self._over_style("livetable--news"),
             )
         return styles
+
+    def _over_style(self: LiveTable, name: str) -> Style:
+        """A component's own style, to lay over cells that have colours of their own, with its colours as shown:
+        Textual's partial style drops a colour's alpha (the blurred cursor's `$primary 30%` came out as the full
+        primary, its text unreadable on it in most themes), the full style has them blended over the table."""
+        partial = self.get_component_rich_style(name, partial=True)
+        full = self.get_component_rich_style(name)
+        return partial + Style(color=full.color if partial.color is not None else None,
+                               bgcolor=full.bgcolor if partial.bgcolor is not None else None)
 
     def render_line(self, y: int) -> Strip:
         styles = self._styles_of_pass()
