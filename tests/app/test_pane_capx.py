@@ -146,7 +146,7 @@ async def test_a_task_awaiting_approval_updates_count_and_highlight_in_one_flush
         # Awaiting approval first, the newest change on top, its status highlighted.
         assert tasks.row_ids[:2] == ["tsk_1", "tsk_2"]
         status_cell = tasks._cell_text(tasks.model.column("status"), tasks.get_row("tsk_1"))
-        assert status_cell.plain == "awaiting_approval" and "on yellow" in str(status_cell.style)
+        assert status_cell.plain == "awaiting_approval" and "reverse yellow" in str(status_cell.style)  # a yellow block
         assert "2 awaiting" in str(host.query_one("#capx-company-title", Static).render())
         # Approved elsewhere: the count goes back down.
         hub.store.apply(activity_event({"type": "task.completed", "task_id": "tsk_1", "company_id": "co_1",
