@@ -18,6 +18,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from textual.widgets import Input, TabbedContent, TextArea  # noqa: E402
+
 from tui.app.app import CapwatchApp  # noqa: E402
 from tui.config import load_config  # noqa: E402
 from tui.sim.core import SimOptions  # noqa: E402
@@ -26,33 +28,57 @@ from tui.sim.server import SimThread, free_port  # noqa: E402
 TAB_KEYS = ["1", "2", "3", "4", "5", "6", "7"]
 
 
+QUESTION = "Which contracts can be terminated early, and with what notice?"
+
+
+async def until(pilot, condition, what: str, timeout: float = 15.0) -> None:
+    """Wait for `condition`, or stop with `what` did not happen: a picture of the wrong thing is worse than none."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise SystemExit(f"screenshots: {what} within {timeout:.0f} s; nothing written for it")
+        await pilot.pause(0.1)
+
+
+async def show(pilot, key: str, tab: str) -> None:
+    """Press the tab's key and wait until that tab is shown, its pane mounted, and no text field has the focus
+    (a key typed into the question instead of switching tabs was how events.svg once showed the Query tab)."""
+    app = pilot.app
+    await pilot.press(key)
+    await until(pilot, lambda: app.query_one(TabbedContent).active == tab and app.active_pane() is not None
+                and app.active_pane().id == f"pane-{tab}", f"the {tab} tab was not shown after {key!r}")
+    await until(pilot, lambda: not isinstance(app.focused, (Input, TextArea)),
+                f"a text field kept the focus on the {tab} tab")
+
+
 async def capture(app: CapwatchApp, size: tuple[int, int], seconds: float, out: Path, kill=None) -> list[Path]:
     """Every tab; then, with `kill` (stops the server), the Capx tab during the incident: banner and stale look."""
     written = []
     async with app.run_test(size=size) as pilot:
+        await until(pilot, app.started_up.is_set, "the monitor did not start")
         await asyncio.sleep(seconds)  # let the world live a little: this is a picture, not a test
         for key, (tab, label) in zip(TAB_KEYS, CapwatchApp.TABS):
-            await pilot.press(key)
+            await show(pilot, key, tab)
             await pilot.pause(0.5)
             if tab == "query":  # a question answered by the simulator's Captain, as an operator would ask it
-                await pilot.press(*"Which contracts can be terminated early, and with what notice?", "ctrl+r")
                 pane = app.query_one("#pane-query")
-                for _ in range(100):
-                    await pilot.pause(0.1)
-                    if not pane.running:
-                        break
+                await pilot.press(*QUESTION, "ctrl+r")
+                await until(pilot, lambda: pane.editor.text == QUESTION, "the question was not typed whole")
+                await until(pilot, lambda: not pane.running and pane.editor.text == QUESTION,
+                            "the query did not finish", timeout=30)
                 await pilot.pause(0.3)
             path = out / f"{tab}.svg"
             app.save_screenshot(filename=path.name, path=str(out))
             written.append(path)
         if kill is not None:
             await asyncio.to_thread(kill)
-            await pilot.press("4")
-            for _ in range(100):  # until every service the server serves has left live
-                await pilot.pause(0.1)
-                if {"capout", "capx", "captain"} <= app.hub.store.not_live().keys():
-                    break
+            await show(pilot, "4", "capx")
+            # until every service the server serves has left live
+            await until(pilot, lambda: {"capout", "capx", "captain"} <= app.hub.store.not_live().keys(),
+                        "the services did not leave live", timeout=30)
             await pilot.pause(1.0)
+            assert app.query_one(TabbedContent).active == "capx"
             path = out / "incident.svg"
             app.save_screenshot(filename=path.name, path=str(out))
             written.append(path)
