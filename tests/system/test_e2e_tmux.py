@@ -1,5 +1,7 @@
 """End to end, as an operator sees it: `capwatch demo` in a real terminal (tmux), every tab by number key,
-values that change over time, and a clean quit that also stops the simulator child."""
+values that change over time, and a clean quit that also stops the simulator child; at 80x24, a question typed as
+one burst (tmux writes `send-keys -l` text to the terminal at once, as a laggy SSH link delivers it) arrives whole
+and the tab keys after it switch tabs."""
 
 from __future__ import annotations
 
@@ -50,15 +52,29 @@ def wait_for(session: str, predicate, timeout: float = 60.0) -> str:
     raise AssertionError(f"screen never matched; last screen:\n{screen}")
 
 
-@pytest.fixture
-def demo_session(tmp_path):
+def start_demo(tmp_path, width: int, height: int):
     session = f"capwatch-e2e-{uuid.uuid4().hex[:8]}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CAPOUT_", "CASMO_", "CAPX_", "CAPTAIN_"))}
     env.update(HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_DATA_HOME=str(tmp_path / "data"),
-               TERM="xterm-256color", COLUMNS="120", LINES="40")
+               TERM="xterm-256color", COLUMNS=str(width), LINES=str(height))
     command = f"{sys.executable} -m tui demo --seed 5 --rate 30"
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40", command],
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", str(width), "-y", str(height), command],
                    check=True, env=env)
+    return session
+
+
+@pytest.fixture
+def demo_session(tmp_path):
+    session = start_demo(tmp_path, 120, 40)
+    try:
+        yield session
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+
+
+@pytest.fixture
+def small_demo_session(tmp_path):
+    session = start_demo(tmp_path, 80, 24)
     try:
         yield session
     finally:
@@ -96,6 +112,38 @@ def test_demo_in_tmux_every_tab_and_live_values(demo_session):
         raise AssertionError("capwatch demo did not exit on q:\n" + capture(session))
     leftovers = subprocess.run(["pgrep", "-f", "tui sim --port"], capture_output=True, text=True).stdout.split()
     assert not [pid for pid in leftovers if _parent_is_gone(pid)], "the simulator child outlived the demo"
+
+
+QUESTION = "Which contracts mention termination?"  # h, e, q and ? in it: each was also a command key
+
+
+def test_at_80x24_a_question_typed_as_one_burst_arrives_whole_and_tab_keys_then_switch_tabs(small_demo_session):
+    session = small_demo_session
+    wait_for(session, lambda s: "DEMO" in s and "credits" in body(s), timeout=60)
+    tmux("send-keys", "-t", session, "6")
+    wait_for(session, lambda s: "Query Captain" in body(s), timeout=15)
+    tmux("send-keys", "-t", session, "-l", QUESTION)  # one write to the terminal
+    wait_for(session, lambda s: QUESTION in body(s), timeout=15)
+    # Ctrl+R runs it and leaves the editor: the next number key is a command, not text.
+    tmux("send-keys", "-t", session, "C-r")
+    wait_for(session, lambda s: "round trip" in body(s), timeout=30)
+    tmux("send-keys", "-t", session, "7")
+    wait_for(session, lambda s: "Summary" in body(s) and "Query Captain" not in body(s), timeout=15)
+    tmux("send-keys", "-t", session, "6")
+    screen = wait_for(session, lambda s: "Query Captain" in body(s), timeout=15)
+    assert f"{QUESTION}7" not in screen and QUESTION in screen
+    # Back into the question (e); Escape leaves it, and 4 then shows Capx. (Escape and 4 in one write would be
+    # Alt+4 to any terminal program: a terminal sends Alt as an ESC prefix.)
+    tmux("send-keys", "-t", session, "e")
+    wait_for(session, lambda s: "esc Done editing" in s.splitlines()[-1], timeout=15)
+    tmux("send-keys", "-t", session, "Escape")
+    wait_for(session, lambda s: "e Edit question" in s.splitlines()[-1], timeout=15)
+    tmux("send-keys", "-t", session, "4")
+    wait_for(session, lambda s: "Cost / threshold" in body(s), timeout=15)
+    tmux("send-keys", "-t", session, "6")
+    screen = wait_for(session, lambda s: "Query Captain" in body(s), timeout=15)
+    assert f"{QUESTION}4" not in screen and QUESTION in screen
+    assert "Traceback" not in screen
 
 
 def _parent_is_gone(pid: str) -> bool:
