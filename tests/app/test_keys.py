@@ -23,6 +23,7 @@ from tests.helpers.waiting import eventually
 from tui.app.panes.query import QueryPane
 from tui.app.screens import HealthScreen, HelpScreen
 from tui.app.widgets.table import LiveTable
+from tui.vendors.captain.client import QueryResponse
 
 QUESTION = "Which contracts mention termination?"
 
@@ -31,10 +32,11 @@ class FakeQuery:
     """Captain's query action (hub.vendor("captain").query): records each question; with `gate`, holds it until
     cancelled or released."""
 
-    def __init__(self, gate: bool = False) -> None:
+    def __init__(self, gate: bool = False, answer: str | None = None) -> None:
         self.calls: list[str] = []
         self.gate = asyncio.Event() if gate else None
         self.cancelled = 0
+        self.answer = answer
 
     async def __call__(self, question: str, database_name: str, *, include_files: bool = True):
         self.calls.append(question)
@@ -44,6 +46,8 @@ class FakeQuery:
         except asyncio.CancelledError:
             self.cancelled += 1
             raise
+        if self.answer is not None:
+            return QueryResponse(status="success", response=self.answer, query=question, database_name=database_name)
         raise RuntimeError("no answer in this test")
 
 
@@ -140,6 +144,37 @@ async def test_escape_in_the_editor_leaves_it_and_a_second_escape_cancels():
         await pilot.press("escape")
         await eventually(lambda: not pane.running, pilot=pilot)
         assert fake.cancelled == 1
+
+
+async def test_a_query_that_ends_answered_or_failed_leaves_the_focus_where_the_next_number_key_switches_tabs():
+    for fake, outcome in ((FakeQuery(answer="Three contracts: Acme, Globex, Initech."), "Three contracts"),
+                          (FakeQuery(), "failed after")):
+        app = recorded_app(RecordedHub(captain=SimpleNamespace(query=fake)))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await show(pilot, "6", "query")
+            pane = app.query_one(QueryPane)
+            one_read(app, "Which contracts end in 2026?\x12")
+            await eventually(lambda: fake.calls and not pane.running, pilot=pilot)
+            shown = lambda: "".join(str(widget.render()) for widget in pane.query("Static"))  # noqa: E731
+            await eventually(lambda: outcome in shown(), pilot=pilot, message=lambda: f"{outcome!r} not in {shown()!r}")
+            assert not pane.editor.has_focus
+            one_read(app, "7")
+            await eventually(lambda: active(app) == "events", pilot=pilot)
+            assert pane.editor.text == "Which contracts end in 2026?"
+
+
+async def test_escape_leaves_a_filter_box_cleared_and_the_next_key_is_a_command():
+    app = recorded_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await show(pilot, "2", "documents")
+        table = app.query_one("#documents-table", LiveTable)
+        one_read(app, "/inspection")
+        await eventually(lambda: table.filter_text == "inspection", pilot=pilot)
+        await pilot.press("escape")  # alone: in one read with the next key a terminal would send Alt+that key
+        await eventually(lambda: app.focused is table and not table.filter_text, pilot=pilot,
+                         message=lambda: f"focus {app.focused!r}, filter {table.filter_text!r}")
+        one_read(app, "4")
+        await eventually(lambda: active(app) == "capx", pilot=pilot)
 
 
 async def test_a_tab_key_then_typing_in_one_read_lands_in_the_new_tab():
