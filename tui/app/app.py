@@ -23,6 +23,7 @@ from tui import vendors
 from tui.app import textual_fixes
 from tui.app.alerts import SNOOZES, AlertLog, alert_rule, bell_rule
 from tui.app.header import HeaderBar
+from tui.app.keys import SettledTabs
 from tui.app.widgets.banner import IncidentBanner, mark_stale_panes
 from tui.app.pacing import OutputBudget, metered_driver
 from tui.app.themes import CAPWATCH_DARK, CAPWATCH_LIGHT, OFFERED_THEMES, offer_themes
@@ -125,7 +126,7 @@ class CapwatchApp(PaneAppMixin, App[int]):
         yield HeaderBar(self.config, demo=self.demo)
         yield IncidentBanner(id="incident-banner")
         # No pane is in the first frame: they are mounted right after it, the first tab's first (`mount_panes`).
-        with TabbedContent(initial=self.FIRST_TAB, id="tabs"):
+        with SettledTabs(initial=self.FIRST_TAB, id="tabs"):
             for tab_id, label in self.TABS:
                 yield TabPane(label, id=tab_id)
         yield KeyBar()

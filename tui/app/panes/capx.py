@@ -15,7 +15,7 @@ from textual.binding import Binding
 from textual.widgets import Static, TabbedContent, TabPane
 
 from tui import wall_clock
-from tui.app.keys import focus_now
+from tui.app.keys import SettledTabs, focus_now
 from tui.app.panes.base import Pane
 from tui.app.panes.capx_budget import BUDGET, budget_text
 from tui.app.panes.capx_index import AWAITING, COUNTERS, CompanyIndex
@@ -68,7 +68,7 @@ class CapxPane(FilterablePane, Pane):
         yield Static(id="capx-budget")
         yield LiveTable(self._company_columns(), id="capx-companies", name="companies")
         yield Static(id="capx-company-title")
-        with TabbedContent(id="capx-detail"):
+        with SettledTabs(id="capx-detail"):
             with TabPane("Agents", id="capx-tab-agents"):
                 yield LiveTable(self._agent_columns(), id="capx-agents", name="agents")
             with TabPane("Tasks", id="capx-tab-tasks"):
