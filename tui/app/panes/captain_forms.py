@@ -26,18 +26,15 @@ SERVICE_ACCOUNT_FIELDS = ("type", "project_id", "private_key")
 MAX_SERVICE_ACCOUNT_BYTES = 64 * 1024
 SOURCES = (("Amazon S3", "s3"), ("Google Cloud Storage", "gcs"))
 URI_SCHEMES = {"s3": "s3", "gcs": "gs"}  # a source's file URIs: s3://bucket/path, gs://bucket/path
-REGION_VARIABLES = ("AWS_REGION", "AWS_DEFAULT_REGION")  # the AWS tools' own: a real value to start from
 
 
 def region_from(environ: Mapping[str, str]) -> str:
     """The region the AWS tools would use here, when the environment names a valid one; else "" (never a guess:
     a placeholder that looks like a value was taken for one)."""
-    for name in REGION_VARIABLES:
-        value = environ.get(name, "").strip()
-        if AWS_REGION.match(value):
-            return value
+    for value in (environ.get("AWS_REGION", ""), environ.get("AWS_DEFAULT_REGION", "")):  # the AWS tools' own
+        if AWS_REGION.match(value.strip()):
+            return value.strip()
     return ""
-
 
 
 def form_field(label: str, widget) -> ComposeResult:
