@@ -12,43 +12,19 @@ all queued before the first is handled, as a paste or a laggy SSH link brings th
 
 from __future__ import annotations
 
-import asyncio
 from types import SimpleNamespace
 
-from textual.widgets import TabbedContent
+from textual.widgets import TabbedContent, TabPane
 
+from tests.helpers.fake_query import FakeCaptain
 from tests.helpers.keys import one_read
 from tests.helpers.recorded import RecordedHub, recorded_app
 from tests.helpers.waiting import eventually
 from tui.app.panes.query import QueryPane
 from tui.app.screens import HealthScreen, HelpScreen
 from tui.app.widgets.table import LiveTable
-from tui.vendors.captain.client import QueryResponse
 
 QUESTION = "Which contracts mention termination?"
-
-
-class FakeQuery:
-    """Captain's query action (hub.vendor("captain").query): records each question; with `gate`, holds it until
-    cancelled or released."""
-
-    def __init__(self, gate: bool = False, answer: str | None = None) -> None:
-        self.calls: list[str] = []
-        self.gate = asyncio.Event() if gate else None
-        self.cancelled = 0
-        self.answer = answer
-
-    async def __call__(self, question: str, database_name: str, *, include_files: bool = True):
-        self.calls.append(question)
-        try:
-            if self.gate is not None:
-                await self.gate.wait()
-        except asyncio.CancelledError:
-            self.cancelled += 1
-            raise
-        if self.answer is not None:
-            return QueryResponse(status="success", response=self.answer, query=question, database_name=database_name)
-        raise RuntimeError("no answer in this test")
 
 
 async def show(pilot, key: str, tab: str) -> None:
@@ -110,14 +86,14 @@ async def test_in_the_editor_digits_and_brackets_are_text():
 
 
 async def test_ctrl_r_in_the_same_read_runs_the_whole_question_and_leaves_the_editor():
-    fake = FakeQuery(gate=True)
+    fake = FakeCaptain(gate=True)
     app = recorded_app(RecordedHub(captain=SimpleNamespace(query=fake)))
     async with app.run_test(size=(80, 24)) as pilot:
         await show(pilot, "6", "query")
         pane = app.query_one(QueryPane)
         one_read(app, "Which NDAs expire in March?\x12")  # Ctrl+R right behind the last letter
         await eventually(lambda: fake.calls, pilot=pilot)
-        assert fake.calls == ["Which NDAs expire in March?"]
+        assert fake.questions == ["Which NDAs expire in March?"]
         assert pane.running and not pane.editor.has_focus
         await pilot.press("escape")  # outside the question: cancels the running query
         await eventually(lambda: not pane.running, pilot=pilot)
@@ -130,7 +106,7 @@ async def test_ctrl_r_in_the_same_read_runs_the_whole_question_and_leaves_the_ed
 
 
 async def test_escape_in_the_editor_leaves_it_and_a_second_escape_cancels():
-    fake = FakeQuery(gate=True)
+    fake = FakeCaptain(gate=True)
     app = recorded_app(RecordedHub(captain=SimpleNamespace(query=fake)))
     async with app.run_test(size=(80, 24)) as pilot:
         await show(pilot, "6", "query")
@@ -147,8 +123,8 @@ async def test_escape_in_the_editor_leaves_it_and_a_second_escape_cancels():
 
 
 async def test_a_query_that_ends_answered_or_failed_leaves_the_focus_where_the_next_number_key_switches_tabs():
-    for fake, outcome in ((FakeQuery(answer="Three contracts: Acme, Globex, Initech."), "Three contracts"),
-                          (FakeQuery(), "failed after")):
+    for fake, outcome in ((FakeCaptain(), "An answer to:"),
+                          (FakeCaptain(error=RuntimeError("no answer in this test")), "failed after")):
         app = recorded_app(RecordedHub(captain=SimpleNamespace(query=fake)))
         async with app.run_test(size=(80, 24)) as pilot:
             await show(pilot, "6", "query")
@@ -193,11 +169,28 @@ async def test_filter_enter_and_a_tab_key_in_one_read():
     async with app.run_test(size=(80, 24)) as pilot:
         await eventually(lambda: app.started_up.is_set(), pilot=pilot)
         one_read(app, "2/inspection\r4")  # Documents, filter, keep it (Enter), Capx
-        await eventually(lambda: active(app) == "capx", pilot=pilot, message=lambda: f"tab {active(app)}")
+        await eventually(lambda: active(app) == "capx", pilot=pilot,
+                         message=lambda: f"tab {active(app)}, focus {app.focused!r}, filter "
+                                         f"{app.query_one('#documents-table', LiveTable).filter_text!r}")
         table = app.query_one("#documents-table", LiveTable)
         assert table.filter_text == "inspection"
         await show(pilot, "2", "documents")
         assert app.focused is table  # Enter went back to the table, not into the box
+
+
+async def test_a_tab_key_is_not_undone_by_the_late_focus_message_of_the_tab_before():
+    """TabbedContent shows the tab of a focused widget when it handles that pane's TabPane.Focused, which comes
+    after the keys already queued: `2` then `4` in one read once ended on Documents (one run in ten, loaded)."""
+    app = recorded_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await show(pilot, "2", "documents")
+        documents = app.query_one("#tabs", TabbedContent).get_pane("documents")
+        one_read(app, "4")
+        await eventually(lambda: active(app) == "capx", pilot=pilot)
+        documents.post_message(TabPane.Focused(documents))  # as the focus `2` gave, handled only now
+        await pilot.pause()
+        await pilot.pause()
+        assert active(app) == "capx" and app.focused is app.query_one("#capx-companies", LiveTable)
 
 
 async def test_a_screen_a_key_opens_takes_the_next_keys():

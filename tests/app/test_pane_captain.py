@@ -214,17 +214,22 @@ async def test_delete_database_needs_its_typed_name_and_delete_file_asks():
         assert hub.calls[-1] == ("delete_file", ("alpha", "f2"), {})
 
 
+async def open_index_form(host, hub, pilot):
+    """The databases filled in, the first selected, and `i` pressed: the index form."""
+    fill(hub.store)
+    host.flush()
+    await pilot.pause()
+    host.query_one(CaptainPane).databases.focus()
+    await pilot.press("i")
+    await pilot.pause()
+    return host.screen
+
+
 async def test_index_s3_validates_and_never_shows_the_secret():
     hub = captain_hub()
     host = PaneHost(lambda: CaptainPane(id="pane-captain"), hub)
     async with host.run_test(size=(80, 24)) as pilot:
-        fill(hub.store)
-        host.flush()
-        await pilot.pause()
-        host.query_one(CaptainPane).databases.focus()
-        await pilot.press("i")
-        await pilot.pause()
-        form = host.screen
+        form = await open_index_form(host, hub, pilot)
         assert isinstance(form, IndexScreen)
         assert form.query_one("#index-database", Select).value == "alpha"
         form.query_one("#index-bucket", Input).value = "acme-docs"
@@ -271,13 +276,7 @@ async def test_index_gcs_from_a_key_file_and_a_failure_toast(tmp_path):
     hub.vendor("captain").index = refuse
     host = PaneHost(lambda: CaptainPane(id="pane-captain"), hub)
     async with host.run_test(size=(120, 40)) as pilot:
-        fill(hub.store)
-        host.flush()
-        await pilot.pause()
-        host.query_one(CaptainPane).databases.focus()
-        await pilot.press("i")
-        await pilot.pause()
-        form = host.screen
+        form = await open_index_form(host, hub, pilot)
         form.query_one("#index-source", Select).value = "gcs"
         await pilot.pause()
         assert form.query_one("#index-gcs").display and not form.query_one("#index-s3").display
@@ -339,13 +338,7 @@ async def test_the_index_form_never_shows_a_value_that_is_not_there(monkeypatch)
     hub = captain_hub()
     host = PaneHost(lambda: CaptainPane(id="pane-captain"), hub)
     async with host.run_test(size=(80, 24)) as pilot:
-        fill(hub.store)
-        host.flush()
-        await pilot.pause()
-        host.query_one(CaptainPane).databases.focus()
-        await pilot.press("i")
-        await pilot.pause()
-        form = host.screen
+        form = await open_index_form(host, hub, pilot)
         region = form.query_one("#index-region", Input)
         assert region.value == "" and region.placeholder == "required, e.g. us-east-1"
         assert all(box.placeholder.startswith(("e.g.", "optional", "required", "hidden", "paste", "path"))

@@ -4,7 +4,6 @@ searchable, loads back into the editor and runs again. Plus the history store on
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import stat
@@ -13,6 +12,7 @@ from types import SimpleNamespace
 from textual.widgets import OptionList, Select, Static, TextArea
 from textual.widgets._markdown import MarkdownBlock
 
+from tests.helpers.fake_query import FakeCaptain
 from tests.helpers.waiting import eventually
 from tests.helpers.pane_host import PaneHost, StubHub
 from tui.app.panes.query import HistoryPanel, QueryPane
@@ -40,31 +40,6 @@ def reply_for(question: str, database: str) -> QueryResponse:
     })
 
 
-class FakeCaptain:
-    """An async Captain query (`hub.vendor("captain").query`) recording calls; `gate` (when set) holds every query
-    until released."""
-
-    def __init__(self, gate: bool = False, error: Exception | None = None):
-        self.calls: list[tuple[str, str, bool]] = []
-        self.started = asyncio.Event()
-        self.cancelled = 0
-        self.gate = asyncio.Event() if gate else None
-        self.error = error
-
-    async def __call__(self, question: str, database_name: str, *, include_files: bool = False) -> QueryResponse:
-        self.calls.append((question, database_name, include_files))
-        self.started.set()
-        try:
-            if self.gate is not None:
-                await self.gate.wait()
-        except asyncio.CancelledError:
-            self.cancelled += 1
-            raise
-        if self.error is not None:
-            raise self.error
-        return reply_for(question, database_name)
-
-
 def make_host(tmp_path, fake: FakeCaptain, read_only: bool = False, history: QueryHistory | None = None):
     hub = StubHub(read_only=read_only, captain=SimpleNamespace(query=fake))
     hub.store.replace("databases", {name: {"database_name": name, "database_id": f"db_{name}"}
@@ -88,7 +63,7 @@ def notes(host) -> str:
 
 
 async def test_query_runs_and_shows_a_safe_answer_files_and_metrics(tmp_path):
-    fake = FakeCaptain()
+    fake = FakeCaptain(reply=reply_for)
     host = make_host(tmp_path, fake)
     opened: list[str] = []
     host.open_url = lambda url, **kwargs: opened.append(url)  # must never be reached
@@ -134,7 +109,7 @@ async def test_query_runs_and_shows_a_safe_answer_files_and_metrics(tmp_path):
 
 
 async def test_escape_cancels_a_running_query(tmp_path):
-    fake = FakeCaptain(gate=True)
+    fake = FakeCaptain(gate=True, reply=reply_for)
     host = make_host(tmp_path, fake)
     async with host.run_test(size=(80, 24)) as pilot:
         host.flush()
@@ -186,7 +161,7 @@ async def test_history_search_load_and_rerun(tmp_path):
                    preview="three contracts")
     history.record(database="beta", question="renewal dates\nfor 2025", elapsed=0.8, status="success")
     history.record(database="gone_db", question="who signed the NDA", elapsed=None, status="cancelled")
-    fake = FakeCaptain()
+    fake = FakeCaptain(reply=reply_for)
     host = make_host(tmp_path, fake, history=QueryHistory(tmp_path / "query-history.json"))
     async with host.run_test(size=(80, 24)) as pilot:
         host.flush()
@@ -239,7 +214,7 @@ async def test_history_search_load_and_rerun(tmp_path):
 
 
 async def test_the_database_choice_survives_refreshes(tmp_path):
-    host = make_host(tmp_path, FakeCaptain())
+    host = make_host(tmp_path, FakeCaptain(reply=reply_for))
     async with host.run_test(size=(120, 40)) as pilot:
         host.flush()
         pane = host.query_one(QueryPane)
@@ -298,7 +273,7 @@ def test_history_path_follows_the_environment(tmp_path, monkeypatch):
 
 
 async def test_typing_straight_away_starts_the_question_and_bound_keys_still_act(tmp_path):
-    host = make_host(tmp_path, FakeCaptain())
+    host = make_host(tmp_path, FakeCaptain(reply=reply_for))
     async with host.run_test(size=(100, 30)) as pilot:
         host.flush()
         pane = host.query_one(QueryPane)

@@ -64,21 +64,24 @@ def start_demo(tmp_path, width: int, height: int):
 
 
 @pytest.fixture
-def demo_session(tmp_path):
-    session = start_demo(tmp_path, 120, 40)
-    try:
-        yield session
-    finally:
+def demo_sessions(tmp_path):
+    """Starts `capwatch demo` in tmux at a size (`demo_sessions(80, 24)`); every session ends with the test."""
+    sessions: list[str] = []
+
+    def start(width: int, height: int) -> str:
+        home = tmp_path / f"home-{len(sessions)}"
+        home.mkdir()
+        sessions.append(start_demo(home, width, height))
+        return sessions[-1]
+
+    yield start
+    for session in sessions:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
 
 
 @pytest.fixture
-def small_demo_session(tmp_path):
-    session = start_demo(tmp_path, 80, 24)
-    try:
-        yield session
-    finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+def demo_session(demo_sessions):
+    return demo_sessions(120, 40)
 
 
 def test_demo_in_tmux_every_tab_and_live_values(demo_session):
@@ -117,8 +120,8 @@ def test_demo_in_tmux_every_tab_and_live_values(demo_session):
 QUESTION = "Which contracts mention termination?"  # h, e, q and ? in it: each was also a command key
 
 
-def test_at_80x24_a_question_typed_as_one_burst_arrives_whole_and_tab_keys_then_switch_tabs(small_demo_session):
-    session = small_demo_session
+def test_at_80x24_a_question_typed_as_one_burst_arrives_whole_and_tab_keys_then_switch_tabs(demo_sessions):
+    session = demo_sessions(80, 24)
     wait_for(session, lambda s: "DEMO" in s and "credits" in body(s), timeout=60)
     tmux("send-keys", "-t", session, "6")
     wait_for(session, lambda s: "Query Captain" in body(s), timeout=15)
