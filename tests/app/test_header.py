@@ -8,6 +8,7 @@ import re
 import time
 
 import pytest
+from rich.text import Text
 
 from tests.helpers.recorded import RecordedHub, recorded_app
 from tests.helpers.waiting import eventually
@@ -98,3 +99,15 @@ async def test_h_names_channels_by_what_they_follow_worst_first_with_ages_in_min
         assert "s ago" in text and not re.search(r"\d{3,}s ago", text)
         assert text.index("capx Northwind Ops") < text.index("capx Acme Research")  # failing first
         assert "Esc closes" in text
+
+
+async def test_a_lights_tooltip_shows_a_servers_error_as_text_not_markup():
+    hub = fleet_hub(0)
+    hub.store.set_state("capx.co_9tgiqhg9", ChannelState.FAILING, error="[@click=app.quit]refused[/] \x1b]0;x\x07")
+    app = recorded_app(hub)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await eventually(lambda: app.started_up.is_set(), pilot=pilot)
+        capx = next(light for light in app.query("ServiceLights") if light.service == "capx")
+        tooltip = capx.tooltip
+        assert isinstance(tooltip, Text) and not tooltip.spans  # a Text: Textual's tooltip reads a str as markup
+        assert "[@click=app.quit]refused[/]" in tooltip.plain and "\x1b" not in tooltip.plain

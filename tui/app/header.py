@@ -126,14 +126,15 @@ class ServiceLights(Static):
             self.update(content)
 
     @property
-    def tooltip(self) -> str | None:
-        """Made when shown (hovered), not at every health change: a fleet has hundreds of channels."""
+    def tooltip(self) -> Text | None:
+        """Made when shown (hovered), not at every health change: a fleet has hundreds of channels. A Text: a str
+        would be read as markup, and a last error is the server's words."""
         store = self.store
         listed = worst_first(self.channels, store)[:TOOLTIP_CHANNELS]
         rest = len(self.channels) - len(listed)
-        return "\n\n".join([*(health_tooltip(h, store) for h in listed),
+        return Text("\n\n".join([*(health_tooltip(h, store) for h in listed),
                              *([f"… and {rest} more (h lists them all)"] if rest else []),
-                             *([f"{self.waiting} streams wait for the request budget"] if self.waiting else [])])
+                             *([f"{self.waiting} streams wait for the request budget"] if self.waiting else [])]))
 
     @tooltip.setter
     def tooltip(self, tooltip: Any) -> None:

@@ -77,5 +77,5 @@ def health_tooltip(health: ChannelHealth, store: Any = None) -> str:
     if health.counters_text():
         parts.append(health.counters_text())
     if health.last_error:
-        parts.append(f"last error{health.error_time()}: {health.last_error}")
+        parts.append(f"last error{health.error_time()}: {sanitize(health.last_error, single_line=True)}")
     return "\n".join(parts)
