@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 from pathlib import Path
 from typing import Iterable
@@ -214,9 +215,11 @@ class CapwatchApp(PaneAppMixin, App[int]):
     def on_mount(self) -> None:
         first_pane_shown = asyncio.Event()
         self.call_after_refresh(self._after_first_frame, first_pane_shown)
-        self.run_worker(self._run_hub(first_pane_shown), name="live hub", group="hub", exclusive=True,
-                        exit_on_error=False, description="every realtime channel, poller and the webhook receiver")
-        self.run_worker(self._frames(), name="frames", group="frames", description="the Store to the screen")
+        # Coroutine functions, not coroutines: an app that exits before its workers run leaves nothing unawaited.
+        self.run_worker(functools.partial(self._run_hub, first_pane_shown), name="live hub", group="hub",
+                        exclusive=True, exit_on_error=False,
+                        description="every realtime channel, poller and the webhook receiver")
+        self.run_worker(self._frames, name="frames", group="frames", description="the Store to the screen")
         self.set_interval(1.0, self.tick_second, name="clock")
         # A hub handed in may hold data already (snapshots, benchmarks): show it without waiting for a change.
         self.update_health()
@@ -276,6 +279,8 @@ class CapwatchApp(PaneAppMixin, App[int]):
     def tick_second(self) -> None:
         """One clock for the whole screen: the header time and the shown tab's ages, countdowns and sparklines
         change in the same frame (one repaint a second when nothing else happens), hidden tabs not at all."""
+        if not self.is_running:
+            return  # the shutdown is removing the widgets (a pane without its children would raise NoMatches)
         try:
             self.query_one(HeaderBar).tick()
             pane = self.active_pane()
