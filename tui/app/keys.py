@@ -31,7 +31,6 @@ the app falls back to Textual's dispatch, as before.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sys
 from typing import Any
 
