@@ -16,6 +16,7 @@ from tui.app.alerts import BELL_GAP, SHOW_SECONDS, TOAST_GAP, AlertLog, ToastPol
 from tui.app.app import CapwatchApp
 from tui.app.screens import DetailScreen
 from tui.app.widgets.alert_toast import AlertToast
+from tui.app.widgets.keybar import KeyBar
 from tui.app.widgets.table_model import cell_plain
 from tui.config import Config
 from tui.live.events import Event
@@ -311,6 +312,20 @@ async def test_acknowledged_alerts_leave_the_overview_and_stay_in_the_events_ale
         assert len(app.alerts) == 3
 
 
+async def test_at_80_columns_an_alert_says_its_words_whole_and_the_type_gives_way():
+    for size in ((80, 24), (120, 40)):
+        app = monitor()
+        async with app.run_test(size=size) as pilot:
+            await eventually(app.started_up.is_set, pilot=pilot)
+            app.hub.store.apply(agent_error())
+            table = app.query_one("#pane-overview").alerts_table
+            await eventually(lambda: table.row_count == 1, pilot=pilot)
+            header, line = table.render_line(0).text, table.render_line(1).text
+            assert "Nova · Orbit Logistics — error: tool call timed out" in line, line
+            assert "Time" in header and "Service" in header and "Alert" in header, header
+            assert ("agent.error" in line) == (size == (120, 40)), line  # the type: only where there is room
+
+
 async def test_enter_on_an_alert_opens_its_entity_in_its_tab_selected_with_its_recent_events():
     store = world()
     for n in range(3):
@@ -364,6 +379,13 @@ async def test_a_first_run_says_how_to_set_up_and_how_to_see_a_demo():
         assert not app.query_one("#overview-alerts").display  # there can be none
         text = str(first_run.render())
         assert "capwatch init" in text and "capwatch demo" in text and "No service is set up" in text
+        # ... and the key bar offers no keys of the hidden alert list (Open, Sort, Acknowledge), there or back.
+        for key in ("1", "2", "1"):
+            await pilot.press(key)
+            await eventually(lambda: "Keys" in app.query_one(KeyBar).text, pilot=pilot)
+        await eventually(lambda: "Acknowledge" not in app.query_one(KeyBar).text, pilot=pilot)
+        assert app.focused is not app.query_one("#overview-alerts")
+        assert not {"Open", "Sort", "Acknowledge"} & set(app.query_one(KeyBar).text.split()), app.query_one(KeyBar).text
     app = monitor()  # a service on: not said
     async with app.run_test(size=(80, 24)) as pilot:
         await eventually(app.started_up.is_set, pilot=pilot)

@@ -232,11 +232,13 @@ class ActivityBoard(Widget):
         return "\n".join(parts)
 
 
+# Narrow, what the alert says keeps its room: the type gives way first (cut at its end, and hidden at 80 columns:
+# the alert's own words say failed, error or awaiting), then the service; the time stays.
 ALERT_COLUMNS = [
-    Column("time", "Time", width=8, render=lambda row: clock(row.get("time"))),
-    Column("service", "Service", width=8, render=service_cell),
-    Column("type", "Type", width=22, render=type_cell),
-    Column("subject", "Alert"),
+    Column("time", "Time", width=8, priority=3, render=lambda row: clock(row.get("time"))),
+    Column("service", "Service", width=8, priority=2, render=service_cell),
+    Column("type", "Type", width=22, priority=2, min_width=12, render=type_cell),
+    Column("subject", "Alert", priority=4, min_width=48),
 ]
 
 FIRST_RUN = ("No service is set up: no API key for {services}.\n"
@@ -298,7 +300,10 @@ class OverviewPane(Pane):
             first_run.border_title = "Getting started"
             yield first_run
             yield Static(Text("Alerts", style="bold"), id="overview-alerts-title", classes="overview-title")
-            yield EventTable(ALERT_COLUMNS, newest_at="top", id="overview-alerts", name="alerts")  # newest first
+            # Newest first; as every live table, Home (or f) follows the newest and "3 new ↑" counts the unseen.
+            alerts = EventTable(ALERT_COLUMNS, newest_at="top", id="overview-alerts", name="alerts")
+            alerts.can_follow = True
+            yield alerts
 
     def on_mount(self) -> None:
         # A first run (no service has a key, and no collector to follow): what to do, where the alerts would be
@@ -521,7 +526,15 @@ class OverviewPane(Pane):
     # ---------------------------------------------------------------------------------------- keys
 
     def focus_default(self) -> None:
-        focus_now(self.alerts_table)
+        if self.alerts_table.display:
+            focus_now(self.alerts_table)
+        else:  # a first run: no alert list to take keys (a hidden widget can still be focused: its keys would show)
+            self.screen.set_focus(None)
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action in ("acknowledge", "acknowledge_all") and not self.alerts_table.display:
+            return False  # a first run: no alerts
+        return super().check_action(action, parameters)
 
     def on_live_table_row_selected(self, message: EventTable.RowSelected) -> None:
         event = message.row.get("event")
