@@ -47,7 +47,7 @@ async def test_it_shows_the_focused_tabs_keys_and_the_palette_key_at_the_right_e
 
 
 async def test_the_first_tabs_keys_show_from_the_start():
-    app = offline_app()
+    app = offline_app("CAPOUT")  # a service on: the Overview lists alerts (a first run has no list, nor its keys)
     async with app.run_test(size=(120, 40)):
         bar = app.query_one(KeyBar)
         await eventually(lambda: "a Acknowledge" in bar.text, message=lambda: f"the key bar shows {bar.text!r}")

@@ -223,8 +223,9 @@ async def test_layout_two_columns_when_wide_stacked_at_80():
             assert (credits.y == activity.y) is wide  # side by side, or stacked
             assert alerts.bottom <= size[1] - 1 and alerts.height >= 3  # the footer takes the last line
             text = screen_text(host)
-            for words in ("CapOut credits", "Capx rate limit", "capout", "captain", "agent.error"):
+            for words in ("CapOut credits", "Capx rate limit", "capout", "captain", "error: boom"):
                 assert words in text
+            assert ("agent.error" in text) is wide  # at 80 columns the alert's type gives its room to its words
 
 
 def test_sparkline_bars_are_fixed_stretches_of_the_clock_and_move_only_when_one_ends():
