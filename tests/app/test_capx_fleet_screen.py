@@ -25,20 +25,29 @@ def fleet(live: int, reconnecting: int = 0, failed: int = 0) -> list[ChannelHeal
     return [ChannelHealth(name=f"capx.co_{n}", service="capx", state=state) for n, state in enumerate(states)]
 
 
+def show(lights: ServiceLights, channels: list[ChannelHealth], waiting: int = 0) -> None:
+    """As the header does with room to spare: the richest form (a light per channel, or counts past MAX_LIGHTS)."""
+    lights.set_channels(channels, waiting)
+    lights.show_form("lights")
+
+
 async def test_past_a_handful_of_channels_the_header_counts_them_per_state():
     host = LightsHost()
     async with host.run_test() as pilot:
         lights = host.query_one(ServiceLights)
-        lights.show(fleet(3, 1))
+        show(lights, fleet(3, 1))
         await pilot.pause()
         assert str(lights.render()) == "capx ●●●◐"  # a few: a light each
-        lights.show(fleet(296, 3, 1), waiting=12)
+        show(lights, fleet(296, 3, 1), waiting=12)
         await pilot.pause()
         shown = str(lights.render())
-        assert shown == "capx ●296 ◐3 ✖1 ⧗12 waiting"
+        assert shown == "capx ✖1 ◐3 ●296 ⧗12"  # counts per state, worst first; ⧗ the streams waiting
         assert len(shown) < 40  # one light per company would be 300 cells wide
-        assert "… and 288 more" in lights.tooltip and "12 streams wait" in lights.tooltip
-        assert lights.tooltip.startswith("capx.co_296: reconnecting")  # the ones not live are listed first
+        tooltip = str(lights.tooltip)
+        assert "… and 288 more" in tooltip and "12 streams wait" in tooltip
+        # The ones not live are listed first (worst first: the failed one, then the reconnecting ones).
+        assert tooltip.startswith("capx.co_299: failed") and "capx.co_296: reconnecting" in tooltip
+        assert tooltip.index("capx.co_298: reconnecting") < tooltip.find(": live")
 
 
 def test_the_budget_line_says_what_waits_and_until_when():
