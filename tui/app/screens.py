@@ -152,8 +152,6 @@ class HelpScreen(_Modal):
     BINDINGS = [Binding("escape,q,question_mark", "dismiss_none", "Close")]
 
     def compose(self) -> ComposeResult:
-        from tui.app.panes.base import Pane
-
         table = Table(box=None, show_header=False, pad_edge=False, expand=True)
         table.add_column("key", style="bold cyan", no_wrap=True, width=24)
         table.add_column("action", ratio=1)
@@ -172,7 +170,9 @@ class HelpScreen(_Modal):
         for key, text in (("/", "filter"), ("s", "sort by the next column (S reverses)"), ("enter", "open the row as JSON"),
                           ("y", "copy the row's id (OSC 52)"), ("↑ ↓ pgup pgdn home end", "move")):
             table.add_row(key, text)
-        for pane in self.app.query(Pane):
+        # By type name, which Textual matches against a widget's base classes too: the screens import no pane
+        # (the panes' confirm-and-run imports the screens).
+        for pane in self.app.query("Pane"):
             keys = pane.help_keys()
             if keys:
                 table.add_row(Text(pane.HELP_TITLE, style="bold underline"), "")
