@@ -300,8 +300,10 @@ class OverviewPane(Pane):
             first_run.border_title = "Getting started"
             yield first_run
             yield Static(Text("Alerts", style="bold"), id="overview-alerts-title", classes="overview-title")
-            # Newest first; as every live table, Home (or f) follows the newest and "3 new ↑" counts the unseen.
-            alerts = EventTable(ALERT_COLUMNS, newest_at="top", id="overview-alerts", name="alerts")
+            # Newest first, the cursor on the newest from the start (Enter opens what just arrived: seen by hand, it
+            # stayed on the first alert while newer ones came above it); moving off the top stops following, Home
+            # (or f) follows again, and "3 new ↑" counts the unseen.
+            alerts = EventTable(ALERT_COLUMNS, newest_at="top", follow=True, id="overview-alerts", name="alerts")
             alerts.can_follow = True
             yield alerts
 
