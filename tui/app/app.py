@@ -11,7 +11,7 @@ import contextlib
 import functools
 import gc
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Callable, Iterable
 
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
@@ -86,7 +86,8 @@ class CapwatchApp(PaneAppMixin, App[int]):
         Binding("q", "quit", "Quit"),
     ]
 
-    def __init__(self, config: Config, *, demo: bool = False, hub: LiveHub | None = None, history=None):
+    def __init__(self, config: Config, *, demo: bool = False, hub: LiveHub | None = None, history=None,
+                 open_history: Callable[[], Any] | None = None):
         textual_fixes.install()  # no reference cycle per line drawn (see the module)
         super().__init__()
         self.ansi_theme_dark, self.ansi_theme_light = CAPWATCH_DARK, CAPWATCH_LIGHT  # cells readable (themes.py)
@@ -102,9 +103,11 @@ class CapwatchApp(PaneAppMixin, App[int]):
             hub = SourceHub(config, vendors.VENDORS)
         self.hub = hub or LiveHub(config, vendors.VENDORS)
         # The event history (tui/history `History`), recording every change the Store makes; None: not recorded.
-        self.history = history
-        if history is not None:
-            self.hub.store.recorder = history.append
+        # `open_history` opens it after the first frame instead (its imports and file cost ~60 ms), before the
+        # LiveHub starts: nothing is missed.
+        self.history = None
+        self._open_history = open_history
+        self._record_into(history)
         self.is_alert = alert_rule(vendors.VENDORS)
         self.feed = self.hub.store.subscribe()
         self._pane_mounts: dict[str, AwaitMount] = {}
@@ -169,6 +172,8 @@ class CapwatchApp(PaneAppMixin, App[int]):
         keys. A full pass now comes every minute or two (100 to 150 ms). What only a full pass frees (cyclic
         garbage that lived past a young collection) is ~1 MB a minute since the fixes in textual_fixes.py and
         the KeyBar, so waiting that long costs no memory (tests/perf/soak.py --monitor: flat)."""
+        if self._open_history is not None:
+            self._record_into(await asyncio.to_thread(self._open_history))
         await self._recall_history()
         await self.mount_panes(self.FIRST_TAB)
         pane = self.active_pane()
@@ -193,6 +198,11 @@ class CapwatchApp(PaneAppMixin, App[int]):
         self._thresholds_before = gc.get_threshold()
         gc.set_threshold(*GC_THRESHOLDS)
         self.started_up.set()
+
+    def _record_into(self, history) -> None:
+        self.history = history
+        if history is not None:
+            self.hub.store.recorder = history.append
 
     async def _recall_history(self) -> None:
         """The last hours of events from the history on the timeline (and the alerts among them), marked as history,
