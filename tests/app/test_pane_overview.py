@@ -206,6 +206,48 @@ async def test_every_open_alert_newest_first_and_enter_opens_one():
         assert table.get_row(table.cursor_row_id)["event"].id == "tsk_11"
 
 
+async def test_the_list_changes_only_where_alerts_changed_in_arrival_order():
+    """A new alert, one told again and one acknowledged change their rows only: the rows already listed stay as
+    drawn (rebuilding a thousand of them on every new alert made each switch to the Overview late under load).
+    The order is arrival, not the server's clock: an alert stamped earlier that arrives last is still on top."""
+    host = host_with()
+    async with host.run_test(size=(120, 40)) as pilot:
+        error = Event(time=time.time(), service="capx", type="agent.error", id="ag_1", kind="agents",
+                      data={"error": "boom"})
+        host.hub.store.apply(error)
+        host.alerts.add([error])
+        for n in range(3):
+            alert(host, "task.approval_required", f"tsk_{n}", title=f"Approve {n}")
+        pane = await settle(host, pilot)
+        table = pane.alerts_table
+        model = table.model
+        drawn = {row_id: model.version(row_id) for row_id in table.row_ids}
+
+        late = Event(time=time.time() - 3600, service="capx", type="agent.error", id="ag_2", data={"error": "late"})
+        host.hub.store.apply(late)
+        host.alerts.add([late])
+        await settle(host, pilot)
+        assert table.get_row(table.row_ids[0])["event"] is late  # an hour older by its clock, arrived last
+        assert {row_id: model.version(row_id) for row_id in drawn} == drawn
+
+        again = Event(time=time.time(), service="capx", type="agent.error", id="ag_1", kind="agents",
+                      data={"error": "boom"})
+        host.hub.store.apply(again)
+        host.alerts.add([again])  # the same alert told again: counted on it, and first again
+        await settle(host, pilot)
+        top = table.get_row(table.row_ids[0])
+        assert top["alert"].seq == 0 and top["subject"].plain.endswith("×2")
+        assert table.row_count == 5
+
+        assert table.cursor_row_id == table.row_ids[0]  # the list follows the newest
+        pane.focus_default()
+        await pilot.press("a")
+        await pilot.pause()
+        assert table.row_count == 4 and all(table.get_row(r)["event"].id != "ag_1" for r in table.row_ids)
+        unchanged = [row_id for row_id in drawn if row_id in model.rows]
+        assert unchanged and all(model.version(row_id) == drawn[row_id] for row_id in unchanged)
+
+
 async def test_layout_two_columns_when_wide_stacked_at_80():
     for size, wide in (((120, 40), True), ((80, 24), False)):
         host = host_with()

@@ -20,6 +20,9 @@ from tui.app.alerts import SHOW_SECONDS, Alert, AlertLog, ToastPolicy
 from tui.live.events import Event
 
 
+TOAST_RACK = "#textual-toastrack"  # where Textual's toasts stack (textual/screen.py gives it this id)
+
+
 class AlertToast(Vertical):
     DEFAULT_CSS = """
     AlertToast {
@@ -104,7 +107,7 @@ class AlertToast(Vertical):
     def _show(self) -> None:
         self._draw()
         self.add_class("-shown")
-        self.screen.add_class("-alert-notice")  # Textual's toasts stack above it (styles/app.tcss), not over it
+        self._lift_toasts(True)
         if self._hide_timer is not None:
             self._hide_timer.stop()
         self._hide_timer = self.set_timer(SHOW_SECONDS, self._hide, name="alert notice")
@@ -125,8 +128,15 @@ class AlertToast(Vertical):
     def _hide(self) -> None:
         self.policy.hide()
         self.remove_class("-shown")
-        self.screen.remove_class("-alert-notice")
+        self._lift_toasts(False)
         self._schedule_release(time.monotonic())
+
+    def _lift_toasts(self, lifted: bool) -> None:
+        """Textual's toasts stack above the notice while it shows, not over it (styles/app.tcss). The class is on
+        their rack, not on the screen: a screen's class restyles every widget on it (seen under load: 10 ms of
+        each switch to the Overview, which hides the notice)."""
+        for rack in self.screen.query(TOAST_RACK):
+            rack.set_class(lifted, "-above-alert-notice")
 
     def _schedule_release(self, now: float) -> None:
         due = self.policy.due(now)
