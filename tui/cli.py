@@ -44,6 +44,19 @@ def _add_config_flags(parser: argparse.ArgumentParser, *, subcommand: bool = Fal
                        "(postgresql://...), with no vendor connection of its own", **unset)
 
 
+def _fault_spec(value: str) -> str:
+    """`--faults`, checked as it is parsed: a bad spec is one line naming what is wrong, not a traceback."""
+    if not value.strip():
+        return value
+    from tui.sim.core import Faults
+
+    try:
+        Faults.parse(value)
+    except (ValueError, TypeError) as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return value
+
+
 def _add_sim_flags(parser: argparse.ArgumentParser, *, port_default: int | None) -> None:
     parser.add_argument("--seed", type=int, help="make the world repeatable")
     parser.add_argument("--world", type=int, metavar="N",
@@ -55,6 +68,7 @@ def _add_sim_flags(parser: argparse.ArgumentParser, *, port_default: int | None)
         "--faults",
         metavar="SPEC",
         default="",
+        type=_fault_spec,
         help="comma-separated: drop=S, close=CODE, errors=SHARE, throttle=SHARE, latency=MS, drip=MS, "
         "framing, malformed=SHARE, hostile, first='METHOD /path glob:N' (its first N requests fail with 500)",
     )

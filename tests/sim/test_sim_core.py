@@ -30,6 +30,24 @@ def test_fault_spec_parses_every_switch():
         Faults.parse("explode")
 
 
+@pytest.mark.parametrize("spec, words", [
+    ("bogus=1", "unknown fault"),
+    ("errors=", "errors takes a number: errors=N"),  # not every request failing (True as 1.0)
+    ("drop", "drop takes a number: drop=N"),
+    ("latency=abc", "latency takes a number, not 'abc'"),
+])
+def test_a_bad_fault_spec_is_one_line_naming_it_not_a_traceback(spec, words):
+    import subprocess
+    import sys
+
+    # argparse checks --faults before the simulator starts: it exits 2 with a usage line and the reason
+    done = subprocess.run([sys.executable, "-m", "tui", "sim", "--port", "0", "--faults", spec],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert f"argument --faults: {words}" in done.stderr
+
+
 def test_topic_resumes_after_known_id_only():
     topic = Topic("t", "boot", Journal(), keep=3)
     events = [topic.publish({"n": n}) for n in range(5)]

@@ -81,12 +81,12 @@ class Faults:
     def update_from_spec(self, spec: str) -> None:
         for item in filter(None, (part.strip() for part in spec.split(","))):
             name, _, value = item.partition("=")
-            self.update({self.ALIASES.get(name.strip(), name.strip()): value.strip() or True})
+            self.update({name.strip(): value.strip() or True})  # `update` reads the spec's words
 
     def update(self, values: dict[str, Any]) -> None:
         known = {f.name: f for f in fields(self)}
-        for name, value in values.items():
-            name = self.ALIASES.get(name, name)
+        for given, value in values.items():
+            name = self.ALIASES.get(given, given)
             if name not in known:
                 raise ValueError(f"unknown fault {name!r}; known: {', '.join(sorted(self.ALIASES))}")
             current = getattr(self, name)
@@ -99,12 +99,17 @@ class Faults:
                         raise ValueError(f"{name} takes PATTERN:N, e.g. 'GET /capx/v1/companies:1'")
                     current[pattern.strip()] = int(count)
                 continue
-            if isinstance(current, bool):
-                value = value if isinstance(value, bool) else str(value).lower() in ("1", "true", "on", "yes")
-            elif isinstance(current, int):
-                value = int(float(value))
-            else:
-                value = float(value)
+            if value is True and not isinstance(current, bool):  # `errors` or `errors=` in a spec: no number
+                raise ValueError(f"{given} takes a number: {given}=N")
+            try:
+                if isinstance(current, bool):
+                    value = value if isinstance(value, bool) else str(value).lower() in ("1", "true", "on", "yes")
+                elif isinstance(current, int):
+                    value = int(float(value))
+                else:
+                    value = float(value)
+            except (TypeError, ValueError):
+                raise ValueError(f"{given} takes a number, not {value!r}") from None
             setattr(self, name, value)
 
     def as_dict(self) -> dict[str, Any]:
