@@ -103,10 +103,19 @@ async def test_a_webhook_older_than_the_entity_does_not_take_it_back(sim):
     hub = capx_hub(env)
     await hub.start()
     try:
-        # The first company list comes first: it removes the rows of companies the server does not list (issue 15),
-        # co_elsewhere's among them, and with a receiver that listens at once the deliveries could beat it.
+        # The company listings come first: each removes the rows of companies the server does not list (issue 15),
+        # co_elsewhere's among them, and a receiver that listens at once lets the deliveries beat them. One listing
+        # follows the streams' opening (issue 16): wait for it too, or under load it lands after the deliveries.
+        poller = hub.vendor("capx").poller
+
+        def listed_after_the_streams_opened() -> bool:
+            streams = [health for name, health in hub.store.health.items() if name.startswith("capx.co_")]
+            return (bool(streams) and all(health.state is ChannelState.LIVE for health in streams)
+                    and poller.listed_at is not None
+                    and poller.listed_at > max(health.attempt_times[-1] for health in streams))
+
         await eventually(lambda: hub.receiver is not None and hub.store.health["webhooks"].state is ChannelState.LIVE
-                         and "capx.companies" in hub.store.complete)
+                         and "capx.companies" in hub.store.complete and listed_after_the_streams_opened())
         url, secret = hub.receiver.url, env["CAPX_WEBHOOK_SECRET"]
         company = {"company_id": "co_elsewhere"}  # a company no stream or later resync touches
         newer, older = "2026-12-06T10:00:02.000Z", "2026-12-06T10:00:01.000Z"
