@@ -307,6 +307,39 @@ async def test_activity_board_is_a_grid_whose_counts_wrap_and_height_follows():
         assert all(len(line) == width for line in drawn)
 
 
+async def test_the_board_asks_for_a_layout_only_when_its_height_changes():
+    """A layout is of the whole screen: under load, counts that merely grew a digit asked for one on most frames
+    (a profile of the load benchmark: the board was a tenth of the layouts). A change of height still gets one."""
+    from collections import Counter
+
+    from tui.app.panes.overview import ServiceLine
+
+    def completed(n: int) -> list[ServiceLine]:
+        return [ServiceLine("capout", "live", [1] * 60, 12.0, [("documents", n, Counter({"completed": n}))], end=0)]
+
+    host = host_with()
+    async with host.run_test(size=(120, 40)) as pilot:
+        board = (await settle(host, pilot)).query_one(ActivityBoard)
+        board.show(completed(9))
+        await pilot.pause()
+        layouts: list[bool] = []
+        refresh = board.refresh
+
+        def counted(*regions, layout: bool = False, **options):
+            layouts.append(layout)
+            return refresh(*regions, layout=layout, **options)
+
+        board.refresh = counted
+        board.show(completed(10))
+        board.show(completed(12_345))
+        assert layouts == [False, False]  # repainted in place, the same lines
+        many = Counter({f"status_{n}": 1000 + n for n in range(12)})  # wraps onto more lines
+        board.show([ServiceLine("capout", "live", [1] * 60, 12.0, [("documents", sum(many.values()), many)], end=0)])
+        assert layouts[-1] is True
+        await pilot.pause()
+        assert board.size.height == board.get_content_height(None, None, board.size.width) > 2
+
+
 async def test_casmo_shows_the_receiver_degraded_not_waiting():
     """Casmo's results come through the webhook receiver: while it is `degraded` (under attack, still taking
     deliveries) Casmo's line says so, rather than "waiting" as if it had no channel."""

@@ -128,23 +128,22 @@ class ActivityBoard(Widget):
     def __init__(self, *, id: str | None = None):
         super().__init__(id=id)
         self.lines: list[ServiceLine] = []
-        self._shape: list | None = None
         self._shown_looks: list[tuple] | None = None  # `_looks` of what is shown: skip repaints that change nothing
         self._lines_cache: tuple[int, list[Text]] | None = None  # (width, lines) of what is shown: `_laid_out`
 
     def show(self, lines: list[ServiceLine]) -> None:
-        # Only a change of shape can change the height (a kind appears, a service goes off, a counts cell grows
-        # and may wrap): anything else repaints in place, without a layout of the whole screen every frame.
-        shape = [(line.state == "off", [(kind, len(counts_text(total, by_status)))
-                                        for kind, total, by_status in line.counts]) for line in lines]
-        layout = shape != self._shape
         looks = self._looks(lines)
-        if not layout and looks == self._shown_looks:
+        if looks == self._shown_looks:
             return  # nothing visible moved (a quiet second): no repaint, no bytes
-        self._shape, self._shown_looks = shape, looks
+        # Only a change of height needs a layout (a kind appears, a service goes off, a counts cell wraps onto
+        # another line): anything else repaints in place. A layout is of the whole screen, and counts that
+        # merely grow a digit asked for one on most frames under load.
+        width = self.size.width
+        height = len(self._laid_out(width)) if width and self._shown_looks is not None else None
+        self._shown_looks = looks
         self.lines = lines
         self._lines_cache = None
-        self.refresh(layout=layout)
+        self.refresh(layout=height is None or len(self._laid_out(width)) != height)
 
     def _looks(self, lines: list[ServiceLine]) -> list[tuple]:
         """What the board would show of `lines`: the bars at the current width, the rate as printed, counts."""
@@ -288,6 +287,7 @@ class OverviewPane(Pane):
         self._alerts_seen: tuple | None = None
         self._alerts_listed: dict[int, int] = {}  # the alerts in the table: seq -> repeats shown
         self._alert_place = 0  # the order alerts arrived (or were told again) in: the list's order, newest first
+        self._alerts_title: Text | None = None  # what the alerts' title line shows
 
     def compose(self) -> ComposeResult:
         with Container(id="overview-top"):
@@ -529,7 +529,9 @@ class OverviewPane(Pane):
         title.append(f"  {len(listed)} open · newest first · Enter opens · a acknowledges", style="dim")
         if quiet:
             title.append(f" · {quiet}", style="yellow")
-        self.query_one("#overview-alerts-title", Static).update(title)
+        if title != self._alerts_title:  # (one line high in styles/overview.tcss: no layout of the screen)
+            self._alerts_title = title
+            self.query_one("#overview-alerts-title", Static).update(title, layout=False)
 
     def _alert_row(self, alert: Alert) -> dict[str, Any]:
         text = alert.text(self.store)
