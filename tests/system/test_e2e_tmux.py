@@ -103,7 +103,10 @@ def test_demo_in_tmux_every_tab_and_live_values(demo_session):
     first = wait_for(session, lambda s: "capx" in body(s) and "capout" in body(s), timeout=60)
     later = wait_for(session, lambda s: body(s) != body(first), timeout=60)
     assert body(later) != body(first)
-    # Quit: the app exits and takes the simulator child with it.
+    # Quit: the app exits and takes the simulator child with it (this demo's own: other simulators may run on the
+    # machine, and an orphan of someone else's is not this demo's doing).
+    simulators = _simulator_children(int(tmux("display-message", "-p", "-t", session, "#{pane_pid}")))
+    assert simulators, "the demo runs its simulator as a child process"
     tmux("send-keys", "-t", session, "q")
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
@@ -113,8 +116,10 @@ def test_demo_in_tmux_every_tab_and_live_values(demo_session):
         time.sleep(0.2)
     else:
         raise AssertionError("capwatch demo did not exit on q:\n" + capture(session))
-    leftovers = subprocess.run(["pgrep", "-f", "tui sim --port"], capture_output=True, text=True).stdout.split()
-    assert not [pid for pid in leftovers if _parent_is_gone(pid)], "the simulator child outlived the demo"
+    deadline = time.monotonic() + 15
+    while [pid for pid in simulators if os.path.exists(f"/proc/{pid}")] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [pid for pid in simulators if os.path.exists(f"/proc/{pid}")], "the simulator child outlived the demo"
 
 
 QUESTION = "Which contracts mention termination?"  # h, e, q and ? in it: each was also a command key
@@ -149,10 +154,24 @@ def test_at_80x24_a_question_typed_as_one_burst_arrives_whole_and_tab_keys_then_
     assert "Traceback" not in screen
 
 
-def _parent_is_gone(pid: str) -> bool:
-    """A `tui sim` process whose parent is init: an orphan left by a demo that did not stop it."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(") ", 1)[1].split()[1] == "1"
-    except OSError:
+def _simulator_children(pane: int) -> list[int]:
+    """The `tui sim` processes under `pane` (the pane's process: the demo, or a shell that runs it)."""
+    parents: dict[int, int] = {}
+    commands: dict[int, list[bytes]] = {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                parents[int(entry)] = int(stat.read().split(") ", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                commands[int(entry)] = cmdline.read().split(b"\0")
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+
+    def under_pane(pid: int) -> bool:
+        while pid > 1:
+            pid = parents.get(pid, 0)
+            if pid == pane:
+                return True
         return False
+
+    return [pid for pid, argv in commands.items() if b"tui" in argv and b"sim" in argv and under_pane(pid)]
