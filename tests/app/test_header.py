@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import re
 import time
+from types import SimpleNamespace
 
 import pytest
 from rich.text import Text
 
+from tests.helpers.parcelco import PARCELCO
 from tests.helpers.recorded import RecordedHub, recorded_app
 from tests.helpers.waiting import eventually
-from tui.app.header import HeaderBar
+from tui.app.header import HeaderBar, environment_badge
 from tui.app.screens import HealthScreen
 from tui.live.events import ChannelState
+from tui.vendors import BY_NAME
 
 CLOCK = re.compile(r" \d\d:\d\d:\d\d$")
 
@@ -111,3 +114,17 @@ async def test_a_lights_tooltip_shows_a_servers_error_as_text_not_markup():
         tooltip = capx.tooltip
         assert isinstance(tooltip, Text) and not tooltip.spans  # a Text: Textual's tooltip reads a str as markup
         assert "[@click=app.quit]refused[/]" in tooltip.plain and "\x1b" not in tooltip.plain
+
+
+def test_the_environment_badge_says_what_the_keys_vendors_declare_the_loudest_colour_first():
+    def keys(**keys: str | None):
+        return SimpleNamespace(**{name: SimpleNamespace(api_key_value=key) for name, key in keys.items()})
+
+    captain = BY_NAME["captain"]
+    assert environment_badge(keys(captain="cap_prod_x")) == ("PROD", "env-prod", "Captain key: production")
+    assert environment_badge(keys(captain="cap_dev_x")) == ("dev", "env-dev", "Captain key: development")
+    assert environment_badge(keys(captain=None)) is None and environment_badge(keys(captain="capx_sk_x")) is None
+    # Keys of two vendors that declare environments: each named, in the colour of the loudest.
+    both = environment_badge(keys(captain="cap_stage_x", parcelco="pco_live_y"), (captain, PARCELCO))
+    assert both == ("captain stage parcelco LIVE", "env-prod", "Captain key: staging\nParcelCo key: live")
+    assert environment_badge(keys(captain="cap_stage_x", parcelco="pco_test_y"), (captain, PARCELCO))[1] == "env-stage"

@@ -19,9 +19,9 @@ from tui.live.channel import Poller
 from tui.live.events import Event
 from tui.live.integration import Integration
 from tui.text import sanitize_data
-from tui.vendors.base import Kind, Tab, Vendor
+from tui.vendors.base import KeyEnvironment, Kind, Tab, Vendor
 
-KEY = "pco_test_key"
+KEY = "pco_test_key"  # a key of ParcelCo's test environment (its declaration: `pco_test_`)
 PARCELS = [
     {"id": "p1", "status": "moving", "label": "Invoices, 3 boxes"},
     {"id": "p2", "status": "delivered", "label": "Signed contract"},
@@ -85,6 +85,10 @@ PARCELCO = Vendor(
     alert_statuses=frozenset({"lost"}),
     integration="tests.helpers.parcelco:ParcelCoIntegration",
     tabs=(Tab("parcels", "Parcels", "tests.helpers.parcelco_pane:ParcelsPane"),),
+    style="dark_orange",
+    type_styles={"parcel.lost": "bold magenta"},
+    environments=(KeyEnvironment("pco_live_", "live", "LIVE", "prod"),
+                  KeyEnvironment("pco_test_", "test", "test", "dev")),
 )
 
 

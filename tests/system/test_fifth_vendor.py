@@ -1,7 +1,8 @@
 """A fifth vendor declared by the tests (tests/helpers/parcelco.py: a client, a poller, an integration and a
 declaration, as a vendor's folder holds them) and registered for the test's duration shows up wherever the vendors
 do, with no other code changed: its config section and environment variables, the Store's health and kinds,
-`capwatch status --json`, the header's lights, its tab and its alerts. What tui/vendors/__init__.py says adding a
+`capwatch status --json`, the header's lights and its environment badge, its tab, its alerts, and how its events look
+(its colour, its types' styles). What tui/vendors/__init__.py says adding a
 vendor takes.
 
 capwatch runs in a child process that registers ParcelCo first (the config assembles its sections from the
@@ -31,6 +32,8 @@ from argparse import Namespace
 from tests.helpers.waiting import eventually
 from tui.app.app import CapwatchApp
 from tui.app.header import ServiceLights
+from tui.app.widgets.table import LiveTable
+from tui.app.widgets.table_model import cell_value
 from tui.config import load_config
 
 
@@ -45,10 +48,20 @@ async def watch() -> None:
                          message=lambda: f"lights {lights()}, alerts {list(app.alerts)}")
         await pilot.press("7")
         await eventually(lambda: "p3 lost" in str(app.query_one("#parcel-list").render()), pilot=pilot)
+        await pilot.press("8")
+        table = app.query_one("#events-table", LiveTable)
+
+        def lost() -> dict | None:
+            return next((row for row in table.model.rows.values() if row["type"] == "parcel.lost"), None)
+
+        await eventually(lambda: lost() is not None, pilot=pilot)
+        looks = {column.key: str(cell_value(column, lost()).style) for column in table.columns
+                 if column.key in ("service", "type")}
         store = app.hub.store
         print(json.dumps({"lights": lights(), "tabs": app.TABS, "alerts": [[e.service, e.id] for e in app.alerts],
                           "health": {name: [h.service, h.state.value] for name, h in store.health.items()},
-                          "finished": store.finished_count("parcels")}))
+                          "finished": store.finished_count("parcels"), "looks": looks,
+                          "badges": [[str(b.render()), sorted(b.classes)] for b in app.query("#env-badge")]}))
 
 
 asyncio.run(watch())
@@ -91,3 +104,6 @@ async def test_a_fifth_vendor_has_its_light_its_tab_and_its_alerts_in_the_monito
                                                      "6 Query", "7 Parcels", "8 Events"]
     assert seen["alerts"] == [["parcelco", "p3"]]  # a parcel lost: an alert, as ParcelCo declares
     assert seen["finished"] == 1  # the Store bounds ParcelCo's finished parcels, from its kind
+    # The Events tab draws its name and its lost parcels as it declares; the header names its key's environment.
+    assert seen["looks"] == {"service": "dark_orange", "type": "bold magenta"}
+    assert seen["badges"] == [["test", ["badge", "env-dev"]]]

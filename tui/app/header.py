@@ -1,5 +1,8 @@
 """The header: profile, environment badge, DEMO badge, the health lights of each service, the clock.
 
+The environment badge names the environment the configured keys reach, as their vendors declare it from a key's
+prefix (tui/vendors/base.py `Vendor.environments`: Captain's `cap_prod_` is PROD, in red).
+
 The lights are one `ServiceLights` per service, in the room the header leaves them, never cut: the richest form
 that fits for every service at once (tui/app/health_words.py for the glyphs, worst first):
 
@@ -16,6 +19,7 @@ when a service publishes one, how many of its streams wait for a request budget 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from rich.text import Text
@@ -29,6 +33,8 @@ from tui import wall_clock
 from tui.app.health_words import GLYPHS, STATE_ORDER, STATE_STYLES, health_tooltip, worst_first
 from tui.config import Config
 from tui.live.events import ChannelHealth, ChannelState
+from tui.vendors import VENDORS
+from tui.vendors.base import Vendor
 
 MAX_LIGHTS = 8  # a service with more channels (a Capx fleet: one per company) is counted, even with room to spare
 TOOLTIP_CHANNELS = 12  # channels listed one by one on hover; the rest are counted
@@ -36,15 +42,22 @@ FORMS = ("lights", "counts", "brief", "trouble", "total")
 NAME_STYLE = "$text-muted"
 
 
-def environment_badge(captain_key: str | None) -> tuple[str, str] | None:
-    """The Captain key prefix names the environment: dev, stage, or PROD (in red)."""
-    if not captain_key:
+LEVELS = ("prod", "stage", "dev")  # an environment badge's loudness, loudest first (styles/app.tcss .env-<level>)
+
+
+def environment_badge(config: Config, vendors: Iterable[Vendor] = VENDORS) -> tuple[str, str, str] | None:
+    """(label, CSS class, tooltip) of the badge naming the environments the configured keys reach: `dev`, `PROD`
+    (in the loudest one's colour; each with its vendor's name when keys of several vendors tell one); None when no
+    key tells one."""
+    found = [(vendor, environment) for vendor in vendors if vendor.environments
+             and (environment := vendor.environment_of(getattr(config, vendor.name).api_key_value))]
+    if not found:
         return None
-    for prefix, label, css in (("cap_prod_", "PROD", "env-prod"), ("cap_stage_", "stage", "env-stage"),
-                               ("cap_dev_", "dev", "env-dev")):
-        if captain_key.startswith(prefix):
-            return label, css
-    return None
+    loudest = min(LEVELS.index(environment.level) for _, environment in found)
+    label = " ".join(environment.badge if len(found) == 1 else f"{vendor.name} {environment.badge}"
+                     for vendor, environment in found)
+    tooltip = "\n".join(f"{vendor.title} key: {environment.name}" for vendor, environment in found)
+    return label, f"env-{LEVELS[loudest]}", tooltip
 
 
 def state_counts(channels: list[ChannelHealth]) -> list[tuple[str, int, str]]:
@@ -156,9 +169,12 @@ class HeaderBar(Horizontal):
         yield Static(Text(self.config.profile), id="profile", markup=False)
         if self.demo:
             yield Static("DEMO", id="demo-badge", classes="badge")
-        badge = environment_badge(self.config.captain.api_key_value)
+        badge = environment_badge(self.config)
         if badge:
-            yield Static(badge[0], id="env-badge", classes=f"badge {badge[1]}")
+            label, level, tooltip = badge
+            environment = Static(Content(label), id="env-badge", classes=f"badge {level}", markup=False)
+            environment.tooltip = Text(tooltip)
+            yield environment
         if self.config.read_only:
             yield Static("READ-ONLY", id="ro-badge", classes="badge")
         with Horizontal(id="lights"):

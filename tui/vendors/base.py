@@ -2,16 +2,17 @@
 
 A declaration is plain data, cheap to import (the monitor reads them before its first frame): the vendor's name,
 title, key prefixes and default base URL (config), the entity kinds it fills and which statuses finish them (the
-Store), which events are alerts (the app), and where its heavier parts live, named as "module:attribute" strings
-that are imported only when the service is on: its integration (client, channels, webhooks, actions) and its
-settings section. The registry in `tui/vendors/__init__.py` lists the declarations in tab order.
+Store), which events are alerts, how its events look and which environment a key of it reaches (the app), and
+where its heavier parts live, named as "module:attribute" strings that are imported only when the service is on:
+its integration (client, channels, webhooks, actions) and its settings section. The registry in `tui/vendors/__init__.py` lists the declarations in tab order.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import import_module
-from typing import Any
+from typing import Any, Literal
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,17 @@ class Tab:
 
 
 @dataclass(frozen=True)
+class KeyEnvironment:
+    """An environment a vendor's keys are scoped to, told by the key's prefix (Captain: `cap_prod_` is production).
+    The header shows the one the configured key reaches as a badge."""
+
+    prefix: str  # "cap_prod_"
+    name: str  # the vendor's word for it: "production"
+    badge: str  # the header's badge: "PROD"
+    level: Literal["prod", "stage", "dev"]  # how loud the badge is: red, amber, green (styles/app.tcss .env-<level>)
+
+
+@dataclass(frozen=True)
 class Vendor:
     name: str  # "capx": the config section, the event `service`, the channels' prefix
     title: str  # "Capx": how people write it
@@ -49,6 +61,18 @@ class Vendor:
     integration: str = ""  # "module:Class" of its Integration, imported only when the service is on
     settings: str = ""  # "module:Class" of its config section
     tabs: tuple[Tab, ...] = field(default=())
+    # How its events look in the event tables: its name in this Rich style (a colour: not a grey, nor dim, which
+    # read under 3:1 on light themes), and the types that stand out in theirs (a failure is red without saying).
+    style: str = ""
+    type_styles: Mapping[str, str] = field(default_factory=dict, hash=False)
+    environments: tuple[KeyEnvironment, ...] = ()  # the environments its keys reach, by prefix
+
+    def environment_of(self, api_key: str | None) -> KeyEnvironment | None:
+        """The environment a key of this vendor reaches, from its prefix; None without a key or a known prefix."""
+        for environment in self.environments:
+            if api_key and api_key.startswith(environment.prefix):
+                return environment
+        return None
 
     @property
     def env_prefix(self) -> str:

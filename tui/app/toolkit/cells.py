@@ -2,8 +2,8 @@
 each other. Each takes what the server sent (anything: a missing field, a string where a number belongs) and
 gives sanitized text, `rich.text.Text` where there is colour; never markup.
 
-No vendor module and no widget is imported here: the panes import it after the first frame. What an alert says is
-tui/app/alerts.py's (`alert_words`).
+No vendor module and no widget is imported here, only the vendors' declarations (how their events look): the panes
+import it after the first frame. What an alert says is tui/app/alert_words.py's.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from rich.text import Text
 from tui import wall_clock
 from tui.live.events import APP_SERVICE, Event, iso_utc, parse_timestamp
 from tui.text import sanitize
+from tui.vendors import VENDORS
 
 NONE = "—"  # what a cell shows for a value that is missing or unreadable
 
@@ -206,9 +207,11 @@ def cost_text(costs: dict[str, Any] | None, budget: Any = None) -> Text:
 
 # ------------------------------------------------------------------------------------------------ events, alerts
 
-SERVICE_STYLES = {"capout": "cyan", "casmo": "magenta", "capx": "bright_blue", "captain": "green",
-                  APP_SERVICE: "italic"}  # (not a grey, nor dim: under 3:1 on light themes)
-TYPE_STYLES = {"agent.error": "bold red", "task.approval_required": "yellow", "costs.threshold_reached": "yellow"}
+# Each vendor's name and event types as it declares (tui/vendors/base.py `Vendor.style`, `type_styles`); capwatch's
+# own events in italic (not a grey, nor dim: under 3:1 on light themes).
+SERVICE_STYLES = {**{vendor.name: vendor.style for vendor in VENDORS}, APP_SERVICE: "italic"}
+TYPE_STYLES = {(vendor.name, event_type): style
+               for vendor in VENDORS for event_type, style in vendor.type_styles.items()}
 BAD_STATUSES = {"failed", "error"}
 # Fields that say what an event is about, in the order the summary shows them.
 SUMMARY_FIELDS = ("status", "state", "file_name", "filename", "title", "name", "job_name", "database_name",
@@ -222,9 +225,9 @@ def service_cell(row: dict[str, Any]) -> Text:
 
 
 def type_cell(row: dict[str, Any]) -> Text:
-    """An event type, red when it says something failed."""
+    """An event type in the style its vendor declares for it, else red when it says something failed."""
     event_type = row.get("type") or ""
-    style = TYPE_STYLES.get(event_type, "")
+    style = TYPE_STYLES.get((row.get("service"), event_type), "")
     if not style and (event_type.endswith((".error", ".failed")) or row.get("status") in BAD_STATUSES):
         style = "red"
     return Text(event_type, style=style)

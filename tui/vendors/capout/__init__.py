@@ -14,4 +14,5 @@ VENDOR = Vendor(
     integration="tui.vendors.capout.integration:CapOutIntegration",
     settings="tui.vendors.capout.settings:CapOutSettings",
     tabs=(Tab("documents", "Documents", "tui.app.panes.documents:DocumentsPane"),),
+    style="cyan",
 )

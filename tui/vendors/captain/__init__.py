@@ -2,7 +2,7 @@
 natural-language query console. `client.py` is its REST client, `live.py` its pollers, `integration.py` both
 behind the hub's interface, with the operator's actions (databases, files, indexing, queries)."""
 
-from tui.vendors.base import Kind, Tab, Vendor
+from tui.vendors.base import KeyEnvironment, Kind, Tab, Vendor
 
 VENDOR = Vendor(
     name="captain",
@@ -19,5 +19,12 @@ VENDOR = Vendor(
     tabs=(
         Tab("captain", "Captain", "tui.app.panes.captain:CaptainPane"),
         Tab("query", "Query", "tui.app.panes.query:QueryPane"),
+    ),
+    style="green",
+    # A key reaches one environment, named by its prefix (the client's `environment`, the header's badge).
+    environments=(
+        KeyEnvironment("cap_dev_", "development", "dev", "dev"),
+        KeyEnvironment("cap_stage_", "staging", "stage", "stage"),
+        KeyEnvironment("cap_prod_", "production", "PROD", "prod"),
     ),
 )

@@ -9,7 +9,8 @@ Captain's endpoints do not share one style, and the vendor doc (seed 004) is fol
   headers, and its `query` field is URL-encoded by the caller (`quote(query)`) before the form encoding
   encodes it again. The doc does this, so we do too: the server unquotes once more than usual.
 
-The key prefix (`cap_dev_`, `cap_stage_`, `cap_prod_`) names the environment the key can see.
+The key prefix (`cap_dev_`, `cap_stage_`, `cap_prod_`) names the environment the key can see (its declaration's
+`environments`, tui/vendors/captain/__init__.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tui.api import DEFAULT_TIMEOUT, ApiError, BaseClient, json_or_none, new_idempotency_key
 from tui.text import mask_secret
+from tui.vendors.captain import VENDOR
 
 DEFAULT_BASE_URL = "https://api.runcaptain.com"
 QUERY_TIMEOUT = 120.0  # doc: "Query timeout is 120 seconds"
@@ -30,19 +32,15 @@ LIST_FILES_PAGE = 100  # doc: list-files `limit` defaults to 100
 
 Environment = Literal["development", "staging", "production"]
 ENVIRONMENT_PREFIXES: dict[str, Environment] = {
-    "cap_dev_": "development",
-    "cap_stage_": "staging",
-    "cap_prod_": "production",
+    environment.prefix: environment.name for environment in VENDOR.environments  # type: ignore[misc]
 }
 TERMINAL_JOB_STATUSES = frozenset({"completed", "error", "failed"})
 
 
 def environment_of(api_key: str | None) -> Environment | None:
     """The environment a Captain key is scoped to, read from its prefix; None for an unknown prefix."""
-    for prefix, environment in ENVIRONMENT_PREFIXES.items():
-        if api_key and api_key.startswith(prefix):
-            return environment
-    return None
+    environment = VENDOR.environment_of(api_key)
+    return environment.name if environment else None  # type: ignore[return-value]
 
 
 # --------------------------------------------------------------------------------------------- models

@@ -21,4 +21,6 @@ VENDOR = Vendor(
     integration="tui.vendors.capx.integration:CapxIntegration",
     settings="tui.vendors.capx.settings:CapxSettings",
     tabs=(Tab("capx", "Capx", "tui.app.panes.capx:CapxPane"),),
+    style="bright_blue",
+    type_styles={"agent.error": "bold red", "task.approval_required": "yellow", "costs.threshold_reached": "yellow"},
 )

@@ -15,4 +15,5 @@ VENDOR = Vendor(
     integration="tui.vendors.casmo.integration:CasmoIntegration",
     settings="tui.vendors.casmo.settings:CasmoSettings",
     tabs=(Tab("extraction", "Extraction", "tui.app.panes.extraction:ExtractionPane"),),
+    style="magenta",
 )
