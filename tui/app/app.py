@@ -61,13 +61,19 @@ def monitor_tabs(declared: Iterable[Vendor]) -> tuple[Tab, ...]:
     return (OVERVIEW_TAB, *(tab for vendor in declared for tab in vendor.tabs), EVENTS_TAB)
 
 
+def stylesheets(tabs: Iterable[Tab]) -> list[str]:
+    """The app's own sheets, then each tab's own where styles/ has one (styles/<tab id>.tcss), in the tabs' order."""
+    styles = styles_path()
+    sheets = [styles / f"{name}.tcss" for name in ("app", "tables", *(tab.id for tab in tabs))]
+    return [str(sheet) for sheet in sheets if sheet.exists()]
+
+
 class CapwatchApp(PaneAppMixin, App[int]):
     """The monitor. What its panes may use of it (hub, store, config, alerts, read_only, toast, toast_error) is
     `PaneApp` (tui/app/toolkit/host.py), shared with the pane tests' host."""
 
     TITLE = "capwatch"
-    CSS_PATH = [str(styles_path() / name) for name in
-                ("app.tcss", "tables.tcss", "overview.tcss", "events.tcss", "capx.tcss", "captain.tcss", "query.tcss")]
+    CSS_PATH = stylesheets(monitor_tabs(vendors.VENDORS))
 
     FIRST_TAB = OVERVIEW_TAB.id
     TABS = tuple((tab.id, f"{n} {tab.label}") for n, tab in enumerate(monitor_tabs(vendors.VENDORS), start=1))
