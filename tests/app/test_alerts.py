@@ -12,7 +12,8 @@ from textual.widgets._toast import Toast
 from tests.helpers.pane_host import StubHub
 from tests.helpers.waiting import eventually
 from tui.app.alert_words import alert_words
-from tui.app.alerts import BELL_GAP, SHOW_SECONDS, TOAST_GAP, AlertLog, ToastPolicy, alert_rule, bell_rule
+from tui.app.alert_rules import alert_rule, bell_rule
+from tui.app.alerts import BELL_GAP, SHOW_SECONDS, TOAST_GAP, AlertLog, ToastPolicy
 from tui.app.app import CapwatchApp
 from tui.app.screens import DetailScreen
 from tui.app.widgets.alert_toast import AlertToast

@@ -2,7 +2,8 @@
 what happened (`failed`, `error`, `approval required`) and why, when the server says (an error field, a result's
 error, a cost against its threshold); and what Enter on it shows (the entity, its recent events). Names are looked
 up in the Store; ids stand in for names not known yet. Every piece is sanitized; the line is a `Text`, never
-markup. Imported after the first frame, with the panes (tui/app/alerts.py is what the monitor needs before it).
+markup. Imported after the first frame, with the panes (tui/app/alerts.py and alert_rules.py are what the monitor
+needs before it).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 
-from tui.app.alerts import FAILED_STATUSES, entity_status, is_failure
+from tui.app.alert_rules import FAILED_STATUSES, entity_status, is_failure
 from tui.text import sanitize
 
 if TYPE_CHECKING:

@@ -1,18 +1,18 @@
-"""Alerts: which events are alerts, the log the monitor keeps of them, and when the operator is told. No Textual
-here: the Overview and Events tabs show the log, tui/app/widgets/alert_toast.py shows the notice.
+"""Alerts: the log the monitor keeps of them, and when the operator is told. No Textual here: the Overview and
+Events tabs show the log, tui/app/widgets/alert_toast.py shows the notice.
 
-- Which: the vendors declare it (tui/vendors/base.py `Vendor`): an event type of `alert_types`, or an entity
-  that reaches one of `alert_statuses` (the status the event gives it: its patch's, else the payload's).
+- Which events are alerts, and which ring the bell: tui/app/alert_rules.py (as the vendors declare; `alert_bell`).
 - The log (`AlertLog`, the app's `alerts`): every alert, oldest first, the last ALERT_HISTORY of them; an
   acknowledged alert leaves the Overview's list and stays in the log (the Events tab's "alerts only" view).
   The same alert told again while it is open (a reconnect's backfill, an agent's same error) is counted on it
   (×2) and comes first again.
-- What it says: tui/app/alert_words.py (imported after the first frame, with the panes).
+- What it says: tui/app/alert_words.py (imported after the first frame, with the panes; it imports the rules, not
+  this module).
 - When (`ToastPolicy`): one notice that counts, shown for SHOW_SECONDS and updated in place while it shows, at
   most one per TOAST_GAP seconds (what arrives in between is counted for the next); nothing while the Overview,
   which lists them, is shown; nothing while muted (`m`, or `alert_toasts = false`) or snoozed; the alerts that
-  came meanwhile are counted in one notice when the operator unmutes or the snooze ends. The bell rings only for the alerts `alert_bell` names (`bell_rule`),
-  at most once per BELL_GAP seconds, never while muted or snoozed.
+  came meanwhile are counted in one notice when the operator unmutes or the snooze ends. The bell rings only for
+  the alerts `alert_bell` names, at most once per BELL_GAP seconds, never while muted or snoozed.
 """
 
 from __future__ import annotations
@@ -21,73 +21,21 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, overload
+
+from tui.app.alert_rules import entity_status
 
 if TYPE_CHECKING:
     from rich.text import Text
 
     from tui.live.events import Event
     from tui.live.store import Store
-    from tui.vendors.base import Vendor
 
 ALERT_HISTORY = 1000  # alerts kept: the Overview's list until acknowledged, the Events tab's "alerts only" always
 SHOW_SECONDS = 6.0  # a notice stays this long; alerts arriving while it shows update it, they do not prolong it
 TOAST_GAP = 30.0  # at most one notice per this many seconds: under the demo's load, on screen a fifth of the time
 BELL_GAP = 5.0  # the bell rings at most once per this many seconds
 SNOOZES = (15, 60)  # minutes the palette offers
-
-
-def entity_status(event: Event) -> str | None:
-    """The status an event gives its entity: its patch's, else the payload's (a Casmo webhook has it only in
-    its patch)."""
-    for source in (event.patch, event.data):
-        if isinstance(source, dict):
-            status = source.get("status")
-            if isinstance(status, str) and status:
-                return status
-    return None
-
-
-def alert_rule(declared: Iterable[Vendor]) -> Callable[[Event], bool]:
-    """Whether an event is an alert, as the vendors declare (see the module's docstring)."""
-    types = {vendor.name: vendor.alert_types for vendor in declared if vendor.alert_types}
-    statuses = {vendor.name: vendor.alert_statuses for vendor in declared if vendor.alert_statuses}
-
-    def is_alert(event: Event) -> bool:
-        if event.type in types.get(event.service, ()):
-            return True
-        wanted = statuses.get(event.service)
-        return wanted is not None and entity_status(event) in wanted
-
-    return is_alert
-
-
-# ------------------------------------------------------------------------------------------------ the bell
-
-FAILED_STATUSES = ("failed", "error")
-
-
-def is_failure(event: Event) -> bool:
-    return entity_status(event) in FAILED_STATUSES or event.type.endswith((".error", ".failed"))
-
-
-def bell_rule(value: str | None) -> Callable[[Event], bool]:
-    """Whether an alert rings the bell, from the `alert_bell` setting (tui/config/model.py ALERT_BELL_WORDS: `all`,
-    `failure`, `approval`, or event-type globs such as `costs.*`): none by default."""
-    from tui.config.model import alert_bell_words
-
-    words = alert_bell_words(value)
-
-    def rings(event: Event) -> bool:
-        for word in words:
-            if (word == "all" or (word == "failure" and is_failure(event))
-                    or (word == "approval" and "approval" in event.type)
-                    or fnmatchcase(event.type.lower(), word)):
-                return True
-        return False
-
-    return rings
 
 
 # ------------------------------------------------------------------------------------------------ the log

@@ -22,7 +22,8 @@ from textual.widgets import TabbedContent, TabPane
 
 from tui import vendors
 from tui.app import textual_fixes
-from tui.app.alerts import SNOOZES, AlertLog, alert_rule, bell_rule
+from tui.app.alert_rules import alert_rule, bell_rule
+from tui.app.alerts import SNOOZES, AlertLog
 from tui.app.header import HeaderBar
 from tui.app.keys import SettledTabs
 from tui.app.widgets.banner import IncidentBanner, mark_stale_panes

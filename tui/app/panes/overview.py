@@ -26,7 +26,8 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from tui import wall_clock
-from tui.app.alerts import Alert, entity_status
+from tui.app.alert_rules import entity_status
+from tui.app.alerts import Alert
 from tui.app.keys import focus_now
 from tui.app.panes.base import Pane
 from tui.app.toolkit.cells import clock, service_cell, type_cell
