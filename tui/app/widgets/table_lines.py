@@ -11,7 +11,7 @@ server strings are never parsed as markup and never reach the terminal with esca
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import TYPE_CHECKING, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from rich.segment import Segment
 from rich.style import Style
@@ -20,11 +20,8 @@ from textual.geometry import Region, Size
 from textual.strip import Strip
 
 from tui.app.widgets.table_layout import line_width
-from tui.app.widgets.table_model import BROKEN_CELL, Column, Row, cell_value
+from tui.app.widgets.table_model import BROKEN_CELL, Column, Row, TableModel, cell_value
 from tui.text import sanitize
-
-if TYPE_CHECKING:
-    from tui.app.widgets.table import LiveTable
 
 
 def cut_start(cell: Text, width: int) -> Text:
@@ -76,18 +73,36 @@ class _PassStyles(NamedTuple):
     news: Style  # "3 new ↑" in the foot
 
 
+class DrawnTable(Protocol):
+    """What the drawing reads of its table (LiveTable, tui/app/widgets/table.py, which this module does not import:
+    the widget imports its drawing, not the other way round)."""
+
+    app: Any  # Textual's App: its console renders the lines
+    model: TableModel
+    foot: bool
+    follow: bool
+    new_above: int
+    new_below: int
+
+    def get_component_rich_style(self, *names: str, partial: bool = False) -> Style: ...
+
+    def _news_text(self, words: str, key: str) -> Text: ...
+
+    def _styles_of_pass(self) -> _PassStyles: ...
+
+
 class TableLines:
-    """The drawing half of LiveTable (a mixin: `self` is the LiveTable)."""
+    """The drawing half of LiveTable (a mixin: `self` is the LiveTable, a `DrawnTable` and a Textual ScrollView)."""
 
     # ------------------------------------------------------------------------------------- the foot
 
-    def foot_lines(self: LiveTable) -> int:
+    def foot_lines(self: DrawnTable) -> int:
         """1 when the foot line is shown: a filter is on or the table follows (unless its pane says these
         itself: `foot`), or rows arrived below the view."""
         shown = (self.foot and (bool(self.model.filter_text) or self.follow)) or self.new_below
         return 1 if shown else 0
 
-    def foot_text(self: LiveTable) -> Text:
+    def foot_text(self: DrawnTable) -> Text:
         """`12 of 340 match “insp” · 3 new ↓ End · ● following (f: stop)`."""
         model = self.model
         parts: list[Text] = []
@@ -99,19 +114,19 @@ class TableLines:
             parts.append(Text("● following (f: stop)"))
         return Text(" · ").join(parts)
 
-    def _news_text(self: LiveTable, words: str, key: str) -> Text:
+    def _news_text(self: DrawnTable, words: str, key: str) -> Text:
         return Text(f" {words} ", style=self._styles_of_pass().news).append(f" {key}", style="dim")
 
-    def news_above_width(self: LiveTable) -> int:
+    def news_above_width(self: DrawnTable) -> int:
         """Cells the header's "3 new ↑" marker takes at its right end (0: none)."""
         return self._news_text(f"{self.new_above:,} new ↑", "Home").cell_len + 1 if self.new_above else 0
 
-    def _message_strip(self: LiveTable, text: Text, style: Style, width: int) -> Strip:
+    def _message_strip(self: DrawnTable, text: Text, style: Style, width: int) -> Strip:
         line = Text(" ", no_wrap=True, end="").append_text(text)
         line.truncate(width, overflow="ellipsis", pad=True)
         return Strip(Segment.apply_style(line.render(self.app.console), style), width)
 
-    def _no_match_text(self: LiveTable) -> Text:
+    def _no_match_text(self: DrawnTable) -> Text:
         return Text(f"no rows match “{self.model.filter_text}” · Esc clears the filter", style="italic")
 
     def notify_style_update(self) -> None:
@@ -226,7 +241,7 @@ class TableLines:
             )
         return styles
 
-    def _over_style(self: LiveTable, name: str) -> Style:
+    def _over_style(self: DrawnTable, name: str) -> Style:
         """A component's own style, to lay over cells that have colours of their own, with its colours as shown:
         Textual's partial style drops a colour's alpha (the blurred cursor's `$primary 30%` came out as the full
         primary, its text unreadable on it in most themes), the full style has them blended over the table."""
