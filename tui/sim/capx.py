@@ -441,6 +441,14 @@ class CapxSim(VendorSim):
             return company_id, self.error(404, "not_found", "Company not found", headers)
         return company_id, None
 
+    def _company_gate(self, request: Request) -> tuple[Response | None, dict[str, str], str]:
+        """`_gate`, then the company the path names: (the refusal or its 404, or None; headers; company id)."""
+        refused, headers, _ = self._gate(request)
+        if refused:
+            return refused, headers, ""
+        company_id, missing = self._company_or_404(request, headers)
+        return missing, headers, company_id
+
     # ------------------------------------------------------------------------------------------- endpoints
 
     async def list_companies(self, request: Request) -> Response:
@@ -448,11 +456,8 @@ class CapxSim(VendorSim):
         return refused or self._paginate(request, list(self.companies.values()), headers)
 
     async def get_company(self, request: Request) -> Response:
-        refused, headers, _ = self._gate(request)
-        if refused:
-            return refused
-        company_id, missing = self._company_or_404(request, headers)
-        return missing or self._ok(self.companies[company_id], headers)
+        refused, headers, company_id = self._company_gate(request)
+        return refused or self._ok(self.companies[company_id], headers)
 
     async def _set_status(self, request: Request, target: str) -> Response:
         async def operate(headers: dict[str, str]) -> Response:
@@ -475,32 +480,23 @@ class CapxSim(VendorSim):
         return await self._set_status(request, "running")
 
     async def list_agents(self, request: Request) -> Response:
-        refused, headers, _ = self._gate(request)
+        refused, headers, company_id = self._company_gate(request)
         if refused:
             return refused
-        company_id, missing = self._company_or_404(request, headers)
-        if missing:
-            return missing
         rows = [{k: v for k, v in a.items() if k != "company_id"} for a in self.company_agents[company_id]]
         return self._paginate(request, rows, headers)
 
     async def list_tasks(self, request: Request) -> Response:
-        refused, headers, _ = self._gate(request)
+        refused, headers, company_id = self._company_gate(request)
         if refused:
             return refused
-        company_id, missing = self._company_or_404(request, headers)
-        if missing:
-            return missing
         status = request.query_params.get("status")
         return self._paginate(request, list(self.tasks[company_id].values()), headers,
                               keep=(lambda task: task["status"] == status) if status else None)
 
     async def get_costs(self, request: Request) -> Response:
-        refused, headers, _ = self._gate(request)
-        if refused:
-            return refused
-        company_id, missing = self._company_or_404(request, headers)
-        return missing or self._ok(self._costs_out(company_id), headers)
+        refused, headers, company_id = self._company_gate(request)
+        return refused or self._ok(self._costs_out(company_id), headers)
 
     async def _decide(self, request: Request, approve: bool) -> Response:
         async def operate(headers: dict[str, str]) -> Response:
@@ -551,12 +547,9 @@ class CapxSim(VendorSim):
 
     async def activity(self, request: Request) -> Response:
         """`?stream=true`: the SSE stream (opening it counts as one request); otherwise the recent events."""
-        refused, headers, _ = self._gate(request)
+        refused, headers, company_id = self._company_gate(request)
         if refused:
             return refused
-        company_id, missing = self._company_or_404(request, headers)
-        if missing:
-            return missing
         topic = self.sim.topic(f"capx:{company_id}")
         if request.query_params.get("stream") != "true":
             return self._ok([event.payload for event in list(topic.buffer)[-RECENT_ACTIVITY:]], headers)
