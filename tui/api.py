@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from tui.text import sanitize
+from tui.text import mask_secret, sanitize
 
 # A stream's read timeout must outlast the server's keepalive interval (15 s in the simulator and the
 # vendors' usual value), or a quiet but healthy stream would be torn down; and it is how a hung server (a stopped
@@ -121,9 +121,11 @@ class BaseClient:
         read_only: bool = False,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         transport: httpx.AsyncBaseTransport | None = None,
+        api_key: str = "",
     ):
         self.base_url = base_url.rstrip("/")
         self.read_only = read_only
+        self._api_key = api_key  # a credential: its repr shows the last four characters only
         self.requests_sent = 0
         # Whether the server is answering: requests on the wire now, and when the last one ended (monotonic). A
         # poll waiting on a rate governor is not a server that stopped answering.
@@ -139,6 +141,15 @@ class BaseClient:
 
     async def aclose(self) -> None:
         await self.http.aclose()
+
+    def __repr__(self) -> str:
+        """`CapxClient(base_url='...', api_key='••••demo')`: the key masked, then what `described` adds."""
+        fields = {"base_url": self.base_url, "api_key": mask_secret(self._api_key), **self.described()}
+        return f"{type(self).__name__}({', '.join(f'{name}={value!r}' for name, value in fields.items())})"
+
+    def described(self) -> dict[str, Any]:
+        """What the client's repr says besides its URL and masked key (never a secret)."""
+        return {}
 
     async def __aenter__(self):
         return self

@@ -33,7 +33,7 @@ class ParcelCoClient(BaseClient):
     service = "parcelco"
 
     def __init__(self, base_url: str, *, api_key: str, read_only: bool = False):
-        super().__init__(base_url, headers={"Authorization": f"Bearer {api_key}"}, read_only=read_only)
+        super().__init__(base_url, headers={"Authorization": f"Bearer {api_key}"}, read_only=read_only, api_key=api_key)
 
     async def parcels(self) -> list[dict[str, Any]]:
         return (await self.send("GET", "/parcels")).json()

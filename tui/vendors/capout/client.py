@@ -117,11 +117,7 @@ class CapOutClient(BaseClient):
     service = "capout"
 
     def __init__(self, base_url: str = DEFAULT_BASE_URL, *, api_key: str, read_only: bool = False, **kwargs):
-        super().__init__(base_url, headers={"capout-api-key": api_key}, read_only=read_only, **kwargs)
-        self._api_key = api_key
-
-    def __repr__(self) -> str:
-        return f"CapOutClient(base_url={self.base_url!r}, api_key={mask_secret(self._api_key)!r})"
+        super().__init__(base_url, headers={"capout-api-key": api_key}, read_only=read_only, api_key=api_key, **kwargs)
 
     def error_from(self, response: httpx.Response) -> ApiError:
         body = json_or_none(response)

@@ -223,15 +223,11 @@ class CaptainClient(BaseClient):
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         transport: httpx.AsyncBaseTransport | None = None,
     ):
-        super().__init__(base_url, read_only=read_only, timeout=timeout, transport=transport)
-        self._api_key = api_key
+        super().__init__(base_url, read_only=read_only, timeout=timeout, transport=transport, api_key=api_key)
         self.organization_id = organization_id
 
-    def __repr__(self) -> str:
-        return (
-            f"CaptainClient(base_url={self.base_url!r}, api_key={mask_secret(self._api_key)!r}, "
-            f"environment={self.environment!r}, read_only={self.read_only})"
-        )
+    def described(self) -> dict[str, Any]:
+        return {"environment": self.environment, "read_only": self.read_only}
 
     @property
     def environment(self) -> Environment | None:

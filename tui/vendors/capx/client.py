@@ -23,7 +23,6 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tui.api import (STREAM_READ_TIMEOUT, ApiError, BaseClient, json_or_none, new_idempotency_key,
                      retry_after_seconds, shared_ssl_context)
-from tui.text import mask_secret
 from tui.vendors.capx.budget import CLASS_EXTENSION, BudgetTransport, Priority, RequestBudget, RequestClass
 
 DEFAULT_BASE_URL = "https://api.capx.ai/v1"
@@ -178,11 +177,10 @@ class CapxClient(BaseClient):
         rest = transport or httpx.AsyncHTTPTransport(verify=shared_ssl_context(), limits=REST_LIMITS)
         headers = {"Authorization": f"Bearer {api_key}"}
         super().__init__(base_url, headers=headers, read_only=read_only, transport=BudgetTransport(rest, self.budget),
-                         **kwargs)
+                         api_key=api_key, **kwargs)
         streams = transport or httpx.AsyncHTTPTransport(verify=shared_ssl_context(), limits=STREAM_LIMITS)
         self.stream_http = httpx.AsyncClient(base_url=self.base_url, headers=self.http.headers,
                                              transport=BudgetTransport(streams, self.budget))
-        self._api_key = api_key
         self.rate_limit = RateLimit()
         self.credits = CapxCredits()
         self.on_figures: Callable[[], None] | None = None  # called after every reply updated the figures
@@ -212,9 +210,6 @@ class CapxClient(BaseClient):
     @last_answer.setter
     def last_answer(self, value: float) -> None:
         self._last_answer = value
-
-    def __repr__(self) -> str:
-        return f"CapxClient(base_url={self.base_url!r}, api_key={mask_secret(self._api_key)!r})"
 
     # ----------------------------------------------------------------------------------------- plumbing
 

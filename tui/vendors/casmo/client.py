@@ -17,7 +17,6 @@ import httpx
 from pydantic import BaseModel, ConfigDict
 
 from tui.api import ApiError, BaseClient, json_or_none, new_idempotency_key
-from tui.text import mask_secret
 
 DEFAULT_BASE_URL = "https://api.casmoai.com"
 MODES = ("response", "callback")
@@ -77,11 +76,7 @@ class CasmoClient(BaseClient):
     service = "casmo"
 
     def __init__(self, base_url: str = DEFAULT_BASE_URL, *, api_key: str, read_only: bool = False, **kwargs: Any):
-        super().__init__(base_url, headers={"X-API-Key": api_key}, read_only=read_only, **kwargs)
-        self._api_key = api_key
-
-    def __repr__(self) -> str:
-        return f"CasmoClient(base_url={self.base_url!r}, api_key={mask_secret(self._api_key)!r})"
+        super().__init__(base_url, headers={"X-API-Key": api_key}, read_only=read_only, api_key=api_key, **kwargs)
 
     def error_from(self, response: httpx.Response) -> ApiError:
         body = json_or_none(response)
