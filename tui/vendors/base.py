@@ -4,7 +4,8 @@ A declaration is plain data, cheap to import (the monitor reads them before its 
 title, key prefixes and default base URL (config), the entity kinds it fills and which statuses finish them (the
 Store), which events are alerts, how its events look and which environment a key of it reaches (the app), and
 where its heavier parts live, named as "module:attribute" strings that are imported only when the service is on:
-its integration (client, channels, webhooks, actions) and its settings section. The registry in `tui/vendors/__init__.py` lists the declarations in tab order.
+its integration (client, channels, webhooks, actions) and its settings section. The registry in
+`tui/vendors/__init__.py` lists the declarations in tab order.
 """
 
 from __future__ import annotations

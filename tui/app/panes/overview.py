@@ -181,7 +181,8 @@ class ActivityBoard(Widget):
         rows: list[list[Text]] = []
         for line in self.lines:
             glyph, style = STATE_LOOK.get(line.state, ("?", ""))
-            name = Text(glyph + " ", style=style).append(line.service, style=service_cell({"service": line.service}).style)
+            service_style = service_cell({"service": line.service}).style
+            name = Text(glyph + " ", style=style).append(line.service, style=service_style)
             if line.state == "off":
                 rate = Text("off", style="dim")
             else:
