@@ -4,9 +4,10 @@ connection (the LiveHub with every integration that is on, each with its request
 (`history = "postgresql://..."` for a team; SQLite works too), which monitors follow with `--source`.
 
 It logs to stderr, one line per notable thing: its start, each channel's change of state (with the error), the
-history writer losing or regaining its database, a summary every SUMMARY_INTERVAL, its stop. SIGTERM, SIGINT and
-SIGHUP stop it cleanly: the channels end, then the history writes what it still holds (at most CLOSE_TIMEOUT while the
-database is away). `--metrics HOST:PORT` serves Prometheus metrics (tui/metrics.py).
+history writer losing or regaining its database (the history's own two lines: tui/history/core.py), a summary every
+SUMMARY_INTERVAL, its stop. SIGTERM, SIGINT and SIGHUP stop it cleanly: the channels end, then the history writes
+what it still holds (at most CLOSE_TIMEOUT while the database is away). `--metrics HOST:PORT` serves Prometheus
+metrics (tui/metrics.py).
 """
 
 from __future__ import annotations
@@ -90,7 +91,6 @@ async def collect(hub, history, *, metrics: tuple[str, int] | None = None, stop:
     hub.store.set_figure(HEARTBEAT, {"host": host, "pid": os.getpid(), "at": time.time()})  # from the first moment
     feed = hub.store.subscribe(max_events=0)
     states = {name: (health.state, health.last_error) for name, health in hub.store.health.items()}
-    writer = history.state
     await hub.start()
     if hub.receiver is not None:
         log.info("webhooks on %s:%s", hub.config.webhooks.host, hub.receiver.port)
@@ -112,10 +112,6 @@ async def collect(hub, history, *, metrics: tuple[str, int] | None = None, stop:
                     states[name] = (health.state, health.last_error)
                     error = f": {health.last_error}" if health.last_error and health.state.value != "live" else ""
                     log.info("channel %s %s%s", name, health.state.value, error)
-            if history.state != writer:
-                writer = history.state
-                error = f": {history.last_error}" if history.last_error and writer != "live" else ""
-                log.info("history %s%s", writer, error)
             if time.monotonic() >= next_summary:
                 next_summary += SUMMARY_INTERVAL
                 events = sum(sum(by_type.values()) for by_type in hub.store.counts.values())

@@ -1,5 +1,10 @@
 """`History`: what the live layer calls. `append` on the event loop costs a deque append; a thread of the history's
-own writes batches, reconnects, prunes; queries run beside it without blocking the caller's loop."""
+own writes batches, reconnects, prunes; queries run beside it without blocking the caller's loop.
+
+While its database is away the writer holds what it is given and retries on a backoff, and logs two lines per
+outage, not one per failed attempt: one when the database goes (with the error), one when it is back (how long it
+was away, how many attempts failed, how many events it held meanwhile and how many of them it had to drop); a third
+only if it stops before the database is back (how many events it dropped then)."""
 
 from __future__ import annotations
 
@@ -73,6 +78,7 @@ class History:
         self.last_seq = 0  # seq of the last row this process committed
         self.pruned = 0  # rows removed by retention so far
         self.batches = 0  # transactions committed
+        self.failed_writes = 0  # attempts to write that failed (the database away, or refusing)
         self._wake = threading.Event()
         self._stopping = False
         self._give_up_at: float | None = None
@@ -89,7 +95,7 @@ class History:
         """For a health line: where, state, figures."""
         return {"history": self.describe(), "state": self.state, "appended": self._appended,
                 "written": self._written, "pending": len(self._queue), "dropped": self.dropped,
-                "pruned": self.pruned, "last_error": self.last_error}
+                "pruned": self.pruned, "failed_writes": self.failed_writes, "last_error": self.last_error}
 
     # ------------------------------------------------------------------------------------ the loop's side
 
@@ -174,6 +180,7 @@ class History:
         rows: list[tuple] = []
         new_types: set[tuple[str, str]] = set()
         in_doubt = False  # a write failed: did it commit? ask before writing again
+        down: tuple[float, int, int] | None = None  # since when the database is away; `dropped`, `failed_writes` then
         next_prune = time.monotonic() + self.prune_delay
         pruning = False
         try:
@@ -198,6 +205,9 @@ class History:
                         self.batches += 1
                         known |= new_types
                     if self.state != "live":  # before the waiters hear of the commit: a flush that returns sees it
+                        if down is not None:
+                            self._log_back(down)
+                            down = None
                         self.state, self.last_error = "live", None
                         backoff.connected()
                     if rows:
@@ -211,16 +221,35 @@ class History:
                             next_prune = time.monotonic() + self.prune_interval
                 except Exception as error:  # the database is away (or refused): keep the batch, retry
                     in_doubt = True
-                    self.state, self.last_error = "reconnecting", describe_error(error)
-                    log.warning("history: %s", self.last_error)
+                    self.failed_writes += 1
+                    self.last_error = describe_error(error)
+                    if down is None:  # said once, when it goes; `_log_back` says when it is back
+                        down = (time.monotonic(), self.dropped, self.failed_writes - 1)
+                        log.warning("history: %s out of reach, holding the events until it is back: %s",
+                                    self.describe(), self.last_error)
+                    self.state = "reconnecting"
                     backoff.disconnected()
                     if self._stopping and time.monotonic() >= (self._give_up_at or 0):
-                        self.dropped += len(rows) + len(self._queue)
+                        lost = len(rows) + len(self._queue)
+                        self.dropped += lost
+                        log.warning("history: %s still out of reach at the stop: %d events dropped", self.describe(),
+                                    lost)
                         break
                     self._wake.wait(backoff.next_delay())
         finally:
             await backend.close()
             self._release_waiters()
+
+    def _log_back(self, down: tuple[float, int, int]) -> None:
+        """The one line when the database is back: how long it was away, how many attempts failed, what was held
+        (and dropped) meanwhile. A warning as the first line is: where no logging is set up (`tail`, the monitor)
+        Python prints warnings alone, and the line saying the outage ended must go where the first one went."""
+        since, dropped_before, failed_before = down
+        held = self._appended - self._written
+        dropped = self.dropped - dropped_before
+        log.warning("history: %s back after %.1f s (%d attempts failed); %d events held meanwhile, writing them "
+                    "now%s", self.describe(), time.monotonic() - since, self.failed_writes - failed_before, held,
+                    f" ({dropped} dropped: more than {self.max_pending} held)" if dropped else "")
 
     async def _prune_step(self, backend) -> bool:
         cutoff = None if self.max_age is None else time.time() - self.max_age
