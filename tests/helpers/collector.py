@@ -17,6 +17,17 @@ import tempfile
 from pathlib import Path
 
 
+def source_config(url: str, **env: str):
+    """The config of a follower (`--source url`) with `env` and nothing else: no history of its own."""
+    import argparse
+
+    from tui.config import load_config
+
+    args = argparse.Namespace(config=os.devnull, read_only=None, transport=None, webhook_host=None,
+                              webhook_port=None, profile=None)
+    return load_config(args, env={"CAPWATCH_SOURCE": url, "CAPWATCH_HISTORY": "off", **env}).config
+
+
 def child_env(client_env: dict[str, str], **extra: str) -> dict[str, str]:
     """The environment of a capwatch child: the simulator's keys, no user config, no stray CAPWATCH_* setting."""
     env = {k: v for k, v in os.environ.items()

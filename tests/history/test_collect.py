@@ -3,24 +3,32 @@ stop on SIGTERM, its Prometheus metrics (bounded labels for a fleet of 1,000 com
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import io
 import json
 import subprocess
 import sys
+from collections import Counter
 
 import httpx
 import pytest
 
-from tests.helpers.collector import CollectorProcess, child_env
+from tests.helpers.collector import CollectorProcess, child_env, source_config
+from tests.helpers.hubs import make_hub
 from tests.helpers.postgres import free_port
 from tests.helpers.simproc import SimProcess
+from tests.helpers.simulator import admin
 from tests.helpers.waiting import eventually
+from tui.collect import collect
+from tui.headless import status
 from tui.history import History, Query
-from tui.history.source import STARTED
+from tui.history.source import STARTED, SourceHub
 from tui.live.events import ChannelState, Event
 from tui.live.store import Store
 from tui.metrics import MetricsServer, parse_address
-from tui.vendors import kinds
+from tui.sim.core import Faults
+from tui.vendors import VENDORS, kinds
 
 
 def scrape(port: int) -> dict[tuple[str, tuple], float]:
@@ -146,3 +154,48 @@ async def test_status_from_the_source_reads_the_collectors_picture_with_no_vendo
     assert snapshot["health"]["capx.companies"]["state"] == "live"
     assert snapshot["entities"]["companies"]["total"] > 0 and "tasks" in snapshot["entities"]
     assert snapshot["requests"] == {} and snapshot["missing"] == []
+
+
+async def status_from(where: str, wait: float) -> tuple[int, dict]:
+    """`capwatch status --source WHERE --json --wait WAIT`, in this process: its exit code and its JSON."""
+    out = io.StringIO()
+    code = await status(SourceHub(source_config(where), VENDORS), argparse.Namespace(json=True, wait=wait), out)
+    return code, json.loads(out.getvalue())
+
+
+async def test_status_from_the_source_waits_for_the_collectors_whole_capx_picture(where, sim_factory):
+    """As the live `status` does: the companies alone are not Capx's picture; its agents, tasks and costs are, once
+    every company listed was read. While one company's tasks cannot be read, `status --source` says what is missing
+    (exit 1); once they are, it reports every company's tasks and agents as the simulator has them."""
+    running = sim_factory(faults=Faults.parse("first=GET /capx/v1/companies/*/tasks:1000"), capx_rate_limit=100_000)
+    await admin(running.root, "POST", "step?vendor=capx&count=500")  # tasks awaiting approval, agents in error
+    history = History(where)
+    hub = make_hub(running.options.client_env())
+    hub.store.recorder = history.append
+    stop = asyncio.Event()
+    collecting = asyncio.create_task(collect(hub, history, stop=stop))
+    try:
+        await eventually(lambda: {"capx.companies", "capout.documents", "captain.jobs"} <= set(hub.store.complete),
+                         timeout=30, message=lambda: f"the collector's picture: {sorted(hub.store.complete)}")
+        await history.flush(timeout=30)
+        code, partial = await status_from(where, wait=2)
+        assert code == 1 and partial["health"]["capx.companies"]["state"] == "live"
+        assert {"capx.agents", "capx.tasks", "capx.costs"} <= set(partial["missing"]), partial["missing"]
+        assert not [part for part in partial["missing"] if not part.startswith("capx.")], partial["missing"]
+        await admin(running.root, "POST", "faults", Faults().as_dict())
+        for channel in hub.vendor("capx").channels.values():  # what a reconnect does: retry the resync now
+            channel.want_resync()
+        await eventually(lambda: "capx.tasks" in hub.store.complete, timeout=30,
+                         message=lambda: f"the collector's picture: {sorted(hub.store.complete)}")
+        await history.flush(timeout=30)
+        code, whole = await status_from(where, wait=30)
+        world = (await admin(running.root, "GET", "state"))["capx"]
+    finally:
+        stop.set()
+        await asyncio.gather(collecting, return_exceptions=True)
+    assert code == 0 and whole["missing"] == [] and whole["requests"] == {}
+    for kind in ("companies", "agents", "tasks"):
+        by_status = dict(sorted(Counter(row["status"] for row in world[kind].values()).items()))
+        assert whole["entities"][kind] == {"total": len(world[kind]), "by_status": by_status}, kind
+    assert whole["entities"]["tasks"]["by_status"].get("awaiting_approval"), "no task awaiting approval to report"
+    assert whole["entities"]["agents"]["by_status"].get("error"), "no agent in error to report"

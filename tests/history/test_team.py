@@ -6,31 +6,22 @@ every follower ends with exactly the rows the database holds after its start: no
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
-import os
 from collections import Counter
 
 import pytest
 
-from tests.helpers.collector import CollectorProcess, TailProcess
+from tests.helpers.collector import CollectorProcess, TailProcess, source_config
 from tests.helpers.history import make_event
 from tests.helpers.postgres import free_port
 from tests.helpers.simproc import SimProcess
 from tests.helpers.waiting import eventually
-from tui.config import load_config
 from tui.history import History
 from tui.history.source import SILENT_AFTER, SOURCE, STARTED, SourceHub
 from tui.live.events import APP_SERVICE, ChannelState
 from tui.live.recording import is_timeline
 from tui.vendors import VENDORS
-
-
-def source_config(url: str, **env: str):
-    args = argparse.Namespace(config=os.devnull, read_only=None, transport=None, webhook_host=None,
-                              webhook_port=None, profile=None)
-    return load_config(args, env={"CAPWATCH_SOURCE": url, "CAPWATCH_HISTORY": "off", **env}).config
 
 
 class Follower:

@@ -8,9 +8,12 @@ cursor is never applied again, so nothing is doubled. The channels' health is as
 the follower's own connection to the database is a channel of its own, `source` (live / reconnecting).
 
 Where the follower starts: at the newest `collector.started` row (a collector reads every vendor in full when it
-starts, so from there the Store is whole), else the last START_WINDOW of history. Actions go to the vendor with
-the operator's own key (`vendor(name)` builds an integration only for a vendor this config has a key for, and
-starts none of its channels); without one they are not offered.
+starts, so from there the Store is whole), else the last START_WINDOW of history. `status --source` waits, as the
+live `status` does, until every part of the first complete picture of each vendor the collector watches is there
+(Capx's agents, tasks and costs once every company was read).
+
+Actions go to the vendor with the operator's own key (`vendor(name)` builds an integration only for a vendor this
+config has a key for, and starts none of its channels); without one they are not offered.
 """
 
 from __future__ import annotations
@@ -193,9 +196,14 @@ class SourceHub(LiveHub):
     # ------------------------------------------------------------------------------------------- snapshot
 
     def missing(self) -> list[str]:
-        """Until the follower has caught up with the history, itself; then nothing: the picture is the collector's
-        as recorded (its channels' health says how current it is)."""
-        return [] if SOURCE_PART in self.store.complete else [SOURCE]
+        """Until the follower has caught up with the history, itself; then, as the live `status` waits for, the parts
+        of the first complete picture of each vendor the collector watches that it has not recorded yet (Capx's
+        agents, tasks and costs come once every company was read)."""
+        if SOURCE_PART not in self.store.complete:
+            return [SOURCE]
+        watched = self.collector_services or {name for name in self.vendors if self.watched(name)}
+        return [part for name, declaration in self.vendors.items() if name in watched
+                for part in declaration.integration_class().snapshot_parts if part not in self.store.complete]
 
     def figure_lines(self, figures: dict[str, Any]) -> list[str]:
         """The figures as the watched vendors' integrations word them (the method reads only `figures`)."""

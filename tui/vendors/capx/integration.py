@@ -111,9 +111,14 @@ class CapxIntegration(Integration):
                 "limited": bool(waiting) and budget.used() >= budget.minute - budget.reserve(Priority.RESYNC)}
 
     async def publish_budget(self, every: float = 1.0) -> None:
-        """The budget's figure, once a second (grants come hundreds a second at start: not one update each)."""
+        """The budget's figure, once a second (grants come hundreds a second at start: not one update each); and
+        once every company listed has had its first snapshot, the agents, tasks and costs are complete."""
         while True:
-            self.store.set_figure(BUDGET, self.budget_figure())
+            figure = self.budget_figure()
+            self.store.set_figure(BUDGET, figure)
+            if not figure["awaiting_snapshot"] and "capx.companies" in self.store.complete:
+                for part in self.snapshot_parts:  # what `capwatch status` waits for (`status --source` too)
+                    self.store.mark_complete(part)
             await asyncio.sleep(every)
 
     # ------------------------------------------------------------------------------------------- webhooks
