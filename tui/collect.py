@@ -5,9 +5,10 @@ connection (the LiveHub with every integration that is on, each with its request
 
 It logs to stderr, one line per notable thing: its start, each channel's change of state (with the error), the
 history writer losing or regaining its database (the history's own two lines: tui/history/core.py), a summary every
-SUMMARY_INTERVAL, its stop. SIGTERM, SIGINT and SIGHUP stop it cleanly: the channels end, then the history writes
-what it still holds (at most CLOSE_TIMEOUT while the database is away). `--metrics HOST:PORT` serves Prometheus
-metrics (tui/metrics.py).
+SUMMARY_INTERVAL, its stop. It writes a snapshot of its Store into the history at its start, after each vendor
+resync and periodically (tui/history/snapshot.py), so that a monitor joining late reads that and the rows after it.
+SIGTERM, SIGINT and SIGHUP stop it cleanly: the channels end, then the history writes what it still holds (at most
+CLOSE_TIMEOUT while the database is away). `--metrics HOST:PORT` serves Prometheus metrics (tui/metrics.py).
 """
 
 from __future__ import annotations
@@ -60,8 +61,11 @@ def run_collect(args: argparse.Namespace) -> int:
         return 0
 
 
-async def collect(hub, history, *, metrics: tuple[str, int] | None = None, stop: asyncio.Event | None = None) -> int:
-    """Run until SIGTERM/SIGINT (or `stop` is set), then stop cleanly, the history written."""
+async def collect(hub, history, *, metrics: tuple[str, int] | None = None, stop: asyncio.Event | None = None,
+                  snapshots=None) -> int:
+    """Run until SIGTERM/SIGINT (or `stop` is set), then stop cleanly, the history written. `snapshots`: when to
+    write a snapshot (tui/history/snapshot.py `SnapshotSchedule`; its defaults when None)."""
+    from tui.history.snapshot import SnapshotSchedule, capture
     from tui.history.source import HEARTBEAT, HEARTBEAT_INTERVAL, started_event
     from tui.metrics import states_text
 
@@ -86,9 +90,19 @@ async def collect(hub, history, *, metrics: tuple[str, int] | None = None, stop:
     services = [integration.name for integration in hub.integrations()]
     log.info("history %s; watching %s", history.describe(), ", ".join(services))
     host = socket.gethostname()
+    resyncs = count_resyncs(hub.store)
     hub.store.apply(started_event(services, host=host, pid=os.getpid(),
                                   metrics=None if metrics is None else f"{metrics[0]}:{metrics[1]}"), "app")
     hub.store.set_figure(HEARTBEAT, {"host": host, "pid": os.getpid(), "at": time.time()})  # from the first moment
+    snapshots = snapshots or SnapshotSchedule()
+
+    def snapshot_if_due() -> None:
+        now, rows = time.monotonic(), history.status()["appended"]
+        if snapshots.due(now, rows, resyncs[0]):
+            history.snapshot(capture(hub.store, services=services, host=host, pid=os.getpid()))
+            snapshots.taken(now, rows, resyncs[0])
+
+    snapshot_if_due()  # the first: followers start from here, not from the rows before
     feed = hub.store.subscribe(max_events=0)
     states = {name: (health.state, health.last_error) for name, health in hub.store.health.items()}
     await hub.start()
@@ -112,6 +126,7 @@ async def collect(hub, history, *, metrics: tuple[str, int] | None = None, stop:
                     states[name] = (health.state, health.last_error)
                     error = f": {health.last_error}" if health.last_error and health.state.value != "live" else ""
                     log.info("channel %s %s%s", name, health.state.value, error)
+            snapshot_if_due()
             if time.monotonic() >= next_summary:
                 next_summary += SUMMARY_INTERVAL
                 events = sum(sum(by_type.values()) for by_type in hub.store.counts.values())
@@ -130,3 +145,19 @@ async def collect(hub, history, *, metrics: tuple[str, int] | None = None, stop:
         status = history.status()
         log.info("stopped: history written %d, dropped %d", status["written"], status["dropped"])
     return 0
+
+
+def count_resyncs(store) -> list[int]:
+    """Count the rows the Store records from resyncs (a one-item list the recorder adds to): the snapshot schedule
+    writes one once a resync has settled."""
+    counter = [0]
+    record = store.recorder
+
+    def recorder(event, origin: str) -> None:
+        if origin == "resync":
+            counter[0] += 1
+        record(event, origin)
+
+    if record is not None:
+        store.recorder = recorder
+    return counter

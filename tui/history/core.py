@@ -1,6 +1,10 @@
 """`History`: what the live layer calls. `append` on the event loop costs a deque append; a thread of the history's
 own writes batches, reconnects, prunes; queries run beside it without blocking the caller's loop.
 
+`snapshot(state)` (team mode's collector: tui/history/snapshot.py) queues a compact picture of the Store between
+the events: it is written in the transaction of the events appended before it, with the seq of the newest row
+then, so that the picture plus the rows after that seq is the whole state (a follower joining late reads those).
+
 While its database is away the writer holds what it is given and retries on a backoff, and logs two lines per
 outage, not one per failed attempt: one when the database goes (with the error), one when it is back (how long it
 was away, how many attempts failed, how many events it held meanwhile and how many of them it had to drop); a third
@@ -13,7 +17,9 @@ import logging
 import threading
 import time
 import uuid
+import zlib
 from collections import deque
+from dataclasses import dataclass
 from typing import Any, AsyncIterator, Callable, Iterable
 
 from tui.history.records import Query, Record, event_row
@@ -30,10 +36,66 @@ BATCH_SIZE = 2000  # rows per transaction at most
 MAX_PENDING = 1_000_000  # events held while the database is away; beyond, the oldest are dropped and counted
 PRUNE_INTERVAL = 300.0  # seconds between background prunes (the first comes PRUNE_DELAY after the start)
 PRUNE_DELAY = 10.0
+SNAPSHOT = "snapshot"  # the queue's mark of a snapshot between the events (never an event's origin)
 
 
 class HistoryUnavailable(RuntimeError):
     """The history cannot be read: it is off, or there is none at the configured place."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A picture of a collector's Store (tui/history/snapshot.py says what it holds) as of `seq`: every row with a
+    seq up to it had been applied, none after; `time` when it was written."""
+
+    seq: int
+    time: float
+    state: dict[str, Any]
+
+
+def encode_snapshot(state: dict[str, Any], secrets: Iterable[tuple[str, str]] = ()) -> bytes:
+    """The state as compact JSON (secrets masked, as in rows), deflated: a Capx fleet's picture compresses ~10x."""
+    from tui.history.records import dumps
+
+    text = dumps(state)
+    for secret, mask in secrets:
+        if secret in text:
+            text = text.replace(secret, mask)
+    return zlib.compress(text.encode("utf-8"), 6)
+
+
+def decode_snapshot(data: bytes) -> dict[str, Any]:
+    import json
+
+    return json.loads(zlib.decompress(data))
+
+
+class _Batch:
+    """What the writer writes in one transaction: rows (with the wseq of each), the event types new to it, and
+    perhaps a snapshot queued after them (it ends the batch, so that it is written with the rows before it)."""
+
+    __slots__ = ("wseqs", "rows", "types", "snapshot")
+
+    def __init__(self) -> None:
+        self.wseqs: list[int] = []
+        self.rows: list[tuple] = []
+        self.types: set[tuple[str, str]] = set()
+        self.snapshot: bytes | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.rows) or self.snapshot is not None
+
+    def committed_through(self, done: int) -> int | None:
+        """A write in doubt committed through wseq `done`: drop what it wrote (the snapshot with its rows); the
+        last wseq dropped, or None."""
+        keep = next((i for i, w in enumerate(self.wseqs) if w > done), len(self.wseqs))
+        if not keep:
+            return None
+        last = self.wseqs[keep - 1]
+        self.wseqs, self.rows = self.wseqs[keep:], self.rows[keep:]
+        if not self.rows:  # the snapshot went in the same transaction as its rows (alone, it is written again)
+            self.snapshot = None
+        return last
 
 
 def open_backend(setting: HistorySetting, *, create: bool):
@@ -79,6 +141,8 @@ class History:
         self.pruned = 0  # rows removed by retention so far
         self.batches = 0  # transactions committed
         self.failed_writes = 0  # attempts to write that failed (the database away, or refusing)
+        self.snapshots_written = 0  # snapshots committed (tui/history/snapshot.py)
+        self.records_read = 0  # records this History's queries and followers have read (what joining costs)
         self._wake = threading.Event()
         self._stopping = False
         self._give_up_at: float | None = None
@@ -113,11 +177,20 @@ class History:
         queue = self._queue
         queue.append((self._appended, event, origin))
         if len(queue) >= self.batch_size:
-            if len(queue) > self.max_pending:
-                queue.popleft()
+            if len(queue) > self.max_pending and queue.popleft()[2] != SNAPSHOT:
                 self.dropped += 1
             if not self._wake.is_set():  # set() takes a lock and notifies: ~2 us, for every event while a batch
                 self._wake.set()  # is being written; the writer looks at the queue's length before it waits
+        if self._thread is None:
+            self.start()
+
+    def snapshot(self, state: dict[str, Any]) -> None:
+        """Queue a picture of the Store as it is now, after every event appended so far (encoded by the writer
+        thread: `state` must not change afterwards, tui/history/snapshot.py `capture` copies what may)."""
+        if not self.enabled or self._stopping:
+            return
+        self._queue.append((self._appended, state, SNAPSHOT))
+        self._wake.set()
         if self._thread is None:
             self.start()
 
@@ -160,59 +233,64 @@ class History:
             self.state = "stopped"
             self._stopping = True
 
-    def _take_batch(self, known: set[tuple[str, str]]) -> tuple[list[int], list[tuple], set[tuple[str, str]]]:
-        wseqs, rows, new_types = [], [], set()
+    def _take_batch(self, known: set[tuple[str, str]]) -> _Batch:
+        batch = _Batch()
         queue, secrets = self._queue, self._secrets
-        while queue and len(rows) < self.batch_size:
+        while queue and len(batch.rows) < self.batch_size:
             wseq, event, origin = queue.popleft()
-            wseqs.append(wseq)
-            rows.append(event_row(event, origin, secrets))
+            if origin == SNAPSHOT:  # written after the rows before it, in their transaction
+                batch.snapshot = encode_snapshot(event, secrets)
+                break
+            batch.wseqs.append(wseq)
+            batch.rows.append(event_row(event, origin, secrets))
             pair = (event.service, event.type)
             if pair not in known:
-                new_types.add(pair)
-        return wseqs, rows, new_types
+                batch.types.add(pair)
+        return batch
 
     async def _write_loop(self) -> None:
         backend = open_backend(self.setting, create=True)
         backoff = Backoff(base=0.5, cap=15.0, healthy_after=5.0)
         known: set[tuple[str, str]] = set()
-        wseqs: list[int] = []
-        rows: list[tuple] = []
-        new_types: set[tuple[str, str]] = set()
+        batch = _Batch()
         in_doubt = False  # a write failed: did it commit? ask before writing again
         down: tuple[float, int, int] | None = None  # since when the database is away; `dropped`, `failed_writes` then
         next_prune = time.monotonic() + self.prune_delay
         pruning = False
         try:
             while True:
-                if not rows:
+                if not batch:
                     if len(self._queue) < self.batch_size and not self._stopping:
                         self._wake.wait(self.flush_interval)  # this thread's own loop has nothing else to run
                         self._wake.clear()
-                    wseqs, rows, new_types = self._take_batch(known)
-                    if not rows and self._stopping:
+                    batch = self._take_batch(known)
+                    if not batch and self._stopping:
                         break
                 try:
                     if in_doubt:
                         done = await backend.written_through(self.writer_id)
-                        keep = next((i for i, w in enumerate(wseqs) if w > done), len(wseqs))
-                        if keep:  # committed before the connection went: not again
-                            self._committed(wseqs[keep - 1])
-                            wseqs, rows = wseqs[keep:], rows[keep:]
+                        committed = batch.committed_through(done)
+                        if committed is not None:  # committed before the connection went: not again
+                            self._committed(committed)
                         in_doubt = False
-                    if rows:
-                        self.last_seq = await backend.write(rows, new_types, self.writer_id, wseqs[-1])
+                    if batch:
+                        last = batch.wseqs[-1] if batch.wseqs else self._written
+                        self.last_seq = await backend.write(batch.rows, batch.types, self.writer_id, last,
+                                                            snapshot=batch.snapshot)
                         self.batches += 1
-                        known |= new_types
+                        known |= batch.types
                     if self.state != "live":  # before the waiters hear of the commit: a flush that returns sees it
                         if down is not None:
                             self._log_back(down)
                             down = None
                         self.state, self.last_error = "live", None
                         backoff.connected()
-                    if rows:
-                        self._committed(wseqs[-1])
-                        wseqs, rows, new_types = [], [], set()
+                    if batch:
+                        if batch.snapshot is not None:
+                            self.snapshots_written += 1
+                        if batch.wseqs:
+                            self._committed(batch.wseqs[-1])
+                        batch = _Batch()
                     if self._prune_now or (not self._stopping and time.monotonic() >= next_prune):
                         pruning, self._prune_now = True, False
                     if pruning and not self._stopping:
@@ -230,7 +308,7 @@ class History:
                     self.state = "reconnecting"
                     backoff.disconnected()
                     if self._stopping and time.monotonic() >= (self._give_up_at or 0):
-                        lost = len(rows) + len(self._queue)
+                        lost = len(batch.rows) + sum(1 for item in self._queue if item[2] != SNAPSHOT)
                         self.dropped += lost
                         log.warning("history: %s still out of reach at the stop: %d events dropped", self.describe(),
                                     lost)
@@ -293,7 +371,11 @@ class History:
         if not self.enabled:
             return []
         query = await self._resolved(query)
-        return await self._read_backend().query(query)
+        return self._read(await self._read_backend().query(query))
+
+    def _read(self, records: list[Record]) -> list[Record]:
+        self.records_read += len(records)
+        return records
 
     async def scan(self, query: Query, chunk: int = 5000) -> AsyncIterator[list[Record]]:
         """Every matching record, oldest first, in pages of `chunk` (memory stays bounded); `query.limit`, when
@@ -309,7 +391,7 @@ class History:
         backend = self._read_backend()
         after = None
         while True:
-            records = await backend.scan(query, after, chunk)
+            records = self._read(await backend.scan(query, after, chunk))
             if not records:
                 return
             yield records
@@ -320,7 +402,25 @@ class History:
         """Records committed after `cursor` (a seq; 0 for the start), in commit order, at most `limit`."""
         if not self.enabled:
             return []
-        return await self._read_backend().tail_after(cursor, limit)
+        return self._read(await self._read_backend().tail_after(cursor, limit))
+
+    async def newest_between(self, after: int, through: int, limit: int,
+                             exclude_types: Iterable[str] = ()) -> list[Record]:
+        """The newest `limit` records with `after < seq <= through` whose type is not one of `exclude_types`, in
+        seq order (a follower's timeline before its snapshot)."""
+        if not self.enabled or limit <= 0:
+            return []
+        return self._read(await self._read_backend().newest_between(after, through, limit, tuple(exclude_types)))
+
+    async def latest_snapshot(self) -> Snapshot | None:
+        """The newest snapshot a collector wrote (decoded off the caller's loop); None when there is none."""
+        if not self.enabled:
+            return None
+        found = await self._read_backend().latest_snapshot()
+        if found is None:
+            return None
+        seq, moment, data = found
+        return Snapshot(seq, moment, await asyncio.to_thread(decode_snapshot, data))
 
     async def last_seq_committed(self) -> int:
         """The newest seq in the history (by any writer): a follower's starting cursor."""
@@ -357,7 +457,7 @@ class History:
                 try:
                     if cursor is None:
                         cursor = await backend.last_seq()
-                    records = await backend.tail_after(cursor, limit)
+                    records = self._read(await backend.tail_after(cursor, limit))
                 except Exception as error:
                     if listener is not None:
                         await backend.unlisten(listener)

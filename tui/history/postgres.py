@@ -26,7 +26,7 @@ import asyncio
 import time
 from typing import Any, Iterable, Sequence
 
-from tui.history.records import COLUMNS, SEARCHED, Query, Record, WhereBuilder, record_from_row
+from tui.history.records import COLUMNS, SEARCHED, SNAPSHOTS_KEPT, Query, Record, WhereBuilder, record_from_row
 from tui.history.setting import mask_url
 
 CHANNEL = "capwatch_history"
@@ -50,6 +50,9 @@ CREATE INDEX IF NOT EXISTS capwatch_events_type_time ON capwatch_events (type, t
 CREATE TABLE IF NOT EXISTS capwatch_event_types (service text NOT NULL, type text NOT NULL, PRIMARY KEY (service, type));
 CREATE TABLE IF NOT EXISTS capwatch_writers (writer text PRIMARY KEY, last_wseq bigint NOT NULL,
                                              updated double precision NOT NULL);
+CREATE TABLE IF NOT EXISTS capwatch_snapshots (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                                               seq bigint NOT NULL, time double precision NOT NULL,
+                                               writer text NOT NULL, data bytea NOT NULL);
 """
 # `--grep` through an index: pg_trgm's GIN index on the searched text serves ILIKE '%TEXT%' (pg_trgm ships with
 # the server and is a trusted extension: a database owner may create it). Without it, grep scans.
@@ -58,6 +61,12 @@ SEARCH_SCHEMA = ("CREATE EXTENSION IF NOT EXISTS pg_trgm",
 COPY_COLUMNS = ("time", "received", "service", "type", "entity_id", "kind", "origin", "data", "patch")
 MARK = ("INSERT INTO capwatch_writers (writer, last_wseq, updated) VALUES ($1, $2, $3) "
         "ON CONFLICT (writer) DO UPDATE SET last_wseq = excluded.last_wseq, updated = excluded.updated")
+# A snapshot (tui/history/core.py `Snapshot`) as of the newest row, in its rows' transaction (under the lock: no
+# other writer's row can come between); the newest SNAPSHOTS_KEPT stay.
+SNAPSHOT_INSERT = ("INSERT INTO capwatch_snapshots (seq, time, writer, data) "
+                   "SELECT coalesce(max(seq), 0), $1, $2, $3 FROM capwatch_events")
+SNAPSHOT_PRUNE = ("DELETE FROM capwatch_snapshots WHERE id NOT IN "
+                  "(SELECT id FROM capwatch_snapshots ORDER BY id DESC LIMIT $1)")
 _WHERE = WhereBuilder(lambda n: f"${n}", "ILIKE", array_param=True)
 PRUNE_CHUNK = 20_000
 
@@ -129,18 +138,25 @@ class PostgresBackend:
 
     # ------------------------------------------------------------------------------------ writing
 
-    async def write(self, rows: Sequence[tuple], types: Iterable[tuple[str, str]], writer: str, wseq: int) -> int:
+    async def write(self, rows: Sequence[tuple], types: Iterable[tuple[str, str]], writer: str, wseq: int, *,
+                    snapshot: bytes | None = None) -> int:
         types = list(types)
 
         async def write(connection) -> int:
             async with connection.transaction():
                 await connection.execute(f"SELECT pg_advisory_xact_lock({LOCK_KEY})")
-                await connection.copy_records_to_table("capwatch_events", records=rows, columns=COPY_COLUMNS)
+                if rows:
+                    await connection.copy_records_to_table("capwatch_events", records=rows, columns=COPY_COLUMNS)
                 if types:
                     await connection.executemany(
                         "INSERT INTO capwatch_event_types (service, type) VALUES ($1, $2) ON CONFLICT DO NOTHING",
                         types)
                 await connection.execute(MARK, writer, wseq, time.time())
+                if snapshot is not None:
+                    await connection.execute(SNAPSHOT_INSERT, time.time(), writer, snapshot)
+                    await connection.execute(SNAPSHOT_PRUNE, SNAPSHOTS_KEPT)
+                if not rows:  # a snapshot alone: no row, nothing to tell the followers
+                    return int(await connection.fetchval("SELECT coalesce(max(seq), 0) FROM capwatch_events"))
                 last = await connection.fetchval("SELECT currval(pg_get_serial_sequence('capwatch_events', 'seq'))")
                 await connection.execute("SELECT pg_notify($1, $2)", CHANNEL, str(last))
             return int(last)
@@ -187,6 +203,28 @@ class PostgresBackend:
     async def tail_after(self, cursor: int, limit: int) -> list[Record]:
         return await self._records(
             f"SELECT {COLUMNS} FROM capwatch_events WHERE seq > $1 ORDER BY seq LIMIT $2", (cursor, limit))
+
+    async def newest_between(self, after: int, through: int, limit: int, exclude_types: Sequence[str]) -> list[Record]:
+        """The newest `limit` records with `after < seq <= through` whose type is not excluded, in seq order."""
+        records = await self._records(
+            f"SELECT {COLUMNS} FROM capwatch_events WHERE seq > $1 AND seq <= $2 AND NOT (type = ANY($3)) "
+            f"ORDER BY seq DESC LIMIT $4", (after, through, list(exclude_types), limit))
+        records.reverse()
+        return records
+
+    async def latest_snapshot(self) -> tuple[int, float, bytes] | None:
+        """(seq, time, data) of the newest snapshot; None when there is none (or no table for them yet)."""
+        import asyncpg
+
+        async def read(connection):
+            try:
+                return await connection.fetchrow(
+                    "SELECT seq, time, data FROM capwatch_snapshots ORDER BY id DESC LIMIT 1")
+            except asyncpg.UndefinedTableError:
+                return None
+
+        row = await self._run(read)
+        return None if row is None else (int(row[0]), float(row[1]), bytes(row[2]))
 
     async def last_seq(self) -> int:
         async def read(connection):

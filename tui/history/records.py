@@ -18,6 +18,8 @@ from tui.live.events import Event, parse_timestamp
 ORIGINS = ("stream", "webhook", "poll", "resync", "action", "figure", "app")
 
 COLUMNS = "seq, time, received, service, type, entity_id, kind, origin, data, patch"
+# Snapshots (tui/history/snapshot.py) kept in a database: the newest is what a follower starts from.
+SNAPSHOTS_KEPT = 3
 # What `--grep` searches (and what the search indexes hold): the event's JSON line, less its time.
 SEARCHED = "(service || ' ' || type || ' ' || entity_id || ' ' || data)"
 

@@ -7,10 +7,12 @@ any (re)connect, catches up by `seq` from the last row applied, so nothing is mi
 cursor is never applied again, so nothing is doubled. The channels' health is as the collector recorded it, and
 the follower's own connection to the database is a channel of its own, `source` (live / reconnecting).
 
-Where the follower starts: at the newest `collector.started` row (a collector reads every vendor in full when it
-starts, so from there the Store is whole), else the last START_WINDOW of history. `status --source` waits, as the
-live `status` does, until every part of the first complete picture of each vendor the collector watches is there
-(Capx's agents, tasks and costs once every company was read).
+Where the follower starts: from the newest snapshot the collector wrote (tui/history/snapshot.py: its Store as of a
+seq, with the newest timeline events before it), then the rows after it, so that joining late costs what joining
+early does; without one (an older collector, a monitor's own history), at the newest `collector.started` row (a
+collector reads every vendor in full when it starts, so from there the Store is whole), else the last START_WINDOW
+of history. `status --source` waits, as the live `status` does, until every part of the first complete picture of
+each vendor the collector watches is there (Capx's agents, tasks and costs once every company was read).
 
 Actions go to the vendor with the operator's own key (`vendor(name)` builds an integration only for a vendor this
 config has a key for, and starts none of its channels); without one they are not offered.
@@ -46,14 +48,22 @@ def started_event(services: Iterable[str], *, host: str, pid: int, metrics: str 
                  data={"services": sorted(services), "host": host, "pid": pid, "metrics": metrics})
 
 
+async def newest_start(history: History):
+    """The newest `collector.started` record, or None."""
+    from tui.history.records import Query
+
+    started = await history.query(Query(services=(APP_SERVICE,), type_glob=STARTED, limit=1))
+    return started[-1] if started else None
+
+
 async def start_cursor(history: History, *, window: float = START_WINDOW) -> int:
     """The seq after which a new follower reads: just before the newest collector start, else the start of the last
     `window` seconds (0 on an empty history)."""
     from tui.history.records import Query
 
-    started = await history.query(Query(services=(APP_SERVICE,), type_glob=STARTED, limit=1))
-    if started:
-        return started[-1].seq - 1
+    started = await newest_start(history)
+    if started is not None:
+        return started.seq - 1
     async for page in history.scan(Query(since=time.time() - window), chunk=1):
         return page[0].seq - 1
     return await history.last_seq_committed()
@@ -80,6 +90,8 @@ class SourceHub(LiveHub):
         self.history = history or History(parse_setting(config.source), max_age=None, max_bytes=None)
         self.cursor = 0  # seq of the last row applied
         self.applied = 0  # rows applied so far
+        self.snapshot_seq: int | None = None  # the seq of the snapshot it started from (None: none)
+        self.recalled = 0  # timeline rows before that snapshot it applied
         self.collector_services: set[str] = set()  # the vendors the collector watches, from its last start
         self.on_record = None  # called with each record applied (tests compare the seqs followers saw)
         self._connection, self._connection_error = "connecting", None
@@ -134,7 +146,7 @@ class SourceHub(LiveHub):
         store, history = self.store, self.history
         while True:
             try:
-                self.cursor = await (history.last_seq_committed() if self.from_now else start_cursor(history))
+                self.cursor = await (history.last_seq_committed() if self.from_now else self._start())
                 break
             except Exception as error:
                 from tui.history.core import describe_error
@@ -156,6 +168,28 @@ class SourceHub(LiveHub):
                 if self.on_record is not None:
                     self.on_record(record)
 
+    async def _start(self) -> int:
+        """Where this follower starts (see the module): the newest snapshot restored into the Store, then its seq;
+        else `start_cursor`."""
+        from tui.history.snapshot import restore
+        from tui.live.recording import STATE_TYPES
+
+        history = self.history
+        snapshot = await history.latest_snapshot()
+        started = await newest_start(history)
+        if snapshot is None or (started is not None and started.seq > snapshot.seq):  # none since that start
+            return started.seq - 1 if started is not None else await start_cursor(history)
+        after = started.seq - 1 if started is not None else 0  # the timeline as from the collector's start
+        timeline = await history.newest_between(after, snapshot.seq, self.store.timeline.maxlen or 10_000,
+                                                STATE_TYPES)
+        restore(self.store, snapshot.state, timeline, own_channels=(SOURCE,))
+        services = snapshot.state.get("services")
+        self.collector_services = set(services) if isinstance(services, list) else set()
+        if HEARTBEAT in self.store.figures:
+            self._last_beat = time.monotonic()  # as a follower applying its row now would
+        self.snapshot_seq, self.recalled = snapshot.seq, len(timeline)
+        return snapshot.seq
+
     def _state(self, state: str, error: str | None) -> None:
         """The follower's connection is `state` (follow's words); the channel says that, or stale while the
         collector is silent."""
@@ -169,7 +203,7 @@ class SourceHub(LiveHub):
         self.store.set_state(SOURCE, ChannelState(state), error)
         if state == "live":
             self._release_lights()
-        else:
+        elif state != "connecting":  # (connecting: not caught up yet, for the first time; `status` waits for it)
             self._hold_lights(f"as the collector last told it; {error or 'the history database is out of reach'}")
 
     def _hold_lights(self, reason: str) -> None:

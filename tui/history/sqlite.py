@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from tui.history.records import COLUMNS, SEARCHED, Query, Record, WhereBuilder, record_from_row
+from tui.history.records import COLUMNS, SEARCHED, SNAPSHOTS_KEPT, Query, Record, WhereBuilder, record_from_row
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS capwatch_events (
@@ -38,6 +38,13 @@ CREATE TABLE IF NOT EXISTS capwatch_event_types (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS capwatch_writers (
     writer TEXT PRIMARY KEY, last_wseq INTEGER NOT NULL, updated REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS capwatch_snapshots (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER NOT NULL,
+    time REAL NOT NULL,
+    writer TEXT NOT NULL,
+    data BLOB NOT NULL
 );
 """
 # `--grep` through an index: FTS5's trigram tokenizer (SQLite 3.34+), contentless and without positions (a third
@@ -62,6 +69,12 @@ INSERT = ("INSERT INTO capwatch_events (time, received, service, type, entity_id
           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
 MARK = ("INSERT INTO capwatch_writers (writer, last_wseq, updated) VALUES (?, ?, ?) "
         "ON CONFLICT (writer) DO UPDATE SET last_wseq = excluded.last_wseq, updated = excluded.updated")
+# A snapshot (tui/history/core.py `Snapshot`) as of the newest row, written in its rows' transaction; the newest
+# SNAPSHOTS_KEPT stay.
+SNAPSHOT_INSERT = ("INSERT INTO capwatch_snapshots (seq, time, writer, data) "
+                   "SELECT coalesce(max(seq), 0), ?, ?, ? FROM capwatch_events")
+SNAPSHOT_PRUNE = ("DELETE FROM capwatch_snapshots WHERE id NOT IN "
+                  "(SELECT id FROM capwatch_snapshots ORDER BY id DESC LIMIT ?)")
 _WHERE = WhereBuilder(lambda n: "?", "LIKE", array_param=False, search_first="+")  # SQLite's LIKE ignores ASCII case
 PRUNE_CHUNK = 20_000  # rows per DELETE: a short write transaction; the writer's batches go between
 
@@ -150,11 +163,13 @@ class SqliteBackend:
 
     # ------------------------------------------------------------------------------------ writing
 
-    async def write(self, rows: Sequence[tuple], types: Iterable[tuple[str, str]], writer: str, wseq: int) -> int:
-        """Append `rows` in one transaction with the writer's mark (`wseq`, its last row); returns the last seq."""
-        return await self._call(self._write, rows, list(types), writer, wseq)
+    async def write(self, rows: Sequence[tuple], types: Iterable[tuple[str, str]], writer: str, wseq: int, *,
+                    snapshot: bytes | None = None) -> int:
+        """Append `rows` in one transaction with the writer's mark (`wseq`, its last row) and, after them, the
+        `snapshot` when there is one; returns the last seq."""
+        return await self._call(self._write, rows, list(types), writer, wseq, snapshot)
 
-    def _write(self, connection: sqlite3.Connection, rows, types, writer, wseq) -> int:
+    def _write(self, connection: sqlite3.Connection, rows, types, writer, wseq, snapshot) -> int:
         import time
 
         connection.execute("BEGIN IMMEDIATE")
@@ -167,6 +182,9 @@ class SqliteBackend:
                 connection.executemany("INSERT OR IGNORE INTO capwatch_event_types (service, type) VALUES (?, ?)",
                                        types)
             connection.execute(MARK, (writer, wseq, time.time()))
+            if snapshot is not None:
+                connection.execute(SNAPSHOT_INSERT, (time.time(), writer, snapshot))
+                connection.execute(SNAPSHOT_PRUNE, (SNAPSHOTS_KEPT,))
             last = connection.execute(LAST_SEQ).fetchone()
             connection.execute("COMMIT")
         except BaseException:
@@ -219,6 +237,25 @@ class SqliteBackend:
         sql = f"SELECT {COLUMNS} FROM capwatch_events WHERE seq > ? ORDER BY seq LIMIT ?"
         rows = await self._call(lambda c: c.execute(sql, (cursor, limit)).fetchall())
         return [record_from_row(row) for row in rows]
+
+    async def newest_between(self, after: int, through: int, limit: int, exclude_types: Sequence[str]) -> list[Record]:
+        """The newest `limit` records with `after < seq <= through` whose type is not excluded, in seq order."""
+        sql = (f"SELECT {COLUMNS} FROM capwatch_events WHERE seq > ? AND seq <= ? AND type NOT IN "
+               f"({', '.join('?' for _ in exclude_types) or 'NULL'}) ORDER BY seq DESC LIMIT ?")
+        rows = await self._call(lambda c: c.execute(sql, (after, through, *exclude_types, limit)).fetchall())
+        return [record_from_row(row) for row in reversed(rows)]
+
+    async def latest_snapshot(self) -> tuple[int, float, bytes] | None:
+        """(seq, time, data) of the newest snapshot; None when there is none (or no table for them: an older file)."""
+        def read(connection):
+            try:
+                return connection.execute(
+                    "SELECT seq, time, data FROM capwatch_snapshots ORDER BY id DESC LIMIT 1").fetchone()
+            except sqlite3.OperationalError:
+                return None
+
+        row = await self._call(read)
+        return None if row is None else (int(row[0]), float(row[1]), bytes(row[2]))
 
     async def last_seq(self) -> int:
         return await self._call(lambda c: c.execute("SELECT coalesce(max(seq), 0) FROM capwatch_events").fetchone()[0])

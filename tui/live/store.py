@@ -322,6 +322,10 @@ class Store:
         """How many finished entities of `kind` the Store holds (at most `max_finished`)."""
         return len(self._finished.get(kind, ()))
 
+    def finished_ids(self, kind: str) -> list[str]:
+        """The finished entities of `kind`, finished longest ago first: the order the bound drops them in."""
+        return list(self._finished.get(kind, ()))
+
     def is_finished(self, kind: str, row: dict[str, Any]) -> bool:
         """Whether an entity of `kind` is in a terminal state: a finished status, or its finished flag true."""
         finishing = self.finishing.get(kind)
