@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import os
 import stat
+import statistics
 import time
+from collections import deque
 
 
 from tests.helpers.history import make_event
@@ -231,10 +233,26 @@ async def test_the_writer_never_blocks_the_event_loop(where):
     history = History(where)
     now = time.time()
     events = [make_event(n, now, note="a payload of an ordinary size " * 4) for n in range(100_000)]
-    started = time.perf_counter()
-    for event in events:
-        history.append(event)
-    append_seconds = time.perf_counter() - started
+    # What an append costs the loop, against what it is meant to cost (a deque append, `baseline`), in the same run:
+    # chunks of 1,000 events each way, alternating, so that both meet the same load, the same writer thread (started
+    # by the first append) taking its turns at the GIL, the same heap. Absolute times are not: in full-suite runs on
+    # this 2-core machine 100,000 appends took up to 2.07 s of wall time and 0.65 s of the loop thread's CPU, for
+    # 0.04 to 0.2 s alone. The typical chunk's ratio was 2.5 alone and with two processes spinning.
+    queue: deque = deque()
+
+    def baseline(event: Event, origin: str = "stream") -> None:
+        queue.append((0, event, origin))
+
+    ratios = []
+    for number, start in enumerate(range(0, len(events), 1000)):
+        chunk, took = events[start:start + 1000], {}
+        for append in (baseline, history.append) if number % 2 else (history.append, baseline):
+            started = time.perf_counter()
+            for event in chunk:
+                append(event)
+            took[append] = time.perf_counter() - started
+        ratios.append(took[history.append] / took[baseline])
+    ratio = statistics.median(ratios)
     gaps: list[float] = []
 
     async def ticker() -> None:
@@ -250,15 +268,15 @@ async def test_the_writer_never_blocks_the_event_loop(where):
     await history.flush(timeout=120)
     writing = time.perf_counter() - writing_started
     ticking.cancel()
+    await history.close()  # before any assertion: a writer left running would retry for the rest of the session
     assert history.status()["written"] == 100_000
     assert writing > 0.3, f"the write took only {writing:.2f} s: too short to show anything"
-    assert append_seconds < 1.0, f"100,000 appends took {append_seconds:.2f} s on the loop"
+    assert ratio < 8, f"an append costs {ratio:.1f} deque appends (the typical chunk of 1,000 of {len(ratios)})"
     # Written on the loop, 100,000 events would stall it for seconds. Off it, the loop ticks on time: a typical
     # tick within a few ms of its 5, and no stall beyond what a busy 2-core machine's scheduler adds anyway.
     worst, typical = max(gaps), sorted(gaps)[len(gaps) // 2]
     assert typical < 0.02 and worst < 0.25, \
         f"ticks: typical {typical * 1000:.0f} ms, worst {worst * 1000:.0f} ms while the history wrote ({len(gaps)})"
-    await history.close()
 
 
 async def test_a_batch_whose_commit_was_in_doubt_is_not_written_twice(where, monkeypatch):
