@@ -14,9 +14,9 @@ import time
 import httpx
 import pytest
 
-from tests.helpers.hubs import channels, green, make_hub, states
+from tests.helpers.hubs import capx_hub, channels, green, make_hub, states
 from tests.helpers.simproc import SimProcess
-from tests.helpers.simulator import make_options
+from tests.helpers.simulator import admin, make_options
 from tests.helpers.waiting import eventually
 from tui.live.events import ChannelState
 from tui.sim.server import SimThread
@@ -225,6 +225,52 @@ async def test_new_world_leaves_nothing_of_the_old_one():
     finally:
         await hub.stop()
         await asyncio.to_thread(server.stop)
+
+
+async def test_a_resync_that_began_reading_before_its_stream_reopened_reads_again():
+    """A company's resync reads its tasks and agents, then its costs fail and the client retries them; meanwhile the
+    server comes back as a new world and the stream reopens. The retried costs succeed on the new server, so the
+    resync ends well, but its tasks and agents are the old world's: it must read again, after the reopening (seen
+    in the SIGKILL chaos test under load: a resync begun on the old server ended on the restarted one, and the
+    Store kept what the new server no longer had)."""
+    options = make_options(capx_rate_limit=100_000)
+    sim = SimThread(options).start()
+    hub = capx_hub(options.client_env())
+    await hub.start()
+    try:
+        capx = hub.vendor("capx")
+        await eventually(lambda: len(capx.channels) == 5 and all(c.snapshot_at for c in capx.channels.values()),
+                         20.0, lambda: states(hub))
+        faults = sim.simulator.faults
+        # Each company's next three costs reads fail: the client retries after about 0.25-0.5, 0.5-1 and 1-2 s, and
+        # its fourth succeeds. A stream cut off reopens after 0.25-0.5 s.
+        patterns = {f"GET /capx/v1/companies/{company}/costs": 3 for company in capx.channels}
+        await admin(sim.root, "POST", "faults", {"fail_first": patterns})
+        for channel in capx.channels.values():
+            channel.want_resync()  # as a reconnect does
+        await eventually(lambda: all(faults.fail_first.get(p, 0) < 3 for p in patterns), 10.0,
+                         lambda: f"costs faults left: {faults.fail_first}")  # every resync has read tasks and agents
+        await admin(sim.root, "POST", "new-world")
+        new = (await admin(sim.root, "GET", "state"))["capx"]
+        problems: list[str] = []
+
+        def as_the_new_world() -> bool:
+            problems.clear()
+            for kind in ("tasks", "agents"):
+                for company in new["companies"]:
+                    ours = {k for k, row in hub.store.rows(kind).items() if row.get("company_id") == company}
+                    theirs = {k for k, row in new[kind].items() if row.get("company_id") == company}
+                    if ours != theirs:
+                        problems.append(f"{company} {kind}: {len(ours - theirs)} of the old world, "
+                                        f"{len(theirs - ours)} of the new missing")
+            return not problems
+
+        await eventually(as_the_new_world, 20.0, lambda: "; ".join(problems), interval=0.2)
+        left = {pattern: n for pattern, n in faults.fail_first.items() if pattern.split("/")[4] in new["companies"]}
+        assert not left, f"the resyncs' costs reads did not go on to the new world: {left}"
+    finally:
+        await hub.stop()
+        await asyncio.to_thread(sim.stop)
 
 
 async def test_a_changed_reconnect_error_is_on_the_timeline():

@@ -64,16 +64,19 @@ _CLASS: contextvars.ContextVar["RequestClass | None"] = contextvars.ContextVar("
 class RequestClass:
     priority: Priority | Callable[[], Priority]  # a callable is read when the request waits and when it is granted
     key: str | None = None  # what `reprioritize` finds it by (a company id)
+    on_sent: Callable[[], None] | None = field(default=None, compare=False)  # told as each request is granted
 
     def now(self) -> Priority:
         return self.priority() if callable(self.priority) else self.priority
 
 
 class request_class:
-    """`with request_class(Priority.FOCUS, key=company_id): await client.list_agents(...)`."""
+    """`with request_class(Priority.FOCUS, key=company_id): await client.list_agents(...)`; `on_sent` is called as
+    each request sent within it is granted its turn (when it goes to the server, after any wait for the budget)."""
 
-    def __init__(self, priority: Priority | Callable[[], Priority], key: str | None = None):
-        self.value = RequestClass(priority, key)
+    def __init__(self, priority: Priority | Callable[[], Priority], key: str | None = None,
+                 on_sent: Callable[[], None] | None = None):
+        self.value = RequestClass(priority, key, on_sent)
         self.token: contextvars.Token | None = None
 
     def __enter__(self) -> RequestClass:
@@ -323,7 +326,10 @@ class BudgetTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         budget = self.budget
-        sent_at = await budget.acquire(current_class(request))
+        wanted = current_class(request)
+        sent_at = await budget.acquire(wanted)
+        if wanted.on_sent is not None:
+            wanted.on_sent()
         try:
             response = await self.inner.handle_async_request(request)
         except httpx.ConnectError:

@@ -202,7 +202,10 @@ def forget_company(store: Store, company_id: str, reason: str) -> None:
 
 class CapxActivity(Channel):
     """One company's activity stream. Its REST resync runs as a task of its own beside the stream: one at a time
-    per company (a reconnect while one waits or runs asks for nothing more), retried on its own backoff."""
+    per company, retried on its own backoff. A reconnect while one waits for the budget asks for nothing more (its
+    reads go after the reconnect); one while it reads makes it read again once it is done: a read that went out
+    before the stream reopened may hold the server's state from before a gap the stream did not see (the client
+    retries a request across a server's restart, so a resync can begin on one side of a gap and end on the other)."""
 
     service = "capx"
     resync_retry_cap = 60.0
@@ -224,6 +227,8 @@ class CapxActivity(Channel):
         self.approvals: set[str] | None = None  # set by the integration: the companies with tasks awaiting approval
         self._resync: asyncio.Task | None = None
         self._touched: set[str] | None = None  # while a resync runs: the entities the stream changed meanwhile
+        self._opened_at = 0.0  # when the stream last opened (monotonic)
+        self._first_read_at: float | None = None  # when the running resync's first request went out (monotonic)
         self._retry_now = asyncio.Event()
         self._costs: asyncio.Task | None = None
 
@@ -243,6 +248,7 @@ class CapxActivity(Channel):
         try:
             async with self.client.open_activity(self.company_id, last_event_id=self.sse.last_event_id_header(),
                                                  priority=priority) as reply:
+                self._opened_at = time.monotonic()
                 self.mark_live()
                 self.want_resync()
                 if self.on_open is not None:
@@ -276,7 +282,8 @@ class CapxActivity(Channel):
 
     def want_resync(self) -> None:
         """Re-read the company from REST, beside the stream; nothing more when a resync already waits or runs (one
-        waiting out a failure tries again now: the stream just reconnected, so the server answers again)."""
+        waiting out a failure tries again now: the stream just reconnected, so the server answers again; one whose
+        reads began before the stream reopened reads again when it is done, `_resync_until_done`)."""
         if self._resync is None or self._resync.done():
             self._retry_now = asyncio.Event()
             self._resync = asyncio.ensure_future(self._resync_until_done())
@@ -286,9 +293,9 @@ class CapxActivity(Channel):
     async def _resync_until_done(self) -> None:
         attempt = 0
         while True:
-            self._touched = set()
+            self._touched, self._first_read_at = set(), None
             try:
-                with request_class(self.priority, key=self.company_id):
+                with request_class(self.priority, key=self.company_id, on_sent=self._read_sent):
                     waiting = await resync_company(self.client, self.store, self.company_id, self._touched)
             except ApiError as error:
                 if error.status == 404:
@@ -306,10 +313,16 @@ class CapxActivity(Channel):
                     pass
                 continue
             self._touched = None
+            if self._first_read_at is not None and self._first_read_at < self._opened_at:
+                continue  # the stream reopened after this resync began reading: read again, after the reopening
             self.snapshot_at = time.time()
             if self.approvals is not None:
                 (self.approvals.add if waiting else self.approvals.discard)(self.company_id)
             return
+
+    def _read_sent(self) -> None:
+        if self._first_read_at is None:
+            self._first_read_at = time.monotonic()
 
     def gone(self, reason: str) -> None:
         """The company answered 404: stop, and forget it."""
