@@ -2,7 +2,8 @@
 spent without 429s once the first window has passed, with every company's tasks loaded; a reconnect storm
 reopened within the budget; an action confirmed while the budget is spent goes first; the company the operator
 looks at first; a company answering 404 gone; streams dropped every 7 s live again within 5 s; a company paused
-before its stream opened shown paused long before the next listing."""
+before its stream opened shown paused long before the next listing; a few streams that cannot reopen a partial
+outage (the server gone: down)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pytest
 from tests.helpers.hubs import capx_hub
 from tests.helpers.simulator import admin
 from tests.helpers.waiting import eventually
+from tui.live.currency import outages
 from tui.live.events import ChannelState
 from tui.live.hub import LiveHub
 from tui.vendors.capx.budget import Priority
@@ -266,3 +268,39 @@ async def test_a_company_paused_before_its_stream_opened_is_shown_paused_long_be
         await eventually(lambda: hub.store.get("companies", company)["status"] == "paused",
                          CapxCompanies.relist_within, lambda: f"still {hub.store.get('companies', company)['status']}")
         assert time.monotonic() - opened < CapxCompanies.relist_within < capx(hub).poller.every
+
+
+async def test_a_few_streams_that_cannot_reopen_are_a_partial_outage_and_the_server_gone_is_capx_down(sim_factory):
+    """Seen by hand at 300 companies: one company's stream reconnecting made the banner say "capx down" for as long
+    as the monitor ran. A few streams not live are a partial outage with counts; the server gone is still down,
+    within issue 15's 10 s."""
+    async with fleet(sim_factory, 12, capx_rate_limit=100_000, rate=10.0) as (running, hub):
+        await eventually(lambda: len(capx_streams(hub)) == 12 and all(
+            h.state is ChannelState.LIVE for h in capx_streams(hub).values()), 30.0)
+        assert outages(hub.store.health.values()) == {}
+        stuck = sorted(capx(hub).channels)[:3]
+        # Every stream drops; three of them find their company's stream refused (500) whenever they try again.
+        await admin(running.root, "POST", "faults", {"drop_every": 0.3, "fail_first": {
+            f"GET /capx/v1/companies/{company}/activity": 100_000 for company in stuck}})
+        await eventually(lambda: all(h.reconnects > 0 for h in capx_streams(hub).values()),
+                         running.options.keepalive + 5.0)
+        await admin(running.root, "POST", "faults", {"drop_every": 0.0})
+
+        def partial() -> bool:
+            capx_outage = outages(hub.store.health.values()).get("capx")
+            return capx_outage is not None and not capx_outage.down and \
+                [(gap.not_live, gap.members) for gap in capx_outage.gaps] == [(3, 12)]
+
+        await eventually(partial, 30.0, lambda: f"outages {outages(hub.store.health.values())}: " + ", ".join(
+            f"{name} {h.state.value} {h.last_error}" for name, h in hub.store.health.items()
+            if h.state is not ChannelState.LIVE))
+        assert {name for name, h in capx_streams(hub).items() if h.state is not ChannelState.LIVE} == \
+            {f"capx.{company}" for company in stuck}
+        assert hub.store.not_live() == {}  # nothing of Capx is shown as stale as a whole
+
+        running.stop()  # the server gone: the listing fails, and every stream
+        stopped = time.monotonic()
+        await eventually(lambda: "capx" in hub.store.not_live(), 10.0,
+                         lambda: f"outages {outages(hub.store.health.values())}")
+        assert time.monotonic() - stopped <= 10.0
+

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from tui.live.backoff import Backoff
-from tui.live.events import ChannelState, Event
+from tui.live.events import ChannelState, Event, Fleet
 from tui.live.store import Store
 from tui.api import ApiError
 from tui.text import sanitize
@@ -122,12 +122,13 @@ class Channel:
     then consume until the stream ends (return or raise)."""
 
     service = ""
+    fleet: Fleet | None = None  # one of many alike, each following one entity (tui/live/events.py `Fleet`)
 
     def __init__(self, name: str, store: Store, *, backoff: Backoff | None = None):
         self.name = name
         self.store = store
         self.backoff = backoff or Backoff()
-        self.health = store.channel(name, self.service)
+        self.health = store.channel(name, self.service, self.fleet)
         self._stopping = False
         self._lost: asyncio.Event | None = None  # set when this connection lost a message (see lost_message)
         self._watch: ServerWatch | None = None

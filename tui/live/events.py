@@ -219,6 +219,17 @@ class ChannelState(str, Enum):
     FAILED = "failed"
 
 
+@dataclass(frozen=True)
+class Fleet:
+    """Channels of one service that each follow one entity, as many as there are entities (Capx: an activity stream
+    per company, hundreds). A member is named `<service>.<entity id>`. The channel declares it (`Channel.fleet`):
+    the service is down only when every member that had data lost it, and some members lost are a partial outage
+    (tui/live/currency.py)."""
+
+    members: str  # what the members are, counted: "company streams" ("14 of 300 company streams")
+    entities: str  # the entity kind each member follows: "companies"
+
+
 @dataclass
 class ChannelHealth:
     """How one channel is doing, as shown by the header lights and `capwatch status`."""
@@ -234,6 +245,7 @@ class ChannelHealth:
     since: float = field(default_factory=time.time)  # epoch of the last state change
     # What the channel counts beside its events (bad messages; the webhook receiver's refusals and time-outs).
     counters: dict[str, int] = field(default_factory=dict)
+    fleet: Fleet | None = None  # the fleet it is a member of (declared by its channel); None: it carries its service
     # When each connection attempt (or poll) started, monotonic seconds: the last few, to check the spacing.
     attempt_times: deque[float] = field(default_factory=lambda: deque(maxlen=256), repr=False)
 
@@ -268,4 +280,5 @@ class ChannelHealth:
             "last_error_at": None if self.last_error_at is None else iso_utc(self.last_error_at),
             "since": iso_utc(self.since),
             "counters": dict(self.counters),
+            "fleet": self.fleet.members if self.fleet is not None else None,
         }

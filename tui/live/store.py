@@ -14,13 +14,12 @@ from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from tui.live import recording
-from tui.live.events import APP_SERVICE, ChannelHealth, ChannelState, Event, parse_timestamp
+from tui.live import currency, recording
+from tui.live.events import APP_SERVICE, ChannelHealth, ChannelState, Event, Fleet, parse_timestamp
 from tui.text import sanitize
 
 _MISSING = object()
 DEFAULT_MAX_FINISHED = 10_000
-_NOT_CURRENT = frozenset((ChannelState.RECONNECTING, ChannelState.FAILING, ChannelState.STALE, ChannelState.FAILED))
 
 
 @dataclass
@@ -444,14 +443,18 @@ class Store:
 
     # --------------------------------------------------------------------------------------- health
 
-    def channel(self, name: str, service: str) -> ChannelHealth:
-        """The health record of channel `name`, created in state OFF when missing."""
+    def channel(self, name: str, service: str, fleet: Fleet | None = None) -> ChannelHealth:
+        """The health record of channel `name`, created in state OFF when missing; `fleet`: the fleet it is a
+        member of, as its channel declares it."""
         health = self.health.get(name)
         if health is None:
-            health = self.health[name] = ChannelHealth(name=name, service=service)
+            health = self.health[name] = ChannelHealth(name=name, service=service, fleet=fleet)
             self._health_changed(name)
-        elif service and not health.service:
-            health.service = service
+        else:
+            if service and not health.service:
+                health.service = service
+            if fleet is not None:
+                health.fleet = fleet
         return health
 
     def set_state(self, name: str, state: ChannelState | str, error: str | None = None) -> None:
@@ -472,7 +475,10 @@ class Store:
         if (health.state, health.last_error) == previous:
             return
         self._health_changed(name)
-        self._app_event(f"channel.{state.value}", name, {"state": state.value, "error": error})
+        data: dict[str, Any] = {"state": state.value, "error": error}
+        if health.fleet is not None:  # recorded, so that replay and team mode know the fleet too
+            data["fleet"] = [health.fleet.members, health.fleet.entities]
+        self._app_event(f"channel.{state.value}", name, data)
 
     def restore_health(self, event: Event) -> None:
         """A recorded `channel.*` event (what `set_state` and `record_error` put on the timeline) back on its
@@ -482,7 +488,10 @@ class Store:
             state = ChannelState(data.get("state"))
         except ValueError:
             return
-        health = self.channel(event.id, recording.service_of(event.id))
+        fleet = data.get("fleet")  # (from a history file or a team's database: sanitized like any recorded text)
+        fleet = Fleet(*(sanitize(word, single_line=True) for word in fleet)) if isinstance(fleet, list) and \
+            len(fleet) == 2 and all(isinstance(word, str) for word in fleet) else None
+        health = self.channel(event.id, recording.service_of(event.id), fleet)
         if state is not health.state:
             if state is ChannelState.RECONNECTING:
                 health.reconnects += 1
@@ -525,15 +534,9 @@ class Store:
         self.apply(Event(time=time.time(), service=APP_SERVICE, type=event_type, id=entity_id, data=data), "app")
 
     def not_live(self) -> dict[str, float]:
-        """Services with a channel that lost its data's currency (reconnecting, failing, stale, failed), each with
-        the epoch since which the earliest of them is not live: what is shown of that service is as of then.
-        Channels still connecting (no data yet) and services that are off do not count."""
-        down: dict[str, float] = {}
-        for health in self.health.values():
-            if health.state in _NOT_CURRENT and health.service:
-                since = down.get(health.service)
-                down[health.service] = health.since if since is None else min(since, health.since)
-        return down
+        """Services that are down (tui/live/currency.py: a channel carrying the service, or a whole fleet, lost its
+        data's currency), each with the epoch since which what is shown of it is as of then."""
+        return currency.down_services(self.health.values())
 
     def mark_complete(self, part: str) -> None:
         """`part` (e.g. "capx.tasks") has had its first complete snapshot."""

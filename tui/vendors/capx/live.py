@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable
 
 from tui.api import ApiError
 from tui.live.channel import Channel, FatalChannelError, Poller, StreamEnded
-from tui.live.events import ChannelState, Event, bad_message_event, load_json, parse_timestamp
+from tui.live.events import ChannelState, Event, Fleet, bad_message_event, load_json, parse_timestamp
 from tui.live.sse import SSEReader
 from tui.live.store import Store
 from tui.text import json_text_is_clean, sanitize, sanitize_data
@@ -208,6 +208,9 @@ class CapxActivity(Channel):
     retries a request across a server's restart, so a resync can begin on one side of a gap and end on the other)."""
 
     service = "capx"
+    # Hundreds, one per company: Capx is down only when the listing is lost, or every stream that had data; a few
+    # streams reconnecting are a partial outage (tui/live/currency.py).
+    fleet = Fleet(members="company streams", entities="companies")
     resync_retry_cap = 60.0
 
     def __init__(self, client: CapxClient, store: Store, company_id: str, *,
