@@ -34,6 +34,7 @@ from tui.app.toolkit.host import PaneAppMixin
 from tui.app.widgets.alert_toast import AlertToast
 from tui.app.widgets.keybar import KeyBar
 from tui.config import Config
+from tui.live.currency import outages
 from tui.live.events import Event
 from tui.live.hub import LiveHub
 from tui.vendors.base import Tab, Vendor, load
@@ -287,11 +288,13 @@ class CapwatchApp(PaneAppMixin, App[int]):
                 pane.hold(batch)
 
     def update_health(self) -> None:
-        """The header's lights, the incident banner and the stale look of the panes, from the channels' states."""
+        """The header's lights, the incident banner and the stale look of the panes, from the channels' states: a
+        service down dims its panes; part of a fleet not live (a few Capx company streams) does not."""
         self.query_one(HeaderBar).update_health(self.hub.store)
-        down = self.hub.store.not_live()
-        self.query_one(IncidentBanner).show(down)
-        mark_stale_panes(list(self._panes.values()), down)
+        found = outages(self.hub.store.health.values())
+        self.query_one(IncidentBanner).show(found)
+        mark_stale_panes(list(self._panes.values()),
+                         {service: outage.since for service, outage in found.items() if outage.down})
 
     def tick_second(self) -> None:
         """One clock for the whole screen: the header time and the shown tab's ages, countdowns and sparklines

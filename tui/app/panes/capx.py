@@ -3,7 +3,11 @@ playbook runs; approve or reject tasks, pause or resume a company, run a playboo
 
 The counts per company (agents, open tasks, tasks awaiting approval) come from a `CompanyIndex` (capx_index.py)
 kept up to date from the ids each batch names, so a frame where three tasks changed costs three index updates,
-not a scan of every task of every company. The playbook chooser is capx_playbook.py."""
+not a scan of every task of every company. The playbook chooser is capx_playbook.py.
+
+A company whose activity stream lost its data's currency (reconnecting, failing, stale, failed: one of a fleet of
+hundreds, tui/live/currency.py) is marked in its Status cell, `running ◐ reconnecting`, and in the line under the
+table with since when: what is shown of it is as of then (the banner counts them; the tab is not dimmed)."""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from textual.binding import Binding
 from textual.widgets import Static, TabbedContent, TabPane
 
 from tui import wall_clock
+from tui.app.health_words import GLYPHS
 from tui.app.keys import SettledTabs, focus_now
 from tui.app.panes.base import Pane
 from tui.app.panes.capx_budget import BUDGET, budget_text
@@ -25,7 +30,9 @@ from tui.app.toolkit.actions import vendor_action
 from tui.app.toolkit.cells import age, clean, clock, cost_share, cost_text, money, number, share_bar, status_text
 from tui.app.toolkit.filter_box import FilterablePane, FilterBox
 from tui.app.widgets.table import Column, LiveTable
-from tui.live.events import parse_timestamp
+from tui.live.currency import members_not_live
+from tui.live.events import ChannelState, parse_timestamp
+from tui.wall_clock import hms
 
 # Known values, for colour only: an unknown status is shown as it comes, unstyled.
 COMPANY_STATUS_STYLES = {"running": "green", "paused": "yellow", "stopped": "red"}
@@ -38,6 +45,8 @@ STALE_HEARTBEAT = 120  # seconds without a heartbeat before the age turns yellow
 SHARE_BAR = 16  # cells of the per-agent cost bar
 UNATTRIBUTED = "\x00unattributed"  # the costs row of spend the last breakdown by agent did not have yet
 DETAIL_TABS = ("agents", "tasks", "costs", "runs")
+STATUS_WIDTH = max(map(len, COMPANY_STATUS_STYLES))  # "running", "stopped"
+STREAM_STYLES = {ChannelState.FAILED: "bold red"}  # a company's stream not live: yellow, red once it stopped trying
 
 
 class CapxPane(FilterablePane, Pane):
@@ -60,6 +69,8 @@ class CapxPane(FilterablePane, Pane):
         super().__init__(*children, **kwargs)
         self.index = CompanyIndex()
         self.selected: str | None = None  # the company whose detail is shown
+        # Companies whose activity stream is not live: id -> (its state, since when). Others are not in it.
+        self.streams: dict[str, tuple[ChannelState, float]] = {}
         self._playbook_names: dict[str, str] = {}
 
     # ------------------------------------------------------------------------------------------- layout
@@ -85,8 +96,10 @@ class CapxPane(FilterablePane, Pane):
         return [
             Column("name", "Company", priority=4, min_width=16,
                    render=lambda row: clean(row.get("name"), clean(row.get("id")))),
-            Column("status", "Status", width=8, priority=3,
-                   render=lambda row: status_text(row.get("status"), COMPANY_STATUS_STYLES)),
+            # 10 cells: `running ◐…` (its stream not live); the words in full are found by the filter, and said with
+            # since when in the line under the table for the company selected.
+            Column("status", "Status", width=10, priority=3, render=self._status_cell,
+                   sort_key=lambda row: (row.get("_stream") is None, clean(row.get("status")))),
             Column("_agents", "Agents", width=10, align="right", priority=3, render=self._agents_cell),
             Column("_open", "Open", width=5, align="right", priority=2),
             Column("_awaiting", "Awaiting", width=8, align="right", priority=4, render=self._awaiting_cell),
@@ -94,6 +107,17 @@ class CapxPane(FilterablePane, Pane):
                    render=lambda row: cost_text(row.get("_cost"), row.get("monthly_budget_usd")),
                    sort_key=lambda row: cost_share(row.get("_cost"), row.get("monthly_budget_usd"))[2]),
         ]
+
+    @staticmethod
+    def _status_cell(row: dict[str, Any]) -> Text:
+        """The company's status; then, when its stream is not live, the stream's glyph and state (after the longest
+        known status, so the glyphs line up)."""
+        text = status_text(row.get("status"), COMPANY_STATUS_STYLES)
+        stream = row.get("_stream")
+        if stream is not None:
+            text.pad_right(max(0, STATUS_WIDTH - text.cell_len))
+            text.append(f" {GLYPHS[stream]} {stream.value}", style=STREAM_STYLES.get(stream, "yellow"))
+        return text
 
     @staticmethod
     def _agents_cell(row: dict[str, Any]) -> Text:
@@ -199,7 +223,8 @@ class CapxPane(FilterablePane, Pane):
         if company is None:
             return None
         index = self.index
-        return {**company, "_agents": index.count("agents", company_id),
+        stream = self.streams.get(company_id)
+        return {**company, "_stream": stream[0] if stream else None, "_agents": index.count("agents", company_id),
                 "_agent_errors": index.count("agent_errors", company_id),
                 "_open": index.count("open", company_id), "_awaiting": index.count("awaiting", company_id),
                 "_cost": self.store.get("costs", company_id)}
@@ -226,8 +251,17 @@ class CapxPane(FilterablePane, Pane):
         return {key: {**row, "share": (number(row.get("usd")) or 0.0) / whole if whole else 0.0}
                 for key, row in rows.items()}
 
+    def _read_streams(self) -> set[str]:
+        """The companies whose stream is not live, from the channels' health; the ids whose mark changed."""
+        before = self.streams
+        self.streams = {company_id: (health.state, health.since)
+                        for company_id, health in members_not_live(self.store.health.values(), "companies").items()}
+        return {company_id for company_id in before.keys() | self.streams.keys()
+                if before.get(company_id) != self.streams.get(company_id)}
+
     def refresh_all(self) -> None:
         self._show_budget()
+        self._read_streams()
         for kind in COUNTERS:
             self.index.rebuild(kind, self.store.rows(kind))
         companies = self.store.rows("companies")
@@ -235,7 +269,7 @@ class CapxPane(FilterablePane, Pane):
         self._show_company(self.table("companies").cursor_row_id, reset_cursor=False)
 
     def wants(self, batch) -> bool:
-        return super().wants(batch) or BUDGET in batch.figures
+        return super().wants(batch) or BUDGET in batch.figures or bool(batch.health)
 
     def _show_budget(self) -> None:
         line = self.query_one("#capx-budget", Static)
@@ -246,7 +280,7 @@ class CapxPane(FilterablePane, Pane):
     def apply_changes(self, batch) -> None:
         if BUDGET in batch.figures:
             self._show_budget()
-        changed_companies: set[str] = set()
+        changed_companies: set[str] = self._read_streams() if batch.health else set()
         detail_changes: dict[str, set[str]] = {}
         replaced = self.KINDS & batch.replaced
         for kind in COUNTERS:
@@ -310,6 +344,11 @@ class CapxPane(FilterablePane, Pane):
         text.append(f"{awaiting} awaiting", style="bold reverse yellow" if awaiting else "dim")
         text.append(" · ")
         text.append_text(cost_text(self.store.get("costs", self.selected), company.get("monthly_budget_usd")))
+        stream = self.streams.get(self.selected)
+        if stream is not None:
+            state, since = stream
+            text.append(f" · {GLYPHS[state]} stream {state.value} since {hms(since)}: as of then",
+                        style=STREAM_STYLES.get(state, "yellow"))
         title.update(text)
 
     def tick(self) -> None:
