@@ -3,7 +3,7 @@ spent without 429s once the first window has passed, with every company's tasks 
 reopened within the budget; an action confirmed while the budget is spent goes first; the company the operator
 looks at first; a company answering 404 gone; streams dropped every 7 s live again within 5 s; a company paused
 before its stream opened shown paused long before the next listing; a few streams that cannot reopen a partial
-outage (the server gone: down)."""
+outage (the server gone: down); the streams waiting for the budget counted as streams only."""
 
 from __future__ import annotations
 
@@ -304,3 +304,28 @@ async def test_a_few_streams_that_cannot_reopen_are_a_partial_outage_and_the_ser
                          lambda: f"outages {outages(hub.store.health.values())}")
         assert time.monotonic() - stopped <= 10.0
 
+
+async def test_the_streams_waiting_for_the_budget_are_counted_once_and_only_streams(sim_factory):
+    """Seen by hand at 300 companies: the header said `capx ◐288 ◌12 ⧗301`, more streams waiting than companies.
+    The company listing goes at the streams' priority and was counted with them; `⧗` counts streams waiting to
+    open, each of them one of the channels counted connecting or reconnecting."""
+    async with fleet(sim_factory, 12, rate=10.0) as (running, hub):
+        await eventually(lambda: len(capx_streams(hub)) == 12 and all(
+            h.state is ChannelState.LIVE for h in capx_streams(hub).values()), 30.0)
+        budget = capx(hub).client.budget
+        budget.held_until = budget.clock() + 60.0  # as after a 429: nothing but the operator's actions goes
+        await admin(running.root, "POST", "faults", {"drop_every": 0.3})
+        def waiting() -> int:
+            return capx(hub).budget_figure()["waiting_streams"]
+
+        await eventually(lambda: waiting() == 12, running.options.keepalive + 5.0, lambda: f"{waiting()} streams wait")
+        await admin(running.root, "POST", "faults", {"drop_every": 0.0})
+        capx(hub).poller.check_now()  # the listing, at the streams' priority, waits behind the hold as well
+        await eventually(lambda: budget.waiting().get(Priority.STREAM, 0) == 13)
+        not_open = [h for h in capx_streams(hub).values()
+                    if h.state in (ChannelState.CONNECTING, ChannelState.RECONNECTING)]
+        assert waiting() == 12 == len(not_open)
+        budget.held_until = 0.0
+        budget._grant()
+        await eventually(lambda: all(h.state is ChannelState.LIVE for h in capx_streams(hub).values())
+                         and waiting() == 0, 30.0)

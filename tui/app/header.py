@@ -13,8 +13,10 @@ that fits for every service at once (tui/app/health_words.py for the glyphs, wor
     total    every channel counted together      ◐1 ●9
 
 What the header shows of a service is data, not code per service: its channels' states (the Store's health) and,
-when a service publishes one, how many of its streams wait for a request budget (`<service>.budget` figure,
-`waiting_streams`: `⧗12`). Hovering a service lists its channels, worst first; clicking the lights opens `h`.
+when a service publishes one, how many of its streams wait for a request budget to open (`<service>.budget` figure,
+`waiting_streams`: `⧗12`): streams only, each of them one of the channels counted connecting or reconnecting, so
+`◐288 ◌12 ⧗300` is 300 streams not open, all of them waiting. Hovering a service lists its channels, worst first;
+clicking the lights opens `h`.
 """
 
 from __future__ import annotations
@@ -145,9 +147,10 @@ class ServiceLights(Static):
         store = self.store
         listed = worst_first(self.channels, store)[:TOOLTIP_CHANNELS]
         rest = len(self.channels) - len(listed)
+        waiting = f"{self.waiting} streams wait for the request budget to open (of those connecting or reconnecting)"
         return Text("\n\n".join([*(health_tooltip(h, store) for h in listed),
                              *([f"… and {rest} more (h lists them all)"] if rest else []),
-                             *([f"{self.waiting} streams wait for the request budget"] if self.waiting else [])]))
+                             *([waiting] if self.waiting else [])]))
 
     @tooltip.setter
     def tooltip(self, tooltip: Any) -> None:

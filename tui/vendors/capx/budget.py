@@ -65,6 +65,7 @@ class RequestClass:
     priority: Priority | Callable[[], Priority]  # a callable is read when the request waits and when it is granted
     key: str | None = None  # what `reprioritize` finds it by (a company id)
     on_sent: Callable[[], None] | None = field(default=None, compare=False)  # told as each request is granted
+    stream: bool = False  # a stream's opening (what `waiting_streams` counts), not a REST call
 
     def now(self) -> Priority:
         return self.priority() if callable(self.priority) else self.priority
@@ -143,6 +144,12 @@ class RequestBudget:
             if waiter.live:
                 counts[Priority(waiter.priority)] = counts.get(Priority(waiter.priority), 0) + 1
         return counts
+
+    def waiting_streams(self) -> int:
+        """Streams waiting for their turn to open: the header's `⧗`. Not the company listing, which goes at the
+        streams' priority, nor any other REST call: each of these is a stream not open yet (connecting or
+        reconnecting), so the count is never more than those."""
+        return sum(1 for waiter in self._waiting if waiter.live and waiter.request.stream)
 
     def next_room_in(self, priority: Priority = Priority.ACTION) -> float:
         """Seconds until the minute has room for a request of `priority` (0 when it has now)."""

@@ -355,11 +355,11 @@ class CapxClient(BaseClient):
         if last_event_id:
             headers["Last-Event-ID"] = last_event_id
         timeout = httpx.Timeout(10.0, read=STREAM_READ_TIMEOUT)
+        turn = RequestClass(priority, company_id, stream=True)  # the budget counts it as a stream waiting to open
         try:
             async with self.stream_http.stream("GET", f"/companies/{_q(company_id)}/activity",
                                                params={"stream": "true"}, headers=headers, timeout=timeout,
-                                               extensions={CLASS_EXTENSION: RequestClass(priority, company_id)}
-                                               ) as response:
+                                               extensions={CLASS_EXTENSION: turn}) as response:
                 if response.status_code >= 400:
                     await response.aread()
                     error = self.error_from(response)

@@ -105,7 +105,7 @@ class CapxIntegration(Integration):
         per_minute = max(1, budget.minute - budget.reserve(Priority.RESYNC))
         eta = budget.next_room_in(Priority.RESYNC) + pending * 3 * budget.window / per_minute if pending else 0.0
         return {"used": budget.used(), "minute": budget.minute, "in_flight": budget.in_flight,
-                "concurrent": budget.concurrent, "waiting_streams": waiting.get(Priority.STREAM, 0),
+                "concurrent": budget.concurrent, "waiting_streams": budget.waiting_streams(),
                 "waiting_requests": sum(waiting.values()), "awaiting_snapshot": pending,
                 "snapshot_eta_s": round(eta), "throttled": budget.throttled,
                 "limited": bool(waiting) and budget.used() >= budget.minute - budget.reserve(Priority.RESYNC)}

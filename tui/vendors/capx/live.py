@@ -440,7 +440,7 @@ class CapxCompanies(Poller):
             await asyncio.sleep(self.relist_settle)
             if self.store.channel(self.name, "").state is not ChannelState.LIVE:
                 return  # the listing fails: its own retry, when it succeeds, is a listing after these streams
-            if self.client.budget.waiting().get(Priority.STREAM, 0) and time.monotonic() - first < self.relist_within:
+            if self.client.budget.waiting_streams() and time.monotonic() - first < self.relist_within:
                 continue  # streams still wait for their turn: one listing after them all
             self._relisting = True
             self.check_now()  # (asked again a second later if a poll under way swallowed it)
