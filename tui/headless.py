@@ -19,6 +19,7 @@ import sys
 import time
 from typing import Any, Iterable, TextIO
 
+from tui.live.currency import outage_words, outages
 from tui.live.events import APP_SERVICE, ChannelState, Event
 from tui.text import sanitize
 
@@ -124,6 +125,10 @@ async def status(hub, args: argparse.Namespace, out: TextIO | None = None) -> in
         await hub.stop()
     missing = hub.missing()
     failed = [h for h in hub.store.health.values() if h.state is ChannelState.FAILED]
+    # Services not live, as the monitor's banner says it: down, or part of a fleet (`status --source` follows a
+    # collector's hundreds of Capx streams) with counts.
+    found = outages(hub.store.health.values())
+    snapshot["outages"] = {service: outage.to_dict() for service, outage in found.items()}
     entities = snapshot["entities"]
     for kind in hub.kinds():  # every kind a script may read is there, 0 when there is none
         entities.setdefault(kind.name, {"total": 0, "by_status": {}})
@@ -132,7 +137,8 @@ async def status(hub, args: argparse.Namespace, out: TextIO | None = None) -> in
     snapshot["requests"] = {integration.name: integration.client.requests_sent for integration in integrations}
     snapshot["webhooks"] = webhook_port_note(hub)
     text = (strict_json(snapshot, indent=2, ensure_ascii=False) + "\n" if args.json
-            else format_status(snapshot, hub.figure_lines(snapshot["figures"])))
+            else format_status(snapshot, hub.figure_lines(snapshot["figures"]),
+                               [outage_words(outage) for outage in found.values()]))
     try:
         out.write(text)
         out.flush()
@@ -161,9 +167,10 @@ def webhook_port_note(hub) -> dict[str, Any] | None:
     return {"host": host, "port": port, "in_use": in_use, "note": note}
 
 
-def format_status(snapshot: dict[str, Any], figure_lines: Iterable[str] = ()) -> str:
-    """The snapshot as text; `figure_lines`: the figures as the integrations word them (`LiveHub.figure_lines`)."""
-    lines = ["CHANNELS"]
+def format_status(snapshot: dict[str, Any], figure_lines: Iterable[str] = (), outage_lines: Iterable[str] = ()) -> str:
+    """The snapshot as text; `figure_lines`: the figures as the integrations word them (`LiveHub.figure_lines`);
+    `outage_lines`: the services not live, as the banner words them (`capx down since 10:44:01`), first."""
+    lines = [*(["NOT LIVE", *(f"  {line}" for line in outage_lines), ""] if outage_lines else []), "CHANNELS"]
     for name, health in sorted(snapshot["health"].items()):
         age = health.get("age")
         age_text = "—" if age is None else f"{age:.0f}s"

@@ -61,8 +61,85 @@ def test_status_says_what_is_missing_and_exits_1():
     assert done.returncode == 1, done.stdout + done.stderr
     snapshot = json.loads(done.stdout)
     assert any(part.startswith("capx") for part in snapshot["missing"]), snapshot["missing"]
-    text = run_status(env, "--wait", "2")
+    # Long enough for the first polls to fail (their GETs retry a connection refused for ~2.5 s): then the services
+    # not live are said as the monitor's banner says them, down since when.
+    text = run_status(env, "--wait", "6")
     assert text.returncode == 1 and "MISSING" in text.stdout and "capx" in text.stdout
+    assert "NOT LIVE" in text.stdout and "capx down since " in text.stdout, text.stdout
+
+
+class FollowerHub:
+    """`status --source`'s hub as far as `status` uses it: the collector's picture in a Store (here: its recorded
+    channel events replayed), no vendor connection."""
+
+    def __init__(self, store):
+        from tui.config import Config
+
+        self.store, self.config = store, Config()
+
+    def integrations(self) -> list:
+        return []
+
+    async def start(self, *, snapshot: bool = False) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    def missing(self) -> list:
+        return []
+
+    def kinds(self) -> list:
+        return []
+
+    def figure_lines(self, figures) -> list:
+        return []
+
+    def webhook_secrets(self) -> dict:
+        return {}
+
+
+def test_status_says_a_few_company_streams_not_live_are_partial_not_capx_down():
+    """A follower of a collector watching 20 Capx companies, 3 of whose streams reconnect: `status` says so with
+    counts, as the monitor's banner does, and not "capx down"."""
+    import argparse
+    import io
+
+    from tui.headless import status
+    from tui.live.events import ChannelState
+    from tui.live.store import Store
+    from tui.vendors.capx.client import CapxClient
+    from tui.vendors.capx.live import CapxActivity, CapxCompanies
+
+    recorded, collector = [], Store()
+    collector.recorder = lambda event, origin: recorded.append(event)
+    client = CapxClient("http://127.0.0.1:9", api_key="cx_test_0000")
+    CapxCompanies(client, collector, on_companies=None)
+    streams = [CapxActivity(client, collector, f"co_{n:02}").name for n in range(20)]
+    for name in ("capx.companies", *streams):
+        collector.set_state(name, ChannelState.LIVE)
+    for name in streams[:3]:
+        collector.set_state(name, ChannelState.RECONNECTING, "activity stream ended")
+    follower = Store()
+    for event in recorded:
+        follower.restore_health(event)
+    since = time.strftime("%H:%M:%S", time.localtime(min(follower.health[name].since for name in streams[:3])))
+    for as_json in (True, False):
+        out = io.StringIO()
+        code = asyncio.run(status(FollowerHub(follower), argparse.Namespace(wait=0.0, json=as_json), out))
+        assert code == 0, out.getvalue()
+        if as_json:
+            capx = json.loads(out.getvalue())["outages"]["capx"]
+            assert capx["down"] is False and [(f["fleet"], f["not_live"], f["of"]) for f in capx["fleets"]] == \
+                [("company streams", 3, 20)]
+        else:
+            assert f"NOT LIVE\n  capx: 3 of 20 company streams not live since {since}\n" in out.getvalue()
+            assert "capx down" not in out.getvalue()
+    # The listing lost as well: Capx is down.
+    follower.set_state("capx.companies", ChannelState.FAILING, "capx: network: ConnectError")
+    out = io.StringIO()
+    asyncio.run(status(FollowerHub(follower), argparse.Namespace(wait=0.0, json=True), out))
+    assert json.loads(out.getvalue())["outages"]["capx"]["down"] is True
 
 
 def test_status_exits_2_on_a_usage_or_config_error(tmp_path):
