@@ -41,6 +41,7 @@ from tui.vendors.base import Vendor
 MAX_LIGHTS = 8  # a service with more channels (a Capx fleet: one per company) is counted, even with room to spare
 TOOLTIP_CHANNELS = 12  # channels listed one by one on hover; the rest are counted
 FORMS = ("lights", "counts", "brief", "trouble", "total")
+NOT_OPEN = (ChannelState.CONNECTING, ChannelState.RECONNECTING)  # what a stream waiting for the budget is
 NAME_STYLE = "$text-muted"
 
 
@@ -97,8 +98,12 @@ class ServiceLights(Static):
         self._shown: Content | None = None
 
     def set_channels(self, channels: list[ChannelHealth], waiting: int = 0) -> bool:
-        """Take the service's channels; True when what any form shows changed."""
+        """Take the service's channels; True when what any form shows changed. `waiting`: its streams waiting for a
+        request budget to open, each one of the channels connecting or reconnecting: never shown as more than those
+        (the figure is published once a second, the states at once: for that second it may count streams open)."""
         self.channels = channels
+        if waiting:
+            waiting = min(waiting, sum(1 for h in channels if h.state in NOT_OPEN))
         states = (tuple((h.name, h.state) for h in channels), waiting)
         if states == self._states:
             return False
