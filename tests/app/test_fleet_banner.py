@@ -78,7 +78,7 @@ async def test_a_few_company_streams_not_live_are_a_partial_outage_not_capx_down
         capx.show_entity("companies", lost[1])
         await pilot.pause()
         since = time.strftime("%H:%M:%S", time.localtime(store.health[f"capx.{lost[1]}"].since))
-        assert f"◐ stream reconnecting since {since}: as of then" in str(capx.query_one("#capx-company-title").render())
+        assert f"◐ stream reconnecting since {since}, as of then" in str(capx.query_one("#capx-company-title").render())
 
         # A company whose stream never opened yet (waiting for the request budget) lost nothing: not counted.
         store.forget_channel("capx.co_299")

@@ -54,3 +54,35 @@ async def test_every_offered_theme_reads(theme):
             await pilot.pause()
             problems += await low_contrast(app, pilot, size)
     assert not problems, "\n".join(problems[:40])
+
+
+@pytest.mark.parametrize("theme", MEASURED)
+async def test_the_partial_banner_and_the_streams_marked_read(theme):
+    """A fleet's partial outage (tests/app/test_fleet_banner.py): the banner's warning colour, the Capx table's
+    marks and the line under it read in every offered theme, as the rest does."""
+    from tests.app.test_fleet_banner import fleet_hub
+    from tui.app.app import CapwatchApp
+    from tui.config import Config
+    from tui.live.events import ChannelState
+
+    hub = fleet_hub()
+    app = CapwatchApp(Config(max_output_kbps=0), hub=hub)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await eventually(lambda: app.started_up.is_set(), pilot=pilot)
+        app.theme = theme
+        for n in range(14):
+            hub.store.set_state(f"capx.co_{n:03}", ChannelState.FAILED if n == 0 else ChannelState.RECONNECTING)
+        app.flush_changes()
+        await app.action_show_tab("capx")
+        await pilot.pause()
+        variables = app.get_css_variables()
+        background, foreground = Color.parse(variables["background"]).rgb, Color.parse(variables["foreground"]).rgb
+        strips = app.screen._compositor.render_strips()
+        assert "14 of 300 company streams" in strips[1].text
+        # The banner's line, and the words of the marks (a glyph alone is drawing, not measured: cells()).
+        ours = [cell for n, strip in enumerate(strips) for cell in cells([strip], foreground, background)
+                if n == 1 or "stream" in cell.text]
+        assert any("stream failed since" in cell.text for cell in ours)
+        problems = [f"{theme}: {cell.text[:30]!r} {cell.ratio:.2f} ({cell.foreground} on {cell.background})"
+                    for cell in ours if cell.ratio < FLOOR]
+    assert not problems, "\n".join(problems[:40])

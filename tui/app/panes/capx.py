@@ -46,7 +46,9 @@ SHARE_BAR = 16  # cells of the per-agent cost bar
 UNATTRIBUTED = "\x00unattributed"  # the costs row of spend the last breakdown by agent did not have yet
 DETAIL_TABS = ("agents", "tasks", "costs", "runs")
 STATUS_WIDTH = max(map(len, COMPANY_STATUS_STYLES))  # "running", "stopped"
-STREAM_STYLES = {ChannelState.FAILED: "bold red"}  # a company's stream not live: yellow, red once it stopped trying
+# A company's stream not live, failed too (its glyph and word say which): red read under 3:1 on the line under the
+# table in two dark themes (tests/app/test_themes.py).
+STREAM_STYLE = "yellow"
 
 
 class CapxPane(FilterablePane, Pane):
@@ -116,7 +118,7 @@ class CapxPane(FilterablePane, Pane):
         stream = row.get("_stream")
         if stream is not None:
             text.pad_right(max(0, STATUS_WIDTH - text.cell_len))
-            text.append(f" {GLYPHS[stream]} {stream.value}", style=STREAM_STYLES.get(stream, "yellow"))
+            text.append(f" {GLYPHS[stream]} {stream.value}", style=STREAM_STYLE)
         return text
 
     @staticmethod
@@ -338,17 +340,17 @@ class CapxPane(FilterablePane, Pane):
             return
         awaiting = self.index.count("awaiting", self.selected)
         text = Text.assemble((clean(company.get("name"), self.selected), "bold"), " · ",
-                             status_text(company.get("status"), COMPANY_STATUS_STYLES),
-                             f" · {self.index.count('agents', self.selected)} agents",
-                             f" · {self.index.count('open', self.selected)} open · ")
+                             status_text(company.get("status"), COMPANY_STATUS_STYLES))
+        stream = self.streams.get(self.selected)
+        if stream is not None:  # next to the status: the line is cut at its end on a narrow screen
+            state, since = stream
+            text.append(f" · {GLYPHS[state]} stream {state.value} since {hms(since)}, as of then",
+                        style=STREAM_STYLE)
+        text.append(f" · {self.index.count('agents', self.selected)} agents"
+                    f" · {self.index.count('open', self.selected)} open · ")
         text.append(f"{awaiting} awaiting", style="bold reverse yellow" if awaiting else "dim")
         text.append(" · ")
         text.append_text(cost_text(self.store.get("costs", self.selected), company.get("monthly_budget_usd")))
-        stream = self.streams.get(self.selected)
-        if stream is not None:
-            state, since = stream
-            text.append(f" · {GLYPHS[state]} stream {state.value} since {hms(since)}: as of then",
-                        style=STREAM_STYLES.get(state, "yellow"))
         title.update(text)
 
     def tick(self) -> None:
