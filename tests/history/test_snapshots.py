@@ -182,3 +182,20 @@ def test_the_schedule_at_its_real_figures():
     schedule.taken(1000.0, 0, 0)
     assert not schedule.due(1001.0, 5, 3) and not schedule.due(1002.0, 5, 3)
     assert schedule.due(1000.0 + SNAPSHOT_GAP, 5, 3)
+
+
+def test_a_follower_restored_from_a_snapshot_knows_a_fleet_from_the_channels_carrying_a_service():
+    """A Capx stream per company is one of a fleet (tui/live/currency.py): a follower that joins late, from the
+    snapshot, says "3 of 20 company streams not live", as the collector would, not "capx down"."""
+    from tests.live.test_currency import capx_fleet
+    from tui.live.currency import outages
+
+    store = Store(kinds=kinds().values())
+    streams = capx_fleet(store, 20)
+    for name in streams[:3]:
+        store.set_state(name, ChannelState.RECONNECTING, "activity stream ended")
+    copy = Store(kinds=kinds().values())
+    restore(copy, capture(store, services=["capx"], host="h", pid=1))
+    capx = outages(copy.health.values())["capx"]
+    assert not capx.down and [(gap.not_live, gap.members) for gap in capx.gaps] == [(3, 20)]
+    assert outages(copy.health.values()) == outages(store.health.values())

@@ -11,7 +11,8 @@ The picture (`capture`), one JSON object, deflated:
 
     entities   kind -> id -> row (the finished ones last, finished longest ago first: the order the bound drops them)
     figures    name -> value
-    health     channel -> service, state, since, reconnects, last_error, last_error_at (channels that ever changed)
+    health     channel -> service, state, since, reconnects, last_error, last_error_at, fleet (when it is one of a
+               fleet: a Capx company's stream) (channels that ever changed)
     complete   part -> when its first complete snapshot was read (`capwatch status` waits for these)
     counts     service -> event type -> events applied
     services   the vendors the collector watches; host, pid: which collector
@@ -46,7 +47,8 @@ def capture(store: Store, *, services: Iterable[str] = (), **about: Any) -> dict
         ordered.update((entity_id, dict(rows[entity_id])) for entity_id in finished if entity_id in rows)
         entities[kind] = ordered
     health = {name: {"service": h.service, "state": h.state.value, "since": h.since, "reconnects": h.reconnects,
-                     "last_error": h.last_error, "last_error_at": h.last_error_at}
+                     "last_error": h.last_error, "last_error_at": h.last_error_at,
+                     **({"fleet": [h.fleet.members, h.fleet.entities]} if h.fleet is not None else {})}
               for name, h in store.health.items() if h.state is not ChannelState.OFF or h.last_error or h.reconnects}
     return {"version": VERSION, "taken": time.time(), "services": sorted(services), **about,
             "entities": entities,
@@ -92,7 +94,8 @@ def _restore_channel(store: Store, name: str, channel: dict[str, Any]) -> None:
     since = channel.get("since")
     store.restore_health(Event(time=since if isinstance(since, (int, float)) else time.time(), service=APP_SERVICE,
                                type=f"channel.{channel.get('state')}", id=name,
-                               data={"state": channel.get("state"), "error": channel.get("last_error")}))
+                               data={"state": channel.get("state"), "error": channel.get("last_error"),
+                                     "fleet": channel.get("fleet")}))  # one of a fleet: tui/live/currency.py
     health = store.health.get(name)
     if health is None:  # a state this version does not know
         return
