@@ -238,7 +238,7 @@ async def test_a_tab_switch_still_queued_when_the_app_quits_ends_cleanly():
         late = TabbedContent.TabActivated(tabbed, tabbed.get_tab("captain"))
     assert not app.screen_stack  # torn down
     app.on_tabbed_content_tab_activated(late)
-    app.on_screen_resume()
+    app.screen_changed(None)  # type: ignore[arg-type]  # a window closing then
     await app.on_event(events.Key("4", "4"))  # the key itself, still queued (Textual raised ScreenStackError)
 
 

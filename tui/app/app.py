@@ -239,6 +239,7 @@ class CapwatchApp(PaneAppMixin, App[int]):
                         description="every realtime channel, poller and the webhook receiver")
         self.run_worker(self._frames, name="frames", group="frames", description="the Store to the screen")
         self.set_interval(1.0, self.tick_second, name="clock")
+        self.screen_change_signal.subscribe(self, self.screen_changed)
         # A hub handed in may hold data already (snapshots, benchmarks): show it without waiting for a change.
         self.update_health()
         self.alerts.add(event for event in self.hub.store.timeline if self.is_alert(event))
@@ -332,8 +333,13 @@ class CapwatchApp(PaneAppMixin, App[int]):
                 # at once, as after its number key.
                 pane.focus_default()
 
-    def on_screen_resume(self) -> None:
-        pane = self.active_pane() if self.is_running else None  # (not while the shutdown removes the screens)
+    def screen_changed(self, screen: Screen) -> None:
+        """A window closed (a detail, the keys, a confirmation): the tab under it shows what it held meanwhile, in
+        the first frame. (Textual's ScreenResume goes to the screen only, not to the app: the tab under a window
+        stayed as it was until its next change, or a tab switch.)"""
+        if not self.is_running or len(self.screen_stack) != 1:  # (not while the shutdown removes the screens)
+            return
+        pane = self.active_pane()
         if pane is not None:
             pane.catch_up()
 
@@ -345,6 +351,9 @@ class CapwatchApp(PaneAppMixin, App[int]):
         self.query_one(TabbedContent).active = tab
         pane = self.active_pane()
         if pane is not None:
+            # What it held while hidden, now, in the handler that shows it: its TabActivated comes later, and a
+            # frame may be drawn before it.
+            pane.catch_up()
             pane.focus_default()
 
     def action_quit(self) -> None:
@@ -406,8 +415,7 @@ class CapwatchApp(PaneAppMixin, App[int]):
             await self.action_show_tab(vendor.tabs[0].id)
             pane = self.active_pane()
             if pane is not None:
-                pane.catch_up()  # what it held while hidden (the entity itself, maybe) before looking for it
-                pane.show_entity(event.kind, event.id)
+                pane.show_entity(event.kind, event.id)  # (caught up on what it held by `action_show_tab`)
         PaneAppMixin.open_entity(self, event)
 
     async def action_export(self, form: str = "csv") -> None:
