@@ -74,3 +74,91 @@ async def test_a_status_change_while_the_capx_tab_is_out_of_sight_is_on_screen_a
                          message=f"the companies table was never painted after {after}")
         first = next(line for line in drawn if "Northwind" in line)
         assert "paused" in first, f"the first frame after {after} showed {first!r}"
+
+
+# ------------------------------------------------------------------------------------------------ keys under a window
+
+
+def bar_keys(app: CapwatchApp) -> list[str]:
+    """The keys the bar on screen offers: the top screen's own, else the one of the screen under it that shows."""
+    from tui.app.widgets.keybar import KeyBar
+
+    for screen in reversed(app.screen_stack):
+        bars = list(screen.query(KeyBar))
+        if bars:
+            assert len(bars) == 1, f"{len(bars)} key bars on {type(screen).__name__}"
+            return [key.key for key in bars[0].keys]
+    raise AssertionError("no key bar on screen")
+
+
+def works_here(app: CapwatchApp, key: str) -> bool:
+    """Whether a key pressed now reaches a binding of the screen on top (a window takes every key)."""
+    return key in app.screen.active_bindings
+
+
+async def test_enter_on_an_approval_alert_offers_approve_in_its_window_and_a_approves_at_once():
+    """Seen on a shift: Enter on an alert opened the entity's tab and its window over it; the bar under the window
+    still offered `a Approve`, which did nothing until Escape. Now the window offers the entity's own keys, its bar
+    offers nothing else, and `a` there asks the approval question at once."""
+    from types import SimpleNamespace
+
+    from tui.app.screens import ConfirmScreen, DetailScreen
+
+    decided = []
+
+    async def decide_task(task_id: str, approve: bool) -> None:
+        decided.append((task_id, approve))
+
+    store = fleet()
+    app = monitor(store, capx=SimpleNamespace(decide_task=decide_task))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await eventually(app.started_up.is_set, pilot=pilot)
+        store.apply(activity_event({"type": "task.approval_required", "timestamp": stamp(), "company_id": "co_north",
+                                    "task_id": "tsk_audit", "agent_id": "ag_kit", "status": "awaiting_approval",
+                                    "title": "Audit agent spend"}, company_id="co_north"))
+        overview = app.query_one("#pane-overview")
+        await eventually(lambda: overview.alerts_table.row_count == 1, pilot=pilot)
+        await pilot.press("enter")
+        await eventually(lambda: isinstance(app.screen, DetailScreen), pilot=pilot)
+        await pilot.pause()
+        assert app.query_one("#tabs").active == "capx"
+        offered = bar_keys(app)
+        assert offered[:2] == ["a", "r"], offered  # the entity's keys first
+        assert all(works_here(app, key) for key in offered), offered
+        assert "p" not in offered and "x" not in offered  # the tab's other keys are not the window's
+        await pilot.press("a")
+        await eventually(lambda: isinstance(app.screen, ConfirmScreen), pilot=pilot)
+        assert "Approve task “Audit agent spend”" in app.screen.question
+        assert all(works_here(app, key) for key in bar_keys(app))
+        await pilot.press("y")
+        await eventually(lambda: decided == [("tsk_audit", True)], pilot=pilot)
+        assert len(app.screen_stack) == 1
+        capx = app.query_one("#pane-capx")
+        assert capx.table("tasks").cursor_row_id == "tsk_audit"  # left on its row
+
+
+async def test_every_window_offers_only_the_keys_that_work_in_it():
+    from textual.widgets import Input
+
+    from tui.app.screens import ConfirmScreen, DetailScreen, HealthScreen, HelpScreen
+
+    store = fleet()
+    store.upsert("tasks", "tsk_audit", {**store.get("tasks", "tsk_audit"), "status": "awaiting_approval"})
+    app = monitor(store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await eventually(app.started_up.is_set, pilot=pilot)
+        for keys, screen in ((["question_mark"], HelpScreen), (["h"], HealthScreen), (["4", "enter"], DetailScreen),
+                             (["4", "p"], ConfirmScreen), (["ctrl+e"], None)):
+            await pilot.press(*keys)
+            await eventually(lambda: len(app.screen_stack) == 2, pilot=pilot)
+            await pilot.pause()
+            if screen is not None:
+                assert isinstance(app.screen, screen)
+            offered = bar_keys(app)
+            assert offered and all(works_here(app, key) for key in offered), (type(app.screen).__name__, offered)
+            if isinstance(app.screen, DetailScreen):  # a company's row: pause it, from its window too
+                assert offered[0] == "p"
+            if isinstance(app.focused, Input):  # a form: Escape leaves it
+                assert "escape" in offered
+            await pilot.press("escape")
+            await eventually(lambda: len(app.screen_stack) == 1, pilot=pilot)

@@ -404,19 +404,22 @@ class CapwatchApp(PaneAppMixin, App[int]):
         self.query_one(AlertToast).quiet_changed()
 
     def open_entity(self, event: Event) -> None:
-        """An alert's (or an event's) entity: its vendor's tab shown with the entity selected, then its detail with
-        its recent events on top (Escape leaves the operator on the row, ready to act on it)."""
+        """An alert's (or an event's) entity: its vendor's tab shown with the entity selected, then its detail window
+        with its recent events and the keys of what can be done to it (`a` approves a task awaiting approval):
+        one of them, or Escape, leaves the operator on the row."""
         self.run_worker(self._open_entity(event), group="open-entity", exclusive=True, exit_on_error=False,
                         description="show an entity in its tab")
 
     async def _open_entity(self, event: Event) -> None:
         vendor = vendors.BY_NAME.get(event.service)
+        shown_in = None  # the pane that lists the entity, its row selected: its keys are the window's
         if vendor is not None and vendor.tabs and event.kind and event.id:
             await self.action_show_tab(vendor.tabs[0].id)
             pane = self.active_pane()
-            if pane is not None:
-                pane.show_entity(event.kind, event.id)  # (caught up on what it held by `action_show_tab`)
-        PaneAppMixin.open_entity(self, event)
+            # (caught up on what it held by `action_show_tab`)
+            if pane is not None and pane.show_entity(event.kind, event.id):
+                shown_in = pane
+        self.entity_window(event, shown_in)
 
     async def action_export(self, form: str = "csv") -> None:
         """ctrl+e: the focused table of the shown tab (else its main one), as filtered and sorted, to a file."""

@@ -3,23 +3,43 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingsMap
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, ScreenResultType
 from textual.widgets import Button, Input, Label, Static
 
+from tui.app.widgets.keybar import KeyBar
 from tui.text import sanitize, sanitize_data
 
 if TYPE_CHECKING:
     from rich.syntax import Syntax
 
 
-class FormScreen(ModalScreen[dict | None]):
+class Window(ModalScreen[ScreenResultType]):
+    """Every window of the monitor (a detail, a form, a question, the keys): it takes every key while it is up, so it
+    has a key bar of its own over the screen's, offering its own keys only. (Under a window the screen's bar went on
+    offering the tab's keys, `a Approve` among them, and none of them did anything.)"""
+
+    def on_mount(self) -> None:
+        self.mount(KeyBar())
+
+
+class WindowKey(NamedTuple):
+    """A key a detail window offers for its entity (`a` Approve on a task awaiting approval): pressing it closes the
+    window, on the entity's row, and runs the pane's action `action` there (its confirmation, read-only's refusal)."""
+
+    key: str
+    action: str
+    description: str
+
+
+class FormScreen(Window[dict | None]):
     """The shell every form dialog shares: Enter in a field or the primary button submits, Escape or Cancel
     dismisses with None, `fail` shows what is wrong in the dialog's `.form-error` line. Subclasses compose
     the fields and implement `submit`, which dismisses with the form's values once they are valid."""
@@ -49,7 +69,7 @@ class FormScreen(ModalScreen[dict | None]):
         raise NotImplementedError
 
 
-class _Modal(ModalScreen):
+class _Modal(Window):
     BINDINGS = [Binding("escape", "dismiss_none", "Close")]
 
     def action_dismiss_none(self) -> None:
@@ -65,21 +85,32 @@ def pretty_json(value: Any) -> Syntax:
 
 
 class DetailScreen(_Modal):
-    """A row (or any payload) as pretty JSON, including the fields capwatch does not know."""
+    """A row (or any payload) as pretty JSON, including the fields capwatch does not know; and the keys of what can
+    be done to its entity (`keys`: approve, reject, pause), first in its key bar. Dismisses with the chosen key's
+    action (the caller runs it, on the entity's row), or None."""
 
     BINDINGS = [Binding("escape,q,enter", "dismiss_none", "Close"), Binding("y", "copy", "Copy JSON")]
 
-    def __init__(self, title: str, value: Any):
+    def __init__(self, title: str, value: Any, *, keys: Sequence[WindowKey] = ()):
         super().__init__(classes="modal")
         self.title_text = sanitize(title, single_line=True)
         self.value = value
+        self.keys = tuple(keys)
+        if self.keys:  # the entity's keys first, then Close and Copy
+            own = [binding for _key, binding in self._bindings]
+            self._bindings = BindingsMap([*(Binding(key.key, f"choose({key.action!r})", key.description)
+                                            for key in self.keys), *own])
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
             yield Label(Text(self.title_text, style="bold"), classes="dialog-title")
             with VerticalScroll(classes="detail-body"):
                 yield Static(pretty_json(self.value), classes="detail-json")
-            yield Label(Text("Esc closes · y copies the JSON", style="dim"))
+            hint = [f"{key.key} {key.description.lower()}" for key in self.keys]
+            yield Label(Text(" · ".join([*hint, "Esc closes", "y copies the JSON"]), style="dim"))
+
+    def action_choose(self, action: str) -> None:
+        self.dismiss(action)
 
     def action_copy(self) -> None:
         self.app.copy_to_clipboard(json.dumps(sanitize_data(self.value), indent=2, default=str))
@@ -89,7 +120,7 @@ class DetailScreen(_Modal):
 class ConfirmScreen(_Modal):
     """Yes/no before a mutation. Dismisses with True or False."""
 
-    BINDINGS = [Binding("escape,n", "answer(False)", "No"), Binding("y", "answer(True)", "Yes")]
+    BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("escape,n", "answer(False)", "No")]  # as the buttons
 
     def __init__(self, question: str, *, danger: bool = False):
         super().__init__(classes="modal")

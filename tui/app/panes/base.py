@@ -3,11 +3,12 @@ offered and run one way (tui/app/toolkit/actions.py `PaneActions`)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.containers import Container
 
 from tui.app.keys import focus_now
+from tui.app.screens import DetailScreen, WindowKey
 from tui.app.toolkit.actions import PaneActions
 
 if TYPE_CHECKING:
@@ -96,6 +97,23 @@ class Pane(PaneActions, Container):
         """Select the entity `kind`/`entity_id` where this pane lists it (an alert's Enter); False when it does not
         list it."""
         return False
+
+    def entity_keys(self, kind: str, entity_id: str) -> list[WindowKey]:
+        """What its detail window offers to do to the entity `kind`/`entity_id` that this pane lists: its actions that
+        apply to it now (approve a task awaiting approval), each one's key as on the tab; none by default."""
+        return []
+
+    def open_detail(self, title: str, value: Any, kind: str | None = None, entity_id: str | None = None) -> None:
+        """The detail window of a row or an alert, with the entity's keys (`entity_keys`, those of a service that is
+        off left out): one pressed there closes the window, on the entity's row, and runs the action here."""
+        keys = [key for key in self.entity_keys(kind, entity_id) if self.check_action(key.action, ()) is True] \
+            if kind and entity_id else []
+
+        def chosen(action: str | None) -> None:
+            if action:
+                getattr(self, f"action_{action}")()
+
+        self.app.push_screen(DetailScreen(title, value, keys=keys), chosen)
 
     def focus_default(self) -> None:
         """Give focus to the pane's main widget when its tab is shown by key, at once (`focus_now`): the next key

@@ -25,7 +25,7 @@ from tui.app.panes.base import Pane
 from tui.app.panes.capx_budget import BUDGET, budget_text
 from tui.app.panes.capx_index import AWAITING, COUNTERS, CompanyIndex
 from tui.app.panes.capx_playbook import PlaybookScreen
-from tui.app.screens import DetailScreen
+from tui.app.screens import WindowKey
 from tui.app.toolkit.actions import vendor_action
 from tui.app.toolkit.cells import age, clean, clock, cost_share, cost_text, money, number, share_bar, status_text
 from tui.app.toolkit.filter_box import FilterablePane, FilterBox
@@ -379,7 +379,21 @@ class CapxPane(FilterablePane, Pane):
             row = self.store.get("companies", message.row_id) or row
         what = {"companies": "Company", "agents": "Agent", "tasks": "Task", "costs": "Cost of agent",
                 "runs": "Run"}.get(kind, "Row")
-        self.app.push_screen(DetailScreen(f"{what} {message.row_id}", row))
+        entity_kind = "agents" if kind == "costs" else kind  # a cost row is an agent's spend
+        self.open_detail(f"{what} {message.row_id}", row, entity_kind, message.row_id)
+
+    def entity_keys(self, kind: str, entity_id: str) -> list[WindowKey]:
+        """A task awaiting approval: approve, reject. An agent, a company, its costs: pause or resume the company."""
+        if kind == "tasks":
+            task = self.store.get("tasks", entity_id)
+            if task is not None and task.get("status") == AWAITING:
+                return [WindowKey("a", "approve", "Approve"), WindowKey("r", "reject", "Reject")]
+        elif kind in ("agents", "companies", "costs"):
+            company = self.store.get("companies", self.selected) if self.selected else None
+            if company is not None:
+                running = company.get("status") == "running"
+                return [WindowKey("p", "pause", "Pause company" if running else "Resume company")]
+        return []
 
     def show_entity(self, kind: str, entity_id: str) -> bool:
         """A company, or an agent, task, run or cost of one: the company selected, its detail on that tab."""

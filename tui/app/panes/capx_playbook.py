@@ -9,13 +9,13 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
+from tui.app.screens import Window
 from tui.app.toolkit.cells import clean
 
-class PlaybookScreen(ModalScreen[str | None]):
+class PlaybookScreen(Window[str | None]):
     """Choose one playbook to run. Dismisses with its id, or None."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]

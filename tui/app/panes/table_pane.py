@@ -9,7 +9,6 @@ from textual.app import ComposeResult
 
 from tui.app.keys import focus_now
 from tui.app.panes.base import Pane
-from tui.app.screens import DetailScreen
 from tui.app.toolkit.filter_box import FilterablePane, FilterBox
 from tui.app.widgets.table import Column, LiveTable
 
@@ -62,5 +61,5 @@ class TablePane(FilterablePane, Pane):
         return kind == self.KIND and self.reveal(self.table, entity_id)
 
     def on_live_table_row_selected(self, message: LiveTable.RowSelected) -> None:
-        self.app.push_screen(DetailScreen(f"{self.TITLE[:-1] if self.TITLE.endswith('s') else self.TITLE} "
-                                          f"{message.row_id}", message.row))
+        self.open_detail(f"{self.TITLE[:-1] if self.TITLE.endswith('s') else self.TITLE} {message.row_id}",
+                         message.row, self.KIND, message.row_id)

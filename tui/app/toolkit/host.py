@@ -65,7 +65,7 @@ class PaneApp(Protocol):
 
     def open_entity(self, event: Event) -> None:
         """The entity an alert (or an event) is about: its tab with it selected, where the app has one, and its
-        detail with its recent events."""
+        detail window with its recent events and the keys of what can be done to it."""
         ...
 
 
@@ -87,11 +87,20 @@ class PaneAppMixin(KeysInOrder):
         self.notify(sanitize(message, single_line=True), markup=False)  # type: ignore[attr-defined]
 
     def open_entity(self, event: Event) -> None:
+        self.entity_window(event)
+
+    def entity_window(self, event: Event, pane: Any = None) -> None:
+        """The detail window of an alert's entity, with its recent events; `pane`, the tab that lists the entity (its
+        row selected there), gives the window the entity's keys (tui/app/panes/base.py `Pane.open_detail`)."""
         from tui.app.alert_words import alert_detail
         from tui.app.screens import DetailScreen
 
         title = f"{event.service} {event.type} {event.id}".strip()
-        self.push_screen(DetailScreen(title, alert_detail(event, self.store)))  # type: ignore[attr-defined]
+        detail = alert_detail(event, self.store)
+        if pane is not None:
+            pane.open_detail(title, detail, event.kind, event.id)
+        else:
+            self.push_screen(DetailScreen(title, detail))  # type: ignore[attr-defined]
 
     def toast_error(self, message: str) -> None:
         self.notify(sanitize(message, single_line=True), title="Error", severity="error",  # type: ignore[attr-defined]
