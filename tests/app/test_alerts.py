@@ -66,14 +66,14 @@ def approval(task_id: str = "tsk_1", company: str = "co_acme", n: int = 0) -> Ev
 
 
 def test_a_failed_document_says_failed_and_why_when_the_server_says():
-    store = world()
-    for event, words in (
+    for event, words in (  # each a document of its own (a document's row keeps the error it was given)
         (failed_document(error={"code": "ocr_failed", "message": "page 3 is unreadable"}),
          "policy-608.pdf — failed: page 3 is unreadable (ocr_failed)"),
         (failed_document(failure_reason="password protected"), "policy-608.pdf — failed: password protected"),
         (failed_document(), "policy-608.pdf — failed (no reason given)"),
     ):
         assert is_alert(event)
+        store = world()
         store.apply(event)
         assert alert_words(event, store).plain == words
         text = alert_words(event, store).text()

@@ -111,14 +111,14 @@ async def test_the_documents_table_as_shown_to_csv(frozen):
         await eventually((frozen / "found.jsonl").exists, pilot=pilot)
     assert [json.loads(line) for line in (frozen / "found.jsonl").read_text().splitlines()][1] == {
         "ID": "doc_2", "File": "report-••••demo.pdf", "Status": "completed", "Done": "yes", "Created": None,
-        "Updated": "2026-03-01T10:02:00.000Z", "Age": "8m00s"}  # no value: null
+        "Updated": "2026-03-01T10:02:00.000Z", "Age": "8m00s", "Reason": None}  # no value: null
     content = target.read_bytes().decode("utf-8")
     assert content == (
-        "ID,File,Status,Done,Created,Updated,Age\r\n"
-        "doc_4,'@SUM(A1).pdf,processing,no,2026-03-01T10:00:00.000Z,2026-03-01T10:04:00.000Z,10m00s\r\n"
-        "doc_2,report-••••demo.pdf,completed,yes,,2026-03-01T10:02:00.000Z,8m00s\r\n"  # no created_at: empty
+        "ID,File,Status,Done,Created,Updated,Age,Reason\r\n"
+        "doc_4,'@SUM(A1).pdf,processing,no,2026-03-01T10:00:00.000Z,2026-03-01T10:04:00.000Z,10m00s,\r\n"
+        "doc_2,report-••••demo.pdf,completed,yes,,2026-03-01T10:02:00.000Z,8m00s,\r\n"  # no created_at: empty
         'doc_1,"\'=HYPERLINK(""http://evil.example"",""invoice.pdf"")",failed,no,2026-03-01T10:00:00.000Z,'
-        "2026-03-01T10:01:00.000Z,10m00s\r\n")
+        "2026-03-01T10:01:00.000Z,10m00s,\r\n")  # no reason given: empty
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     for secret in demo_secrets():
         assert secret not in content

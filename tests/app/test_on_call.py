@@ -162,3 +162,87 @@ async def test_every_window_offers_only_the_keys_that_work_in_it():
                 assert "escape" in offered
             await pilot.press("escape")
             await eventually(lambda: len(app.screen_stack) == 1, pilot=pilot)
+
+
+# ------------------------------------------------------------------------------------------------ a failure's reason
+
+
+def capout_monitor(sim) -> CapwatchApp:
+    import argparse
+    import os
+
+    from tui.config import load_config
+
+    env = {k: v for k, v in sim.options.client_env().items() if k.startswith("CAPOUT")}
+    args = argparse.Namespace(config=os.devnull, read_only=None, transport=None, webhook_host=None,
+                              webhook_port=0, profile="test")
+    return CapwatchApp(load_config(args, env=env).config, demo=True)
+
+
+def failed_documents(sim, steps: int = 400) -> dict:
+    """Step the simulator's CapOut until a document failed; the failed ones as `/_admin/state` has them."""
+    import httpx
+
+    for _ in range(steps):
+        documents = httpx.get(f"{sim.root}/_admin/state").json()["capout"]["documents"]
+        failed = {doc_id: doc for doc_id, doc in documents.items() if doc["status"] == "failed"}
+        if failed:
+            return failed
+        httpx.post(f"{sim.root}/_admin/step?count=5&vendor=capout")
+    raise AssertionError("no document failed")
+
+
+def test_the_simulators_failed_documents_say_why_as_capout_errors_do(sim_factory):
+    """The docs give a document no reason field; the contract's CapOut error object (`{"code", "message"}`) is what
+    a failed one carries, in GET /status and the realtime messages; a completed one has no `error` at all."""
+    import httpx
+
+    for faults in (None, "hostile"):
+        sim = sim_factory(faults=faults) if faults else sim_factory()
+        failed = failed_documents(sim)
+        headers = {"capout-api-key": sim.options.client_env()["CAPOUT_API_KEY"]}
+        for doc_id in failed:
+            reply = httpx.get(f"{sim.base_urls['capout']}/status/{doc_id}", headers=headers).json()
+            assert reply["status"] == "failed" and set(reply["error"]) == {"code", "message"}, reply
+            assert reply["error"]["code"] and reply["error"]["message"]
+            if faults == "hostile":
+                assert "\x1b" in reply["error"]["message"] or "[" in reply["error"]["message"]
+        documents = httpx.get(f"{sim.root}/_admin/state").json()["capout"]["documents"]
+        done = next(doc_id for doc_id, doc in documents.items() if doc["status"] == "completed")
+        assert "error" not in httpx.get(f"{sim.base_urls['capout']}/status/{done}", headers=headers).json()
+
+
+async def test_a_failed_documents_reason_is_in_its_alert_its_window_and_its_detail(sim):
+    from tui.app.screens import DetailScreen
+
+    failed = failed_documents(sim)
+    doc_id, document = next(iter(failed.items()))
+    reason = document["error"]["message"]
+    app = capout_monitor(sim)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await eventually(lambda: (app.hub.store.get("documents", doc_id) or {}).get("error") == document["error"],
+                         pilot=pilot, message="the document's row never kept its error")
+        overview = app.query_one("#pane-overview")
+        await eventually(lambda: any(reason in str(row["subject"]) for row in map(
+            overview.alerts_table.get_row, overview.alerts_table.row_ids)), pilot=pilot,
+            message=lambda: f"no alert says {reason!r}")
+        alert_id = next(row_id for row_id in overview.alerts_table.row_ids
+                        if reason in str(overview.alerts_table.get_row(row_id)["subject"]))
+        overview.alerts_table.set_follow(False)
+        overview.alerts_table.move_cursor(overview.alerts_table.row_ids.index(alert_id))
+        await pilot.press("enter")
+        await eventually(lambda: isinstance(app.screen, DetailScreen), pilot=pilot)
+        assert f"failed: {reason}" in app.screen.value["alert"]
+        assert app.screen.value["entity"]["error"]["message"] == reason
+        await pilot.press("escape")
+        documents = app.query_one("#documents-table")
+        await eventually(lambda: documents.cursor_row_id == doc_id and app.focused is documents, pilot=pilot)
+        await pilot.press("enter")  # the row's own detail
+        await eventually(lambda: isinstance(app.screen, DetailScreen), pilot=pilot)
+        assert app.screen.value["error"] == document["error"]
+        await pilot.press("escape")
+        await app.action_show_tab("documents")
+        await pilot.resize_terminal(160, 40)
+        await pilot.pause()
+        line = documents.render_line(1 + documents.row_ids.index(doc_id) - round(documents.scroll_y)).text
+        assert reason[:12] in line, line  # the Reason column, where there is room

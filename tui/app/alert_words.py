@@ -54,13 +54,13 @@ def _sources(event: Event, row: dict[str, Any] | None) -> list[dict[str, Any]]:
 def _first(sources: list[dict[str, Any]], fields: Sequence[str]) -> str | None:
     for source in sources:
         for field in fields:
-            text = _reason_text(source.get(field)) if field in REASON_FIELDS else _text(source.get(field))
+            text = reason_text(source.get(field)) if field in REASON_FIELDS else _text(source.get(field))
             if text:
                 return text
     return None
 
 
-def _reason_text(value: Any) -> str | None:
+def reason_text(value: Any) -> str | None:
     """An error as the server gave it: a string, or an object with a message (and a code)."""
     if isinstance(value, dict):
         message = _text(value.get("message") or value.get("detail") or value.get("description"))

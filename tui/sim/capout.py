@@ -5,6 +5,8 @@ Choices where the docs are silent (see ../shared/API-CONTRACT.md): an unknown or
 the WebSocket handshake with HTTP 401 (and with a 401 JSON error on SSE), so a client never sees a socket open
 and close at once; a token that expires while connected closes the WebSocket with 4001 and ends the SSE stream.
 Bad client messages on the WebSocket get a `{"type": "error", "message"}` reply and the connection stays open.
+A failed document says why as the contract's CapOut errors do, `"error": {"code", "message"}` (the docs give a
+document no reason field; clients keep unknown fields), in its realtime messages and `GET /status`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import base64
 import binascii
 import json
 import time
+import zlib
 from collections import OrderedDict
 from datetime import timedelta
 from typing import Any
@@ -32,6 +35,22 @@ FILE_STEMS = ["claim-{n}-estimate", "invoice-{n}", "policy-{n}", "water-damage-{
 # the organization never hits 402 by itself.
 CREDIT_RESERVE = 10
 SEEDED_DOCUMENTS = 12
+# Why a document fails: (code, message; {page} is a page number). Chosen by the document's id, not the world's
+# random generator, so a seed's world is the same as before failures had reasons.
+FAILURES = [
+    ("unreadable_page", "page {page} is unreadable"),
+    ("password_protected", "the PDF is password protected"),
+    ("ocr_failed", "text recognition failed on page {page}"),
+    ("unsupported_file", "not a PDF: the file is an image archive"),
+    ("workflow_rejected", "the xn address has no workflow for this document type"),
+]
+
+
+def with_error(reply: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
+    """`reply` with the document's `error` when it failed (no such key otherwise: the documented shape)."""
+    if document.get("error"):
+        reply["error"] = document["error"]
+    return reply
 
 
 class Token:
@@ -111,7 +130,16 @@ class CapOutSim(VendorSim):
         failed = self.sim.rng.random() < 0.1
         document.update(status="failed" if failed else "completed", workflow_complete=not failed,
                         completed_at=now, updated_at=now)
+        if failed:
+            document["error"] = self.failure(doc_id)
         self._publish(document)
+
+    def failure(self, doc_id: str) -> dict[str, str]:
+        """Why the document `doc_id` failed, as the contract's CapOut error object (its message a server string:
+        laced with escapes and markup under the `hostile` fault)."""
+        digest = zlib.crc32(doc_id.encode())
+        code, message = FAILURES[digest % len(FAILURES)]
+        return {"code": code, "message": self.sim.label(message.format(page=2 + digest // 7 % 9))}
 
     def _evict(self) -> None:
         """Drop the oldest finished documents beyond the cap; processing ones stay until they finish."""
@@ -126,8 +154,9 @@ class CapOutSim(VendorSim):
 
     @staticmethod
     def message(document: dict[str, Any]) -> dict[str, Any]:
-        return {"type": "document.status", **{k: document.get(k) for k in (
+        message = {"type": "document.status", **{k: document.get(k) for k in (
             "document_id", "file_name", "status", "workflow_complete", "completed_at", "updated_at")}}
+        return with_error(message, document)
 
     def tick(self, count: int) -> None:
         for _ in range(count):
@@ -148,8 +177,8 @@ class CapOutSim(VendorSim):
 
     @staticmethod
     def status_of(document: dict[str, Any]) -> dict[str, Any]:
-        return {k: document.get(k) for k in ("document_id", "status", "workflow_complete", "completed_at",
-                                             "updated_at", "file_name", "created_at")}
+        return with_error({k: document.get(k) for k in ("document_id", "status", "workflow_complete", "completed_at",
+                                                        "updated_at", "file_name", "created_at")}, document)
 
     def credits(self) -> dict[str, Any]:
         return {"organization_id": self.organization_id, "credits_remaining": self.credits_remaining,
@@ -213,8 +242,8 @@ class CapOutSim(VendorSim):
         document = self.documents.get(request.path_params["document_id"])
         if document is None:
             return self.error(404, "not_found", "Document not found")
-        return JSONResponse({k: document[k] for k in ("document_id", "status", "workflow_complete", "completed_at",
-                                                       "updated_at")})
+        return JSONResponse(with_error({k: document[k] for k in ("document_id", "status", "workflow_complete",
+                                                                  "completed_at", "updated_at")}, document))
 
     async def mint_token(self, request: Request) -> Response:
         if not self._authorized(request):

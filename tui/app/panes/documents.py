@@ -10,6 +10,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, Static
 
+from tui.app.alert_words import reason_text
 from tui.app.panes.table_pane import TablePane
 from tui.app.screens import FormScreen
 from tui.app.toolkit.actions import vendor_action
@@ -80,6 +81,10 @@ class DocumentsPane(TablePane):
         Column("age", "Age", width=7, align="right", priority=3,
                render=lambda row: age(first_time(row) or row.get("updated_at")),
                sort_key=lambda row: -(parse_timestamp(first_time(row) or row.get("updated_at")) or 0)),
+        # Why a failed document failed, when the server says (its `error`): where there is room (hidden at 80
+        # columns, where the alert and the detail say it).
+        Column("error", "Reason", priority=1, min_width=16,
+               render=lambda row: Text(reason_text(row.get("error")) or "", style="red")),
     ]
 
     BINDINGS = [

@@ -38,9 +38,10 @@ WS_CLOSE_WORDS = {
 }
 
 
-# The fields of a realtime message or a GET /status reply that a document's row keeps.
+# The fields of a realtime message or a GET /status reply that a document's row keeps: the documented ones, and
+# `error`, why it failed, when the server says (the contract's CapOut error object, `{"code", "message"}`).
 DOCUMENT_FIELDS = ("document_id", "file_name", "status", "workflow_complete", "completed_at", "updated_at",
-                   "created_at", "workflow_id")
+                   "created_at", "workflow_id", "error")
 _MESSAGE_FIELDS = frozenset((*DOCUMENT_FIELDS, "type"))
 
 
