@@ -246,3 +246,72 @@ async def test_a_failed_documents_reason_is_in_its_alert_its_window_and_its_deta
         await pilot.pause()
         line = documents.render_line(1 + documents.row_ids.index(doc_id) - round(documents.scroll_y)).text
         assert reason[:12] in line, line  # the Reason column, where there is room
+
+
+# ------------------------------------------------------------------------------------------------ names learned later
+
+
+async def test_an_alert_that_came_before_its_names_says_them_once_the_store_has_them():
+    """Seen on a shift: `ag_g1x3j1l7 · co_mbjpi4hn — error` stayed so (an agent's error that came on the stream before
+    the company was read; every alert recalled from the history at start), its words made once and kept. Now it says
+    the names as the Store learns them, in its place in the list (it is not news)."""
+    store = Store()
+    app = monitor(store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await eventually(app.started_up.is_set, pilot=pilot)
+        store.apply(activity_event({"type": "agent.error", "timestamp": stamp(), "company_id": "co_north",
+                                    "agent_id": "ag_kit", "status": "error", "error": "tool call timed out"},
+                                   company_id="co_north"))
+        store.apply(activity_event({"type": "agent.error", "timestamp": stamp(1), "company_id": "co_south",
+                                    "agent_id": "ag_sol", "status": "error", "error": "quota exceeded"},
+                                   company_id="co_south"))
+        table = app.query_one("#pane-overview").alerts_table
+
+        def said() -> list[str]:
+            return [str(table.get_row(row_id)["subject"]) for row_id in table.row_ids]
+
+        await eventually(lambda: said() == ["ag_sol · co_south — error: quota exceeded",
+                                            "ag_kit · co_north — error: tool call timed out"], pilot=pilot,
+                         message=lambda: said())
+        store.replace("companies", {"co_north": {"id": "co_north", "name": "Northwind Ops", "status": "running"}})
+        await eventually(lambda: said()[1] == "ag_kit · Northwind Ops — error: tool call timed out", pilot=pilot,
+                         message=lambda: said())
+        store.upsert("agents", "ag_kit", {"id": "ag_kit", "name": "Kit", "company_id": "co_north", "status": "error"})
+        await eventually(lambda: said() == ["ag_sol · co_south — error: quota exceeded",  # still the newest
+                                            "Kit · Northwind Ops — error: tool call timed out"], pilot=pilot,
+                         message=lambda: said())
+        assert list(app.alerts._unnamed) == [app.alerts.entries[1].seq]  # co_south: still waiting for its names
+        await pilot.press("7", "a")  # the Events tab's alert view says the names too
+        events = app.query_one("#pane-events")
+        await eventually(lambda: events.table.row_count == 2, pilot=pilot)
+        assert any("Kit · Northwind Ops" in str(events.table.get_row(row_id)["alert"])
+                   for row_id in events.table.row_ids)
+
+
+def test_learning_names_looks_only_at_alerts_whose_entity_or_company_changed(monkeypatch):
+    import tui.app.alert_words as alert_words
+    from tui.app.alerts import AlertLog
+
+    store = Store()
+    log = AlertLog()
+    gone = activity_event({"type": "agent.error", "timestamp": stamp(), "company_id": "co_gone", "agent_id": "ag_old",
+                           "status": "error", "error": "x"}, company_id="co_gone")
+    later = activity_event({"type": "agent.error", "timestamp": stamp(), "company_id": "co_north",
+                            "agent_id": "ag_kit", "status": "error", "error": "y"}, company_id="co_north")
+    alerts = log.add([gone, later])
+    assert [alert.text(store).plain.split(" — ")[0] for alert in alerts] == ["ag_old · co_gone", "ag_kit · co_north"]
+    looked: list[str] = []
+    words = alert_words.alert_words
+    monkeypatch.setattr(alert_words, "alert_words", lambda event, store: looked.append(event.id) or words(event, store))
+    version = log.version
+    assert log.learn_names({"agents": {"ag_x"}, "tasks": {"tsk_1"}}, (), store) == []  # nothing they lack
+    assert looked == [] and log.version == version
+    store.upsert("companies", "co_north", {"id": "co_north", "name": "Northwind Ops"})
+    store.upsert("agents", "ag_kit", {"id": "ag_kit", "name": "Kit", "company_id": "co_north"})
+    assert log.learn_names({"agents": {"ag_kit"}, "companies": {"co_north"}}, (), store) == [alerts[1]]
+    assert looked == ["ag_kit"] and log.version == version + 1 and alerts[1].renamed == 1
+    assert alerts[1].text(store).plain == "Kit · Northwind Ops — error: y"
+    assert list(log._unnamed) == [alerts[0].seq]  # the world gone: still waiting
+    looked.clear()  # every company read anew: the one waiting is looked at, and says the same (not renamed)
+    assert log.learn_names({}, {"companies"}, store) == [] and looked == ["ag_old"] and log.version == version + 1
+    assert alerts[0].renamed == 0

@@ -78,6 +78,7 @@ class AlertWords:
     company: str | None = None
     reason: str | None = None
     failure: bool = False  # a failure the server could have given a reason for
+    named: bool = True  # the subject and the company by name; False: an id stands in for a name not known yet
 
     def text(self) -> Text:
         """`policy-608.pdf — failed: unreadable page 2`, `Nova · Acme Corp — error: tool call timed out`."""
@@ -109,23 +110,28 @@ def alert_words(event: Event, store: Store | None) -> AlertWords:
     company_id = _first(sources, ("company_id",))
     company = _company_name(store, company_id)
     if event.kind in ("companies", "costs"):  # the entity is the company itself
-        subject, company = company or _text(event.id) or "?", None
+        named = company is not None or not company_id
+        subject, company = company or _text(company_id or event.id) or "?", None
     else:
-        subject = _first(sources, NAME_FIELDS) or _text(event.id) or event.type
+        name = _first(sources, NAME_FIELDS)
+        named = name is not None and (company is not None or not company_id)
+        subject = name or _text(event.id) or event.type
+        company = company or company_id
     reason = None
     if failure:
         reason = _first(sources, REASON_FIELDS)
     elif event.type.startswith("costs."):
         reason = _cost_words(sources)
     return AlertWords(subject=subject, what=_text(what) or "alert", company=company, reason=reason,
-                      failure=failure)
+                      failure=failure, named=named)
 
 
 def _company_name(store: Store | None, company_id: str | None) -> str | None:
+    """The company's name as the Store has it; None when it has none (yet)."""
     if not company_id:
         return None
     company = store.get("companies", company_id) if store is not None else None
-    return (_text(company.get("name")) if company else None) or company_id
+    return _text(company.get("name")) if company else None
 
 
 def _cost_words(sources: list[dict[str, Any]]) -> str | None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, overload
 
@@ -28,6 +28,7 @@ from tui.app.alert_rules import entity_status
 if TYPE_CHECKING:
     from rich.text import Text
 
+    from tui.app.alert_words import AlertWords
     from tui.live.events import Event
     from tui.live.store import Store
 
@@ -47,16 +48,35 @@ class Alert:
     event: Event
     acknowledged: bool = False
     repeats: int = 0  # the same alert told again since, while open (a backfill, a resync, the same error)
+    renamed: int = 0  # times its words changed since for a name the Store learned (`AlertLog.learn_names`)
+    unnamed: dict[int, Alert] | None = None  # its log's alerts that say an id where a name goes, by seq
+    _words: AlertWords | None = None
     _text: Text | None = None
 
     def text(self, store: Store | None) -> Text:
         """What it says (tui/app/alert_words.py), made once: a storm of alerts must not redo a thousand lines a
-        frame."""
+        frame. Made again when the Store learns a name it lacked (`AlertLog.learn_names`)."""
         if self._text is None:
             from tui.app.alert_words import alert_words
 
-            self._text = alert_words(self.event, store).text()
-        return self._text
+            self.say(alert_words(self.event, store))
+        return self._text  # type: ignore[return-value]
+
+    def say(self, words: AlertWords) -> None:
+        self._words, self._text = words, words.text()
+        if self.unnamed is not None:
+            if words.named:
+                self.unnamed.pop(self.seq, None)
+            else:
+                self.unnamed[self.seq] = self
+
+
+def company_of(event: Event) -> str | None:
+    """The company an event is about, as it says (its payload's, else its patch's `company_id`)."""
+    for source in (event.data, event.patch):
+        if isinstance(source, dict) and source.get("company_id"):
+            return str(source["company_id"])
+    return None
 
 
 def repeat_key(event: Event) -> tuple | None:
@@ -75,6 +95,7 @@ class AlertLog(Sequence["Event"]):
     def __init__(self, size: int = ALERT_HISTORY, *, muted: bool = False):
         self._entries: deque[Alert] = deque(maxlen=size)
         self._by_seq: dict[int, Alert] = {}
+        self._unnamed: dict[int, Alert] = {}  # alerts whose words had an id where a name goes, by seq
         self._repeats: dict[tuple, Alert] = {}
         self._next = 0
         self.version = 0
@@ -113,6 +134,7 @@ class AlertLog(Sequence["Event"]):
                 # with the time of the latest.
                 known.repeats += 1
                 known.event = event
+                known._text = None  # its words are the latest event's (they said the first one's) when next shown
                 self._entries.remove(known)
                 self._entries.append(known)
                 self.version += 1
@@ -120,10 +142,11 @@ class AlertLog(Sequence["Event"]):
             if len(self._entries) == self._entries.maxlen:
                 oldest = self._entries[0]
                 self._by_seq.pop(oldest.seq, None)
+                self._unnamed.pop(oldest.seq, None)
                 old_key = repeat_key(oldest.event)
                 if old_key and self._repeats.get(old_key) is oldest:
                     del self._repeats[old_key]
-            alert = Alert(self._next, event)
+            alert = Alert(self._next, event, unnamed=self._unnamed)
             self._next += 1
             self._entries.append(alert)
             self._by_seq[alert.seq] = alert
@@ -141,6 +164,36 @@ class AlertLog(Sequence["Event"]):
 
     def get(self, seq: int) -> Alert | None:
         return self._by_seq.get(seq)
+
+    def learn_names(self, kinds: Mapping[str, Collection[str]], replaced: Collection[str],
+                    store: Store) -> list[Alert]:
+        """Entities changed in the Store (`kinds`: ids by kind, `replaced`: kinds read anew): the alerts that say an
+        id where a name goes (an agent's error that came before its company was read; every alert recalled from the
+        history before any vendor answered) say the names the Store has now. Only those whose entity or company is
+        among the changes are looked at (what they say comes from the event, the entity and its company), and their
+        line made again only when the words changed: an alert of a world gone (recalled from the history) costs a
+        few lookups per frame. The alerts whose words changed (each counted in `renamed`)."""
+        if not self._unnamed:
+            return []
+        from tui.app.alert_words import alert_words
+
+        companies = kinds.get("companies", ())
+        every_company = "companies" in replaced
+        renamed = []
+        for alert in list(self._unnamed.values()):
+            event = alert.event
+            company_id = company_of(event)
+            if not (event.kind in replaced or event.id in kinds.get(event.kind or "", ())
+                    or (company_id is not None and (every_company or company_id in companies))):
+                continue  # nothing it lacks can have come
+            words = alert_words(event, store)
+            if words != alert._words:
+                alert.say(words)
+                alert.renamed += 1
+                renamed.append(alert)
+        if renamed:
+            self.version += 1
+        return renamed
 
     def open(self) -> list[Alert]:
         """The alerts not acknowledged, newest first."""

@@ -275,6 +275,8 @@ class CapwatchApp(PaneAppMixin, App[int]):
         self.frames += 1
         if batch.events:
             self._collect_alerts(batch.events)
+        if batch.kinds or batch.replaced:  # names the alerts lacked (an entity read after its alert came)
+            self.alerts.learn_names(batch.kinds, batch.replaced, self.hub.store)
         if batch.health or batch.figures:
             self.update_health()
         # Hidden tabs, and the shown one while a modal covers it, hold the batch and show it when they are seen.

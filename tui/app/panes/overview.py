@@ -287,7 +287,7 @@ class OverviewPane(Pane):
         self.counts: dict[str, Counter] = {kind: Counter() for kind in self.KINDS}
         self._status: dict[str, dict[str, str]] = {kind: {} for kind in self.KINDS}  # kind -> id -> status
         self._alerts_seen: tuple | None = None
-        self._alerts_listed: dict[int, int] = {}  # the alerts in the table: seq -> repeats shown
+        self._alerts_listed: dict[int, tuple[int, int, int]] = {}  # in the table: seq -> (repeats, renamed, place)
         self._alert_place = 0  # the order alerts arrived (or were told again) in: the list's order, newest first
         self._alerts_title: Text | None = None  # what the alerts' title line shows
 
@@ -506,8 +506,8 @@ class OverviewPane(Pane):
 
     def _show_alerts(self, *, force: bool = False) -> None:
         """Every open alert, newest first (the table scrolls; it draws only what fits), and the title. Only what
-        changed is handed to the table (new alerts, repeats, acknowledged ones leaving): rebuilding a thousand rows
-        on every new alert cost each switch to the Overview under load ~8 ms."""
+        changed is handed to the table (new, told again, acknowledged, and in its place one that learned a name):
+        rebuilding a thousand rows on every new alert cost each switch to the Overview under load ~8 ms."""
         log = self.capwatch.alerts
         quiet = log.quiet_words()
         seen = (log.version, quiet)
@@ -517,16 +517,16 @@ class OverviewPane(Pane):
         shown, listed = ({} if force else self._alerts_listed), {}
         changes: dict[str, dict[str, Any] | None] = {}
         for alert in reversed(log.open()):  # oldest first: what arrived last gets the highest place
-            listed[alert.seq] = alert.repeats
-            if shown.get(alert.seq) != alert.repeats:
+            was = shown.get(alert.seq) or (-1, 0, 0)
+            if was[0] != alert.repeats:  # new, or told again: first
                 self._alert_place += 1
-                changes[str(alert.seq)] = self._alert_row(alert)
+                was = (-1, 0, self._alert_place)
+            listed[alert.seq] = (alert.repeats, alert.renamed, was[2])
+            if listed[alert.seq] != was:  # (or a name learned since: said again, in its place)
+                changes[str(alert.seq)] = self._alert_row(alert, was[2])
         changes.update((str(seq), None) for seq in shown.keys() - listed.keys())
         self._alerts_listed = listed
-        if force:
-            self.alerts_table.set_rows(changes)
-        else:
-            self.alerts_table.update_rows(changes)
+        (self.alerts_table.set_rows if force else self.alerts_table.update_rows)(changes)
         title = Text("Alerts", style="bold")
         title.append(f"  {len(listed)} open · newest first · Enter opens · a acknowledges", style="dim")
         if quiet:
@@ -535,13 +535,12 @@ class OverviewPane(Pane):
             self._alerts_title = title
             self.query_one("#overview-alerts-title", Static).update(title, layout=False)
 
-    def _alert_row(self, alert: Alert) -> dict[str, Any]:
+    def _alert_row(self, alert: Alert, place: int) -> dict[str, Any]:
         text = alert.text(self.store)
         if alert.repeats:
             text = text.copy().append(f"  ×{alert.repeats + 1}", style="bold")
         return {"time": alert.event.time, "service": alert.event.service, "type": alert.event.type, "subject": text,
-                "status": entity_status(alert.event), "event": alert.event, "alert": alert,
-                "place": self._alert_place}
+                "status": entity_status(alert.event), "event": alert.event, "alert": alert, "place": place}
 
     def tick(self) -> None:
         """Sparklines move left and the rate-limit reset counts down; a snooze that ended shows."""
