@@ -280,6 +280,25 @@ async def test_follow_mode_moves_to_the_newest_row():
         assert app.table.cursor_row_id == "z" and shown_ids(app.table)[-1] == "z"
 
 
+async def test_following_the_newest_row_stays_in_sight_when_the_table_gets_shorter():
+    """Seen at 80x24: the Events tab's alerts view, shown with the alert's lines under it, went on showing the older
+    alerts (the table had scrolled to its end while it was taller) until a key moved the cursor."""
+    app = TableApp(follow=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.table.set_rows(make_rows(20))
+        await pilot.pause()
+        assert shown_ids(app.table)[-1] == "r00019"  # all of them fit
+        app.table.styles.height = 10
+        await pilot.pause()
+        assert app.table.cursor_row_id == "r00019" and shown_ids(app.table)[-1] == "r00019"
+        app.table.set_follow(False)
+        app.table.scroll_to(y=0, animate=False, force=True)  # the wheel, up: the cursor stays on the newest
+        await pilot.pause()
+        app.table.styles.height = 8
+        await pilot.pause()
+        assert shown_ids(app.table)[0] == "r00000"  # not following: the view stays where the operator put it
+
+
 async def test_incremental_updates_match_a_full_rebuild():
     """Random upserts and removals under a sort and a filter: the view is always the matching rows, ordered."""
     rng = random.Random(3)

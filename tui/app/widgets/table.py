@@ -508,3 +508,9 @@ class LiveTable(TableLines, ScrollView, can_focus=True):
     def on_mount(self) -> None:
         self._update_virtual_size()
         self._start_warming()
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Shorter (a terminal made smaller, a line shown under the table): following, the newest row stays in sight
+        (the Events tab's alerts view went on showing older alerts, the newest under its preview, until a key)."""
+        if self.follow:
+            self._scroll_to_cursor()
