@@ -248,7 +248,60 @@ async def test_a_failed_documents_reason_is_in_its_alert_its_window_and_its_deta
         assert reason[:12] in line, line  # the Reason column, where there is room
 
 
-# ------------------------------------------------------------------------------------------------ names learned later
+# ------------------------------------------------------------------------------------------------ alerts at 80 columns
+
+
+def widget_text(widget) -> str:
+    """What a widget shows on screen, its lines joined by spaces (a wrapped line reads on)."""
+    lines = [strip.text.strip() for strip in widget.render_lines(widget.region.reset_offset)]
+    return " ".join(line for line in lines if line)
+
+
+async def test_the_alerts_only_view_at_80x24_says_each_alert_whole():
+    """Seen on a shift: Events with "alerts only" cut the alert's words at 80 columns (`Kit · Orbit Logist…`),
+    behind a type and an id the words say already. Now the words have their room, the alert under the cursor is
+    said whole under the table however long its reason, and the newest is in sight."""
+    from tui.vendors.capout.live import document_event
+
+    store = fleet()
+    app = monitor(store)
+    reason = "text recognition failed on page 5 of the scanned adjuster notes"
+    async with app.run_test(size=(80, 24)) as pilot:
+        await eventually(app.started_up.is_set, pilot=pilot)
+        for n in range(20):  # more than the view shows
+            store.apply(activity_event({"type": "task.approval_required", "timestamp": stamp(-60 + n),
+                                        "company_id": "co_acme", "task_id": f"tsk_{n}", "title": f"Task {n}"},
+                                       company_id="co_acme"))
+        store.apply(activity_event({"type": "agent.error", "timestamp": stamp(), "company_id": "co_north",
+                                    "agent_id": "ag_kit", "status": "error", "error": "tool call timed out"},
+                                   company_id="co_north"))
+        store.apply(document_event({"type": "document.status", "document_id": "doc_103",
+                                    "file_name": "adjuster-notes-103.pdf", "status": "failed",
+                                    "updated_at": stamp(1), "error": {"code": "ocr_failed", "message": reason}}))
+        await eventually(lambda: len(app.alerts) == 22, pilot=pilot)
+        await pilot.press("7", "a")
+        events = app.query_one("#pane-events")
+        table = events.table
+        await eventually(lambda: table.row_count == 22 and events.alerts_only, pilot=pilot)
+        await pilot.pause()
+        lines = [table.render_line(y).text for y in range(table.scrollable_content_region.height)]
+        error_line = next((line for line in lines if "Kit" in line), lines)
+        assert "Kit · Northwind Ops — error: tool call timed out" in error_line, error_line  # whole in its row
+        assert "adjuster-notes-103.pdf — failed" in lines[-1], lines  # the newest in sight, under the preview too
+        assert "Type" not in lines[0] and "ID" not in lines[0], lines[0]  # (what gave it the room)
+        preview = app.query_one("#events-preview")
+        words = f"adjuster-notes-103.pdf — failed: {reason} (ocr_failed)"
+        assert table.cursor_row_id is not None and "adjuster" in str(table.get_row(table.cursor_row_id)["alert"])
+        await eventually(lambda: words in widget_text(preview), pilot=pilot,
+                         message=lambda: f"under the table: {widget_text(preview)!r}")
+        assert "document.status doc_103" in widget_text(preview)  # what the hidden columns said
+        await pilot.press("up")  # the agent's error, whole there too
+        await eventually(lambda: "Kit · Northwind Ops — error: tool call timed out" in widget_text(preview),
+                         pilot=pilot)
+        await pilot.press("a")  # the timeline again: its type and id come back
+        await eventually(lambda: not events.alerts_only, pilot=pilot)
+        await pilot.pause()
+        assert "Type" in table.render_line(0).text and "ID" in table.render_line(0).text
 
 
 async def test_an_alert_that_came_before_its_names_says_them_once_the_store_has_them():

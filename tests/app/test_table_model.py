@@ -217,6 +217,19 @@ def test_layout_gives_fixed_columns_their_width_and_shares_or_squeezes_the_rest(
     assert layout_columns(columns, [3, 5, 12], 0) == (6, 5, AUTO_WIDTH_MIN)  # ... or its natural width
 
 
+def test_hidden_columns_are_not_shown_at_any_width_and_give_their_room():
+    columns = (Column("a", "A", width=6, priority=3), Column("b", "B", width=8, priority=4), Column("c", "C"))
+    assert layout_columns(columns, [1, 8, 12], 40) == (6, 8, 22)
+    assert layout_columns(columns, [1, 8, 12], 40, frozenset({"a", "b"})) == (0, 0, 38)  # their room to C
+    assert layout_columns(columns, [1, 8, 12], 20) == (6, 8, 0)  # narrow: C, the lowest, gives way
+    assert layout_columns(columns, [1, 8, 12], 20, frozenset({"b"})) == (6, 0, 11)  # ... not with B hidden
+    layout = ColumnLayout(columns)
+    assert layout.widths(40)[0] == 6
+    assert layout.hide(frozenset({"a"})) and not layout.hide(frozenset({"a"}))  # (the second: no change)
+    assert layout.widths(40)[0] == 0  # not the width it had before
+    assert layout.hide(frozenset()) and layout.widths(40)[0] == 6
+
+
 def test_auto_columns_widen_to_their_rows_until_reset():
     layout = ColumnLayout((Column("id", "ID", width=4), Column("name", "Name"),
                            Column("status", "Status", render=lambda row: Text(row["status"] * 2))))

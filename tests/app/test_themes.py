@@ -22,8 +22,9 @@ async def low_contrast(app, pilot, size: tuple[int, int]) -> list[str]:
     variables = app.get_css_variables()
     background, foreground = Color.parse(variables["background"]).rgb, Color.parse(variables["foreground"]).rgb
     found = []
-    for key, (tab, _label) in zip("1234567", app.TABS):
-        await pilot.press(key)
+    # Every tab, and the Events tab's alerts view (`a`: its own columns and the alert under the cursor whole).
+    for keys, tab in (*(((key,), tab) for key, (tab, _label) in zip("1234567", app.TABS)), (("7", "a"), "alerts")):
+        await pilot.press(*keys)
         await pilot.pause()
         for cell in cells(app.screen._compositor.render_strips(), foreground, background):
             if cell.ratio < FLOOR:

@@ -142,6 +142,7 @@ class EventsPane(FilterablePane, Pane):
         self._searching = False
         self.alerts_only = False  # the table shows the app's alert log, not the timeline
         self._alerts_shown: int | None = None  # the log's version the table shows
+        self._preview_shown: tuple | None = None  # (row id, words) the alert under the table says
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="events-toolbar"):
@@ -155,6 +156,7 @@ class EventsPane(FilterablePane, Pane):
         table = EventTable(EVENT_COLUMNS, follow=True, foot=False, id="events-table", name="events")
         table.can_follow = True
         yield table
+        yield Static(id="events-preview")  # the alert under the cursor, whole (alerts only)
 
     @property
     def table(self) -> EventTable:
@@ -245,6 +247,35 @@ class EventsPane(FilterablePane, Pane):
         store = self.store
         self.table.set_rows({f"a{alert.seq}": alert_row(alert, store) for alert in log.entries
                              if self._matches(alert.event)})
+        self._show_preview()
+
+    def _show_preview(self) -> None:
+        """In the alerts view, the alert under the cursor whole, under the table: its service, type and id (the
+        columns the view hides) and its words wrapped, which the table cuts to its column (at 80 columns a failed
+        document's name and reason do not fit). Three lines, always: the table does not change height as the cursor
+        moves, and updating it asks for no layout."""
+        if not self.alerts_only:
+            self._preview_shown = None
+            return
+        table = self.table
+        row_id = table.cursor_row_id
+        row = table.get_row(row_id) if row_id is not None else None
+        words = summary_cell(row) if row is not None else Text()
+        words = words if isinstance(words, Text) else Text(str(words))
+        shown = (row_id, words.plain)
+        if shown == self._preview_shown:
+            return
+        self._preview_shown = shown
+        preview = Text(no_wrap=False, overflow="ellipsis")
+        if row is not None:
+            event = row["event"]
+            preview.append(sanitize(f"{event.service} {event.type} {event.id or ''}".strip(), single_line=True))
+            preview.append("  ").append_text(words)
+        self.query_one("#events-preview", Static).update(preview, layout=False)
+
+    def on_live_table_cursor_moved(self, message: LiveTable.CursorMoved) -> None:
+        if message.table is self.table:
+            self._show_preview()
 
     def tick(self) -> None:
         """An alert acknowledged elsewhere shows here within a second."""
@@ -260,8 +291,10 @@ class EventsPane(FilterablePane, Pane):
             text = Text().append("● follow" if table.follow else "○ follow off",
                                  style="green" if table.follow else "dim")  # the counts after it are not green
         if self.alerts_only:
-            text.append("  ▲ alerts only (a)", style="bold yellow")
-        shown = f"{table.row_count:,}/{len(self.capwatch.alerts) if self.alerts_only else len(self.buffer):,}"
+            text.append("  ▲ alerts (a)", style="bold yellow")
+        # shown/total while a filter leaves some out, else the count (at 80 columns "1,000/1,000" was cut)
+        total = len(self.capwatch.alerts) if self.alerts_only else len(self.buffer)
+        shown = f"{table.row_count:,}/{total:,}" if table.row_count != total else f"{total:,}"
         text.append(f"  {shown}", style="dim")
         if self.dropped:
             text.append(f"  {self.dropped:,} dropped", style="yellow")
@@ -309,8 +342,12 @@ class EventsPane(FilterablePane, Pane):
         self._show_status()
 
     def action_alerts_only(self) -> None:
-        """a: the alert log (every alert kept, acknowledged or not), or the timeline again."""
+        """a: the alert log (every alert kept, acknowledged or not), or the timeline again. An alert's words say what
+        happened to what (failed, error, approval required, by name): the service, type and id give them their room
+        (the lines under the table say them, and the alert under the cursor whole)."""
         self.alerts_only = not self.alerts_only
+        self.table.hide_columns(*(("service", "type", "id") if self.alerts_only else ()))
+        self.query_one("#events-preview").display = self.alerts_only
         self._rebuild()
         if self.table.follow:
             self.table.set_follow(True)  # to the newest

@@ -496,6 +496,14 @@ class LiveTable(TableLines, ScrollView, can_focus=True):
 
     # ------------------------------------------------------------------------------------ the layout
 
+    def hide_columns(self, *keys: str) -> None:
+        """Show every column but these (none: all of them, as wide as they may be): a view of the rows that says
+        what those columns say another way gives their room to the others."""
+        if self._columns_layout.hide(frozenset(keys)):
+            self._strips.clear()
+            self._update_virtual_size()
+            self.refresh()
+
     def _layout(self, width: int) -> tuple[int, ...]:
         return self._columns_layout.widths(width)
 

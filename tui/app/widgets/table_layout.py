@@ -23,18 +23,22 @@ def minimum_width(column: Column, natural: int) -> int:
     return min(column.width, column.min_width) if column.min_width is not None else column.width
 
 
-def layout_columns(columns: tuple[Column, ...], natural: list[int], width: int) -> tuple[int, ...]:
+def layout_columns(columns: tuple[Column, ...], natural: list[int], width: int,
+                   hidden: frozenset[str] = frozenset()) -> tuple[int, ...]:
     """Column widths for a widget `width` (0: the narrowest the table can be). Fixed columns as declared, auto
     columns at their natural width; the spare space goes to the auto columns, evenly. Too wide: columns of lower
     priority are hidden (width 0) while even the minimums do not fit (the lowest first, the rightmost of equals
     first; never one of the highest priority), then the shown ones shrink, lowest priority first (an id before
-    the others of its priority, the rightmost of equals first), down to their minimum."""
+    the others of its priority, the rightmost of equals first), down to their minimum. The columns keyed in
+    `hidden` are not shown at any width (a view that says what they say another way)."""
     count = len(columns)
     wants = [column.width if column.width is not None else natural[i] for i, column in enumerate(columns)]
     floors = [minimum_width(column, wants[i]) for i, column in enumerate(columns)]
-    top = max((column.priority for column in columns), default=0)
-    shown = [True] * count
+    top = max((column.priority for column in columns if column.key not in hidden), default=0)
+    shown = [column.key not in hidden for column in columns]
     for i in sorted(range(count), key=lambda i: (columns[i].priority, -i)):
+        if not shown[i]:
+            continue
         if line_width(tuple(floor if on else 0 for floor, on in zip(floors, shown))) <= width:
             break
         if columns[i].priority < top:
@@ -71,6 +75,15 @@ class ColumnLayout:
         self.columns = columns
         self.natural = [self._label_width(column) for column in columns]
         self._widths: dict[int, tuple[int, ...]] = {}  # by widget width
+        self.hidden: frozenset[str] = frozenset()  # keys of the columns not shown at any width
+
+    def hide(self, keys: frozenset[str]) -> bool:
+        """Show every column but those keyed in `keys`; whether that changed anything."""
+        if keys == self.hidden:
+            return False
+        self.hidden = keys
+        self._widths.clear()
+        return True
 
     @staticmethod
     def _label_width(column: Column) -> int:
@@ -100,7 +113,7 @@ class ColumnLayout:
         if widths is None:
             if len(self._widths) > 8:  # a resize passes through many widths: keep the last few
                 self._widths.clear()
-            widths = self._widths[width] = layout_columns(self.columns, self.natural, width)
+            widths = self._widths[width] = layout_columns(self.columns, self.natural, width, self.hidden)
         return widths
 
     def column_at(self, x: int, width: int) -> Column | None:
