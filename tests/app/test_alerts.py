@@ -239,6 +239,27 @@ async def test_showing_the_overview_takes_the_notice_away():
         assert toast(app).policy.due(time.monotonic()) is None  # nothing held back to tell later
 
 
+async def test_the_events_tabs_alerts_view_lists_them_too_so_it_takes_the_notice_away():
+    """Seen on a shift at 80x24: in Events' alerts view the notice covered the newest alerts it counted."""
+    app = monitor()
+    async with app.run_test(size=(80, 24)) as pilot:
+        store = await first_notice(app, pilot)
+        await pilot.press("7")  # the timeline: the alerts are among the events, the notice still tells them
+        await pilot.pause()
+        assert toast(app).shown
+        await pilot.press("a")  # the alerts view lists them: gone at once
+        await eventually(lambda: not toast(app).shown, timeout=SHOW_SECONDS / 3, pilot=pilot)
+        store.apply(approval("tsk_e1"))  # a new one is seen there, not told, nor held to tell later
+        events = app.query_one("#pane-events")
+        await eventually(lambda: events.table.row_count == 2, pilot=pilot)
+        await pilot.pause(0.2)
+        assert not toast(app).shown and toast(app).policy.due(time.monotonic()) is None
+        await pilot.press("a")  # the timeline again: a new alert is told
+        store.apply(approval("tsk_e2", n=1))
+        await eventually(lambda: len(app.alerts) == 3, pilot=pilot)
+        await eventually(lambda: toast(app).policy.held == 1 or toast(app).shown, pilot=pilot)
+
+
 async def test_a_toast_while_the_notice_shows_stacks_above_it_at_80x24():
     """Textual's toasts (unmuting's "Alert toasts on", an export's "Exported ...") sit in the same corner: while the
     notice shows they stack above it, where they covered its right half."""

@@ -9,10 +9,11 @@ Events tabs show the log, tui/app/widgets/alert_toast.py shows the notice.
 - What it says: tui/app/alert_words.py (imported after the first frame, with the panes; it imports the rules, not
   this module).
 - When (`ToastPolicy`): one notice that counts, shown for SHOW_SECONDS and updated in place while it shows, at
-  most one per TOAST_GAP seconds (what arrives in between is counted for the next); nothing while the Overview,
-  which lists them, is shown; nothing while muted (`m`, or `alert_toasts = false`) or snoozed; the alerts that
-  came meanwhile are counted in one notice when the operator unmutes or the snooze ends. The bell rings only for
-  the alerts `alert_bell` names, at most once per BELL_GAP seconds, never while muted or snoozed.
+  most one per TOAST_GAP seconds (what arrives in between is counted for the next); nothing while a view that lists
+  them is shown (the Overview, the Events tab's alerts view); nothing while muted (`m`, or `alert_toasts = false`)
+  or snoozed; the alerts that came meanwhile are counted in one notice when the operator unmutes or the snooze
+  ends. The bell rings only for the alerts `alert_bell` names, at most once per BELL_GAP seconds, never while muted
+  or snoozed.
 """
 
 from __future__ import annotations

@@ -316,19 +316,23 @@ class CapwatchApp(PaneAppMixin, App[int]):
         """New alerts into the log, and to the notice (one toast that counts: tui/app/widgets/alert_toast.py)."""
         fresh = self.alerts.add(event for event in events if self.is_alert(event))
         if fresh:
-            seen = self.query_one(TabbedContent).active == "overview" and len(self.screen_stack) == 1
+            pane = self.active_pane()
+            seen = pane is not None and pane.lists_alerts() and len(self.screen_stack) == 1
             self.query_one(AlertToast).arrive(fresh, seen=seen)
+
+    def on_pane_alerts_shown(self) -> None:
+        self.query_one(AlertToast).seen()
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         if not self.is_running:
             return  # a number key still queued when the app quit: its shutdown is removing the screen
         if event.pane.id and self._started:  # (the first activation, before the first frame, is `_start_up`'s)
             self._start_pane_mounts([event.pane.id])  # a click faster than `mount_panes`: it fills itself on mount
-        if event.pane.id == OVERVIEW_TAB.id:
-            self.query_one(AlertToast).seen()  # the Overview lists the alerts the notice counts
         pane = self.active_pane()
         if pane is not None:
             pane.catch_up()
+            if pane.lists_alerts():
+                self.query_one(AlertToast).seen()  # the Overview lists the alerts the notice counts
             focused = self.focused
             if self._started and len(self.screen_stack) == 1 and (focused is None or pane not in focused.ancestors):
                 # Shown by a click on its tab (the tab bar took the focus) or the tab bar's arrows: its keys work

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.containers import Container
+from textual.message import Message
 
 from tui.app.keys import focus_now
 from tui.app.screens import DetailScreen, WindowKey
@@ -34,6 +35,16 @@ class Pane(PaneActions, Container):
     # to catch up on, and it never goes stale from holding too much. The Events tab under load held 1.4 s of
     # events per tab switch, ~20 ms of work while the key waited. None: hold everything until shown.
     APPLY_HIDDEN_AFTER: ClassVar[int | None] = None
+
+    class AlertsShown(Message):
+        """The pane began to list the alerts (the Events tab's "alerts only"): the notice that counts them can go."""
+
+    LISTS_ALERTS: ClassVar[bool] = False  # (the Overview's: see `lists_alerts`)
+
+    def lists_alerts(self) -> bool:
+        """Whether the pane lists the alerts as they come (the Overview; the Events tab's "alerts only" view): while
+        it is shown, new alerts are seen there, not told by the notice, which would cover the list's last lines."""
+        return self.LISTS_ALERTS
 
     @property
     def capwatch(self) -> "PaneApp":

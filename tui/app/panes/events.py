@@ -349,9 +349,14 @@ class EventsPane(FilterablePane, Pane):
         self.table.hide_columns(*(("service", "type", "id") if self.alerts_only else ()))
         self.query_one("#events-preview").display = self.alerts_only
         self._rebuild()
+        if self.alerts_only:
+            self.post_message(self.AlertsShown())
         if self.table.follow:
             self.table.set_follow(True)  # to the newest
         self._show_status()
+
+    def lists_alerts(self) -> bool:
+        return self.alerts_only
 
     def action_follow(self) -> None:
         self.table.set_follow(not self.table.follow)

@@ -274,6 +274,7 @@ class OverviewPane(Pane):
     KINDS = frozenset(kind for kinds in SERVICE_KINDS.values() for kind in kinds)
     WANTS_EVENTS = True
     WANTS_FIGURES = True
+    LISTS_ALERTS = True
 
     BINDINGS: ClassVar = [
         Binding("a", "acknowledge", "Acknowledge"),

@@ -1,9 +1,9 @@
 """The alert notice: one toast that counts new alerts and shows the newest, updated in place, at the bottom right
 like Textual's toasts (in their layer, above the key bar; theirs stack above it while it shows), at most one per
-TOAST_GAP seconds, never while the operator has muted or snoozed alerts, nor while the Overview (which lists them)
-is shown; it rings the bell for the alerts the operator chose. When it shows is tui/app/alerts.py's
-(`ToastPolicy`), what it says tui/app/alert_words.py's: this widget only draws and keeps time. A click on it shows
-the Overview."""
+TOAST_GAP seconds, never while the operator has muted or snoozed alerts, nor while a view that lists them is shown
+(the Overview, the Events tab's alerts view); it rings the bell for the alerts the operator chose. When it shows is
+tui/app/alerts.py's (`ToastPolicy`), what it says tui/app/alert_words.py's: this widget only draws and keeps time.
+A click on it shows the Overview."""
 
 from __future__ import annotations
 
