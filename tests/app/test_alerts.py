@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 
 from textual.command import CommandPalette
+from textual.widgets import Input
 from textual.widgets._toast import Toast
 
 from tests.helpers.pane_host import StubHub
@@ -17,6 +18,7 @@ from tui.app.alerts import BELL_GAP, SHOW_SECONDS, TOAST_GAP, AlertLog, ToastPol
 from tui.app.app import CapwatchApp
 from tui.app.screens import DetailScreen
 from tui.app.widgets.alert_toast import AlertToast
+from tui.app.toolkit.export import ExportScreen
 from tui.app.widgets.keybar import KeyBar
 from tui.app.widgets.table_model import cell_plain
 from tui.config import Config
@@ -332,6 +334,30 @@ async def test_acknowledged_alerts_leave_the_overview_and_stay_in_the_events_ale
         await pilot.press("1", "A")
         await eventually(lambda: table.row_count == 0, pilot=pilot)
         assert len(app.alerts) == 3
+
+
+async def test_the_events_alerts_view_counts_an_alert_told_again_and_exports_as_alerts():
+    """Seen on a shift: the Overview said `Ivo · Orbit Logistics — error  ×2`, the alerts view the same alert once; and
+    its export was offered as "the events table", to capwatch-events-….csv."""
+    app = monitor()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await eventually(app.started_up.is_set, pilot=pilot)
+        for event in (agent_error(), approval(), agent_error()):
+            app.hub.store.apply(event)
+        await pilot.press("7", "a")
+        events = app.query_one("#events-table")
+        await eventually(lambda: events.row_count == 2, pilot=pilot)
+        summaries = [cell_plain(events.columns[-1], events.get_row(row_id)) for row_id in events.row_ids]
+        assert summaries == ["Approve the renewal · Acme Research — approval required",
+                             "Nova · Orbit Logistics — error: tool call timed out  ×2"]
+        await pilot.press("ctrl+e")
+        await eventually(lambda: isinstance(app.screen, ExportScreen), pilot=pilot)
+        title = str(app.screen.query_one(".dialog-title").render())
+        path = app.screen.query_one("#export-path", Input).value
+        assert "Export the alerts table" in title and "capwatch-events-alerts-" in path, (title, path)
+        await pilot.press("escape", "a", "ctrl+e")  # the timeline: the events table again
+        await eventually(lambda: isinstance(app.screen, ExportScreen), pilot=pilot)
+        assert "capwatch-events-2" in app.screen.query_one("#export-path", Input).value
 
 
 async def test_at_80_columns_an_alert_says_its_words_whole_and_the_type_gives_way():

@@ -63,6 +63,11 @@ class Alert:
             self.say(alert_words(self.event, store))
         return self._text  # type: ignore[return-value]
 
+    def told(self, store: Store | None) -> Text:
+        """What it says, and how many times it was told when more than once (`  ×3`)."""
+        text = self.text(store)
+        return text.copy().append(f"  ×{self.repeats + 1}", style="bold") if self.repeats else text
+
     def say(self, words: AlertWords) -> None:
         self._words, self._text = words, words.text()
         if self.unnamed is not None:

@@ -56,8 +56,9 @@ def event_row(event: Event) -> dict[str, Any]:
 
 
 def alert_row(alert: Alert, store: Any) -> dict[str, Any]:
-    """An alert in the "alerts only" view: its event's row, summarized by what the alert says."""
-    words = alert.text(store)
+    """An alert in the "alerts only" view: its event's row, summarized by what the alert says (and how many times it
+    was told, as on the Overview)."""
+    words = alert.told(store)
     if alert.acknowledged:
         words = Text("✓ acknowledged · ", style="green").append_text(words)
     return {**event_row(alert.event), "alert": words}
@@ -346,6 +347,7 @@ class EventsPane(FilterablePane, Pane):
         happened to what (failed, error, approval required, by name): the service, type and id give them their room
         (the lines under the table say them, and the alert under the cursor whole)."""
         self.alerts_only = not self.alerts_only
+        self.table.shows = "alerts" if self.alerts_only else None  # (what its export and its filter say)
         self.table.hide_columns(*(("service", "type", "id") if self.alerts_only else ()))
         self.query_one("#events-preview").display = self.alerts_only
         self._rebuild()

@@ -537,11 +537,9 @@ class OverviewPane(Pane):
             self.query_one("#overview-alerts-title", Static).update(title, layout=False)
 
     def _alert_row(self, alert: Alert, place: int) -> dict[str, Any]:
-        text = alert.text(self.store)
-        if alert.repeats:
-            text = text.copy().append(f"  ×{alert.repeats + 1}", style="bold")
-        return {"time": alert.event.time, "service": alert.event.service, "type": alert.event.type, "subject": text,
-                "status": entity_status(alert.event), "event": alert.event, "alert": alert, "place": place}
+        return {"time": alert.event.time, "service": alert.event.service, "type": alert.event.type,
+                "subject": alert.told(self.store), "status": entity_status(alert.event), "event": alert.event,
+                "alert": alert, "place": place}
 
     def tick(self) -> None:
         """Sparklines move left and the rate-limit reset counts down; a snooze that ended shows."""

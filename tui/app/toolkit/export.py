@@ -145,7 +145,7 @@ def export_directory(env: dict[str, str] | os._Environ[str] = os.environ) -> Pat
 
 
 def default_path(tab: str, table: LiveTable, form: str) -> Path:
-    name = re.sub(r"[^a-z0-9]+", "-", f"{tab}-{table.name or table.id or 'table'}".lower()).strip("-")
+    name = re.sub(r"[^a-z0-9]+", "-", f"{tab}-{table.what}".lower()).strip("-")
     parts = dict.fromkeys(name.split("-"))  # "events-events" -> "events"
     stamp = time.strftime("%Y%m%d-%H%M%S", wall_clock.local())
     return export_directory() / f"capwatch-{'-'.join(parts)}-{stamp}.{form}"
@@ -169,7 +169,7 @@ class ExportScreen(FormScreen):
         if table.filter_text:
             what.append(", filtered by ").append(sanitize(table.filter_text, single_line=True), style="bold")
         with Vertical(classes="dialog"):
-            yield Label(Text(f"Export the {table.name or table.id or 'table'} table", style="bold"),
+            yield Label(Text(f"Export the {table.what} table", style="bold"),
                         classes="dialog-title")
             yield Label(what)
             yield Label(Text("Format", style="dim"))

@@ -28,8 +28,6 @@ from textual.widgets import Input, Label
 from tui.app.keys import focus_now
 
 if TYPE_CHECKING:
-    from textual.widget import Widget
-
     from tui.app.widgets.table import LiveTable
 
 HINT = "type to filter · Enter keeps it · Esc clears"
@@ -169,8 +167,7 @@ class FilterBox(Horizontal):
         self.query_one(".filter-box--label", Label).update(Text(label))
 
     def _target_name(self) -> str:
-        target: Widget | None = self.target
-        return (target.name or target.id or "table") if target is not None else "table"
+        return self.target.what if self.target is not None else "table"
 
 
 class FilterablePane:

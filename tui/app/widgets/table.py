@@ -160,6 +160,8 @@ class LiveTable(TableLines, ScrollView, can_focus=True):
         self.foot = foot
         """Show the foot line (counts under a filter, following); a pane that shows them itself turns it off.
         Rows that arrived out of sight are said there either way."""
+        self.shows: str | None = None
+        """What its rows are, when not its name (the Events table's alerts view: "alerts"): see `what`."""
         self.new_above = 0  # rows that arrived above the view since it was last at the top
         self.new_below = 0  # ... below the view since it was last at the bottom
 
@@ -493,6 +495,11 @@ class LiveTable(TableLines, ScrollView, can_focus=True):
             if self.follow and index != self._edge_index():
                 self.set_follow(False)  # the operator chose a row: the cursor stays on it
             self.move_cursor(index)
+
+    @property
+    def what(self) -> str:
+        """What its rows are, in a word: the title and file name of its export, its filter's label."""
+        return self.shows or self.name or self.id or "table"
 
     # ------------------------------------------------------------------------------------ the layout
 
