@@ -3,7 +3,8 @@ spent without 429s once the first window has passed, with every company's tasks 
 reopened within the budget; an action confirmed while the budget is spent goes first; the company the operator
 looks at first; a company answering 404 gone; streams dropped every 7 s live again within 5 s; a company paused
 before its stream opened shown paused long before the next listing; a few streams that cannot reopen a partial
-outage (the server gone: down); the streams waiting for the budget counted as streams only."""
+outage (the server gone: down); the streams waiting for the budget counted as streams only; an Enterprise key's
+concurrency not taken for Starter's."""
 
 from __future__ import annotations
 
@@ -329,3 +330,32 @@ async def test_the_streams_waiting_for_the_budget_are_counted_once_and_only_stre
         budget._grant()
         await eventually(lambda: all(h.state is ChannelState.LIVE for h in capx_streams(hub).values())
                          and waiting() == 0, 30.0)
+
+
+async def test_an_enterprise_key_on_plan_auto_is_not_held_to_starters_concurrency(sim_factory):
+    """`plan = "auto"`: the replies' `X-RateLimit-Limit` says 6,000 a minute (the simulator's Enterprise, 500 in
+    flight), a minute no documented plan has. The concurrency was taken for Starter's 10 (the streams of a fleet
+    opened ten at a time); it is at least that of the largest documented plan the minute reaches, Pro's 50, and the
+    opening earns no 429."""
+    peak = [0]
+
+    def before_start(hub: LiveHub) -> None:
+        budget = capx(hub).client.budget
+        grant = budget._grant
+
+        def counted() -> None:
+            grant()
+            peak[0] = max(peak[0], budget.in_flight)
+
+        budget._grant = counted
+
+    async with fleet(sim_factory, 120, capx_rate_limit=6000, capx_concurrency=500, rate=0.0,
+                     before_start=before_start) as (running, hub):
+        assert capx(hub).settings.plan == "auto"
+        await eventually(lambda: len(capx_streams(hub)) == 120 and all(
+            h.state is ChannelState.LIVE for h in capx_streams(hub).values()), 30.0)
+        budget = capx(hub).client.budget
+        assert budget.minute == 6000
+        assert budget.concurrent >= 50, f"{budget.concurrent} requests in flight assumed for 6,000 a minute"
+        assert peak[0] > 10, f"at most {peak[0]} requests were in flight while 120 streams opened"
+        assert journal_429(running.root) == 0

@@ -237,6 +237,8 @@ async def test_budget_limits_by_minute_and_concurrency_and_leaves_reserves():
     assert (budget.minute, budget.concurrent) == (60, 10)
     assert RequestBudget().minute == 60 and RequestBudget().concurrent == 10  # nothing known: Starter's
     assert RequestBudget(minute=300).concurrent == 50  # Pro's minute: Pro's concurrency
+    # A minute no documented plan has: the concurrency of the largest plan it reaches (Enterprise: not Starter's)
+    assert RequestBudget(minute=6000).concurrent == 50 and RequestBudget(minute=120).concurrent == 10
     first = [await grant(budget, Priority.RESYNC) for _ in range(12)]
     assert sum(t.done() for t in first) == 10 and budget.in_flight == 10  # 10 in flight at most
     for _ in range(10):

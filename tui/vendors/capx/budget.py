@@ -7,7 +7,9 @@ which asks the `RequestBudget` for a turn:
 
 - the budget counts its own sends in a window a little longer than the server's minute, and learns the rest from
   `X-RateLimit-*` on every reply (the limit, and what other processes on the same key spent); before the first
-  reply it assumes the configured plan, else Starter, so it never sends past a limit it does not know yet;
+  reply it assumes the configured plan, else Starter, so it never sends past a limit it does not know yet; the
+  requests in flight are the configured ones, else those of the documented plan the minute reaches (a custom
+  Enterprise minute: Pro's 50, never Starter's 10), lowered when a 429 says fewer;
 - a request goes only while the minute has room for its priority and the requests in flight are under the plan's
   concurrency. Each priority below the first leaves a reserve of the minute to the ones above it, so a confirmed
   action always finds room and a reconnect storm never waits behind a resync;
@@ -51,8 +53,18 @@ MIN_RESERVE = {Priority.ACTION: 0, Priority.STREAM: 1, Priority.FOCUS: 2, Priori
 # The documented plans (seed 003): requests a minute, requests in flight. Enterprise is custom: its figures come
 # from the config (`capx.requests_per_minute`, `capx.concurrent_requests`) or, for the minute, from the replies.
 PLANS = {"starter": (60, 10), "pro": (300, 50)}
-CONCURRENCY_BY_MINUTE = {minute: concurrent for minute, concurrent in PLANS.values()}
-DEFAULT_CONCURRENCY = 10  # a plan whose concurrency nothing told us: Starter's, the smallest documented
+
+
+def plan_concurrency(minute: int) -> int:
+    """The requests in flight to assume for a key whose minute is `minute` when nothing else says (`X-RateLimit-*`
+    tells the minute, never the concurrency): the largest documented plan's whose minute it reaches, Starter's
+    below that. A custom (Enterprise) minute of 6,000 is at least Pro's 50, not Starter's 10; going above what a
+    documented plan promises would earn 429s from a server that allows less (a 429 with room left in the minute
+    lowers it: `RequestBudget.observe`), and the config says more when it is known (`capx.concurrent_requests`)."""
+    reached = [concurrent for plan_minute, concurrent in sorted(PLANS.values()) if minute >= plan_minute]
+    return reached[-1] if reached else min(PLANS.values())[1]
+
+
 WINDOW_MARGIN = 1.0  # seconds: the server counts a request when it arrives, a little after we send it
 
 # What the request being sent is for: a request's extension, else set around a call (`with request_class(...)`).
@@ -109,7 +121,7 @@ class RequestBudget:
                  clock: Callable[[], float] = time.monotonic):
         self.configured = (minute, concurrent)
         self.minute = minute or PLANS["starter"][0]
-        self.concurrent = concurrent or CONCURRENCY_BY_MINUTE.get(self.minute, DEFAULT_CONCURRENCY)
+        self.concurrent = concurrent or plan_concurrency(self.minute)
         self.window = window  # the server's rolling window (the docs: one minute)
         self.margin = WINDOW_MARGIN
         self.clock = clock
@@ -175,7 +187,7 @@ class RequestBudget:
         if limit is not None and limit > 0 and limit != self.minute:
             self.minute = limit
             if self.configured[1] is None:
-                self.concurrent = CONCURRENCY_BY_MINUTE.get(limit, DEFAULT_CONCURRENCY)
+                self.concurrent = plan_concurrency(limit)
         if limit is not None and limit > 0 and remaining is not None:
             # The server counted ours as they arrived: those sent before this one, and most of those sent while it
             # was on its way. Counting every one sent so far errs by the few that had not arrived yet; counting only
