@@ -4,7 +4,7 @@ reopened within the budget; an action confirmed while the budget is spent goes f
 looks at first; a company answering 404 gone; streams dropped every 7 s live again within 5 s; a company paused
 before its stream opened shown paused long before the next listing; a few streams that cannot reopen a partial
 outage (the server gone: down); the streams waiting for the budget counted as streams only; an Enterprise key's
-concurrency not taken for Starter's."""
+concurrency not taken for Starter's; a listing that does not take back a newer status from a stream."""
 
 from __future__ import annotations
 
@@ -359,3 +359,50 @@ async def test_an_enterprise_key_on_plan_auto_is_not_held_to_starters_concurrenc
         assert budget.concurrent >= 50, f"{budget.concurrent} requests in flight assumed for 6,000 a minute"
         assert peak[0] > 10, f"at most {peak[0]} requests were in flight while 120 streams opened"
         assert journal_429(running.root) == 0
+
+
+async def test_a_company_listing_does_not_take_back_a_newer_status_from_the_stream(sim_factory):
+    """A listing that was on its way while the company's stream said it paused answers with the status from before
+    (the listing gives no time of its own): the stream's newer status stays, as the Store keeps an entity's newest
+    state elsewhere. (It was taken back to "running", for the minute until the next listing.)"""
+    hold, answered, release = [False], asyncio.Event(), asyncio.Event()
+
+    def before_start(hub: LiveHub) -> None:
+        client = capx(hub).client
+        iter_companies = client.iter_companies
+
+        async def held(*args, **kwargs):  # a listing begun while `hold` is set waits after its answer came
+            holding, hold[0] = hold[0], False
+            companies = [company async for company in iter_companies(*args, **kwargs)]
+            if holding:
+                answered.set()
+                await release.wait()
+            for company in companies:
+                yield company
+
+        client.iter_companies = held
+
+    async with fleet(sim_factory, 3, rate=0.0, before_start=before_start) as (running, hub):
+        await eventually(lambda: len(capx_streams(hub)) == 3 and all(
+            h.state is ChannelState.LIVE for h in capx_streams(hub).values()))
+        company = sorted(capx(hub).channels)[0]
+        assert hub.store.get("companies", company)["status"] == "running"
+        poller = capx(hub).poller
+        hold[0] = True
+        asked = time.monotonic()
+        poller.check_now()
+        await asyncio.wait_for(answered.wait(), 10.0)  # the server listed the company as running
+        env = running.options.client_env()
+        paused = httpx.post(f"{env['CAPX_BASE_URL']}/companies/{company}/pause",
+                            headers={"Authorization": f"Bearer {env['CAPX_API_KEY']}"})
+        assert paused.status_code == 200
+        await eventually(lambda: hub.store.get("companies", company)["status"] == "paused", 10.0,
+                         "the stream never said the company paused")
+        release.set()
+        await eventually(lambda: poller.listed_at is not None and poller.listed_at >= asked, 10.0)
+        assert hub.store.get("companies", company)["status"] == "paused"
+        # A listing asked for after the stream's word is the newer one, and is taken as it comes.
+        resumed = httpx.post(f"{env['CAPX_BASE_URL']}/companies/{company}/resume",
+                             headers={"Authorization": f"Bearer {env['CAPX_API_KEY']}"})
+        assert resumed.status_code == 200
+        await eventually(lambda: hub.store.get("companies", company)["status"] == "running", 10.0)

@@ -415,10 +415,16 @@ class CapxCompanies(Poller):
         # The listing says which streams exist (and a check of the server, when another channel lost it, must not
         # wait behind resyncs): it goes with the streams, a page per hundred companies a minute.
         began, relisting, self._relisting = time.monotonic(), self._relisting, False
-        with request_class(Priority.STREAM):
-            companies = [company async for company in self.client.iter_companies()]
+        # What changes while the listing is on its way (a stream's status, an action) is newer than its answer.
+        meanwhile = self.store.subscribe(max_events=0)
+        try:
+            with request_class(Priority.STREAM):
+                companies = [company async for company in self.client.iter_companies()]
+            changed = meanwhile.take()
+        finally:
+            meanwhile.close()
         self.listed_at = began
-        drop_gone_companies(self.store, model_rows(companies))
+        drop_gone_companies(self.store, model_rows(companies), changed.kinds.get("companies", ()) if changed else ())
         self.store.mark_complete("capx.companies")
         self.company_ids = [c.id for c in companies if c.id]
         await self.on_companies(self.company_ids)
@@ -464,10 +470,18 @@ class CapxCompanies(Poller):
         publish_capx_figures(self.client, self.store)
 
 
-def drop_gone_companies(store: Store, companies: dict[str, dict[str, Any]]) -> None:
+def drop_gone_companies(store: Store, companies: dict[str, dict[str, Any]], changed: Iterable[str] = ()) -> None:
     """A full company list replaces the companies; one the server no longer lists is gone, and so are its agents,
-    tasks, costs and runs (an event says so)."""
-    gone = [company_id for company_id in store.rows("companies") if company_id not in companies]
+    tasks, costs and runs (an event says so). `changed`: the companies whose row changed while the list was on its
+    way (a stream's `company.status_changed`, an action): the list does not take back what is newer than its own
+    row (`_newer`: the rows' own times; the list gives none, so the later word), nor drop a company it does not
+    list yet (created meanwhile)."""
+    current = store.rows("companies")
+    for company_id in changed:
+        ours, theirs = current.get(company_id), companies.get(company_id)
+        if ours is not None and (theirs is None or _newer(ours, theirs)):
+            companies[company_id] = {**(theirs or {}), **ours}
+    gone = [company_id for company_id in current if company_id not in companies]
     store.replace("companies", companies)
     for kind in ("agents", "tasks", "costs", "runs"):
         store.replace(kind, {}, where=lambda row: str(row.get("company_id") or "") not in companies)
