@@ -4,7 +4,8 @@ reopened within the budget; an action confirmed while the budget is spent goes f
 looks at first; a company answering 404 gone; streams dropped every 7 s live again within 5 s; a company paused
 before its stream opened shown paused long before the next listing; a few streams that cannot reopen a partial
 outage (the server gone: down); the streams waiting for the budget counted as streams only; an Enterprise key's
-concurrency not taken for Starter's; a listing that does not take back a newer status from a stream."""
+concurrency not taken for Starter's; a listing that does not take back a newer status from a stream;
+a forgotten channel recorded."""
 
 from __future__ import annotations
 
@@ -18,9 +19,13 @@ import pytest
 from tests.helpers.hubs import capx_hub
 from tests.helpers.simulator import admin
 from tests.helpers.waiting import eventually
+from tui.history.feed import apply_records
+from tui.history.records import Record
 from tui.live.currency import outages
 from tui.live.events import ChannelState
 from tui.live.hub import LiveHub
+from tui.live.store import Store
+from tui.vendors import VENDORS
 from tui.vendors.capx.budget import Priority
 from tui.vendors.capx.integration import CapxIntegration
 from tui.vendors.capx.live import CapxCompanies
@@ -406,3 +411,27 @@ async def test_a_company_listing_does_not_take_back_a_newer_status_from_the_stre
                              headers={"Authorization": f"Bearer {env['CAPX_API_KEY']}"})
         assert resumed.status_code == 200
         await eventually(lambda: hub.store.get("companies", company)["status"] == "running", 10.0)
+
+
+async def test_a_forgotten_channel_is_recorded_so_a_replay_forgets_it_too(sim_factory):
+    """A company gone (it answers 404) loses its channel's light; that change is recorded like every other (a
+    `channel.forgotten` event, as `channel.<state>` ones are), so a replay of the history, and a follower in team
+    mode, have no light for it either (they kept it, as its last recorded state, for ever)."""
+    records: list[Record] = []
+
+    def before_start(hub: LiveHub) -> None:
+        hub.store.recorder = lambda event, origin: records.append(Record(len(records) + 1, origin, event))
+
+    async with fleet(sim_factory, 4, rate=5.0, before_start=before_start) as (running, hub):
+        await eventually(lambda: len(capx_streams(hub)) == 4 and all(
+            c.snapshot_at for c in capx(hub).channels.values()))
+        company = sorted(capx(hub).channels)[0]
+        await admin(running.root, "DELETE", f"capx/companies/{company}")
+        await eventually(lambda: f"capx.{company}" not in hub.store.health)
+        replayed = Store(kinds=[kind for vendor in VENDORS for kind in vendor.kinds])
+        apply_records(replayed, list(records))
+        assert f"capx.{company}" not in replayed.health
+        assert set(replayed.health) == set(hub.store.health) - {n for n, h in hub.store.health.items()
+                                                                 if h.state is ChannelState.OFF}
+        forgotten = [r.event for r in records if r.event.type == "channel.forgotten"]
+        assert [e.id for e in forgotten] == [f"capx.{company}"] and forgotten[0].service == "capwatch"

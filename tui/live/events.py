@@ -229,6 +229,14 @@ class Fleet:
     members: str  # what the members are, counted: "company streams" ("14 of 300 company streams")
     entities: str  # the entity kind each member follows: "companies"
 
+    @classmethod
+    def recorded(cls, value: Any) -> "Fleet | None":
+        """A fleet as a channel's recorded state says it (`[members, entities]`, Store.set_state), read back from a
+        history file or a team's database: sanitized like any recorded text; None for anything else."""
+        if isinstance(value, list) and len(value) == 2 and all(isinstance(word, str) for word in value):
+            return cls(*(sanitize(word, single_line=True) for word in value))
+        return None
+
 
 @dataclass
 class ChannelHealth:

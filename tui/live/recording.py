@@ -34,6 +34,7 @@ FIGURE = "figure"
 FIGURE_VALUE = "figure.value"
 SNAPSHOT_COMPLETE = "snapshot.complete"
 STATE_TYPES = frozenset((ENTITY_UPDATED, ENTITY_REMOVED, FIGURE, FIGURE_VALUE, SNAPSHOT_COMPLETE))
+CHANNEL_FORGOTTEN = "channel.forgotten"  # a timeline event, as channel.<state> ones: a channel whose entity is gone
 
 
 class Recorder(Protocol):

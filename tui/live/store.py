@@ -481,17 +481,16 @@ class Store:
         self._app_event(f"channel.{state.value}", name, data)
 
     def restore_health(self, event: Event) -> None:
-        """A recorded `channel.*` event (what `set_state` and `record_error` put on the timeline) back on its
-        channel's health, as of the event's time; the caller applies the event itself (replay, team mode)."""
+        """A recorded `channel.*` event (set_state's, record_error's, forget_channel's) back on its channel's health,
+        as of the event's time; the caller applies the event itself (replay, team mode)."""
         data = event.data
+        if event.type == recording.CHANNEL_FORGOTTEN:
+            return self.forget_channel(event.id, record=False)
         try:
             state = ChannelState(data.get("state"))
         except ValueError:
             return
-        fleet = data.get("fleet")  # (from a history file or a team's database: sanitized like any recorded text)
-        fleet = Fleet(*(sanitize(word, single_line=True) for word in fleet)) if isinstance(fleet, list) and \
-            len(fleet) == 2 and all(isinstance(word, str) for word in fleet) else None
-        health = self.channel(event.id, recording.service_of(event.id), fleet)
+        health = self.channel(event.id, recording.service_of(event.id), Fleet.recorded(data.get("fleet")))
         if state is not health.state:
             if state is ChannelState.RECONNECTING:
                 health.reconnects += 1
@@ -501,10 +500,12 @@ class Store:
             health.last_error, health.last_error_at = error, event.time
         self._health_changed(event.id)
 
-    def forget_channel(self, name: str) -> None:
-        """A channel that no longer exists (its entity is gone): no light, no line in `status`."""
+    def forget_channel(self, name: str, *, record: bool = True) -> None:
+        """A channel whose entity is gone: no light, no line in `status`; recorded, as its states are (`record`)."""
         if self.health.pop(name, None) is not None:
             self._health_changed(name)
+            if record:
+                self._app_event(recording.CHANNEL_FORGOTTEN, name, {"state": "forgotten", "error": None})
 
     def note_event(self, name: str, at: float) -> None:
         health = self.health.get(name) or self.channel(name, "")

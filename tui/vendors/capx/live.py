@@ -187,14 +187,14 @@ class CompanyGone(FatalChannelError):
 
 
 def forget_company(store: Store, company_id: str, reason: str) -> None:
-    """A company that no longer exists: its rows go, its channel's light goes, and an event says so (the same
-    `company.gone` as when the company list no longer has it; once, whichever noticed first)."""
+    """A company that no longer exists: its rows go, and an event says so (the same `company.gone` as when the
+    company list no longer has it; once, whichever noticed first). Its channel's light goes as the channel ends
+    (`CapxActivity.run`): once, after whatever the channel recorded on its way out."""
     for kind in ("agents", "tasks", "runs"):
         for entity_id in [k for k, row in store.rows(kind).items() if row.get("company_id") == company_id]:
             store.remove(kind, entity_id)
     store.remove("costs", company_id)
     listed = store.remove("companies", company_id)
-    store.forget_channel(f"capx.{company_id}")
     if listed:
         store.apply(Event(time.time(), "capx", "company.gone", company_id,
                           {"company_id": company_id, "reason": sanitize(reason, single_line=True)}), "resync")
@@ -243,7 +243,7 @@ class CapxActivity(Channel):
                 if task is not None:
                     task.cancel()
             if self.is_gone:
-                self.store.forget_channel(self.name)  # Channel.run recorded the end: no light for a company gone
+                self.store.forget_channel(self.name)  # no light for a company gone
 
     async def session(self) -> None:
         # A company whose webhooks arrive loses nothing while its stream is down: it reopens with the resyncs.
