@@ -69,12 +69,22 @@ class ServerWatch:
     """The channels and pollers of one Store that talk to one server. When one of them loses the server to a
     connection error, the others are checked at once rather than at their next interval: pollers poll now, and
     a poller with nothing to ask (idle) leaves LIVE with the same error. When one of them reaches the server
-    again, the pollers that are not LIVE poll now."""
+    again, the pollers that are not LIVE poll now, and the streams the loss put in doubt are believed again.
+
+    Only those are told that the server was reached: every stream of a fleet reaches it as it opens, and telling
+    each of 1,000 streams about each of the others was a million calls (a second of CPU) at every start."""
 
     _watches: "weakref.WeakKeyDictionary[Store, dict[str, ServerWatch]]" = weakref.WeakKeyDictionary()
 
     def __init__(self) -> None:
         self.members: "weakref.WeakSet[Channel | Poller]" = weakref.WeakSet()
+        self.pollers: "weakref.WeakSet[Poller]" = weakref.WeakSet()
+        self.in_doubt: "weakref.WeakSet[Channel]" = weakref.WeakSet()  # streams a sibling's loss made STALE
+
+    def join(self, member: "Channel | Poller") -> None:
+        self.members.add(member)
+        if isinstance(member, Poller):
+            self.pollers.add(member)
 
     @classmethod
     def of(cls, store: Store, server: str) -> "ServerWatch":
@@ -90,7 +100,9 @@ class ServerWatch:
                 member.server_lost(error, getattr(source, "name", ""))
 
     def reached(self, source: object) -> None:
-        for member in list(self.members):
+        doubted = list(self.in_doubt)
+        self.in_doubt.clear()
+        for member in [*self.pollers, *doubted]:
             if member is not source:
                 member.server_reached()
 
@@ -140,7 +152,7 @@ class Channel:
         """The ServerWatch of this channel's server (joined on first use: the client is set by then)."""
         if self._watch is None:
             self._watch = ServerWatch.of(self.store, server_of(getattr(self, "client", None)) or self.service)
-            self._watch.members.add(self)
+            self._watch.join(self)
         return self._watch
 
     QUIET_SUSPECT = 3.0  # seconds without a byte after which a sibling's loss of the server makes this STALE
@@ -158,6 +170,7 @@ class Channel:
         if quiet >= self.QUIET_SUSPECT:
             self.store.set_state(self.name, ChannelState.STALE,
                                  f"nothing read for {quiet:.0f} s, and {by} lost the server: {error}")
+            self.watch().in_doubt.add(self)
 
     def server_reached(self) -> None:
         """A sibling reached the server again: a stream in doubt is believed again (its read timeout still
