@@ -5,9 +5,10 @@ the `X-RateLimit-*` headers of every reply (success or error) as live figures. E
 goes out when the key's request budget (budget.py) gives it a turn, by priority; mutations carry an
 Idempotency-Key reused on retry.
 
-Connections: the streams have a pool of their own with no bound (each open stream holds one HTTP/1.1
-connection, so a pool's size would decide which streams exist), and REST calls another, so an action never
-waits behind a stream for a connection. How many go at once is the budget's business, not a pool's.
+Connections: each stream opens an HTTP/1.1 connection of its own with no pool at all (a pool's size would decide
+which streams exist), through a transport that holds about half of what httpx's does per open connection
+(tui/stream_transport.py); REST calls have httpx's pool, so an action never waits behind a stream for a
+connection. How many go at once is the budget's business, not a pool's.
 """
 
 from __future__ import annotations
@@ -23,12 +24,14 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tui.api import (STREAM_READ_TIMEOUT, ApiError, BaseClient, json_or_none, new_idempotency_key,
                      retry_after_seconds, shared_ssl_context)
-from tui.vendors.capx.budget import CLASS_EXTENSION, BudgetTransport, Priority, RequestBudget, RequestClass
+from tui.stream_transport import StreamTransport
+from tui.vendors.capx.budget import (BudgetTransport, Priority, RequestBudget, RequestClass, current_class,
+                                     turn_first)
 
 DEFAULT_BASE_URL = "https://api.capx.ai/v1"
 MAX_PAGE_SIZE = 100  # the docs' maximum `limit`
+STREAM_TIMEOUT = httpx.Timeout(10.0, read=STREAM_READ_TIMEOUT)
 REST_LIMITS = httpx.Limits(max_connections=None, max_keepalive_connections=20)
-STREAM_LIMITS = httpx.Limits(max_connections=None, max_keepalive_connections=0)  # a stream's connection is its own
 EVENT_TYPES = (
     "company.created", "company.status_changed", "agent.heartbeat", "agent.error", "task.created",
     "task.completed", "task.approval_required", "playbook.run_started", "playbook.run_completed",
@@ -178,7 +181,7 @@ class CapxClient(BaseClient):
         headers = {"Authorization": f"Bearer {api_key}"}
         super().__init__(base_url, headers=headers, read_only=read_only, transport=BudgetTransport(rest, self.budget),
                          api_key=api_key, **kwargs)
-        streams = transport or httpx.AsyncHTTPTransport(verify=shared_ssl_context(), limits=STREAM_LIMITS)
+        streams = transport or StreamTransport(ssl_context=shared_ssl_context())
         self.stream_http = httpx.AsyncClient(base_url=self.base_url, headers=self.http.headers,
                                              transport=BudgetTransport(streams, self.budget))
         self.rate_limit = RateLimit()
@@ -249,7 +252,8 @@ class CapxClient(BaseClient):
         if mutation:
             self.guard(mutation)
             kwargs["headers"] = {**kwargs.get("headers", {}), "Idempotency-Key": new_idempotency_key()}
-        response = await self.send(method, path, **kwargs)
+        async with turn_first(self.budget, current_class(method)):
+            response = await self.send(method, path, **kwargs)
         body = json_or_none(response)
         if not isinstance(body, dict) or body.get("success") is not True:
             raise ApiError(self.service, response.status_code, "the reply was not a Capx success envelope")
@@ -354,12 +358,16 @@ class CapxClient(BaseClient):
         headers: dict[str, str | bytes] = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
         if last_event_id:
             headers["Last-Event-ID"] = last_event_id
-        timeout = httpx.Timeout(10.0, read=STREAM_READ_TIMEOUT)
-        turn = RequestClass(priority, company_id, stream=True)  # the budget counts it as a stream waiting to open
         try:
-            async with self.stream_http.stream("GET", f"/companies/{_q(company_id)}/activity",
-                                               params={"stream": "true"}, headers=headers, timeout=timeout,
-                                               extensions={CLASS_EXTENSION: turn}) as response:
+            # The turn first, then the request (`turn_first`; a stream's: the budget counts it as a stream waiting to
+            # open); `send(stream=True)` rather than httpx's `stream()`: one context manager (and its suspended
+            # generator) less for as long as the stream is open.
+            async with turn_first(self.budget, RequestClass(priority, company_id, stream=True)):
+                request = self.stream_http.build_request(
+                    "GET", f"/companies/{_q(company_id)}/activity", params={"stream": "true"}, headers=headers,
+                    timeout=STREAM_TIMEOUT)
+                response = await self.stream_http.send(request, stream=True)
+            try:
                 if response.status_code >= 400:
                     await response.aread()
                     error = self.error_from(response)
@@ -369,5 +377,7 @@ class CapxClient(BaseClient):
                 if "text/event-stream" not in response.headers.get("content-type", ""):
                     raise ApiError(self.service, response.status_code, "the activity reply is not an event stream")
                 yield response
+            finally:
+                await response.aclose()
         except httpx.TransportError as error:
             raise ApiError(self.service, None, f"{type(error).__name__}: {error}") from error
