@@ -202,7 +202,7 @@ async def test_a_stream_whose_last_event_id_is_not_ascii_reconnects(sim):
     assert store.health[channel.name].reconnects == 0
 
 
-def test_an_empty_message_is_a_counted_bad_message_and_no_resync():
+async def test_an_empty_message_is_a_counted_bad_message_and_no_resync():
     """WHATWG dispatches `data:` alone as an event with data "" (the reader now does). Both vendors' formats
     want a JSON object in every message, so each channel shows it as a bad message and counts it; it carried
     no update, so nothing is resynced (a server sending `data:` as its keepalive must not cause reconnects)."""
@@ -216,13 +216,15 @@ def test_an_empty_message_is_a_counted_bad_message_and_no_resync():
     channels = [CapxActivity(CapxClient("http://capx.test", api_key="k"), store, "co1"),
                 CapOutRealtime(CapOutClient("http://capout.test", api_key="k"), store, transport="sse")]
     for channel in channels:
-        channel._lost = asyncio.Event()  # as during a session
+        channel._session = asyncio.current_task()  # as during a session
         before = len(store.timeline)
         channel.handle("")
         event = store.timeline[-1]
         assert len(store.timeline) == before + 1 and event.type == "message.invalid" and event.id == channel.name
         assert event.data["error"] == "an empty message"
         assert store.health[channel.name].counters == {"bad_messages": 1} and store.health[channel.name].events == 0
-        assert not channel._lost.is_set()
+        assert channel._lost_timer is None  # no reconnect to resync is due
         channel.handle("{not json")  # a message that did carry something: counted, and resynced
-        assert store.health[channel.name].counters == {"bad_messages": 2} and channel._lost.is_set()
+        assert store.health[channel.name].counters == {"bad_messages": 2} and channel._lost_timer is not None
+        channel._lost_timer.cancel()  # (it would end this test's task, the "session")
+        channel._session = None

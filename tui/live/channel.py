@@ -142,7 +142,9 @@ class Channel:
         self.backoff = backoff or Backoff()
         self.health = store.channel(name, self.service, self.fleet)
         self._stopping = False
-        self._lost: asyncio.Event | None = None  # set when this connection lost a message (see lost_message)
+        self._session: asyncio.Task | None = None  # the task running a session now (None between sessions)
+        self._lost_timer: asyncio.TimerHandle | None = None  # a lost message's reconnect, when due (lost_message)
+        self._ending = False  # the session's task was cancelled to end it for that reconnect
         self._watch: ServerWatch | None = None
 
     async def session(self) -> None:
@@ -182,8 +184,19 @@ class Channel:
         """A message could not be read, so an update may be missing: reconnect (which resyncs) once the
         connection has lived `backoff.healthy_after` seconds. That is at most one such reconnect per that
         interval, and, the connection having counted healthy, one with no backoff delay."""
-        if self._lost is not None:
-            self._lost.set()
+        if self._session is not None and self._lost_timer is None and not self._ending:
+            self._lost_timer = asyncio.get_running_loop().call_soon(self._end_when_healthy)
+
+    def _end_when_healthy(self) -> None:
+        started, backoff = self.backoff.connected_at, self.backoff
+        wait = backoff.healthy_after if started is None else started + backoff.healthy_after - backoff.clock()
+        if wait > 0:
+            self._lost_timer = asyncio.get_running_loop().call_later(wait, self._end_when_healthy)
+            return
+        self._lost_timer = None
+        if self._session is not None:
+            self._ending = True
+            self._session.cancel()
 
     def bad_message(self, raw: str | bytes, error: str, *, lost: bool = True) -> None:
         """A message the vendor's format forbids: an event in the timeline, counted on the channel, and, when
@@ -194,29 +207,26 @@ class Channel:
             self.lost_message()
 
     async def _session_until_resync(self) -> None:
-        lost = self._lost = asyncio.Event()
-        session = asyncio.ensure_future(self.session())
-        resync = asyncio.ensure_future(self._resync_due(lost))
+        """`session()`, in this task (a task of its own, and one more to watch for a lost message, were ~3 KB per
+        open stream of a fleet); a lost message ends it by cancelling this task (`_end_when_healthy`), told apart
+        from any other cancellation as `asyncio.timeout` does."""
+        task = self._session = asyncio.current_task()
         try:
-            done, _ = await asyncio.wait({session, resync}, return_when=asyncio.FIRST_COMPLETED)
+            await self.session()
+        except asyncio.CancelledError:
+            if self._ending:
+                self._ending = False
+                if task.uncancel() == 0:  # no one else cancelled it: the reconnect for the lost message
+                    raise StreamEnded("a message could not be read; reconnecting to resync", immediate=True) from None
+            raise
         finally:
-            self._lost = None
-            session.cancel()
-            resync.cancel()
-            await asyncio.gather(session, resync, return_exceptions=True)  # the connection is closed here
-        if session in done:
-            session.result()  # its return or its exception
-        else:
-            raise StreamEnded("a message could not be read; reconnecting to resync", immediate=True)
-
-    async def _resync_due(self, lost: asyncio.Event) -> None:
-        await lost.wait()
-        while True:
-            started, backoff = self.backoff.connected_at, self.backoff
-            wait = backoff.healthy_after if started is None else started + backoff.healthy_after - backoff.clock()
-            if wait <= 0:
-                return
-            await asyncio.sleep(wait)
+            if self._ending:  # the session swallowed the cancellation
+                self._ending = False
+                task.uncancel()
+            self._session = None
+            if self._lost_timer is not None:
+                self._lost_timer.cancel()
+                self._lost_timer = None
 
     def mark_live(self) -> None:
         self.backoff.connected()
@@ -230,7 +240,7 @@ class Channel:
         self.watch()
         first = True
         while True:
-            self.health.attempt_times.append(time.monotonic())
+            self.health.note_attempt(time.monotonic())
             self.store.set_state(self.name, ChannelState.CONNECTING if first else ChannelState.RECONNECTING,
                                  self.health.last_error if not first else None)
             first = False
@@ -337,7 +347,7 @@ class Poller:
         if health.state is ChannelState.OFF:
             self.store.set_state(self.name, ChannelState.CONNECTING)
         while True:
-            health.attempt_times.append(time.monotonic())
+            health.note_attempt(time.monotonic())
             if not await self.poll_once():
                 return
             self._wake.clear()  # a check asked for during the poll: the poll just made was it

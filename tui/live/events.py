@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
@@ -15,6 +14,7 @@ from tui import wall_clock
 from tui.text import sanitize
 
 APP_SERVICE = "capwatch"  # events the app itself makes: channel state changes, errors
+MAX_ATTEMPT_TIMES = 256  # connection attempts (or polls) a channel's health remembers
 
 
 def iso_utc(moment: float) -> str:
@@ -254,8 +254,15 @@ class ChannelHealth:
     # What the channel counts beside its events (bad messages; the webhook receiver's refusals and time-outs).
     counters: dict[str, int] = field(default_factory=dict)
     fleet: Fleet | None = None  # the fleet it is a member of (declared by its channel); None: it carries its service
-    # When each connection attempt (or poll) started, monotonic seconds: the last few, to check the spacing.
-    attempt_times: deque[float] = field(default_factory=lambda: deque(maxlen=256), repr=False)
+    # When each connection attempt (or poll) started, monotonic seconds: the last few, to check the spacing. A list
+    # (`note_attempt`): a deque is 760 bytes however little it holds, per channel of a fleet.
+    attempt_times: list[float] = field(default_factory=list, repr=False)
+
+    def note_attempt(self, at: float) -> None:
+        times = self.attempt_times
+        times.append(at)
+        if len(times) > MAX_ATTEMPT_TIMES:
+            del times[0]
 
     def age(self, now: float | None = None) -> float | None:
         """Seconds since the last event, or None when there was none."""

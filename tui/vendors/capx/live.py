@@ -228,11 +228,11 @@ class CapxActivity(Channel):
         self.snapshot_at: float | None = None  # when the last resync completed (None: no snapshot yet)
         self.is_gone = False
         self.approvals: set[str] | None = None  # set by the integration: the companies with tasks awaiting approval
-        self._resync: asyncio.Task | None = None
+        self._resync: asyncio.Task | None = None  # (None once it is done: a fleet keeps no finished tasks)
         self._touched: set[str] | None = None  # while a resync runs: the entities the stream changed meanwhile
         self._opened_at = 0.0  # when the stream last opened (monotonic)
         self._first_read_at: float | None = None  # when the running resync's first request went out (monotonic)
-        self._retry_now = asyncio.Event()
+        self._retry_now: asyncio.Event | None = None  # while a failed resync waits to try again
         self._costs: asyncio.Task | None = None
 
     async def run(self) -> None:
@@ -288,10 +288,14 @@ class CapxActivity(Channel):
         waiting out a failure tries again now: the stream just reconnected, so the server answers again; one whose
         reads began before the stream reopened reads again when it is done, `_resync_until_done`)."""
         if self._resync is None or self._resync.done():
-            self._retry_now = asyncio.Event()
             self._resync = asyncio.ensure_future(self._resync_until_done())
-        else:
+            self._resync.add_done_callback(self._resync_ended)
+        elif self._retry_now is not None:
             self._retry_now.set()
+
+    def _resync_ended(self, task: asyncio.Task) -> None:
+        if self._resync is task:
+            self._resync = None
 
     async def _resync_until_done(self) -> None:
         attempt = 0
@@ -308,12 +312,14 @@ class CapxActivity(Channel):
                     return  # the stream's own loop reports a wrong key
                 self.store.record_error(self.name, f"resync: {error}")
                 attempt += 1
-                self._retry_now.clear()
+                self._retry_now = asyncio.Event()
                 try:
                     await asyncio.wait_for(self._retry_now.wait(),
                                            random.uniform(0.5, min(self.resync_retry_cap, 2.0 ** attempt)))
                 except asyncio.TimeoutError:
                     pass
+                finally:
+                    self._retry_now = None
                 continue
             self._touched = None
             if self._first_read_at is not None and self._first_read_at < self._opened_at:
