@@ -479,3 +479,33 @@ async def test_a_filter_shows_its_counts_and_says_when_nothing_matches():
         table.filter_text = ""
         await pilot.pause()
         assert table.foot_lines() == 0 and "match" not in body(table)
+
+
+async def test_rows_added_to_a_table_of_fixed_height_tell_its_scrollbar_without_a_layout_of_the_screen():
+    """A layout is of the whole screen; Textual asks for one on every change of a widget's virtual size. Under load
+    a batch of new documents changed it on most frames (107 layouts in 15 s): a table whose height is the
+    stylesheet's needs only its scrollbar told, and a layout only when a scrollbar comes or goes."""
+    app = TableApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.table.styles.height = 10
+        app.table.set_rows(make_rows(5))
+        await pilot.pause()
+        layouts = []
+        refresh_layout = app.screen._refresh_layout
+        app.screen._refresh_layout = lambda *a, **k: (layouts.append(1), refresh_layout(*a, **k))[1]
+        app.table.update_rows(dict(make_rows(30)))  # the scrollbar comes: a layout
+        await pilot.pause()
+        assert app.table.show_vertical_scrollbar and len(layouts) >= 1
+        layouts.clear()
+        app.table.update_rows({f"n{n}": {"id": f"n{n}", "name": "new", "status": "", "size": n} for n in range(7)})
+        await pilot.pause()
+        assert layouts == []
+        height = 37 + 1 + app.table.foot_lines()  # the rows, the header, the foot ("7 new ↓")
+        assert app.table.virtual_size.height == height == app.table.vertical_scrollbar.window_virtual_size
+        app.table.scroll_end(animate=False)
+        await pilot.pause()
+        # (seen, the foot goes: a scrollbar stays, so still no layout)
+        assert app.table.max_scroll_y == app.table.virtual_size.height - app.table.scrollable_content_region.height
+        assert round(app.table.scroll_y) == app.table.max_scroll_y  # the new last rows can be scrolled to
+        last = app.table.model.row_at(app.table.model.row_count - 1)
+        assert shown_ids(app.table)[-1] == last and layouts == []

@@ -518,7 +518,18 @@ class LiveTable(TableLines, ScrollView, can_focus=True):
         # The virtual width is the narrowest the table can be (auto columns squeezed), so it never depends on
         # the widget's width: a horizontal scrollbar appears only when even that does not fit, and a vertical
         # scrollbar coming or going just re-lays the columns out on the next frame.
-        self.virtual_size = Size(line_width(self._layout(0)), self.model.row_count + 1 + self.foot_lines())
+        size = Size(line_width(self._layout(0)), self.model.row_count + 1 + self.foot_lines())
+        if size == self.virtual_size:
+            return
+        height = self.styles.height
+        if self.is_mounted and self.container_size and height is not None and not height.is_auto:
+            # Its height is the stylesheet's, not its rows': rows that come and go need the scrollbars told, not a
+            # layout of the whole screen, which Textual asks for on any change of `virtual_size` (under load, one
+            # per batch of new documents: most of the layouts). A scrollbar that comes or goes still asks for one.
+            self.set_reactive(ScrollView.virtual_size, size)
+            self._scroll_update(size)
+            return
+        self.virtual_size = size
 
     def on_mount(self) -> None:
         self._update_virtual_size()
