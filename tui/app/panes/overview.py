@@ -144,7 +144,8 @@ class ActivityBoard(Widget):
         self._shown_looks = looks
         self.lines = lines
         self._lines_cache = None
-        self.refresh(layout=height is None or len(self._laid_out(width)) != height)
+        # (Not shown, it has no width: showing its tab lays it out anyway.)
+        self.refresh(layout=bool(width) and (height is None or len(self._laid_out(width)) != height))
 
     def _looks(self, lines: list[ServiceLine]) -> list[tuple]:
         """What the board would show of `lines`: the bars at the current width, the rate as printed, counts."""

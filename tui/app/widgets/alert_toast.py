@@ -54,6 +54,7 @@ class AlertToast(Vertical):
         self._release_timer: Timer | None = None
         self.bells = 0  # rung so far (tests read it)
         self.message = ""  # what it says, as plain text
+        self._lines = 0  # the lines it said when last drawn
 
     def compose(self):
         yield Static(id="alert-toast-body")
@@ -123,7 +124,11 @@ class AlertToast(Vertical):
             line.truncate(60, overflow="ellipsis")
             text.append("\n").append_text(line)
         self.message = text.plain
-        self.query_one(Static).update(text)
+        # A layout is of the whole screen (even while the notice is hidden): only when its height changes, not for
+        # each count under load (18 layouts in 15 s at 2,000 events/s).
+        lines = text.plain.count("\n") + 1
+        self.query_one(Static).update(text, layout=lines != self._lines)
+        self._lines = lines
 
     def _hide(self) -> None:
         self.policy.hide()
