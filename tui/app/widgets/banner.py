@@ -67,4 +67,6 @@ def mark_stale_panes(panes: list[Pane], down: dict[str, float]) -> None:
         services = {KIND_SERVICE.get(kind) for kind in pane.KINDS}
         since = [down[service] for service in services if service in down]
         pane.set_class(bool(since), "-stale")
-        pane.border_title = f"as of {clock(min(since))}" if since else None
+        title = f"as of {clock(min(since))}" if since else None
+        if title != pane.border_title:  # (setting it repaints the whole pane, even to what it was: on every frame)
+            pane.border_title = title
