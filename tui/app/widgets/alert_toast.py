@@ -52,6 +52,7 @@ class AlertToast(Vertical):
         self.policy = ToastPolicy(log, rings=rings)
         self._hide_timer: Timer | None = None
         self._release_timer: Timer | None = None
+        self._release_at: float | None = None  # when the release timer is due (monotonic, to the hundredth)
         self.bells = 0  # rung so far (tests read it)
         self.message = ""  # what it says, as plain text
         self._lines = 0  # the lines it said when last drawn
@@ -82,7 +83,8 @@ class AlertToast(Vertical):
         elif action == "update":
             self._draw()
         elif action == "seen":
-            self._hide()
+            if self.shown:  # (on the Overview under load, every frame's alerts are seen: nothing to hide)
+                self._hide()
         else:
             self._schedule_release(now)
 
@@ -147,12 +149,16 @@ class AlertToast(Vertical):
         due = self.policy.due(now)
         if due is None:
             return
+        at = round(now + due, 2)
         if self._release_timer is not None:
+            if at == self._release_at:
+                return  # held alerts arrive every frame under load: the timer set for the first of them stands
             self._release_timer.stop()
+        self._release_at = at
         self._release_timer = self.set_timer(due + 0.05, self._release, name="alert notice (held)")
 
     def _release(self) -> None:
-        self._release_timer = None
+        self._release_timer = self._release_at = None
         if self.policy.release(time.monotonic()):
             self._show()
 
