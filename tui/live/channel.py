@@ -8,7 +8,8 @@ only after a connection that lived a while, and starts again. Nothing escapes `r
 A poller polls, and is LIVE only while its last poll succeeded: a failed poll makes it FAILING at once and is
 retried on a short jittered backoff (1, 2, 4 ... s, capped at its interval); a poll with no answer after
 `answer_within` seconds makes it STALE while it waits (a hung server). When any channel loses its server to a
-connection error, the other channels of that server are checked at once (`ServerWatch`).
+connection error, the other channels of that server are checked at once (`ServerWatch`); a poller whose check
+must wait for its turn in a request budget is not LIVE meanwhile when no stream of that server reads either.
 """
 
 from __future__ import annotations
@@ -95,9 +96,15 @@ class ServerWatch:
         return watch
 
     def lost(self, source: object, error: str) -> None:
-        for member in list(self.members):
-            if member is not source:
-                member.server_lost(error, getattr(source, "name", ""))
+        """`source` lost the server: the streams are told first, then the pollers, which may weigh what the streams
+        now say (`reads`)."""
+        members = [member for member in self.members if member is not source]
+        for member in sorted(members, key=lambda member: isinstance(member, Poller)):
+            member.server_lost(error, getattr(source, "name", ""))
+
+    def reads(self) -> bool:
+        """Whether a stream of this server still reads (LIVE): the server answers it, whatever a sibling lost."""
+        return any(isinstance(member, Channel) and member.health.state is ChannelState.LIVE for member in self.members)
 
     def reached(self, source: object) -> None:
         doubted = list(self.in_doubt)
@@ -320,15 +327,27 @@ class Poller:
         """Poll at once instead of at the end of the current wait."""
         self._wake.set()
 
+    def turn_in(self) -> float:
+        """Seconds before a poll asked now could ask the server anything (a rate governor's turn); 0: at once."""
+        return 0.0
+
     def server_lost(self, error: str, by: str) -> None:
-        """Only a LIVE poller is checked: one already failing keeps to its backoff (no storm of checks)."""
+        """Only a LIVE poller is checked: one already failing keeps to its backoff (no storm of checks). A check
+        that cannot ask the server before its turn in a request budget (`turn_in`) is no check for that long: when
+        no stream of the server reads either, the poller is not LIVE meanwhile, on the streams' word (STALE)."""
         if self.store.channel(self.name, "").state is not ChannelState.LIVE:
             return
         if self.idle():  # nothing to ask: the sibling's word stands until one reaches the server again
             self._server_down = True
             self.store.set_state(self.name, ChannelState.FAILING, f"server unreachable ({by}): {error}")
-        else:
-            self.check_now()
+            return
+        self.check_now()
+        wait = self.turn_in()
+        if wait > 0 and not self.watch().reads():
+            self._server_down = True  # (LIVE again when its check answers)
+            self.store.set_state(self.name, ChannelState.STALE,
+                                 f"server lost ({by}: {error}) and no stream of it reads; the check waits "
+                                 f"{wait:.0f} s for the request budget")
 
     def server_reached(self) -> None:
         self._server_down = False

@@ -202,6 +202,12 @@ class RequestBudget:
             return max(0.0, self.foreign_at + self.window + self.margin - self.clock())
         return max(0.0, self.sent[excess - 1] + self.window + self.margin - self.clock())
 
+    def turn_in(self, priority: Priority) -> float:
+        """Seconds before a request of `priority` asked now could go, as far as the minute and a 429's hold say (0: at
+        once; the requests in flight, which end within moments, aside)."""
+        held = self.held_until - self.clock() if priority is not Priority.ACTION else 0.0
+        return max(self.next_room_in(priority), held, 0.0)
+
     def reserve(self, priority: Priority) -> int:
         """Requests of the minute `priority` leaves to those above it (never all of it)."""
         return min(max(MIN_RESERVE[priority], int(self.minute * RESERVES[priority])), self.minute - 1)

@@ -409,6 +409,10 @@ class CapxCompanies(Poller):
     def interval(self) -> float:
         return self.every
 
+    def turn_in(self) -> float:
+        """A check of the server is a listing, at the streams' priority: it asks when the minute has room for it."""
+        return self.client.budget.turn_in(Priority.STREAM)
+
     async def run(self) -> None:
         try:
             await super().run()
