@@ -4,6 +4,8 @@ settings: the simulator in a child process (tests/helpers/simproc.py) with a fle
 
 - A fleet on Starter whose minute is spent: the company listing's light leaves LIVE within seconds of the streams
   losing the server, although its check of the server waits for the key's minute.
+- The server back as a new world: the companies it no longer lists are forgotten as soon as a listing succeeds,
+  and the fleet counted is the new world's.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pytest
 from tests.helpers.hubs import capx_hub
 from tests.helpers.simproc import SimProcess
 from tests.helpers.waiting import eventually
+from tui.live.currency import outages
 from tui.live.events import ChannelState
 from tui.vendors.capx.budget import Priority
 from tui.vendors.capx.live import CapxCompanies
@@ -78,3 +81,46 @@ async def test_the_listing_leaves_live_within_seconds_of_the_server_dying_while_
         assert budget.next_room_in(Priority.STREAM) > 0, "the check had its turn: not the case this test is about"
         print(f"\nkill -9 with the minute spent: the listing left LIVE after {seconds:.1f} s "
               f"({listing['capx.companies'].state.value}: {listing['capx.companies'].last_error})")
+
+
+async def test_a_server_back_as_a_new_world_has_the_companies_it_no_longer_lists_forgotten_at_once():
+    """40 companies on Starter, the server killed and started again on the same port as world 2 of its seed (some
+    companies kept under their ids, the others gone, new ones). Once a listing succeeds on the new world, the
+    companies it no longer lists are forgotten at once: their streams stopped (nothing of theirs waits for the
+    budget), their lights and rows gone, the fleet counted that of the new world. (Their streams went on retrying,
+    each waiting for its turn in the minute to be answered 404, for up to two minutes at 300 companies on Pro, and
+    the banner counted old and new together: "capx: N of 349 company streams not live".)"""
+    async with fleet_on_child(40, "starter") as (server, hub):
+        capx = hub.vendor("capx")
+        await eventually(lambda: len(streams(hub)) == 40 and all(
+            h.state is ChannelState.LIVE for h in streams(hub).values()), 30.0, lambda: summary(hub))
+        old = set(capx.channels)
+        await asyncio.to_thread(server.kill)
+        await eventually(lambda: hub.store.health["capx.companies"].state is not ChannelState.LIVE, 10.0,
+                         lambda: summary(hub))
+        await asyncio.to_thread(server.start, world=2)
+        new = set((await asyncio.to_thread(server.admin, "GET", "state"))["capx"]["companies"])
+        assert old - new and new - old and old & new, "world 2 keeps some companies, drops some, adds some"
+
+        # The listing on the new world succeeded (the companies are the new world's: only a listing adds those it
+        # has and drops those it has not), within the budget: the minute was spent on the old world's resyncs.
+        await eventually(lambda: set(hub.store.rows("companies")) == new, capx.poller.every + 15.0,
+                         lambda: f"companies {len(set(hub.store.rows('companies')) - new)} of the old world, "
+                                 f"{len(new - set(hub.store.rows('companies')))} of the new missing; {summary(hub)}")
+        left: list[str] = []
+
+        def forgotten() -> bool:
+            left[:] = sorted(set(capx.channels) - new) + sorted(
+                n for n in streams(hub) if n.removeprefix("capx.") not in new)
+            return not left
+
+        await eventually(forgotten, 1.0, lambda: f"{len(left)} channels or lights of unlisted companies: {left[:4]}; "
+                                                 f"{summary(hub)}")
+        assert set(capx.channels) == new == {name.removeprefix("capx.") for name in streams(hub)}
+        assert set(capx.client.budget._by_key) <= new, "a forgotten company's request still waits for the budget"
+        for outage in outages(hub.store.health.values()).values():
+            assert all(gap.members == len(new) for gap in outage.gaps), outage
+        for kind in ("agents", "tasks", "costs"):
+            assert {row.get("company_id") for row in hub.store.rows(kind).values()} <= new, kind
+        gone = [event.id for event in hub.store.timeline if event.type == "company.gone"]
+        assert sorted(gone) == sorted(old - new), "each company gone said so once"

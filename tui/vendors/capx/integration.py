@@ -45,7 +45,7 @@ class CapxIntegration(Integration):
         if snapshot:  # read once over REST: no streams, as few requests as a picture takes
             self.hub.spawn(CapxSnapshot(self.client, self.store).run(), "capx.companies")
         else:
-            self.poller = CapxCompanies(self.client, self.store, self.watch)
+            self.poller = CapxCompanies(self.client, self.store, self.listed)
             self.hub.spawn(self.poller.run(), "capx.companies")
             self.hub.spawn(self.publish_budget(), BUDGET)
 
@@ -65,6 +65,18 @@ class CapxIntegration(Integration):
                 channel.approvals = self.approvals
                 self.channels[company_id] = channel
                 self.tasks[company_id] = self.hub.spawn(channel.run(), channel.name)
+
+    async def listed(self, company_ids: list[str]) -> None:
+        """A listing succeeded: the companies it no longer lists are gone at once (a server back as a new world has
+        other ids), their channels ended (nothing of theirs waits for the budget), their lights and rows gone, the
+        fleet counted without them; then a channel for each listed company to watch (`watch`). A channel started
+        after the listing began (a company created meanwhile, told by webhook) is not the listing's to judge."""
+        began = self.poller.listed_at if self.poller is not None else None
+        listed = set(company_ids)
+        for company_id, channel in list(self.channels.items()):
+            if company_id not in listed and (began is None or channel.created_at < began):
+                channel.forget("no longer listed by the server")
+        await self.watch(company_ids)
 
     def stream_opened(self) -> None:
         """A stream opened: what changed in its company's own row before it (a pause) is in a listing after it."""

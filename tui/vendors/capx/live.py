@@ -226,6 +226,7 @@ class CapxActivity(Channel):
         self.on_gone = on_gone
         self.on_open = on_open  # the stream opened: what it did not replay of the company's own row is re-listed
         self.snapshot_at: float | None = None  # when the last resync completed (None: no snapshot yet)
+        self.created_at = time.monotonic()  # a listing that began before it may not have the company yet
         self.is_gone = False
         self.approvals: set[str] | None = None  # set by the integration: the companies with tasks awaiting approval
         self._resync: asyncio.Task | None = None  # (None once it is done: a fleet keeps no finished tasks)
@@ -337,14 +338,19 @@ class CapxActivity(Channel):
         """The company answered 404: stop, and forget it."""
         if self.is_gone:
             return
+        self.forget(reason)
+        if asyncio.current_task() is not self._resync:
+            raise CompanyGone(f"company {self.company_id} no longer exists: {reason}")
+
+    def forget(self, reason: str) -> None:
+        """The company is gone (it answered 404, or a listing no longer has it): its resync stops, its rows go, and
+        `on_gone` ends its channel (whose light goes as it ends, `run`)."""
         self.is_gone = True
         if self._resync is not None and self._resync is not asyncio.current_task():
             self._resync.cancel()
         forget_company(self.store, self.company_id, reason)
         if self.on_gone is not None:
             self.on_gone(self.company_id)
-        if asyncio.current_task() is not self._resync:
-            raise CompanyGone(f"company {self.company_id} no longer exists: {reason}")
 
     def handle(self, raw: str) -> None:
         now = time.time()
