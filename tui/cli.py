@@ -117,7 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("init", help="write a config file (keys from a silent prompt, stdin or the environment)",
                         add_help=False, prefix_chars="\0")
 
-    status = commands.add_parser("status", help="one snapshot of every service, as a table or JSON")
+    status = commands.add_parser(
+        "status", help="one snapshot of every service, as a table or JSON",
+        epilog="exit status, with or without --source: 0 a complete snapshot with no service down (a partial outage, "
+               "some of a fleet's streams not live, is reported under NOT LIVE and in \"outages\", not an error); "
+               "1 a part is missing (no complete snapshot before --wait ran out) or a service is down, as the "
+               "monitor's banner says it; 2 a usage or config error")
     _add_config_flags(status, subcommand=True)
     status.add_argument("--json", action="store_true", help="print JSON")
     status.add_argument("--wait", type=float, default=5.0, metavar="S", help="how long to gather (default 5)")

@@ -19,8 +19,8 @@ import sys
 import time
 from typing import Any, Iterable, TextIO
 
-from tui.live.currency import outage_words, outages
-from tui.live.events import APP_SERVICE, ChannelState, Event
+from tui.live.currency import Outage, outage_words, outages
+from tui.live.events import APP_SERVICE, Event
 from tui.text import sanitize
 
 SUMMARY_FIELDS = ("status", "file_name", "filename", "name", "title", "progress")
@@ -107,9 +107,9 @@ def _finite(value: Any) -> Any:
 
 async def status(hub, args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Print one snapshot once every enabled service has delivered its first complete picture (nothing is
-    `missing()`), or when `--wait` runs out, saying then what is missing. Exit 0: complete; 1: a channel failed or a
-    part is missing (2, a usage or config error, comes from the command line). No webhook receiver: a monitor may
-    hold its port."""
+    `missing()`), or when `--wait` runs out, saying then what is missing; exit as `exit_code` says, in both modes
+    (the vendors read here, or a collector followed with `--source`). No webhook receiver: a monitor may hold its
+    port."""
     out = out or sys.stdout
     integrations = hub.integrations()
     await hub.start(snapshot=True)
@@ -124,7 +124,6 @@ async def status(hub, args: argparse.Namespace, out: TextIO | None = None) -> in
     finally:
         await hub.stop()
     missing = hub.missing()
-    failed = [h for h in hub.store.health.values() if h.state is ChannelState.FAILED]
     # Services not live, as the monitor's banner says it: down, or part of a fleet (`status --source` follows a
     # collector's hundreds of Capx streams) with counts.
     found = outages(hub.store.health.values())
@@ -144,7 +143,17 @@ async def status(hub, args: argparse.Namespace, out: TextIO | None = None) -> in
         out.flush()
     except _GONE as error:
         raise ReaderGone from error
-    return 1 if failed or missing else 0
+    return exit_code(found, missing)
+
+
+def exit_code(found: dict[str, Outage], missing: list[str]) -> int:
+    """`status`'s exit code, in both modes: 1 when the picture cannot be trusted as a whole, a part of it missing
+    (no complete snapshot before `--wait` ran out) or a service down, as the banner says it (`capx down since ...`:
+    a channel that carries the whole service failed or lost its data's currency, or no member of a fleet current);
+    else 0, a partial outage included (some of a fleet's streams not live: `capx: 3 of 300 company streams not
+    live`), which the text and `outages` in the JSON report, and which a fleet has most of the time: a script that
+    alerted on it would alert always. 2, a usage or config error, comes from the command line."""
+    return 1 if missing or any(outage.down for outage in found.values()) else 0
 
 
 def webhook_port_note(hub) -> dict[str, Any] | None:

@@ -138,8 +138,8 @@ def test_status_says_a_few_company_streams_not_live_are_partial_not_capx_down():
     # The listing lost as well: Capx is down.
     follower.set_state("capx.companies", ChannelState.FAILING, "capx: network: ConnectError")
     out = io.StringIO()
-    asyncio.run(status(FollowerHub(follower), argparse.Namespace(wait=0.0, json=True), out))
-    assert json.loads(out.getvalue())["outages"]["capx"]["down"] is True
+    code = asyncio.run(status(FollowerHub(follower), argparse.Namespace(wait=0.0, json=True), out))
+    assert json.loads(out.getvalue())["outages"]["capx"]["down"] is True and code == 1
 
 
 def test_status_exits_2_on_a_usage_or_config_error(tmp_path):
