@@ -14,8 +14,9 @@ which asks the `RequestBudget` for a turn (or sends it on the turn its caller wa
 - a request goes only while the minute has room for its priority and the requests in flight are under the plan's
   concurrency. Each priority below the first leaves a reserve of the minute to the ones above it, so a confirmed
   action always finds room and a reconnect storm never waits behind a resync;
-- waiting requests go in priority order (then first come, first served); a waiting request's priority can change
-  (`reprioritize`: the operator selected its company), and takes effect at once;
+- waiting requests go in priority order (then first come, first served, but for the company listing, which says
+  which streams exist, and goes ahead of the streams waiting, every page of it); a waiting request's priority can
+  change (`reprioritize`: the operator selected its company), and takes effect at once;
 - a 429 all the same (another process drained the key) holds every request but the operator's actions until its
   `Retry-After`, and a 429 with requests left in the minute means the concurrency was lower than believed.
 """
@@ -66,6 +67,9 @@ def plan_concurrency(minute: int) -> int:
     return reached[-1] if reached else min(PLANS.values())[1]
 
 
+# Taken off the place in line of a request that goes ahead of its priority's line (first come, first served among
+# those).
+AHEAD = 2**62
 WINDOW_MARGIN = 1.0  # seconds: the server counts a request when it arrives, a little after we send it
 
 # What the request being sent is for: a request's extension, else set around a call (`with request_class(...)`).
@@ -79,6 +83,7 @@ class RequestClass:
     key: str | None = None  # what `reprioritize` finds it by (a company id)
     on_sent: Callable[[], None] | None = field(default=None, compare=False)  # told as each request is granted
     stream: bool = False  # a stream's opening (what `waiting_streams` counts), not a REST call
+    ahead: bool = False  # goes ahead of the requests of its priority that wait (every page of the company listing)
 
     def now(self) -> Priority:
         return self.priority() if callable(self.priority) else self.priority
@@ -86,11 +91,12 @@ class RequestClass:
 
 class request_class:
     """`with request_class(Priority.FOCUS, key=company_id): await client.list_agents(...)`; `on_sent` is called as
-    each request sent within it is granted its turn (when it goes to the server, after any wait for the budget)."""
+    each request sent within it is granted its turn (when it goes to the server, after any wait for the budget);
+    `ahead`: each goes ahead of the requests of its priority that wait (`RequestClass.ahead`)."""
 
     def __init__(self, priority: Priority | Callable[[], Priority], key: str | None = None,
-                 on_sent: Callable[[], None] | None = None):
-        self.value = RequestClass(priority, key, on_sent)
+                 on_sent: Callable[[], None] | None = None, *, ahead: bool = False):
+        self.value = RequestClass(priority, key, on_sent, ahead=ahead)
         self.token: contextvars.Token | None = None
 
     def __enter__(self) -> RequestClass:
@@ -243,7 +249,8 @@ class RequestBudget:
 
     async def acquire(self, request: RequestClass) -> float:
         """Wait for a turn; returns the time the request was counted as sent."""
-        waiter = _Waiter(int(request.now()), next(self._seq), asyncio.get_running_loop().create_future(), request)
+        seq = next(self._seq) - (AHEAD if request.ahead else 0)
+        waiter = _Waiter(int(request.now()), seq, asyncio.get_running_loop().create_future(), request)
         heapq.heappush(self._waiting, waiter)
         if request.key is not None:
             self._by_key.setdefault(request.key, []).append(waiter)

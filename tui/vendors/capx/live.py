@@ -429,12 +429,14 @@ class CapxCompanies(Poller):
 
     async def poll(self) -> None:
         # The listing says which streams exist (and a check of the server, when another channel lost it, must not
-        # wait behind resyncs): it goes with the streams, a page per hundred companies a minute.
+        # wait behind resyncs): it goes with the streams, a page per hundred companies a minute, ahead of the streams
+        # that wait, every page of it (a server back as a new world: the streams of companies it no longer lists
+        # would each spend a request on a 404 first, those of its new companies not open till the listing is read).
         began, relisting, self._relisting = time.monotonic(), self._relisting, False
         # What changes while the listing is on its way (a stream's status, an action) is newer than its answer.
         meanwhile = self.store.subscribe(max_events=0)
         try:
-            with request_class(Priority.STREAM):
+            with request_class(Priority.STREAM, ahead=True):
                 companies = [company async for company in self.client.iter_companies()]
             changed = meanwhile.take()
         finally:
