@@ -226,8 +226,8 @@ class CapwatchApp(PaneAppMixin, App[int]):
 
         store = self.hub.store
         try:
-            events = await asyncio.wait_for(recent_events(self.history.setting, store.timeline.maxlen or 10_000),
-                                            RECALL_WAIT)
+            async with asyncio.timeout(RECALL_WAIT):
+                events = await recent_events(self.history.setting, store.timeline.maxlen or 10_000)
         except Exception:
             return
         store.recall(events)
@@ -376,8 +376,9 @@ class CapwatchApp(PaneAppMixin, App[int]):
             self.run_worker(self._quit_after_start_up(), group="quit", exclusive=True, description="quit")
 
     async def _quit_after_start_up(self) -> None:
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self.started_up.wait(), timeout=QUIT_WAIT)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(QUIT_WAIT):
+                await self.started_up.wait()
         self.exit()
 
     async def action_help(self) -> None:

@@ -99,8 +99,9 @@ class _Delivery:
     async def settle(self) -> None:
         try:
             if not self.done.is_set():
-                await asyncio.wait_for(self.done.wait(), SETTLE_SECONDS)
-        except asyncio.TimeoutError:
+                async with asyncio.timeout(SETTLE_SECONDS):
+                    await self.done.wait()
+        except TimeoutError:
             pass
         finally:
             self.widget.message_signal.unsubscribe(self.subscriber)

@@ -24,7 +24,7 @@ from typing import Any, AsyncIterator, Callable, Iterable
 
 from tui.history.records import Query, Record, event_row
 from tui.history.setting import HistorySetting, parse_setting
-from tui.live.backoff import Backoff
+from tui.live.backoff import Backoff, wait_set
 from tui.live.events import Event
 
 log = logging.getLogger("capwatch.history")
@@ -206,7 +206,8 @@ class History:
         if self._written >= target:  # committed meanwhile, before the writer saw the waiter
             return
         self._wake.set()
-        await asyncio.wait_for(future, timeout)
+        async with asyncio.timeout(timeout):  # not wait_for: on 3.11 it can lose a cancel (tui/live/backoff.py)
+            await future
 
     async def close(self, timeout: float = 10.0) -> None:
         """Write what is pending (for at most `timeout` seconds when the database is away), then stop."""
@@ -477,10 +478,7 @@ class History:
                     listener = None
                     continue
                 woken.clear()
-                try:
-                    await asyncio.wait_for(woken.wait(), poll if listener is None else max(poll, 1.0))
-                except asyncio.TimeoutError:
-                    pass
+                await wait_set(woken, poll if listener is None else max(poll, 1.0))
         finally:
             if listener is not None:
                 await backend.unlisten(listener)

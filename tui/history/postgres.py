@@ -132,8 +132,9 @@ class PostgresBackend:
         connection, self._connection = self._connection, None
         if connection is not None and not connection.is_closed():
             try:
-                await asyncio.wait_for(connection.close(), 5)
-            except (OSError, asyncio.TimeoutError, Exception):
+                async with asyncio.timeout(5):
+                    await connection.close()
+            except (OSError, TimeoutError, Exception):
                 connection.terminate()
 
     # ------------------------------------------------------------------------------------ writing

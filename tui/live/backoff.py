@@ -4,10 +4,14 @@ A server that accepts and then closes at once (an expired token, an overloaded p
 backoff, or the client reconnects in a tight loop; so the attempt count resets only when a connection lived
 at least `healthy_after` seconds. Every delay is at least `base / 2`, so many channels failing together
 never storm the server.
+
+And the one way the live layer waits for a wake-up with a deadline (`wait_set`): not `asyncio.wait_for`, which on
+Python 3.11 loses a cancellation that arrives as the awaited thing completes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from typing import Callable
@@ -65,3 +69,18 @@ class Backoff:
     def reset(self) -> None:
         self.attempts = 0
         self._connected_at = None
+
+
+async def wait_set(event: asyncio.Event, timeout: float | None) -> bool:
+    """Wait until `event` is set (True) or `timeout` seconds pass (False); a cancellation always ends the wait.
+
+    Not `asyncio.wait_for(event.wait(), timeout)`: on Python 3.11, a cancel that comes while the event's inner task
+    has just finished (the event set a step or two before, as `Poller.check_now()` does) is swallowed there, the
+    wait returns as if woken, and a loop around it never ends (the LiveHub's `stop()` waited for ever on a poller).
+    `asyncio.timeout` waits in the task itself, so the cancel is raised (Python 3.12's `wait_for` is built on it)."""
+    try:
+        async with asyncio.timeout(timeout):
+            await event.wait()
+    except TimeoutError:
+        return False
+    return True

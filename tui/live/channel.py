@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from tui.live.backoff import Backoff
+from tui.live.backoff import Backoff, wait_set
 from tui.live.events import ChannelState, Event, Fleet
 from tui.live.store import Store
 from tui.api import ApiError
@@ -377,10 +377,7 @@ class Poller:
                 self.retry.cap = max(self.retry.minimum, self.interval())
                 delay = self.retry.next_delay()
             started = health.attempt_times[-1]
-            try:
-                await asyncio.wait_for(self._wake.wait(), delay)
-            except asyncio.TimeoutError:
-                pass
+            await wait_set(self._wake, delay)
             early = started + self.retry.minimum - time.monotonic()
             if early > 0:  # woken by a check right after a poll: never two polls closer than the backoff's floor
                 await asyncio.sleep(early)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from tui.live import currency, recording
+from tui.live.backoff import wait_set
 from tui.live.events import APP_SERVICE, ChannelHealth, ChannelState, Event, Fleet, parse_timestamp
 from tui.text import sanitize
 
@@ -158,11 +159,7 @@ class ChangeFeed:
         when `timeout` seconds pass first."""
         if self._dirty:
             return True
-        try:
-            await asyncio.wait_for(self._changed.wait(), timeout)
-        except asyncio.TimeoutError:
-            return False
-        return True
+        return await wait_set(self._changed, timeout)
 
     def close(self) -> None:
         """Stop accumulating; the Store forgets this feed."""

@@ -407,8 +407,9 @@ async def sse_response(
                 if sim.faults.drop_every:
                     timeout = min(timeout, max(0.0, session.opened + sim.faults.drop_every - time.monotonic()))
                 try:
-                    event = await asyncio.wait_for(queue.get(), timeout=max(timeout, 0.001))
-                except asyncio.TimeoutError:
+                    async with asyncio.timeout(max(timeout, 0.001)):  # not wait_for: it can lose a cancel on 3.11
+                        event = await queue.get()
+                except TimeoutError:
                     event = False  # type: ignore[assignment]
                 if deadline is not None and time.monotonic() >= deadline:
                     return  # token expired: the stream ends, as the contract says

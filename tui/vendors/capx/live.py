@@ -18,6 +18,7 @@ from collections import OrderedDict
 from typing import Any, Callable, Iterable
 
 from tui.api import ApiError
+from tui.live.backoff import wait_set
 from tui.live.channel import Channel, FatalChannelError, Poller, StreamEnded
 from tui.live.events import ChannelState, Event, Fleet, bad_message_event, load_json, parse_timestamp
 from tui.live.sse import SSEReader
@@ -315,10 +316,8 @@ class CapxActivity(Channel):
                 attempt += 1
                 self._retry_now = asyncio.Event()
                 try:
-                    await asyncio.wait_for(self._retry_now.wait(),
-                                           random.uniform(0.5, min(self.resync_retry_cap, 2.0 ** attempt)))
-                except asyncio.TimeoutError:
-                    pass
+                    await wait_set(self._retry_now,
+                                   random.uniform(0.5, min(self.resync_retry_cap, 2.0 ** attempt)))
                 finally:
                     self._retry_now = None
                 continue
