@@ -1,18 +1,25 @@
 """Stopping ends every task: a cancel that comes as a wait is woken is not lost (Python 3.11's `asyncio.wait_for`
 loses it, and a poller woken by `check_now()` as the hub stopped polled on for ever: `hub.stop()` hung 120 s in
-test_a_webhook_older_than_the_entity_does_not_take_it_back)."""
+test_a_webhook_older_than_the_entity_does_not_take_it_back), and `hub.stop()` is bounded whatever a task does,
+saying which task did not end."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 
 import pytest
 
 from tests.helpers.hubs import green, hub_from
 from tests.helpers.waiting import eventually
+from tui.config import Config
+from tui.live import hub as hub_module
 from tui.live.backoff import wait_set
 from tui.live.channel import Poller
+from tui.live.hub import LiveHub
 from tui.live.store import Store
+from tui.vendors import VENDORS
 
 # A cancel within this many loop steps of the wake-up was lost by wait_for (0, 1 and 2 on Python 3.11.7).
 RACY_STEPS = range(6)
@@ -79,7 +86,54 @@ async def test_a_wait_says_whether_it_was_woken():
     assert await wait_set(event, 0.01) is True
 
 
-async def test_a_hub_stopped_as_its_company_poller_is_woken_ends_every_task_at_the_first_cancel(sim):
+def idle_hub() -> LiveHub:
+    return LiveHub(Config(), VENDORS)  # every vendor off: nothing spawned but what the test spawns
+
+
+async def refuses(cancels: dict) -> None:
+    """A task that swallows cancellations while `cancels["left"]` (as a lost one looks from outside)."""
+    while True:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            cancels["left"] -= 1
+            if cancels["left"] < 0:
+                raise
+
+
+async def test_stop_asks_a_task_whose_cancel_was_lost_once_more_and_says_so(caplog):
+    hub = idle_hub()
+    hub.spawn(refuses({"left": 1}), "capx.companies")
+    hub.spawn(asyncio.sleep(3600), "capx.budget")
+    caplog.set_level(logging.WARNING, "capwatch.live")
+    await steps(2)  # in their sleep (a task cancelled before its first step never runs its handler)
+    began = time.monotonic()
+    await hub.stop()
+    assert time.monotonic() - began < hub_module.STOP_WITHIN + 1.0
+    assert hub.unended == [] and not hub._tasks
+    assert "capx.companies did not end within 3 s of being cancelled" in caplog.text
+    assert "capx.budget" not in caplog.text
+    assert "did not end" in hub.store.health["capx.companies"].last_error
+
+
+@pytest.mark.slow
+async def test_stop_is_bounded_and_names_the_task_that_never_ends(caplog):
+    hub = idle_hub()
+    cancels = {"left": 10**9}
+    stuck = hub.spawn(refuses(cancels), "capx.co_stuck")
+    caplog.set_level(logging.WARNING, "capwatch.live")
+    await steps(2)  # in their sleep (a task cancelled before its first step never runs its handler)
+    began = time.monotonic()
+    await hub.stop()
+    assert time.monotonic() - began < 2 * hub_module.STOP_WITHIN + 1.0
+    assert hub.unended == ["capx.co_stuck"]
+    assert "capx.co_stuck did not end within 3 s of being cancelled twice" in caplog.text
+    cancels["left"] = 0  # it ends now, before the test's loop closes
+    stuck.cancel()
+    await asyncio.gather(stuck, return_exceptions=True)
+
+
+async def test_a_hub_stopped_as_its_company_poller_is_woken_ends_every_task_at_the_first_cancel(sim, caplog):
     """The hang as it happened: Capx against the simulator, the company poller woken (a re-listing is due once
     streams opened, every second until one begins) and the hub stopped right then."""
     hub = hub_from({k: v for k, v in sim.options.client_env().items() if k in ("CAPX_BASE_URL", "CAPX_API_KEY")})
@@ -89,7 +143,7 @@ async def test_a_hub_stopped_as_its_company_poller_is_woken_ends_every_task_at_t
         await eventually(lambda: poller.listed_at is not None and green(hub))
         await steps(3)
     finally:
+        caplog.set_level(logging.WARNING, "capwatch.live")
         poller.check_now()
-        async with asyncio.timeout(10):  # (it waited for ever)
-            await hub.stop()
-    assert not hub._tasks
+        await hub.stop()
+    assert hub.unended == [] and "did not end" not in caplog.text

@@ -12,6 +12,7 @@ first frame. Usable with no UI at all: `capwatch status` and `capwatch tail` run
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import TYPE_CHECKING, Any, Coroutine, Iterable
 
 from tui.live.events import ChannelState
@@ -23,6 +24,9 @@ if TYPE_CHECKING:  # importing this module stays light: the monitor imports it b
     from tui.config import Config
 
 WEBHOOKS = "webhooks"  # the receiver's channel
+STOP_WITHIN = 3.0  # seconds a cancelled task has to end in `stop()` (twice: once more after a cancel asked again)
+
+log = logging.getLogger("capwatch.live")
 
 
 class LiveHub:
@@ -43,6 +47,7 @@ class LiveHub:
         self._integrations: dict[str, Integration] = {}
         self._tasks: set[asyncio.Task] = set()
         self._stopped = False
+        self.unended: list[str] = []  # the tasks `stop()` could not end, by name
         for name in self.vendors:
             if not self.is_on(name):
                 self.store.channel(name, name)  # shown as "off" in the header and in status
@@ -144,12 +149,27 @@ class LiveHub:
             await self.stop()
 
     async def stop(self) -> None:
+        """Cancel every task and wait for them to end, then stop the receiver and close the clients. Bounded: a
+        task still running `STOP_WITHIN` seconds after its cancel (a cancellation lost, as `asyncio.wait_for` can
+        lose one on Python 3.11) is cancelled once more; one that outlives that too is left behind. Either is
+        logged by name and recorded on its channel, and `stop()` goes on."""
         if self._stopped:
             return
         self._stopped = True
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        tasks = list(self._tasks)
+        for attempt in ("cancelled", "cancelled twice"):
+            for task in tasks:
+                task.cancel()
+            if not tasks:
+                break
+            _, pending = await asyncio.wait(tasks, timeout=STOP_WITHIN)
+            tasks = sorted(pending, key=lambda task: task.get_name())
+            if tasks:
+                said = f"did not end within {STOP_WITHIN:.0f} s of being {attempt}"
+                log.warning("stopping the live layer: %s %s", ", ".join(task.get_name() for task in tasks), said)
+                for task in tasks:
+                    self.store.record_error(task.get_name(), f"stopping: {said}")
+        self.unended = [task.get_name() for task in tasks]  # left running (empty: every task ended)
         if self.receiver is not None:
             await self.receiver.stop()
         for integration in self._integrations.values():
