@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
+from pathlib import Path
 
 import pytest
 
@@ -147,3 +149,11 @@ async def test_a_hub_stopped_as_its_company_poller_is_woken_ends_every_task_at_t
         poller.check_now()
         await hub.stop()
     assert hub.unended == [] and "did not end" not in caplog.text
+
+
+def test_no_module_waits_with_wait_for():
+    """Every wait with a deadline is `wait_set` or `asyncio.timeout`: `wait_for` can lose a cancel on 3.11."""
+    root = Path(__file__).resolve().parents[2] / "tui"
+    users = [str(path.relative_to(root)) for path in root.rglob("*.py")
+             if re.search(r"\bwait_for\(", path.read_text(encoding="utf-8"))]
+    assert users == []

@@ -74,7 +74,7 @@ class Backoff:
 async def wait_set(event: asyncio.Event, timeout: float | None) -> bool:
     """Wait until `event` is set (True) or `timeout` seconds pass (False); a cancellation always ends the wait.
 
-    Not `asyncio.wait_for(event.wait(), timeout)`: on Python 3.11, a cancel that comes while the event's inner task
+    Not `asyncio.wait_for` on `event.wait()`: on Python 3.11, a cancel that comes while the event's inner task
     has just finished (the event set a step or two before, as `Poller.check_now()` does) is swallowed there, the
     wait returns as if woken, and a loop around it never ends (the LiveHub's `stop()` waited for ever on a poller).
     `asyncio.timeout` waits in the task itself, so the cancel is raised (Python 3.12's `wait_for` is built on it)."""
