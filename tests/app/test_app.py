@@ -281,3 +281,29 @@ async def test_a_service_down_shows_a_banner_and_its_panes_look_stale():
         app.flush_changes()
         await pilot.pause()
         assert not banner.has_class("-down") and not capx.has_class("-stale") and not capx.border_title
+
+
+async def test_the_clock_ticking_while_a_tab_mounts_waits_for_its_widgets():
+    """The one-second clock runs in its own task (Textual's timer calls it between the app's awaits): under load
+    its tick landed while the first tab's pane was mounting, in the DOM but without its widgets yet, and the
+    Overview's tick failed with "No nodes match 'ActivityBoard'" (test_themes, once). Here it ticks right then (and
+    at the start of every other tab's mount)."""
+    from tests.helpers.recorded import recorded_app
+    from tests.helpers.waiting import eventually
+
+    app = recorded_app()
+    started = app._start_pane_mounts
+    ticked: list[list[str]] = []
+
+    def start_and_tick(tabs):
+        mounts = started(tabs)
+        app.tick_second()  # the pane is attached, its compose has not run
+        ticked.append(list(tabs))
+        return mounts
+
+    app._start_pane_mounts = start_and_tick
+    async with app.run_test(size=(80, 24)) as pilot:
+        await eventually(lambda: app.started_up.is_set(), pilot=pilot)
+        app.tick_second()
+        await pilot.pause()
+        assert ticked[0] == [CapwatchApp.FIRST_TAB] and app.is_running

@@ -251,8 +251,11 @@ class CapwatchApp(PaneAppMixin, App[int]):
     # ------------------------------------------------------------------------------------------- frames
 
     def active_pane(self) -> Pane | None:
+        """The shown tab's pane once it has its widgets: a pane whose mount began (`mount_panes`) is in the DOM
+        before its compose has run, and the one-second clock (a task of its own, between the app's awaits) ticked
+        one so under load ("No nodes match 'ActivityBoard'"); it fills itself on mount."""
         pane = self._panes.get(self.query_one(TabbedContent).active)
-        return pane if pane is not None and pane.is_attached else None  # (not in the DOM yet: see `mount_panes`)
+        return pane if pane is not None and pane.is_attached and pane.is_mounted else None
 
     async def _frames(self) -> None:
         """The frame loop: wake when the Store changed, show it, then let a frame interval pass before the next.
