@@ -149,8 +149,9 @@ class _Connection(asyncio.Protocol):
         self.transport.write(data)
         if self.writable is not None:
             try:
-                await asyncio.wait_for(asyncio.shield(self.writable), timeout)
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(timeout):  # not wait_for: on 3.11 it can lose a cancel (live/backoff.py)
+                    await asyncio.shield(self.writable)
+            except TimeoutError:
                 raise httpx.WriteTimeout("the server read nothing within the write timeout") from None
 
     async def handshake(self, context: ssl.SSLContext, host: str, timeout: float | None) -> None:
