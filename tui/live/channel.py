@@ -385,10 +385,9 @@ class Poller:
     async def poll_once(self) -> bool:
         """One poll, its failure recorded in the Store (nothing but cancellation escapes); False when polling
         again cannot help."""
-        health = self.store.channel(self.name, "")
         if self._refused is not None:
             return False
-        poll = asyncio.ensure_future(self.poll())
+        poll = asyncio.ensure_future(self._poll_and_answer())
         try:
             done = False
             while not done:
@@ -398,7 +397,7 @@ class Poller:
                                          f"no answer from the server for {self.answer_within:.0f} s")
                     self.watch().lost(self, f"no answer for {self.answer_within:.0f} s")
                     break
-            outcome = await poll
+            verdict = await poll
         except asyncio.CancelledError:
             poll.cancel()
             raise
@@ -412,16 +411,24 @@ class Poller:
             log.debug("poller %s failed", self.name, exc_info=True)
             self._failed(error)
         else:
-            if self._refused is not None:  # refused while this poll ran: its answer changes nothing
-                return False
-            if self._server_down and self.idle():
-                return True
-            self._server_down = False
-            if outcome is not False and health.state is not ChannelState.LIVE:
-                self.store.set_state(self.name, ChannelState.LIVE)
-                self.watch().reached(self)
-            return outcome is not False or health.state is not ChannelState.FAILED
+            return verdict
         return True
+
+    async def _poll_and_answer(self) -> bool:
+        """`poll()`, and its answer on the channel's state in the same step as its last change to the Store: a
+        snapshot the poll completed (`capwatch status`) sees its channel live, not still connecting. What
+        `poll_once` returns."""
+        outcome = await self.poll()
+        health = self.store.channel(self.name, "")
+        if self._refused is not None:  # refused while this poll ran: its answer changes nothing
+            return False
+        if self._server_down and self.idle():
+            return True
+        self._server_down = False
+        if outcome is not False and health.state is not ChannelState.LIVE:
+            self.store.set_state(self.name, ChannelState.LIVE)
+            self.watch().reached(self)
+        return outcome is not False or health.state is not ChannelState.FAILED
 
     def server_silent(self) -> bool:
         """Whether the poll waits on a server that has not answered for `answer_within` seconds: a request is on
