@@ -12,9 +12,8 @@ The same values come from `CAPWATCH_HISTORY` and `--history` (wired into tui/con
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Mapping
+from typing import Literal, Mapping, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
 ENV_VARIABLE = "CAPWATCH_HISTORY"
@@ -25,8 +24,7 @@ class HistorySettingError(ValueError):
     """A `history` value that is none of: a path, sqlite:///PATH, postgresql://..., off."""
 
 
-@dataclass(frozen=True)
-class HistorySetting:
+class HistorySetting(NamedTuple):
     backend: Literal["sqlite", "postgresql", "off"]
     path: Path | None = None  # sqlite
     url: str | None = None  # postgresql, as given (may hold a password: show `describe()`, never the URL)

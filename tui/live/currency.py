@@ -15,8 +15,7 @@ stream waiting for its first opening) had no data to lose, and one that is off i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, NamedTuple
 
 from tui.live.events import ChannelHealth, ChannelState, Fleet, iso_utc
 from tui.wall_clock import hms
@@ -25,8 +24,7 @@ NOT_CURRENT = frozenset((ChannelState.RECONNECTING, ChannelState.FAILING, Channe
 CURRENT = frozenset((ChannelState.LIVE, ChannelState.DEGRADED))
 
 
-@dataclass(frozen=True)
-class FleetGap:
+class FleetGap(NamedTuple):
     """Some members of a fleet not live: how many, of how many, since when the first of them is not."""
 
     fleet: Fleet
@@ -35,8 +33,7 @@ class FleetGap:
     since: float  # epoch
 
 
-@dataclass(frozen=True)
-class Outage:
+class Outage(NamedTuple):
     """A service whose data is not all current: down (`down_since`), or partial (`gaps`, down_since None)."""
 
     service: str

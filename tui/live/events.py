@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from tui import wall_clock
 from tui.text import sanitize
@@ -219,8 +219,7 @@ class ChannelState(str, Enum):
     FAILED = "failed"
 
 
-@dataclass(frozen=True)
-class Fleet:
+class Fleet(NamedTuple):
     """Channels of one service that each follow one entity, as many as there are entities (Capx: an activity stream
     per company, hundreds). A member is named `<service>.<entity id>`. The channel declares it (`Channel.fleet`):
     the service is down only when every member that had data lost it, and some members lost are a partial outage

@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from textual.app import SystemCommand
 
@@ -31,8 +30,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class Needs:
+class Needs(NamedTuple):
     """What an action needs: a service that is on, and (a mutation) a monitor that may write."""
 
     service: str

@@ -11,7 +11,7 @@ per tab switch, measured with `gc.DEBUG_SAVEALL`): garbage only the collector's 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from rich.style import Style
 from rich.text import Text
@@ -22,8 +22,7 @@ from textual.widget import Widget
 DIVIDER = "▏"  # left of the palette key, as Footer's `vkey` border draws it
 
 
-@dataclass(frozen=True)
-class ShownKey:
+class ShownKey(NamedTuple):
     key: str  # what pressing it sends (Binding.key)
     display: str  # how it reads (^p, ⏎, ?)
     description: str
