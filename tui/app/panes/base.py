@@ -9,10 +9,10 @@ from textual.containers import Container
 from textual.message import Message
 
 from tui.app.keys import focus_now
-from tui.app.screens import DetailScreen, WindowKey
 from tui.app.toolkit.actions import PaneActions
 
 if TYPE_CHECKING:
+    from tui.app.screens import WindowKey
     from tui.app.toolkit.host import PaneApp
     from tui.live.store import ChangeBatch, Store
 
@@ -123,6 +123,8 @@ class Pane(PaneActions, Container):
         def chosen(action: str | None) -> None:
             if action:
                 getattr(self, f"action_{action}")()
+
+        from tui.app.screens import DetailScreen  # the windows (~3 ms to import) are not needed for the first frame
 
         self.app.push_screen(DetailScreen(title, value, keys=keys), chosen)
 
