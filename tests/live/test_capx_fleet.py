@@ -5,12 +5,13 @@ looks at first; a company answering 404 gone; streams dropped every 7 s live aga
 before its stream opened shown paused long before the next listing; a few streams that cannot reopen a partial
 outage (the server gone: down); the streams waiting for the budget counted as streams only; an Enterprise key's
 concurrency not taken for Starter's; a listing that does not take back a newer status from a stream;
-a forgotten channel recorded."""
+a forgotten channel recorded; a resync waiting for its turn holding rows, not the replies' models."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import time
 
 import httpx
@@ -27,6 +28,7 @@ from tui.live.hub import LiveHub
 from tui.live.store import Store
 from tui.vendors import VENDORS
 from tui.vendors.capx.budget import Priority
+from tui.vendors.capx.client import Agent, Task
 from tui.vendors.capx.integration import CapxIntegration
 from tui.vendors.capx.live import CapxCompanies
 
@@ -435,3 +437,30 @@ async def test_a_forgotten_channel_is_recorded_so_a_replay_forgets_it_too(sim_fa
                                                                  if h.state is ChannelState.OFF}
         forgotten = [r.event for r in records if r.event.type == "channel.forgotten"]
         assert [e.id for e in forgotten] == [f"capx.{company}"] and forgotten[0].service == "capwatch"
+
+
+async def test_a_resync_waiting_for_its_turn_holds_no_models_of_the_replies_it_had(sim_factory):
+    """A fleet's resyncs wait for their turns in the minute (here Starter's, at its real length), each holding what
+    it holds meanwhile: one that has read its company's tasks and waits for the agents' turn keeps their rows (in
+    the Store), not the reply's pydantic models (a dict and a set of fields each: ~8 KB a company of the monitor's
+    RSS while 300 companies opened, tests/perf/fleet.py). What the tasks said of approvals waiting still counts."""
+    # 1 listing, 20 streams and 20 tasks' reads, and 13 agents' reads spend what the minute leaves to resyncs (54).
+    async with fleet(sim_factory, 20, capx_rate_limit=60, capx_concurrency=10, rate=0.0) as (running, hub):
+        budget = capx(hub).client.budget
+
+        def halfway() -> list[str]:  # companies whose tasks are read and whose snapshot is not complete
+            read = {row.get("company_id") for row in hub.store.rows("tasks").values()}
+            return [c for c, channel in capx(hub).channels.items() if c in read and channel.snapshot_at is None]
+
+        await eventually(lambda: len(halfway()) >= 3 and budget.waiting().get(Priority.RESYNC, 0) > 0, 30.0,
+                         lambda: f"{len(halfway())} resyncs halfway; waiting {budget.waiting()}")
+        gc.collect()
+        models = [o for o in gc.get_objects() if isinstance(o, (Task, Agent))]
+        assert models == [], f"{len(models)} models held by {len(halfway())} resyncs waiting for their turns"
+        state = httpx.get(f"{running.root}/_admin/state").json()["capx"]
+        awaiting = {t["company_id"] for t in state["tasks"].values() if t["status"] == "awaiting_approval"}
+        # Once the minute turns (60 s after its first request), every snapshot completes, and the companies with
+        # approvals waiting are known.
+        await eventually(lambda: all(c.snapshot_at for c in capx(hub).channels.values()), 90.0,
+                         lambda: f"{sum(not c.snapshot_at for c in capx(hub).channels.values())} without a snapshot")
+        assert capx(hub).approvals == awaiting

@@ -85,10 +85,13 @@ class SSEReader:
                 raise SSEProtocolError(f"expected an event stream, got content type {content_type or 'none'!r}")
             chunks: AsyncIterable[bytes | str]
             if source.headers.get("content-encoding", "identity").strip().lower() == "identity" and \
-                    not source.is_stream_consumed:
-                # Not compressed: the raw bytes are the content, without aiter_bytes' generator layer and its two
-                # pass-through steps for every chunk (each chunk is often one event).
-                chunks = source.aiter_raw()
+                    not source.is_stream_consumed and isinstance(source.stream, httpx.AsyncByteStream):
+                # Not compressed: the raw bytes are the content, read from the reply's own stream, without the
+                # layers of aiter_raw (a generator, a context manager, a chunker and its buffer: ~1 KB held for as
+                # long as each of a fleet's streams is open) or aiter_bytes (two pass-through steps for every
+                # chunk, often one event each). The caller closes the reply, as it does after either.
+                source.is_stream_consumed = True
+                chunks = source.stream
             else:
                 chunks = source.aiter_bytes()
         else:

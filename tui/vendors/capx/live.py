@@ -113,12 +113,16 @@ async def resync_company(client: CapxClient, store: Store, company_id: str, touc
     awaits approval. `touched`: the ids the stream changed since this resync began (it runs beside the stream):
     those keep the stream's state where it is newer than the server's answer (`_replace_beside`)."""
     touched = set() if touched is None else touched
+    # No reply's models are kept across the waits that follow: a fleet's resyncs wait minutes for their turns in
+    # the budget, and the tasks' and agents' pydantic models (each with a dict and a set of its fields) held
+    # meanwhile were ~8 KB a company while 300 opened (tests/perf/fleet.py); their rows are in the Store.
     tasks = [task async for task in client.iter_tasks(company_id)]
+    waiting = any(task.status == "awaiting_approval" for task in tasks)
     _replace_beside(store, "tasks", company_id, model_rows(tasks), touched)
-    agents = await client.list_agents(company_id)
-    _replace_beside(store, "agents", company_id, model_rows(agents), touched)
+    del tasks
+    _replace_beside(store, "agents", company_id, model_rows(await client.list_agents(company_id)), touched)
     await refresh_costs(client, store, company_id)
-    return any(task.status == "awaiting_approval" for task in tasks)
+    return waiting
 
 
 def _replace_beside(store: Store, kind: str, company_id: str, rows: dict[str, dict[str, Any]],
