@@ -3,9 +3,13 @@ it writes, and the app holding Store changes back while the budget is spent, the
 
 from __future__ import annotations
 
-from tests.helpers.pane_host import StubHub
+import asyncio
+import time
 
-from tui.app.app import CapwatchApp
+from tests.helpers.pane_host import StubHub
+from tests.helpers.waiting import eventually
+
+from tui.app.app import MAX_HOLD, CapwatchApp
 from tui.app.pacing import OutputBudget, metered_driver
 from tui.config import Config
 from tui.live.events import Event
@@ -75,6 +79,50 @@ async def test_changes_wait_while_the_budget_is_spent_and_then_show_the_latest_s
         assert app.frames == frames + 1
         assert hub.store.get("documents", "doc_1")["status"] == "completed"
         assert app.feed.take() is None  # both changes went out in that one frame
+
+
+async def test_an_operator_at_work_keeps_the_budget_spent_and_changes_still_show_within_max_hold():
+    """Keys are not paced, and their screens count against the budget: an operator exporting the Events tab again
+    and again (a window, a path typed, a toast: more than the default 24 KB/s) kept it spent, and the tables showed
+    nothing new for as long as that lasted (tests/system/test_team_tmux.py: 30 s). Held MAX_HOLD at most; and
+    still paced: about one frame per MAX_HOLD, not twenty a second."""
+    hub = StubHub()
+    hub.run = _idle
+    hub.stop = _idle
+    app = CapwatchApp(Config(), hub=hub)  # the default budget, 24 KB/s
+    async with app.run_test(size=(100, 30)):
+        stop = asyncio.Event()
+
+        async def operator() -> None:  # the keys' screens, written as the driver writes them: 60 KB/s
+            while not stop.is_set():
+                app.output_budget.spend(3_000)
+                await asyncio.sleep(0.05)
+
+        app.output_budget.spend(app.output_budget.rate)  # a window opened: the bucket's second spent
+        typing = asyncio.create_task(operator())
+        try:
+            await asyncio.sleep(0.3)
+            assert not app.output_budget.has_room()
+            frames = app.frames
+            for n in range(40):  # a change every 50 ms for two seconds
+                hub.store.apply(Event(time=time.time(), service="capout", type="document.status", id=f"doc_{n}",
+                                      kind="documents", data={}, patch={"document_id": f"doc_{n}",
+                                                                         "status": "processing"}))
+                await asyncio.sleep(0.05)
+                assert not app.output_budget.has_room()
+            shown = app.frames - frames
+            changed = time.monotonic()
+            hub.store.apply(Event(time=time.time(), service="capout", type="document.status", id="doc_last",
+                                  kind="documents", data={}, patch={"document_id": "doc_last", "status": "completed"}))
+            await eventually(lambda: app.frames > frames + shown,  # the next frame takes every change held
+                             timeout=MAX_HOLD + 2.0, message="a change never reached the screen while the budget was "
+                                                             "spent")
+            assert time.monotonic() - changed <= MAX_HOLD + 1.0
+            assert app.feed.take() is None  # the last change went out in it
+            assert 1 <= shown <= 2 / MAX_HOLD + 1, f"{shown} frames in 2 s while the budget was spent"
+        finally:
+            stop.set()
+            await typing
 
 
 async def _idle() -> None:

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import functools
 import gc
+import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -41,6 +42,10 @@ from tui.live.hub import LiveHub
 from tui.vendors.base import Tab, Vendor, load
 
 FRAME_INTERVAL = 1 / 20  # the most often the screen follows the Store
+# The longest the output budget holds Store changes back (tui/app/pacing.py): keys are not paced, and an operator
+# at work (windows opened, text typed: an export every half second) kept it spent, so the tables showed nothing
+# new for as long as that lasted.
+MAX_HOLD = 1.0
 RECALL_WAIT = 2.0  # seconds the start waits for the last hours of the history, at most
 QUIT_WAIT = 5.0  # seconds a quit waits for start-up to finish mounting the panes, at most
 GC_THRESHOLDS = (700, 10, 1000)  # Python's (700, 10, 10), full collections a hundred times rarer (`_start_up`)
@@ -132,6 +137,7 @@ class CapwatchApp(PaneAppMixin, App[int]):
         self.alerts = AlertLog(muted=not config.alert_toasts)  # every alert kept; the Overview lists the open ones
         self.frames = 0  # repaints that had something to show (benchmarks read it)
         self.output_budget = OutputBudget(config.max_output_kbps * 1000)
+        self._held_since: float | None = None  # monotonic time the budget began holding changes back
         self._thresholds_before: tuple[int, ...] | None = None  # the collector as it was before `_start_up` set it
 
     def get_driver_class(self):
@@ -267,9 +273,15 @@ class CapwatchApp(PaneAppMixin, App[int]):
 
     def flush_changes(self) -> None:
         """Once per frame: take one coalesced batch and hand it to whoever shows it. While the output budget
-        is spent, changes keep coalescing in the feed and the next frame shows the latest state."""
+        is spent, changes keep coalescing in the feed and the next frame shows the latest state; for MAX_HOLD
+        seconds at most, whatever spent it (the keys' screens count against it, and are never held back)."""
         if not self.output_budget.has_room():
-            return
+            now = time.monotonic()
+            if self._held_since is None:
+                self._held_since = now
+            if now - self._held_since < MAX_HOLD:
+                return
+        self._held_since = None
         try:
             self._flush_changes()
         except NoMatches:  # the screen is being torn down at exit: nothing left to show
