@@ -122,7 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="exit status, with or without --source: 0 a complete snapshot with no service down (a partial outage, "
                "some of a fleet's streams not live, is reported under NOT LIVE and in \"outages\", not an error); "
                "1 a part is missing (no complete snapshot before --wait ran out) or a service is down, as the "
-               "monitor's banner says it; 2 a usage or config error")
+               "monitor's banner says it; 2 a usage or config error. Capx: status spends at most a tenth of the key's "
+               "minute (at least 20 requests), and nothing of its last 30 %, which a running monitor keeps: the "
+               "company listing, then the agents, tasks and costs of as many companies as that allows; the rest is "
+               "said under NOT READ and in \"not_read\"")
     _add_config_flags(status, subcommand=True)
     status.add_argument("--json", action="store_true", help="print JSON")
     status.add_argument("--wait", type=float, default=5.0, metavar="S", help="how long to gather (default 5)")

@@ -134,6 +134,10 @@ async def status(hub, args: argparse.Namespace, out: TextIO | None = None) -> in
     snapshot["entities"] = dict(sorted(entities.items()))
     snapshot["missing"] = missing
     snapshot["requests"] = {integration.name: integration.client.requests_sent for integration in integrations}
+    # What a vendor's own rule chose not to read (Capx: the details of the companies beyond status's share of the
+    # key's minute), and why: not missing, said.
+    snapshot["not_read"] = {integration.name: note for integration in integrations
+                            if (note := integration.not_read()) is not None}
     snapshot["webhooks"] = webhook_port_note(hub)
     text = (strict_json(snapshot, indent=2, ensure_ascii=False) + "\n" if args.json
             else format_status(snapshot, hub.figure_lines(snapshot["figures"]),
@@ -202,6 +206,9 @@ def format_status(snapshot: dict[str, Any], figure_lines: Iterable[str] = (), ou
     webhooks = snapshot.get("webhooks")
     if webhooks:
         lines += ["", "WEBHOOKS", f"  {webhooks['host']}:{webhooks['port']} {webhooks['note']}"]
+    if snapshot.get("not_read"):
+        lines += ["", "NOT READ"]
+        lines += [f"  {service}: {note['summary']}" for service, note in snapshot["not_read"].items()]
     if snapshot.get("missing"):
         lines += ["", "MISSING (no complete snapshot before --wait ran out)"]
         lines += [f"  {part}" for part in snapshot["missing"]]

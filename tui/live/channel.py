@@ -425,10 +425,18 @@ class Poller:
         if self._server_down and self.idle():
             return True
         self._server_down = False
-        if outcome is not False and health.state is not ChannelState.LIVE:
+        if outcome is not False:
+            self.answered()
+        return outcome is not False or health.state is not ChannelState.FAILED
+
+    def answered(self) -> None:
+        """The server answered what this poller's light stands for: LIVE (at the end of a poll that succeeded, or
+        within one whose first part is what the light says, as `status`'s Capx listing before its details), and the
+        siblings that wait for the server to be reached are told."""
+        self._server_down = False
+        if self.store.channel(self.name, "").state is not ChannelState.LIVE:
             self.store.set_state(self.name, ChannelState.LIVE)
             self.watch().reached(self)
-        return outcome is not False or health.state is not ChannelState.FAILED
 
     def server_silent(self) -> bool:
         """Whether the poll waits on a server that has not answered for `answer_within` seconds: a request is on

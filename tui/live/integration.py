@@ -91,6 +91,11 @@ class Integration:
         while any is missing, and lists those still missing when it gives up."""
         return [part for part in self.snapshot_parts if part not in self.store.complete]
 
+    def not_read(self) -> dict[str, Any] | None:
+        """What `capwatch status` chose not to read of this vendor, and why (`summary`: in words), by a rule of its
+        own (Capx: the details of the companies beyond its share of the key's minute); None: nothing."""
+        return None
+
     def figure_lines(self, figures: Mapping[str, Any]) -> list[str]:
         """Its figures (from a Store snapshot) as `capwatch status` prints them, one line each."""
         return []

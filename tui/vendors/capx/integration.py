@@ -14,8 +14,9 @@ from tui.text import sanitize_data
 from tui.vendors.capx.budget import Priority, request_class
 from tui.vendors.capx.client import CapxClient, Company, Playbook, PlaybookRun, Task
 from tui.vendors.capx.live import (
-    CapxActivity, CapxCompanies, CapxSnapshot, SeenActivity, activity_event, publish_capx_figures, resync_company,
+    CapxActivity, CapxCompanies, SeenActivity, activity_event, publish_capx_figures, resync_company,
 )
+from tui.vendors.capx.snapshot import CapxSnapshot
 
 RATE_LIMIT = "capx.rate_limit"  # the figure every reply updates (publish_capx_figures)
 BUDGET = "capx.budget"  # the request budget's figure, published once a second (`budget_figure`)
@@ -40,10 +41,12 @@ class CapxIntegration(Integration):
         self.approvals: set[str] = set()  # companies known to have tasks awaiting approval
         self.webhook_at: dict[str, float] = {}  # company id -> when its last webhook arrived (monotonic)
         self.poller: CapxCompanies | None = None  # the company list (None: `capwatch status`'s one snapshot)
+        self.snapshot: CapxSnapshot | None = None  # `capwatch status`'s one picture (snapshot.py)
 
     async def start(self, *, snapshot: bool = False) -> None:
-        if snapshot:  # read once over REST: no streams, as few requests as a picture takes
-            self.hub.spawn(CapxSnapshot(self.client, self.store).run(), "capx.companies")
+        if snapshot:  # read once over REST, no streams, within a small share of the key's minute (snapshot.py)
+            self.snapshot = CapxSnapshot(self.client, self.store, self.settings.companies)
+            self.hub.spawn(self.snapshot.run(), "capx.companies")
         else:
             self.poller = CapxCompanies(self.client, self.store, self.listed)
             self.hub.spawn(self.poller.run(), "capx.companies")
@@ -160,6 +163,9 @@ class CapxIntegration(Integration):
             self.channels[company].want_costs()
 
     # ------------------------------------------------------------------------------------------- status
+
+    def not_read(self) -> dict[str, Any] | None:
+        return self.snapshot.not_read() if self.snapshot is not None else None
 
     def figure_lines(self, figures: Mapping[str, Any]) -> list[str]:
         lines = []

@@ -511,37 +511,6 @@ def drop_gone_companies(store: Store, companies: dict[str, dict[str, Any]], chan
                           {"company_id": company_id, "reason": "no longer listed by the server"}), "resync")
 
 
-async def snapshot_once(client: CapxClient, store: Store) -> None:
-    """One complete picture with as few requests as it takes, no streams: the company list, then each company's
-    agents, tasks and costs (`capwatch status`)."""
-    companies = [company async for company in client.iter_companies()]
-    drop_gone_companies(store, model_rows(companies))
-    store.mark_complete("capx.companies")
-    for company in companies:
-        if company.id:
-            await resync_company(client, store, company.id)
-    for part in ("agents", "tasks", "costs"):
-        store.mark_complete(f"capx.{part}")
-    publish_capx_figures(client, store)
-
-
-class CapxSnapshot(Poller):
-    """`snapshot_once` as a channel (named as the company poller, whose place it takes): retried on the Poller's
-    short backoff until it succeeds, then idle. For `capwatch status`."""
-
-    service = "capx"
-
-    def __init__(self, client: CapxClient, store: Store):
-        super().__init__("capx.companies", store)
-        self.client = client
-
-    def interval(self) -> float:
-        return 3600.0
-
-    async def poll(self) -> None:
-        await snapshot_once(self.client, self.store)
-
-
 def publish_capx_figures(client: CapxClient, store: Store) -> None:
     rate = getattr(client, "rate_limit", None)
     if rate is not None:
