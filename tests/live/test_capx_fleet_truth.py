@@ -134,3 +134,41 @@ async def test_a_server_back_as_a_new_world_has_the_companies_it_no_longer_lists
             assert {row.get("company_id") for row in hub.store.rows(kind).values()} <= new, kind
         gone = [event.id for event in hub.store.timeline if event.type == "company.gone"]
         assert sorted(gone) == sorted(old - new), "each company gone said so once"
+
+
+async def test_a_new_world_with_no_old_company_is_listed_as_soon_as_the_old_streams_answer_404():
+    """40 companies on Pro, the server killed and kept down while the listing's retries back off (1, 2, 4, 8 ... s,
+    jittered), then started again on the same port with another seed: a world in which no company of the old one
+    exists. No stream opens again (each answers 404), so nothing told the listing that the server was back: it
+    waited out its backoff, up to half a minute and more, with the new world's companies unknown and no stream.
+    A company answering 404 says the listing is out of date: it goes at once."""
+    async with fleet_on_child(40, "pro") as (server, hub):
+        capx = hub.vendor("capx")
+        listing = capx.poller
+        await eventually(lambda: hub.store.health["capx.companies"].state is ChannelState.LIVE and sum(
+            h.state is ChannelState.LIVE for h in streams(hub).values()) == 40, 30.0, lambda: summary(hub))
+        old = set(capx.channels)
+        await asyncio.to_thread(server.kill)
+        # Down until the listing's backoff has grown (its ceiling 32 s after five failed tries), and back as one of its
+        # tries has just failed: the listing waits out its backoff, not a try under way that the restart answers.
+        await eventually(lambda: listing.retry.attempts >= 5, 90.0,
+                         lambda: f"the listing tried {listing.retry.attempts} times; {summary(hub)}")
+        tries = listing.retry.attempts
+        await eventually(lambda: listing.retry.attempts > tries, 60.0, lambda: summary(hub), interval=0.01)
+        server.seed += 1
+        await asyncio.to_thread(server.start)
+        restarted = time.monotonic()
+        new = set((await asyncio.to_thread(server.admin, "GET", "state"))["capx"]["companies"])
+        assert new and not old & new, "no company of the old world in the new one"
+        # The first stream of the old world to try again is answered 404 (its backoff is shorter than the listing's).
+        await eventually(lambda: len(set(capx.channels) & old) < len(old), 35.0,
+                         lambda: f"no old company answered 404 yet; {summary(hub)}")
+        first_404 = time.monotonic()
+        await eventually(lambda: set(hub.store.rows("companies")) == new, 3.0,
+                         lambda: f"the new world not listed 3 s after the first 404 ({first_404 - restarted:.1f} s "
+                                 f"after the restart): {len(set(hub.store.rows('companies')) & new)} of {len(new)} "
+                                 f"new companies known; the listing tried {listing.retry.attempts} times; "
+                                 f"{summary(hub)}")
+        print(f"\na new world with no old company: the first 404 {first_404 - restarted:.1f} s after the restart, "
+              f"listed {time.monotonic() - restarted:.1f} s after it")
+        await eventually(lambda: set(capx.channels) == new, 5.0, lambda: summary(hub))

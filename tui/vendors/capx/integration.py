@@ -63,7 +63,8 @@ class CapxIntegration(Integration):
                 channel = CapxActivity(self.client, self.store, company_id,
                                        priority=lambda c=company_id: self.priority(c),
                                        webhooks_arrive=lambda c=company_id: self.webhooks_arrive(c),
-                                       on_gone=self.gone, on_open=self.stream_opened)
+                                       on_gone=self.gone, on_open=self.stream_opened,
+                                       on_not_found=self.company_not_found)
                 channel.seen_webhooks = self.seen
                 channel.approvals = self.approvals
                 self.channels[company_id] = channel
@@ -80,6 +81,11 @@ class CapxIntegration(Integration):
             if company_id not in listed and (began is None or channel.created_at < began):
                 channel.forget("no longer listed by the server")
         await self.watch(company_ids)
+
+    def company_not_found(self) -> None:
+        """A company answered 404: the listing is read again at once (`CapxCompanies.company_not_found`)."""
+        if self.poller is not None:
+            self.poller.company_not_found()
 
     def stream_opened(self) -> None:
         """A stream opened: what changed in its company's own row before it (a pause) is in a listing after it."""

@@ -220,7 +220,8 @@ class CapxActivity(Channel):
 
     def __init__(self, client: CapxClient, store: Store, company_id: str, *,
                  priority: Callable[[], Priority] | None = None, webhooks_arrive: Callable[[], bool] | None = None,
-                 on_gone: Callable[[str], None] | None = None, on_open: Callable[[], None] | None = None, **kwargs):
+                 on_gone: Callable[[str], None] | None = None, on_open: Callable[[], None] | None = None,
+                 on_not_found: Callable[[], None] | None = None, **kwargs):
         super().__init__(f"capx.{company_id}", store, **kwargs)
         self.client = client
         self.company_id = company_id
@@ -230,6 +231,7 @@ class CapxActivity(Channel):
         self.webhooks_arrive = webhooks_arrive or (lambda: False)
         self.on_gone = on_gone
         self.on_open = on_open  # the stream opened: what it did not replay of the company's own row is re-listed
+        self.on_not_found = on_not_found  # the company answered 404: the listing is out of date (re-listed at once)
         self.snapshot_at: float | None = None  # when the last resync completed (None: no snapshot yet)
         self.created_at = time.monotonic()  # a listing that began before it may not have the company yet
         self.is_gone = False
@@ -342,6 +344,8 @@ class CapxActivity(Channel):
         if self.is_gone:
             return
         self.forget(reason)
+        if self.on_not_found is not None:
+            self.on_not_found()
         if asyncio.current_task() is not self._resync:
             raise CompanyGone(f"company {self.company_id} no longer exists: {reason}")
 
@@ -413,7 +417,8 @@ class CapxCompanies(Poller):
         self.listed_at: float | None = None  # when the last listing that succeeded began (monotonic)
         self._opened_at = 0.0  # when a stream last opened
         self._relist: asyncio.Task | None = None
-        self._relisting = False  # the poll asked for by `stream_opened`, not the minute's
+        self._relisting = False  # the poll asked for by `stream_opened` or `company_not_found`, not the minute's
+        self._polling = False  # a listing is under way
 
     def interval(self) -> float:
         return self.every
@@ -438,11 +443,13 @@ class CapxCompanies(Poller):
         began, relisting, self._relisting = time.monotonic(), self._relisting, False
         # What changes while the listing is on its way (a stream's status, an action) is newer than its answer.
         meanwhile = self.store.subscribe(max_events=0)
+        self._polling = True
         try:
             with request_class(Priority.STREAM, ahead=True):
                 companies = [company async for company in self.client.iter_companies()]
             changed = meanwhile.take()
         finally:
+            self._polling = False
             meanwhile.close()
         self.listed_at = began
         drop_gone_companies(self.store, model_rows(companies), changed.kinds.get("companies", ()) if changed else ())
@@ -453,6 +460,17 @@ class CapxCompanies(Poller):
             self._sweep = asyncio.ensure_future(self._sweep_costs())
         self.first = False
         self.publish_figures()
+
+    def company_not_found(self) -> None:
+        """A company the listing had answered 404: the server's companies are not the listing's any more (a server
+        back as a new world answers 404 for each company of the old one, and when none of them survived, no stream
+        opens to say the server is back, and the listing waited out its backoff, up to a minute, with the new
+        world unknown). It is read again now, ahead of the streams waiting, whatever its backoff or interval; a
+        listing under way answers the 404s that come meanwhile (one that no longer lists their companies ends
+        their channels, so a new world's hundreds of 404s ask for a listing or two, not hundreds)."""
+        if not self._polling:
+            self._relisting = True  # not the minute's: no sweep of the costs comes with it
+            self.check_now()
 
     def stream_opened(self) -> None:
         """A company's stream opened: the list is read again once no stream waits for its turn (at the latest
