@@ -462,7 +462,7 @@ class CapxCompanies(Poller):
         self.publish_figures()
 
     def company_not_found(self) -> None:
-        """A company the listing had answered 404: the server's companies are not the listing's any more (a server
+        """A company the listing had listed answered 404: the server's companies are not the listing's any more (a server
         back as a new world answers 404 for each company of the old one, and when none of them survived, no stream
         opens to say the server is back, and the listing waited out its backoff, up to a minute, with the new
         world unknown). It is read again now, ahead of the streams waiting, whatever its backoff or interval; a
