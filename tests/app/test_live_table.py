@@ -509,3 +509,66 @@ async def test_rows_added_to_a_table_of_fixed_height_tell_its_scrollbar_without_
         assert round(app.table.scroll_y) == app.table.max_scroll_y  # the new last rows can be scrolled to
         last = app.table.model.row_at(app.table.model.row_count - 1)
         assert shown_ids(app.table)[-1] == last and layouts == []
+
+
+# ------------------------------------------------------------------------------------------------ what the operator saw
+
+
+async def test_the_operators_keys_act_on_the_row_drawn_under_the_cursor_not_one_following_moved_it_to():
+    """Following moves the cursor as rows arrive; between two frames the screen still shows the row it was on. Enter,
+    `y`, a click and a cursor key are about what the screen shows (tests/app/test_cursor_seen.py: the alert lists)."""
+    app = TableApp(newest_at="top", follow=True)
+    app.table.can_follow = True
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = app.table
+        table.set_rows(make_rows(20))
+        table.sort_by("size", reverse=True)  # the newest (largest) first
+        await pilot.pause()
+        assert table.cursor_row_id == table.chosen_row_id == "r00019"
+        with app.batch_update():  # no frame
+            table.update_rows(new_rows(0, 1))
+            assert table.cursor_row_id == "n000" and table.chosen_row_id == "r00019"
+            await pilot.press("enter", "y")
+            assert [m.row_id for m in app.messages if isinstance(m, (LiveTable.RowSelected, LiveTable.CopyRequested))
+                    ] == ["r00019", "r00019"]
+            await pilot.press("down")  # from the row seen (r00019), not from the one following put the cursor on
+            assert table.cursor_row_id == table.chosen_row_id == "r00018" and not table.follow
+        await pilot.pause()
+        # A click is on the row drawn on that line, though rows arrived above it since the frame.
+        with app.batch_update():
+            table.update_rows(new_rows(1, 2))  # at the top, in sight: the rows move down a line each
+            await pilot.click(CountingTable, offset=(3, 4))  # the line that showed r00017 (header, n000, r00019, ...)
+            assert table.cursor_row_id == "r00017"
+        await pilot.pause()
+        assert table.chosen_row_id == "r00017"
+
+
+async def test_any_cursor_key_stops_following_even_towards_the_newest():
+    app = TableApp(follow=True)  # the newest at the bottom, as the Events tab's timeline
+    app.table.can_follow = True
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = app.table
+        table.set_rows(make_rows(50))
+        await pilot.pause()
+        assert table.follow and table.cursor_row_id == "r00049"
+        await pilot.press("down")  # towards the newest: the operator moved, so it no longer follows
+        assert not table.follow and table.cursor_row_id == "r00049"
+        table.update_rows(new_rows(0, 30))  # out of sight below: counted
+        await pilot.pause()
+        assert table.cursor_row_id == "r00049" and table.new_below == 30
+        await pilot.press("end")  # the edge key follows again
+        assert table.follow and table.cursor_row_id == "n029"
+
+
+async def test_a_view_made_again_from_a_log_counts_what_came_out_of_sight():
+    """The Events tab's alerts view is made again from the alert log as it grows (`set_rows(arrivals=True)`)."""
+    app = TableApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = app.table
+        table.set_rows(make_rows(100))
+        await pilot.press("home")
+        table.set_rows({**make_rows(100), **new_rows(0, 3)}, arrivals=True)
+        await pilot.pause()
+        assert table.new_below == 3 and lines(table)[-1].strip().startswith("3 new ↓  End")
+        table.set_rows(make_rows(120))  # a view of other rows: nothing to point at
+        assert table.new_below == 0

@@ -262,7 +262,7 @@ class CaptainPane(FilterablePane, Pane):
 
     @vendor_action("captain", what="Delete file")
     def action_delete_file(self) -> None:
-        row_id = self.files.cursor_row_id
+        row_id = self.files.chosen_row_id  # the file the operator saw under the cursor
         row = self.files.get_row(row_id) if row_id else None
         if row is None:
             return

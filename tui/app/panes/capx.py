@@ -466,7 +466,7 @@ class CapxPane(FilterablePane, Pane):
         """The task under the cursor in the Tasks table; from anywhere else, when that task is not awaiting
         approval, the first one that is (the cursor follows its row as tasks move, so it may sit on another)."""
         tasks = self.table("tasks")
-        current = tasks.cursor_row_id
+        current = tasks.chosen_row_id  # as the operator saw it
         if current is not None and (tasks.get_row(current) or {}).get("status") == AWAITING:
             return current
         if self.app.focused is tasks:

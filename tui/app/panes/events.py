@@ -240,14 +240,16 @@ class EventsPane(FilterablePane, Pane):
                              if seq <= last and seq not in superseded and self._matches(event)})
 
     def _show_alerts(self, *, force: bool = False) -> None:
-        """The alert log as the table (alerts only), when it changed since shown."""
+        """The alert log as the table (alerts only), when it changed since shown (in the log's order: an alert told
+        again comes last, as the newest); not following, the alerts that came out of sight are counted ("2 new ↓"),
+        as in the timeline."""
         log = self.capwatch.alerts
         if log.version == self._alerts_shown and not force:
             return
         self._alerts_shown = log.version
         store = self.store
         self.table.set_rows({f"a{alert.seq}": alert_row(alert, store) for alert in log.entries
-                             if self._matches(alert.event)})
+                             if self._matches(alert.event)}, arrivals=not force)
         self._show_preview()
 
     def _show_preview(self) -> None:

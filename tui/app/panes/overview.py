@@ -134,9 +134,11 @@ class OverviewPane(Pane):
             yield first_run
             yield Static(Text("Alerts", style="bold"), id="overview-alerts-title", classes="overview-title")
             # Newest first, the cursor on the newest from the start (Enter opens what just arrived: seen by hand, it
-            # stayed on the first alert while newer ones came above it); moving off the top stops following, Home
-            # (or f) follows again, and "3 new ↑" counts the unseen.
-            alerts = EventTable(ALERT_COLUMNS, newest_at="top", follow=True, id="overview-alerts", name="alerts")
+            # stayed on the first alert while newer ones came above it); a cursor key stops following, Home (or f)
+            # follows again, and "3 new ↑" counts the unseen. The title line says whether it follows (no foot line:
+            # at 80x24 a row of alerts more).
+            alerts = EventTable(ALERT_COLUMNS, newest_at="top", follow=True, foot=False, id="overview-alerts",
+                                name="alerts")
             alerts.can_follow = True
             yield alerts
 
@@ -353,13 +355,29 @@ class OverviewPane(Pane):
         changes.update((str(seq), None) for seq in shown.keys() - listed.keys())
         self._alerts_listed = listed
         (self.alerts_table.set_rows if force else self.alerts_table.update_rows)(changes)
+        self._show_alerts_title()
+
+    def _show_alerts_title(self) -> None:
+        """`Alerts  5 open · newest first · ● following · ...`: whether the list follows the newest (a cursor key stops it, Home
+        follows again), muted or snoozed toasts, then the keys (the key bar has them too: the line cuts them first)."""
         title = Text("Alerts", style="bold")
-        title.append(f"  {len(listed)} open · newest first · Enter opens · a acknowledges", style="dim")
+        title.append(f"  {len(self._alerts_listed)} open · newest first · ", style="dim")
+        if self.alerts_table.follow:
+            title.append("● following", style="green")
+        else:
+            title.append("○ follow off (Home)", style="bold")
+        quiet = self.capwatch.alerts.quiet_words()
         if quiet:
             title.append(f" · {quiet}", style="yellow")
+        title.append(" · Enter opens · a acknowledges", style="dim")
+        title.no_wrap, title.overflow = True, "ellipsis"
         if title != self._alerts_title:  # (one line high in styles/overview.tcss: no layout of the screen)
             self._alerts_title = title
             self.query_one("#overview-alerts-title", Static).update(title, layout=False)
+
+    def on_live_table_follow_changed(self, message: EventTable.FollowChanged) -> None:
+        if message.table is self.alerts_table:
+            self._show_alerts_title()
 
     def _alert_row(self, alert: Alert, place: int) -> dict[str, Any]:
         return {"time": alert.event.time, "service": alert.event.service, "type": alert.event.type,
@@ -400,9 +418,9 @@ class OverviewPane(Pane):
             self.capwatch.toast("No open alerts")
 
     def action_acknowledge(self) -> None:
-        """a: the selected alert leaves the list (the Events tab's "alerts only" view keeps it)."""
-        table = self.alerts_table
-        row = table.get_row(table.cursor_row_id) if table.cursor_row_id is not None else None
+        """a: the alert under the cursor, as the operator saw it, leaves the list (the Events tab's "alerts only" view
+        keeps it)."""
+        row = self.alerts_table.chosen_row()
         if row is None:
             self.capwatch.toast("No alert selected")
             return

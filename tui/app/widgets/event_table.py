@@ -59,7 +59,7 @@ class EventTable(LiveTable):
     can_follow: bool = False  # End turns following on only in a table that offers following
 
     def action_copy_id(self) -> None:
-        row = self.get_row(self.cursor_row_id) if self.cursor_row_id is not None else None
+        row = self.chosen_row()  # the event the operator saw under the cursor
         event = row.get("event") if row else None
         entity_id = sanitize(event.id, single_line=True) if isinstance(event, Event) else ""
         if not entity_id:

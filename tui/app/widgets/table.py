@@ -16,9 +16,10 @@ from typing import ClassVar, Literal
 
 from textual import events
 from textual.binding import Binding, BindingType
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
+from textual.strip import Strip
 from textual.timer import Timer
 
 from tui.app.widgets.table_layout import ColumnLayout, line_width
@@ -41,8 +42,13 @@ class LiveTable(TableLines, ScrollView, can_focus=True):
 
     Following (`f`, or the edge key: End where the newest rows arrive at the bottom, Home where they arrive at the
     top): the cursor stays on the row at the edge where new rows arrive (`newest_at`), so what arrives is in sight;
-    moving away from that edge stops following. Not following, rows that arrive out of sight are counted, "3 new ↑"
-    in the foot, until the view gets back to them."""
+    any cursor key of the operator's stops following. Not following, rows that arrive out of sight are counted, "3 new
+    ↑" in the header, until the view gets back to them.
+
+    What the operator acts on is what they saw: the row under the cursor as last drawn, or where their own keys put
+    the cursor since (`chosen_row_id`). Following moves the cursor between two frames (an alert arrives just before
+    Enter): Enter, a click and every action on "the selected row" still take the row the screen showed, and a cursor
+    key moves from it. What was drawn is noted as it is drawn (`render_lines`)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "select_row", "Open"),
@@ -166,6 +172,8 @@ class LiveTable(TableLines, ScrollView, can_focus=True):
         self.new_below = 0  # ... below the view since it was last at the bottom
 
         self._cursor_id: str | None = None
+        self._seen: tuple[str, Row] | None = None  # the row the operator has under the cursor: `chosen_row_id`
+        self._drawn: list[str] = []  # the row ids on the lines last drawn, top to bottom
         self._columns_layout = ColumnLayout(self.columns)
         self._strips = LineCache(256)
         self._pass_styles: _PassStyles | None = None  # this render pass's styles (render_lines)
@@ -199,16 +207,40 @@ class LiveTable(TableLines, ScrollView, can_focus=True):
     def get_row(self, row_id: str) -> Row | None:
         return self.model.get_row(row_id)
 
-    def set_rows(self, rows: Mapping[str, Row]) -> None:
-        """Replace every row. The cursor stays on its row id if that row is still there."""
+    @property
+    def chosen_row_id(self) -> str | None:
+        """The row an action of the operator's is for: the one under the cursor as last drawn (or where their own
+        keys put the cursor since), never one that following moved the cursor onto after the last frame. Before the
+        first frame (and once hidden), the cursor's row. It may be a row gone since it was drawn: `chosen_row`."""
+        return self._seen[0] if self._seen is not None else self._cursor_id
+
+    def chosen_row(self) -> Row | None:
+        """The chosen row's values: as they are now, or as drawn when the row is gone since (an alert acknowledged
+        elsewhere, an event evicted): what the operator saw is what they open."""
+        if self._seen is None:
+            return None if self._cursor_id is None else self.model.get_row(self._cursor_id)
+        row_id, drawn = self._seen
+        return self.model.get_row(row_id) or drawn
+
+    def _choose(self, row_id: str | None) -> None:
+        """The operator put the cursor on `row_id` (a key, a click, a pane acting for them): it is theirs at once."""
+        row = None if row_id is None else self.model.get_row(row_id)
+        self._seen = None if row is None else (row_id, row)
+
+    def set_rows(self, rows: Mapping[str, Row], *, arrivals: bool = False) -> None:
+        """Replace every row. The cursor stays on its row id if that row is still there. `arrivals`: the rows are
+        the ones shown before and a few more (a view made again from a log, as it grew), and those new to the table
+        that land out of sight are counted, as `update_rows` counts them; otherwise all of it is new."""
         anchor = self._anchor()
         model = self.model
+        added = [row_id for row_id in rows if row_id not in model.rows] if arrivals else None
         model.set_rows(rows)
         self._strips.clear()
         self._columns_layout.reset()
         self._columns_layout.widen(islice(model.rows.values(), WIDTH_SAMPLE))
-        self.new_above = self.new_below = 0  # all of it is new: nothing to point at
-        self._after_change(anchor)
+        if not arrivals:
+            self.new_above = self.new_below = 0  # all of it is new: nothing to point at
+        self._after_change(anchor, added=added)
         self._start_warming()
 
     def update_rows(self, changed: Mapping[str, Row | None]) -> None:
@@ -377,9 +409,13 @@ class LiveTable(TableLines, ScrollView, can_focus=True):
     def action_toggle_follow(self) -> None:
         self.set_follow(not self.follow)
 
-    def _moving(self, towards_top: bool) -> None:
-        """A cursor move by the operator: away from the edge the newest rows arrive at, it stops following."""
-        if self.follow and towards_top == (self.newest_at == "bottom"):
+    def _moving(self) -> None:
+        """A cursor key of the operator's: it moves from the row they saw under the cursor (following may have moved
+        the cursor since the last frame), and the table stops following (it then counts what arrives out of sight)."""
+        seen = self.chosen_row_id
+        if seen != self._cursor_id and seen is not None and self.model.position(seen) is not None:
+            self._cursor_id = seen
+        if self.follow:
             self.set_follow(False)
 
     def _scroll_to_cursor(self) -> None:
@@ -399,6 +435,7 @@ class LiveTable(TableLines, ScrollView, can_focus=True):
         if not count:
             return
         row_id = self.model.row_at(max(0, min(index, count - 1)))
+        self._choose(row_id)
         if row_id != self._cursor_id:
             self._cursor_id = row_id
             self.post_message(self.CursorMoved(self, row_id))
@@ -406,20 +443,20 @@ class LiveTable(TableLines, ScrollView, can_focus=True):
         self._scroll_to_cursor()
 
     def action_cursor_up(self) -> None:
-        self._moving(towards_top=True)
+        self._moving()
         self.move_cursor((self.cursor_index or 0) - 1)
 
     def action_cursor_down(self) -> None:
-        self._moving(towards_top=False)
+        self._moving()
         index = self.cursor_index
         self.move_cursor(0 if index is None else index + 1)
 
     def action_page_up(self) -> None:
-        self._moving(towards_top=True)
+        self._moving()
         self.move_cursor((self.cursor_index or 0) - self._page_rows())
 
     def action_page_down(self) -> None:
-        self._moving(towards_top=False)
+        self._moving()
         self.move_cursor((self.cursor_index or 0) + self._page_rows())
 
     def action_cursor_home(self) -> None:
@@ -427,7 +464,7 @@ class LiveTable(TableLines, ScrollView, can_focus=True):
         if self.newest_at == "top" and self.can_follow:
             self.set_follow(True)
         else:
-            self._moving(towards_top=True)
+            self._moving()
             self.move_cursor(0)
 
     def action_cursor_end(self) -> None:
@@ -435,17 +472,17 @@ class LiveTable(TableLines, ScrollView, can_focus=True):
         if self.newest_at == "bottom" and self.can_follow:
             self.set_follow(True)
         else:
-            self._moving(towards_top=False)
+            self._moving()
             self.move_cursor(self.model.row_count - 1)
 
     def action_select_row(self) -> None:
-        row_id = self._cursor_id
-        row = None if row_id is None else self.model.get_row(row_id)
-        if row is not None:
+        """Enter: the row the operator saw under the cursor (`chosen_row_id`)."""
+        row_id, row = self.chosen_row_id, self.chosen_row()
+        if row_id is not None and row is not None:
             self.post_message(self.RowSelected(self, row_id, row))
 
     def action_copy_id(self) -> None:
-        row_id = self._cursor_id
+        row_id = self.chosen_row_id
         if row_id is None:
             return
         self.app.copy_to_clipboard(row_id)
@@ -486,15 +523,47 @@ class LiveTable(TableLines, ScrollView, can_focus=True):
             if column is not None:
                 self.sort_by(column.key)
             return
-        index = round(self.scroll_y) + offset.y - 1
-        if index >= self.model.row_count:
+        row_id = self._drawn_at(offset.y)  # the row the operator clicked is the one drawn there
+        index = None if row_id is None else self.model.position(row_id)
+        if index is None:
             return
-        if self.model.row_at(index) == self._cursor_id:
+        if row_id == self.chosen_row_id:
             self.action_select_row()
         else:
             if self.follow and index != self._edge_index():
                 self.set_follow(False)  # the operator chose a row: the cursor stays on it
             self.move_cursor(index)
+
+    def _drawn_at(self, y: int) -> str | None:
+        """The row drawn on content line `y` in the last frame (before the first: the one there now)."""
+        ids = self._drawn
+        if not ids:
+            index = round(self.scroll_y) + y - 1
+            return self.model.row_at(index) if 0 <= index < self.model.row_count else None
+        return ids[y - 1] if 0 < y <= len(ids) else None
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """Drawn: what the screen shows is what the operator's next key is about (`chosen_row_id`, `_drawn_at`). A
+        frame draws the table whole (what is in sight of it); a single line is Textual asking a cell's style (under
+        the mouse, on every move and click), which shows nothing."""
+        strips = super().render_lines(crop)
+        if crop.height > 1:
+            self._note_drawn()
+        return strips
+
+    def _note_drawn(self) -> None:
+        model, top = self.model, round(self.scroll_y)
+        if self._cursor_id is not None and model.position(self._cursor_id) is not None:
+            self._seen = (self._cursor_id, model.rows[self._cursor_id])
+        else:
+            self._seen = None
+        shown = max(0, min(self._page_rows(), model.row_count - top))
+        self._drawn = [model.row_at(top + n) for n in range(shown)]
+
+    def on_hide(self) -> None:
+        """Out of sight (another tab): nothing of it is on the screen to act on until it is drawn again."""
+        self._seen = None
+        self._drawn = []
 
     @property
     def what(self) -> str:
