@@ -276,6 +276,45 @@ async def test_a_toast_while_the_notice_shows_stacks_above_it_at_80x24():
         assert not told.overlaps(notice), f"the toast {told} covers the notice {notice}"
 
 
+async def test_a_toast_and_the_alert_notice_are_both_whole_wherever_the_toast_shows(sim, tmp_path):
+    """Seen at 80x24: a toast (the export's "where it went", "Approved “…”") sat under the counting notice, half hidden
+    until the notice went: a window opened over the tab (a row's detail, the keys) shows the toasts on its own screen,
+    which the notice's lift did not reach. Here over the simulator: its alerts, a real export."""
+    from tests.app.test_cursor_seen import alerts_until, capx_monitor
+
+    app = capx_monitor(sim)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await eventually(app.started_up.is_set, pilot=pilot)
+        await pilot.press("4")  # the Capx tab: the notice tells the alerts there
+        await alerts_until(sim, pilot, lambda: toast(app).shown)
+        target = tmp_path / "companies.csv"
+        await pilot.press("ctrl+e")
+        await eventually(lambda: isinstance(app.screen, ExportScreen), pilot=pilot)
+        app.screen.query_one("#export-path", Input).value = str(target)
+        await pilot.press("enter")
+        await eventually(lambda: app.screen.query(Toast), pilot=pilot)
+
+        def whole(where: str) -> None:
+            notice = app.query_one("#alert-toast-body").region
+            told = [t.region for screen in app.screen_stack for t in screen.query(Toast)]
+            screen = app.screen.region
+            assert toast(app).shown and told, where
+            for region in (notice, *told):
+                assert screen.contains_region(region), f"{where}: {region} is not whole on the {screen} screen"
+            for region in told:
+                assert not region.overlaps(notice), f"{where}: the toast {region} and the notice {notice} overlap"
+
+        await pilot.pause()
+        whole("on the tab")
+        await pilot.press("enter")  # a company's detail: a window, with the toasts on its own screen
+        await eventually(lambda: isinstance(app.screen, DetailScreen) and app.screen.query(Toast), pilot=pilot)
+        await pilot.pause()
+        whole("over a window")
+        await pilot.press("escape")
+        await pilot.pause()
+        whole("back on the tab")
+
+
 async def test_the_setting_starts_muted_and_the_palette_snoozes():
     app = monitor(alert_toasts=False)
     async with app.run_test(size=(120, 40)) as pilot:

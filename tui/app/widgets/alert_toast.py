@@ -1,9 +1,9 @@
 """The alert notice: one toast that counts new alerts and shows the newest, updated in place, at the bottom right
-like Textual's toasts (in their layer, above the key bar; theirs stack above it while it shows), at most one per
-TOAST_GAP seconds, never while the operator has muted or snoozed alerts, nor while a view that lists them is shown
-(the Overview, the Events tab's alerts view); it rings the bell for the alerts the operator chose. When it shows is
-tui/app/alerts.py's (`ToastPolicy`), what it says tui/app/alert_words.py's: this widget only draws and keeps time.
-A click on it shows the Overview."""
+like Textual's toasts (in their layer, above the key bar; theirs stack above the lines it takes, on every screen:
+styles/app.tcss), at most one per TOAST_GAP seconds, never while the operator has muted or snoozed alerts, nor while a
+view that lists them is shown (the Overview, the Events tab's alerts view); it rings the bell for the alerts the
+operator chose. When it shows is tui/app/alerts.py's (`ToastPolicy`), what it says tui/app/alert_words.py's: this
+widget only draws and keeps time. A click on it shows the Overview."""
 
 from __future__ import annotations
 
@@ -18,9 +18,6 @@ from textual.widgets import Static
 
 from tui.app.alerts import SHOW_SECONDS, Alert, AlertLog, ToastPolicy
 from tui.live.events import Event
-
-
-TOAST_RACK = "#textual-toastrack"  # where Textual's toasts stack (textual/screen.py gives it this id)
 
 
 class AlertToast(Vertical):
@@ -110,7 +107,6 @@ class AlertToast(Vertical):
     def _show(self) -> None:
         self._draw()
         self.add_class("-shown")
-        self._lift_toasts(True)
         if self._hide_timer is not None:
             self._hide_timer.stop()
         self._hide_timer = self.set_timer(SHOW_SECONDS, self._hide, name="alert notice")
@@ -135,15 +131,7 @@ class AlertToast(Vertical):
     def _hide(self) -> None:
         self.policy.hide()
         self.remove_class("-shown")
-        self._lift_toasts(False)
         self._schedule_release(time.monotonic())
-
-    def _lift_toasts(self, lifted: bool) -> None:
-        """Textual's toasts stack above the notice while it shows, not over it (styles/app.tcss). The class is on
-        their rack, not on the screen: a screen's class restyles every widget on it (seen under load: 10 ms of
-        each switch to the Overview, which hides the notice)."""
-        for rack in self.screen.query(TOAST_RACK):
-            rack.set_class(lifted, "-above-alert-notice")
 
     def _schedule_release(self, now: float) -> None:
         due = self.policy.due(now)
