@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.helpers.pane_host import PaneHost, StubHub
 
 from tui import wall_clock
@@ -356,3 +358,68 @@ async def test_casmo_shows_the_receiver_degraded_not_waiting():
         await settle(host, pilot)
         assert pane.service_state("casmo") == "degraded"
         assert "casmo degraded" in pane.query_one(ActivityBoard).text
+
+
+# ------------------------------------------------------------------------------------------------ a short screen
+
+
+def demo_monitor(sim):
+    """The whole monitor on every service of the simulator, over real sockets."""
+    import argparse
+    import os
+
+    from tui.app.app import CapwatchApp
+    from tui.config import load_config
+
+    args = argparse.Namespace(config=os.devnull, read_only=None, transport=None, webhook_host=None, webhook_port=0,
+                              profile="test")
+    return CapwatchApp(load_config(args, env=sim.options.client_env()).config, demo=True)
+
+
+def board_words(board: ActivityBoard) -> str:
+    """The board as drawn, its lines joined and its runs of spaces made one: what it says, however laid out."""
+    import re
+
+    drawn = " ".join("".join(segment.text for segment in board.render_line(y)) for y in range(board.size.height))
+    return re.sub(r"\s+", " ", drawn)
+
+
+@pytest.mark.parametrize("size, rows, compact", [((80, 24), 7, True), ((120, 40), 20, False)])
+async def test_the_alerts_keep_their_rows_on_a_short_screen_and_the_board_still_says_every_count(sim, size, rows,
+                                                                                                  compact):
+    """At 80x24 the Overview showed 4 alert rows under a board of 10 lines: the board goes compact (a line per service,
+    its counts flowing on) before the alerts lose their rows, and says every count it said."""
+    import httpx
+
+    from tests.helpers.waiting import eventually
+    from tui.app.widgets.activity_board import KIND_LABELS, STATUS_LABELS
+
+    app = demo_monitor(sim)
+    async with app.run_test(size=size) as pilot:
+        await eventually(app.started_up.is_set, pilot=pilot)
+        async with httpx.AsyncClient(timeout=10) as http:
+            await http.post(f"{sim.root}/_admin/step?count=300")  # every vendor's world moves: counts of each status
+        pane = app.query_one(OverviewPane)
+        board = pane.query_one(ActivityBoard)
+
+        def counted() -> bool:
+            lines = {line.service: line for line in board.lines}
+            return all(lines.get(service) and lines[service].state == "live" and all(total for _, total, _ in
+                                                                                    lines[service].counts)
+                       for service in ("capout", "capx"))
+
+        await eventually(counted, pilot=pilot, message=lambda: board.text)
+        await pilot.pause()
+        table = pane.alerts_table
+        shown = table.scrollable_content_region.height - 1 - table.foot_lines()
+        assert shown >= rows, f"{shown} alert rows in sight at {size}"
+        assert board.compact == compact
+        said = board_words(board)
+        for line in board.lines:
+            assert line.service in said
+            for kind, total, by_status in line.counts:
+                assert f"{KIND_LABELS.get(kind, kind)} {total:,}" in said, (kind, said)
+                for status, count in by_status.items():
+                    assert f"{count:,} {STATUS_LABELS.get(status, status)}" in said, (status, said)
+        top = pane.query_one("#overview-top")
+        assert top.virtual_size.height <= top.size.height  # nothing of the top scrolled out of sight

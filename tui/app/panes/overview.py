@@ -45,6 +45,8 @@ SERVICE_KINDS: dict[str, tuple[str, ...]] = {
 # Services whose results only arrive by webhook when they have no channel of their own (Casmo).
 BY_WEBHOOK = frozenset(vendor.name for vendor in VENDORS if vendor.webhooks)
 WIDE = 100  # at this width and above the tab has two columns
+ALERT_ROWS = 10  # alerts the tab keeps in sight on a short screen: the activity board goes compact first
+TOP_SHARE = {True: 0.6, False: 0.75}  # the most of the tab its top takes, wide or not (styles/overview.tcss)
 CAPX_RATE_LOW = 0.1  # below this fraction left the rate-limit line turns red whatever level_style says
 
 
@@ -158,6 +160,18 @@ class OverviewPane(Pane):
 
     def on_resize(self) -> None:
         self.set_class(self.size.width >= WIDE, "-wide")
+        self._leave_the_alerts_room()
+
+    def _leave_the_alerts_room(self) -> None:
+        """The lines the activity board may take so that the alerts keep ALERT_ROWS rows (and their title and header
+        line) and the top does not scroll: beyond them the board is compact, every count still said (at 80x24 it
+        took 10 of the tab's 20 lines, and 4 alerts showed)."""
+        height, wide = self.size.height, self.has_class("-wide")
+        if not height:
+            return
+        beside = 1 if wide else sum(max(1, meter.outer_size.height) for meter in self.query(Meter))  # title, meters
+        room = min(int(height * TOP_SHARE[wide]), height - 2 - ALERT_ROWS) - beside
+        self.query_one(ActivityBoard).set_room(max(1, room))
 
     @property
     def alerts_table(self) -> EventTable:
