@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import pytest
 from textual.app import App, ComposeResult
 
 from tests.helpers.pane_host import PaneHost, StubHub
@@ -80,3 +81,39 @@ async def test_the_company_selected_is_the_one_the_budget_serves_first():
         await pilot.press("down", "down")
         await pilot.pause()
         assert looked_at and looked_at[-1] == pane.selected
+
+
+@pytest.mark.parametrize("width", [120, 80])
+async def test_a_companys_status_is_whole_before_its_name_gets_room_to_spare(sim, width):
+    """Seen at 120 columns: `running ◐…` while the Company column had room to spare. The simulator fails one company's
+    activity stream (its opening requests answer 500), so its Status cell is `running ◐ reconnecting` (or failing)."""
+    import httpx
+
+    from tests.app.test_cursor_seen import capx_monitor
+    from tests.app.test_fleet_banner import status_cell
+    from tests.helpers.waiting import eventually
+
+    state = httpx.get(f"{sim.root}/_admin/state").json()["capx"]["companies"]
+    company_id, company = next(iter(state.items()))
+    httpx.post(f"{sim.root}/_admin/faults",
+               json={"first": f"GET /capx/v1/companies/{company_id}/activity:100000"}).raise_for_status()
+    app = capx_monitor(sim)
+    async with app.run_test(size=(width, 30)) as pilot:
+        await eventually(app.started_up.is_set, pilot=pilot)
+        await pilot.press("4")
+        pane = app.query_one(CapxPane)
+        companies = pane.table("companies")
+        await eventually(lambda: companies.get_row(company_id) and companies.get_row(company_id).get("_stream"),
+                         pilot=pilot, message="the company's stream was never marked")
+        await pilot.pause()
+        words = status_cell(pane, company_id)
+        assert words.startswith("running ◐ "), words
+        line = companies.render_line(1 + companies.row_ids.index(company_id) - round(companies.scroll_y)).text
+        assert company["name"] in line, line  # the name whole, at both widths
+        if width == 120:
+            assert words in line, f"the status cut at {width} columns: {line!r}"
+        else:  # the names whole, the status what is left of the line (10 cells at least: its glyph), cut
+            assert "running ◐" in line and words not in line, line
+            pane.show_entity("companies", company_id)
+            await pilot.pause()
+            assert "◐ stream" in str(pane.query_one("#capx-company-title").render())  # the words, under the table

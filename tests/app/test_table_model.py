@@ -217,6 +217,21 @@ def test_layout_gives_fixed_columns_their_width_and_shares_or_squeezes_the_rest(
     assert layout_columns(columns, [3, 5, 12], 0) == (6, 5, AUTO_WIDTH_MIN)  # ... or its natural width
 
 
+def test_a_column_that_does_not_grow_takes_its_whole_text_and_leaves_the_spare_to_the_others():
+    """The Capx companies' Status (`running ◐ reconnecting`) next to the Company name: the status whole before the
+    name gets room to spare; narrow, it gives way first (its priority is lower), down to its minimum."""
+    columns = (Column("name", "Company", priority=4, min_width=16),
+               Column("status", "Status", priority=3, min_width=10, grow=False), Column("n", "N", width=5))
+    natural = [20, 22, 5]
+    # a line: 1 + (name + 1) + (status + 1) + (5 + 1)
+    assert layout_columns(columns, natural, 100) == (69, 22, 5)  # the spare to the name; the status whole
+    assert layout_columns(columns, natural, 51) == (20, 22, 5)  # just room for both whole
+    assert layout_columns(columns, natural, 45) == (20, 16, 5)  # narrower: the status is cut first
+    assert layout_columns(columns, natural, 38) == (19, 10, 5)  # ... to its 10, then the name
+    growing = tuple(Column(c.key, c.label, width=c.width, priority=c.priority, min_width=c.min_width) for c in columns)
+    assert layout_columns(growing, natural, 100) == (45, 46, 5)  # (both growing: the spare shared evenly)
+
+
 def test_hidden_columns_are_not_shown_at_any_width_and_give_their_room():
     columns = (Column("a", "A", width=6, priority=3), Column("b", "B", width=8, priority=4), Column("c", "C"))
     assert layout_columns(columns, [1, 8, 12], 40) == (6, 8, 22)

@@ -98,9 +98,10 @@ class CapxPane(FilterablePane, Pane):
         return [
             Column("name", "Company", priority=4, min_width=16,
                    render=lambda row: clean(row.get("name"), clean(row.get("id")))),
-            # 10 cells: `running ◐…` (its stream not live); the words in full are found by the filter, and said with
-            # since when in the line under the table for the company selected.
-            Column("status", "Status", width=10, priority=3, render=self._status_cell,
+            # Its whole text (`running ◐ reconnecting`: its stream not live) before the name gets room to spare; at
+            # 80 columns 10 cells, `running ◐…` (the words in full are found by the filter, and said with since when
+            # in the line under the table for the company selected).
+            Column("status", "Status", priority=3, min_width=10, grow=False, render=self._status_cell,
                    sort_key=lambda row: (row.get("_stream") is None, clean(row.get("status")))),
             Column("_agents", "Agents", width=10, align="right", priority=3, render=self._agents_cell),
             Column("_open", "Open", width=5, align="right", priority=2),

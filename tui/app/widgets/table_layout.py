@@ -26,7 +26,8 @@ def minimum_width(column: Column, natural: int) -> int:
 def layout_columns(columns: tuple[Column, ...], natural: list[int], width: int,
                    hidden: frozenset[str] = frozenset()) -> tuple[int, ...]:
     """Column widths for a widget `width` (0: the narrowest the table can be). Fixed columns as declared, auto
-    columns at their natural width; the spare space goes to the auto columns, evenly. Too wide: columns of lower
+    columns at their natural width; the spare space goes to the auto columns that grow (all of them when none does),
+    evenly. Too wide: columns of lower
     priority are hidden (width 0) while even the minimums do not fit (the lowest first, the rightmost of equals
     first; never one of the highest priority), then the shown ones shrink, lowest priority first (an id before
     the others of its priority, the rightmost of equals first), down to their minimum. The columns keyed in
@@ -46,6 +47,7 @@ def layout_columns(columns: tuple[Column, ...], natural: list[int], width: int,
     widths = [want if on else 0 for want, on in zip(wants, shown)]
     spare = width - line_width(tuple(widths))
     auto = [i for i, column in enumerate(columns) if column.width is None and shown[i]]
+    auto = [i for i in auto if columns[i].grow] or auto
     if auto and spare > 0:
         share, extra = divmod(spare, len(auto))
         for n, i in enumerate(auto):

@@ -45,7 +45,9 @@ class Column:
     shrink first, each down to its `min_width` (an auto column: AUTO_WIDTH_MIN; a fixed one: its width, unless
     it says less), and when even the minimums do not fit they are hidden, lowest priority first; the columns of
     the highest priority are never hidden. `cut="start"` cuts a long value at its start (`…9f3a2c`): an id's end
-    tells it from the others, its start is often a prefix they share."""
+    tells it from the others, its start is often a prefix they share. `grow=False`: an auto column that takes its
+    whole text (as the others allow) and no more, leaving the room to spare to the columns that grow (a status next
+    to a name)."""
 
     key: str
     label: str
@@ -56,6 +58,7 @@ class Column:
     priority: int = 1
     min_width: int | None = None
     cut: Literal["end", "start"] = "end"
+    grow: bool = True
 
 
 ID_MIN_WIDTH = 9  # an id cut to its last 8 characters and the ellipsis
