@@ -34,6 +34,25 @@ async def low_contrast(app, pilot, size: tuple[int, int]) -> list[str]:
 
 
 MEASURED = sorted((OFFERED_THEMES or frozenset()) - TERMINAL_THEMES)
+# A Capx fleet's streams in every state a channel has, beside the recorded world's few: past a handful of channels the
+# header counts them per state (`capx ✖1 ◐2 ◔1 ◌2 ◒1 ●4 ○1 ⧗2`), text the recorded world alone never showed.
+FLEET_STATES = ("failed", "failing", "stale", "reconnecting", "reconnecting", "connecting", "connecting", "degraded",
+                "live", "live", "live", "live", "off")
+
+
+def fleet_world_app():
+    """The recorded world and a Capx fleet of 13 streams more, a few of them not live (a partial outage)."""
+    from tests.helpers.recorded import RecordedHub
+    from tui.live.events import ChannelState
+    from tui.vendors.capx.live import CapxActivity
+
+    hub = RecordedHub()
+    store = hub.store
+    for n, state in enumerate(FLEET_STATES):
+        store.channel(f"capx.co_fleet{n:02}", "capx", fleet=CapxActivity.fleet)
+        store.set_state(f"capx.co_fleet{n:02}", ChannelState(state), None if state == "live" else "stream ended")
+    store.set_figure("capx.budget", {"waiting_streams": 2, "used": 30, "minute": 60})
+    return recorded_app(hub)
 
 
 async def test_the_palette_offers_only_the_measured_themes():
@@ -46,13 +65,16 @@ async def test_the_palette_offers_only_the_measured_themes():
 
 @pytest.mark.parametrize("theme", MEASURED)
 async def test_every_offered_theme_reads(theme):
+    """The recorded world with a fleet (FLEET_STATES): the header counts its channels per state."""
     problems = []
     for size in ((80, 24), (120, 40)):
-        app = recorded_app()
+        app = fleet_world_app()
         async with app.run_test(size=size) as pilot:
             await eventually(lambda: app.started_up.is_set(), pilot=pilot)
             app.theme = theme
             await pilot.pause()
+            header = app.screen._compositor.render_strips()[0].text
+            assert "capx ✖1" in header and "⧗2" in header, header  # the counts, measured with the rest
             problems += await low_contrast(app, pilot, size)
     assert not problems, "\n".join(problems[:40])
 

@@ -8,19 +8,7 @@ from dataclasses import dataclass
 
 from rich.color import Color
 
-
-def luminance(rgb: tuple[int, int, int]) -> float:
-    def channel(value: int) -> float:
-        c = value / 255
-        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
-
-    r, g, b = (channel(v) for v in rgb)
-    return 0.2126 * r + 0.7152 * g + 0.0722 * b
-
-
-def ratio(first: tuple[int, int, int], second: tuple[int, int, int]) -> float:
-    a, b = sorted((luminance(first), luminance(second)), reverse=True)
-    return (a + 0.05) / (b + 0.05)
+from tui.app.themes import contrast as ratio  # WCAG 2's formula, the one the header's colours are chosen with
 
 
 def blend(top: tuple[int, int, int], bottom: tuple[int, int, int], share: float) -> tuple[int, int, int]:

@@ -30,7 +30,7 @@ from tui.app.header import HeaderBar
 from tui.app.keys import SettledTabs
 from tui.app.widgets.banner import IncidentBanner, mark_stale_panes
 from tui.app.pacing import OutputBudget, metered_driver
-from tui.app.themes import CAPWATCH_DARK, CAPWATCH_LIGHT, OFFERED_THEMES, offer_themes
+from tui.app.themes import CAPWATCH_DARK, CAPWATCH_LIGHT, OFFERED_THEMES, offer_themes, on_panel_variables
 from tui.app.panes.base import Pane
 from tui.app.toolkit.host import PaneAppMixin
 from tui.app.widgets.alert_toast import AlertToast
@@ -143,6 +143,13 @@ class CapwatchApp(PaneAppMixin, App[int]):
     def get_driver_class(self):
         # Every byte written to the terminal is counted against the output budget (tui/app/pacing.py).
         return metered_driver(super().get_driver_class(), lambda app: getattr(app, "output_budget", None))
+
+    def get_css_variables(self) -> dict[str, str]:
+        """The theme's variables and the header's state colours readable on its panel (themes.py)."""
+        variables = super().get_css_variables()
+        variables.update(on_panel_variables(variables))
+        self.theme_variables = variables
+        return variables
 
     def compose(self) -> ComposeResult:
         yield HeaderBar(self.config, demo=self.demo)

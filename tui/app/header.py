@@ -33,6 +33,7 @@ from textual.widgets import Static
 
 from tui import wall_clock
 from tui.app.health_words import GLYPHS, STATE_ORDER, STATE_STYLES, health_tooltip, worst_first
+from tui.app.themes import on_panel
 from tui.config import Config
 from tui.live.events import ChannelHealth, ChannelState
 from tui.vendors import VENDORS
@@ -43,6 +44,9 @@ TOOLTIP_CHANNELS = 12  # channels listed one by one on hover; the rest are count
 FORMS = ("lights", "counts", "brief", "trouble", "total")
 NOT_OPEN = (ChannelState.CONNECTING, ChannelState.RECONNECTING)  # what a stream waiting for the budget is
 NAME_STYLE = "$text-muted"
+# The state colours as they read on the header's $panel (tui/app/themes.py `on_panel_variables`: light themes' panel
+# is darker than the background Textual's $text-warning is made for).
+LIGHT_STYLES = {state: on_panel(style) for state, style in STATE_STYLES.items()}
 
 
 LEVELS = ("prod", "stage", "dev")  # an environment badge's loudness, loudest first (styles/app.tcss .env-<level>)
@@ -69,7 +73,7 @@ def state_counts(channels: list[ChannelHealth]) -> list[tuple[str, int, str]]:
     for state in STATE_ORDER:
         n = sum(1 for health in channels if health.state is state)
         if n:
-            entry = counts.setdefault(GLYPHS[state], [0, STATE_STYLES[state]])
+            entry = counts.setdefault(GLYPHS[state], [0, LIGHT_STYLES[state]])
             entry[0] += n
     return [(glyph, n, style) for glyph, (n, style) in counts.items()]
 
@@ -126,7 +130,7 @@ class ServiceLights(Static):
             return None
         parts: list[tuple[str, str] | str] = [(self.service, NAME_STYLE), " "]
         if name == "lights" and len(channels) <= MAX_LIGHTS:
-            parts += [(GLYPHS.get(h.state, "?"), STATE_STYLES.get(h.state, "")) for h in channels]
+            parts += [(GLYPHS.get(h.state, "?"), LIGHT_STYLES.get(h.state, "")) for h in channels]
         else:
             counts = state_counts(channels)
             calm = (GLYPHS[ChannelState.LIVE], GLYPHS[ChannelState.OFF])
@@ -135,7 +139,7 @@ class ServiceLights(Static):
                 counts = [entry for entry in counts if entry[0] not in calm] or [(counts[0][0], 0, counts[0][2])]
             parts += counts_content(counts)
         if self.waiting:
-            parts.append((f" ⧗{self.waiting}", "$text-warning"))
+            parts.append((f" ⧗{self.waiting}", "$panel-warning"))
         return Content.assemble(*parts)
 
     def show_form(self, name: str) -> None:
@@ -246,7 +250,7 @@ class HeaderBar(Horizontal):
     def _rest(self, form: str, lights: list[ServiceLights]) -> Content | None:
         if form == "trouble":
             calm = sum(1 for light in lights if light.form("trouble") is None)
-            return Content.assemble(("+", NAME_STYLE), (f"{calm} live", STATE_STYLES[ChannelState.LIVE])) \
+            return Content.assemble(("+", NAME_STYLE), (f"{calm} live", LIGHT_STYLES[ChannelState.LIVE])) \
                 if calm else None
         if form == "total":
             everything = [health for light in lights for health in light.channels]

@@ -13,7 +13,8 @@ BUDGET = "capx.budget"  # the key's request budget (tui/vendors/capx/integration
 
 def budget_text(figure: Any) -> Text:
     """The key's request budget in one line: "Requests 541 of 600 this minute · 266 companies wait for a first
-    snapshot, about 1 min 30 s · 12 streams wait"; yellow while the budget is what holds them back."""
+    snapshot, about 1 min 30 s · 12 streams wait"; yellow while the budget is what holds them back. What waits to
+    open and what was refused are never dim, as the calm line is (dim yellow: 2.85:1 on textual-light's background)."""
     if not isinstance(figure, dict) or number(figure.get("minute")) is None:
         return Text("")
     used, minute = number(figure.get("used")) or 0, number(figure.get("minute"))
@@ -26,8 +27,9 @@ def budget_text(figure: Any) -> Text:
                     f"about {when}")
     streams = number(figure.get("waiting_streams")) or 0
     if streams:
-        text.append(f" · {streams:,.0f} {'stream waits' if streams == 1 else 'streams wait'} to open", style="yellow")
+        waits = "stream waits" if streams == 1 else "streams wait"
+        text.append(f" · {streams:,.0f} {waits} to open", style="not dim yellow")
     throttled = number(figure.get("throttled")) or 0
     if throttled:
-        text.append(f" · {throttled:,.0f} refused (429)", style="red")
+        text.append(f" · {throttled:,.0f} refused (429)", style="not dim red")
     return text
