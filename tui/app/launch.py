@@ -93,7 +93,9 @@ def run_monitor(command: str, args: argparse.Namespace) -> int:
     from tui.config import load_config
 
     if command == "demo":
-        webhook_port = free_port()
+        # The simulator signs its webhooks to the receiver's port: the operator's (`--webhook-port`, the strongest
+        # source, which the receiver takes) or a free one.
+        webhook_port = getattr(args, "webhook_port", None) or free_port()
         with demo_simulator(seed=args.seed, rate=args.rate, token_ttl=args.token_ttl, faults=args.faults,
                             webhook_port=webhook_port, extra=fleet_flags(args)) as sim_env:
             from tui.vendors import VENDORS
