@@ -109,3 +109,18 @@ async def test_the_partial_banner_and_the_streams_marked_read(theme):
         problems = [f"{theme}: {cell.text[:30]!r} {cell.ratio:.2f} ({cell.foreground} on {cell.background})"
                     for cell in ours if cell.ratio < FLOOR]
     assert not problems, "\n".join(problems[:40])
+
+
+def test_the_terminals_own_colours_stay_the_terminals_in_the_header():
+    """ansi-dark and ansi-light (a transparent panel, ANSI colours): the header's state colours are the theme's own,
+    not hex made from them (tui/app/themes.py `on_panel_variables`)."""
+    from textual.app import App
+
+    from tui.app.themes import on_panel_variables
+
+    app = App()
+    for theme in sorted(TERMINAL_THEMES):
+        app.theme = theme
+        variables = app.get_css_variables()
+        assert on_panel_variables(variables) == {f"panel-{name}": variables[f"text-{name}"]
+                                                 for name in ("error", "warning", "success")}

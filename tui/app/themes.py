@@ -91,13 +91,17 @@ def readable_on(color: Color, background: Color, floor: float = PANEL_CONTRAST) 
 
 
 def on_panel_variables(variables: dict[str, str]) -> dict[str, str]:
-    """`panel-error`, `panel-warning`, `panel-success` for a theme's variables (see the module's docstring)."""
+    """`panel-error`, `panel-warning`, `panel-success` for a theme's variables (see the module's docstring). A theme
+    of the terminal's own colours (ansi-dark, ansi-light: a transparent panel) keeps them as they are."""
+    kept = {f"panel-{name}": variables.get(f"text-{name}", name) for name in PANEL_TEXT}
     try:
         panel = Color.parse(variables["panel"])
         background = Color.parse(variables["background"])
         colours = {name: Color.parse(variables[f"text-{name}"]) for name in PANEL_TEXT}
     except (KeyError, ColorParseError):
-        return {f"panel-{name}": f"$text-{name}" for name in PANEL_TEXT}
+        return kept
+    if panel.a == 0 or background.a == 0 or any(c.ansi is not None for c in (panel, background, *colours.values())):
+        return kept
     panel = background + panel  # as drawn
     return {f"panel-{name}": readable_on(colour, panel).hex for name, colour in colours.items()}
 
