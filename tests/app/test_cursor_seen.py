@@ -59,6 +59,13 @@ async def alerts_until(sim, pilot, done, *, things: int = 900) -> None:
     assert done(), f"the simulator's alerts never came ({things} things happened in its Capx world)"
 
 
+async def enter_opens(app: CapwatchApp, pilot) -> str:
+    """Enter, and the title of the window it opened."""
+    await pilot.press("enter")
+    await eventually(lambda: isinstance(app.screen, DetailScreen), pilot=pilot)
+    return app.screen.title_text
+
+
 def alert_table(app: CapwatchApp, view: str) -> LiveTable:
     return app.query_one("#pane-overview").alerts_table if view == "overview" else app.query_one("#events-table")
 
@@ -84,9 +91,7 @@ async def test_enter_opens_the_alert_the_operator_saw_not_the_one_that_arrived_b
         with app.batch_update():  # no frame from here on: the screen still shows that alert under the cursor
             await alerts_until(sim, pilot, lambda: title_of(table, table.cursor_row_id) not in ("", seen))
             arrived = title_of(table, table.cursor_row_id)  # following moved the cursor onto it, unseen
-            await pilot.press("enter")
-            await eventually(lambda: isinstance(app.screen, DetailScreen), pilot=pilot)
-            opened = app.screen.title_text
+            opened = await enter_opens(app, pilot)
         assert opened == seen, f"Enter opened {opened!r}, which arrived after the frame ({arrived!r}), not {seen!r}"
 
         await pilot.press("escape")
@@ -103,9 +108,7 @@ async def test_enter_opens_the_alert_the_operator_saw_not_the_one_that_arrived_b
             assert not table.follow  # a key moved the cursor: the list no longer follows
             count = table.row_count
             await alerts_until(sim, pilot, lambda: table.row_count > count)  # and between the key and Enter
-            await pilot.press("enter")
-            await eventually(lambda: isinstance(app.screen, DetailScreen), pilot=pilot)
-            opened = app.screen.title_text
+            opened = await enter_opens(app, pilot)
         assert opened == expected, f"Enter opened {opened!r}, not {expected!r} (the alert next to {seen!r})"
         await pilot.press("escape")
         await pilot.press(*keys if view == "overview" else ("7",))
