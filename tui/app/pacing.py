@@ -4,7 +4,7 @@ The app follows the Store at most 20 times a second. When little changes that is
 change within a frame. When a storm rewrites most of the screen every frame, 20 frames a second would be
 hundreds of KB/s down an SSH link; instead the bytes the terminal driver actually writes are metered, and the
 next frame waits until the link budget (`max_output_kbps` in the config, 24 KB/s by default, 0 for no limit)
-has room again, or until it has waited a second (tui/app/app.py MAX_HOLD). Changes are never lost while waiting:
+has room again, or until it has waited three seconds (tui/app/app.py MAX_HOLD). Changes are never lost while waiting:
 the Store's change feed keeps coalescing them, and the next frame shows the latest state. Keys are never paced:
 Textual answers them at once, and their bytes simply count against the budget; so the wait is bounded, or an
 operator at work (a window opened, a path typed, ctrl+e every half second) kept every table as it was for as long
