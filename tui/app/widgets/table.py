@@ -16,15 +16,15 @@ from typing import ClassVar, Literal
 
 from textual import events
 from textual.binding import Binding, BindingType
-from textual.geometry import Region, Size
+from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
-from textual.strip import Strip
 from textual.timer import Timer
 
 from tui.app.widgets.table_layout import ColumnLayout, line_width
 from tui.app.widgets.table_lines import LineCache, TableLines, _PassStyles
 from tui.app.widgets.table_model import CellValue, Column, Row, TableModel
+from tui.app.widgets.table_seen import SeenRows
 from tui.text import sanitize
 
 __all__ = ["CellValue", "Column", "LineCache", "LiveTable", "Row", "TableModel"]
@@ -36,7 +36,7 @@ WARM_SLICE_SECONDS = 0.008
 ARRIVALS_SAMPLE = 512  # new rows looked up one by one to see where they landed; the rest are counted alike
 
 
-class LiveTable(TableLines, ScrollView, can_focus=True):
+class LiveTable(SeenRows, TableLines, ScrollView, can_focus=True):
     """A virtual table: a fixed header line, then one line per row of the filtered, sorted view, and a foot line
     when there is something to say (table_lines.py).
 
@@ -206,26 +206,6 @@ class LiveTable(TableLines, ScrollView, can_focus=True):
 
     def get_row(self, row_id: str) -> Row | None:
         return self.model.get_row(row_id)
-
-    @property
-    def chosen_row_id(self) -> str | None:
-        """The row an action of the operator's is for: the one under the cursor as last drawn (or where their own
-        keys put the cursor since), never one that following moved the cursor onto after the last frame. Before the
-        first frame (and once hidden), the cursor's row. It may be a row gone since it was drawn: `chosen_row`."""
-        return self._seen[0] if self._seen is not None else self._cursor_id
-
-    def chosen_row(self) -> Row | None:
-        """The chosen row's values: as they are now, or as drawn when the row is gone since (an alert acknowledged
-        elsewhere, an event evicted): what the operator saw is what they open."""
-        if self._seen is None:
-            return None if self._cursor_id is None else self.model.get_row(self._cursor_id)
-        row_id, drawn = self._seen
-        return self.model.get_row(row_id) or drawn
-
-    def _choose(self, row_id: str | None) -> None:
-        """The operator put the cursor on `row_id` (a key, a click, a pane acting for them): it is theirs at once."""
-        row = None if row_id is None else self.model.get_row(row_id)
-        self._seen = None if row is None else (row_id, row)
 
     def set_rows(self, rows: Mapping[str, Row], *, arrivals: bool = False) -> None:
         """Replace every row. The cursor stays on its row id if that row is still there. `arrivals`: the rows are
@@ -533,37 +513,6 @@ class LiveTable(TableLines, ScrollView, can_focus=True):
             if self.follow and index != self._edge_index():
                 self.set_follow(False)  # the operator chose a row: the cursor stays on it
             self.move_cursor(index)
-
-    def _drawn_at(self, y: int) -> str | None:
-        """The row drawn on content line `y` in the last frame (before the first: the one there now)."""
-        ids = self._drawn
-        if not ids:
-            index = round(self.scroll_y) + y - 1
-            return self.model.row_at(index) if 0 <= index < self.model.row_count else None
-        return ids[y - 1] if 0 < y <= len(ids) else None
-
-    def render_lines(self, crop: Region) -> list[Strip]:
-        """Drawn: what the screen shows is what the operator's next key is about (`chosen_row_id`, `_drawn_at`). A
-        frame draws the table whole (what is in sight of it); a single line is Textual asking a cell's style (under
-        the mouse, on every move and click), which shows nothing."""
-        strips = super().render_lines(crop)
-        if crop.height > 1:
-            self._note_drawn()
-        return strips
-
-    def _note_drawn(self) -> None:
-        model, top = self.model, round(self.scroll_y)
-        if self._cursor_id is not None and model.position(self._cursor_id) is not None:
-            self._seen = (self._cursor_id, model.rows[self._cursor_id])
-        else:
-            self._seen = None
-        shown = max(0, min(self._page_rows(), model.row_count - top))
-        self._drawn = [model.row_at(top + n) for n in range(shown)]
-
-    def on_hide(self) -> None:
-        """Out of sight (another tab): nothing of it is on the screen to act on until it is drawn again."""
-        self._seen = None
-        self._drawn = []
 
     @property
     def what(self) -> str:
