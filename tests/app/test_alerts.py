@@ -180,14 +180,20 @@ def toast(app: CapwatchApp) -> AlertToast:
     return app.query_one(AlertToast)
 
 
+def notice_shown(app: CapwatchApp) -> bool:
+    """The alert notice shows (before the first alert none is mounted: `CapwatchApp.alert_toast`)."""
+    return any(notice.shown for notice in app.query(AlertToast))
+
+
 async def first_notice(app: CapwatchApp, pilot) -> Store:
     """Started up, on the Documents tab (the Overview lists the alerts: no notice there), an agent's error arrived
     and its notice shows; the Store, for more."""
     await eventually(app.started_up.is_set, pilot=pilot)
     await pilot.press("2")
     store = app.hub.store
+    assert not app.query(AlertToast)  # no alert yet: no notice mounted
     store.apply(agent_error())
-    await eventually(lambda: toast(app).shown, pilot=pilot)
+    await eventually(lambda: notice_shown(app), pilot=pilot)
     return store
 
 
@@ -286,7 +292,7 @@ async def test_a_toast_and_the_alert_notice_are_both_whole_wherever_the_toast_sh
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await eventually(app.started_up.is_set, pilot=pilot)
         await pilot.press("4")  # the Capx tab: the notice tells the alerts there
-        await alerts_until(sim, pilot, lambda: toast(app).shown)
+        await alerts_until(sim, pilot, lambda: notice_shown(app))
         target = tmp_path / "companies.csv"
         await pilot.press("ctrl+e")
         await eventually(lambda: isinstance(app.screen, ExportScreen), pilot=pilot)

@@ -12,7 +12,7 @@ import functools
 import gc
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
@@ -28,18 +28,20 @@ from tui.app.alert_rules import alert_rule, bell_rule
 from tui.app.alerts import SNOOZES, AlertLog
 from tui.app.header import HeaderBar
 from tui.app.keys import SettledTabs
-from tui.app.widgets.banner import IncidentBanner, mark_stale_panes
 from tui.app.pacing import OutputBudget, metered_driver
 from tui.app.themes import CAPWATCH_DARK, CAPWATCH_LIGHT, OFFERED_THEMES, offer_themes, on_panel_variables
-from tui.app.panes.base import Pane
 from tui.app.toolkit.host import PaneAppMixin
-from tui.app.widgets.alert_toast import AlertToast
 from tui.app.widgets.keybar import KeyBar
 from tui.config import Config
 from tui.live.currency import outages
 from tui.live.events import Event
 from tui.live.hub import LiveHub
 from tui.vendors.base import Tab, Vendor, load
+
+if TYPE_CHECKING:
+    from tui.app.panes.base import Pane
+    from tui.app.widgets.alert_toast import AlertToast
+    from tui.app.widgets.banner import IncidentBanner
 
 FRAME_INTERVAL = 1 / 20  # the most often the screen follows the Store
 # The longest the output budget holds Store changes back (tui/app/pacing.py): keys are not paced, and an operator
@@ -140,6 +142,8 @@ class CapwatchApp(PaneAppMixin, App[int]):
         self.output_budget = OutputBudget(config.max_output_kbps * 1000)
         self._held_since: float | None = None  # monotonic time the budget began holding changes back
         self._thresholds_before: tuple[int, ...] | None = None  # the collector as it was before `_start_up` set it
+        self._banner: IncidentBanner | None = None  # mounted at the first outage (`incident_banner`)
+        self._toast: AlertToast | None = None  # mounted with the first alert (`alert_toast`)
 
     def get_driver_class(self):
         # Every byte written to the terminal is counted against the output budget (tui/app/pacing.py).
@@ -154,13 +158,35 @@ class CapwatchApp(PaneAppMixin, App[int]):
 
     def compose(self) -> ComposeResult:
         yield HeaderBar(self.config, demo=self.demo)
-        yield IncidentBanner(id="incident-banner")
         # No pane is in the first frame: they are mounted right after it, the first tab's first (`mount_panes`).
+        # Nor the incident banner (under the header) and the alert notice (over the key bar): each is mounted when
+        # first needed, at the first outage and the first alert (`incident_banner`, `alert_toast`).
         with SettledTabs(initial=self.FIRST_TAB, id="tabs"):
             for tab_id, label in self.TABS:
                 yield TabPane(label, id=tab_id)
         yield KeyBar()
-        yield AlertToast(self.alerts, rings=bell_rule(self.config.alert_bell), id="alert-toast")
+
+    def incident_banner(self, *, mount: bool = True) -> IncidentBanner | None:
+        """The banner under the header (tui/app/widgets/banner.py), mounted on first use (None: not yet, and
+        `mount` false)."""
+        if self._banner is None and mount:
+            from tui.app.widgets.banner import IncidentBanner
+
+            tabs = self.query_one(SettledTabs)
+            self._banner = IncidentBanner(id="incident-banner")
+            tabs.screen.mount(self._banner, before=tabs)
+        return self._banner
+
+    def alert_toast(self, *, mount: bool = True) -> AlertToast | None:
+        """The alert notice (tui/app/widgets/alert_toast.py), mounted on first use, with the first alert: until then
+        it has nothing to show, to hold or to hide (None: not yet, and `mount` false)."""
+        if self._toast is None and mount:
+            from tui.app.widgets.alert_toast import AlertToast
+
+            keys = self.query_one(KeyBar)
+            self._toast = AlertToast(self.alerts, rings=bell_rule(self.config.alert_bell), id="alert-toast")
+            keys.screen.mount(self._toast, after=keys)
+        return self._toast
 
     def _start_pane_mounts(self, tabs: Iterable[str]) -> list[AwaitMount]:
         tabbed = self.query_one(TabbedContent)
@@ -322,9 +348,14 @@ class CapwatchApp(PaneAppMixin, App[int]):
         service down dims its panes; part of a fleet not live (a few Capx company streams) does not."""
         self.query_one(HeaderBar).update_health(self.hub.store)
         found = outages(self.hub.store.health.values())
-        self.query_one(IncidentBanner).show(found)
-        mark_stale_panes(list(self._panes.values()),
-                         {service: outage.since for service, outage in found.items() if outage.down})
+        banner = self.incident_banner(mount=bool(found))
+        if banner is not None:
+            banner.show(found)
+        if self._panes:
+            from tui.app.widgets.banner import mark_stale_panes
+
+            mark_stale_panes(list(self._panes.values()),
+                             {service: outage.since for service, outage in found.items() if outage.down})
 
     def tick_second(self) -> None:
         """One clock for the whole screen: the header time and the shown tab's ages, countdowns and sparklines
@@ -345,10 +376,11 @@ class CapwatchApp(PaneAppMixin, App[int]):
         if fresh:
             pane = self.active_pane()
             seen = pane is not None and pane.lists_alerts() and len(self.screen_stack) == 1
-            self.query_one(AlertToast).arrive(fresh, seen=seen)
+            self.alert_toast().arrive(fresh, seen=seen)
 
     def on_pane_alerts_shown(self) -> None:
-        self.query_one(AlertToast).seen()
+        if self._toast is not None:
+            self._toast.seen()
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         if not self.is_running:
@@ -358,8 +390,8 @@ class CapwatchApp(PaneAppMixin, App[int]):
         pane = self.active_pane()
         if pane is not None:
             pane.catch_up()
-            if pane.lists_alerts():
-                self.query_one(AlertToast).seen()  # the Overview lists the alerts the notice counts
+            if pane.lists_alerts() and self._toast is not None:
+                self._toast.seen()  # the Overview lists the alerts the notice counts
             focused = self.focused
             if self._started and len(self.screen_stack) == 1 and (focused is None or pane not in focused.ancestors):
                 # Shown by a click on its tab (the tab bar took the focus) or the tab bar's arrows: its keys work
@@ -429,13 +461,19 @@ class CapwatchApp(PaneAppMixin, App[int]):
         else:
             self.alerts.mute()
             self.toast("Alerts muted: no toast, no bell (m)")
-        self.query_one(AlertToast).quiet_changed()
+        self._quiet_changed()
 
     def snooze_alerts(self, minutes: int) -> None:
         self.alerts.snooze(minutes * 60)
-        self.set_timer(minutes * 60, self.query_one(AlertToast).quiet_changed, name="snooze ends")
+        self.set_timer(minutes * 60, self._quiet_changed, name="snooze ends")
         self.toast(f"Alert toasts and the bell snoozed: {self.alerts.quiet_words()}")
-        self.query_one(AlertToast).quiet_changed()
+        self._quiet_changed()
+
+    def _quiet_changed(self) -> None:
+        """Muted, snoozed or told again: the notice hides, or tells what it held (before the first alert it has
+        nothing to do either way)."""
+        if self._toast is not None:
+            self._toast.quiet_changed()
 
     def open_entity(self, event: Event) -> None:
         """An alert's (or an event's) entity: its vendor's tab shown with the entity selected, then its detail window
@@ -486,8 +524,9 @@ class CapwatchApp(PaneAppMixin, App[int]):
         for form, words in (("csv", "CSV"), ("jsonl", "JSON lines")):
             yield SystemCommand(f"Export the table as {words}", "The shown table, as filtered and sorted, to a file "
                                 "(ctrl+e)", lambda form=form: self.action_export(form))
-        for pane in self.query(Pane):
-            yield from pane.commands()
+        for tab, _ in self.TABS:  # (in the tabs' order)
+            if tab in self._panes:
+                yield from self._panes[tab].commands()
 
     async def on_unmount(self) -> None:
         if self._thresholds_before is not None:
