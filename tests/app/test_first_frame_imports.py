@@ -60,3 +60,30 @@ async def test_the_banner_and_the_alert_notice_are_mounted_when_first_needed():
         app.flush_changes()
         await pilot.pause()
         assert app.query_one(IncidentBanner) is banner and not banner.display
+
+
+async def test_the_first_frame_reads_the_chromes_sheet_alone_and_a_window_before_any_pane_has_its_styles():
+    """Every node of the first frame is matched against every rule read: the panes' and the windows' sheets are read
+    after it, before the first pane or window. `h` as the monitor starts opens the health window before any pane
+    is mounted (here start-up never mounts one): its dialog has the windows' styles all the same."""
+    from pathlib import Path
+
+    from tui.app.screens import HealthScreen
+
+    app = CapwatchApp(Config(max_output_kbps=0), hub=StubHub())
+    app._after_first_frame = lambda first_pane_shown: None  # no start-up: nothing but the chrome is ever mounted
+    assert [Path(sheet).name for sheet in CapwatchApp.CSS_PATH] == ["app.tcss"]
+    later = {Path(sheet).name for sheet in CapwatchApp.STYLESHEETS} - {"app.tcss"}
+    assert {"panes.tcss", "windows.tcss", "overview.tcss"} <= later
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        read = {Path(path).name for path, _ in app.stylesheet.source if path.endswith(".tcss")}
+        assert read == {"app.tcss"}
+        await pilot.press("h")
+        await eventually(lambda: isinstance(app.screen, HealthScreen), pilot=pilot)
+        await pilot.pause()
+        dialog = app.screen.query_one(".dialog")
+        assert dialog.styles.width.value == 100 and dialog.styles.border_top[0] == "round"  # (.dialog.wide)
+        assert app.screen.query_one(".dialog-title").styles.margin.bottom == 1 and not app._panes
+        read = {Path(path).name for path, _ in app.stylesheet.source if path.endswith(".tcss")}
+        assert read == later | {"app.tcss"}

@@ -73,9 +73,10 @@ def monitor_tabs(declared: Iterable[Vendor]) -> tuple[Tab, ...]:
 
 
 def stylesheets(tabs: Iterable[Tab]) -> list[str]:
-    """The app's own sheets, then each tab's own where styles/ has one (styles/<tab id>.tcss), in the tabs' order."""
+    """The app's own sheets (the chrome's first), then each tab's own where styles/ has one (styles/<tab id>.tcss),
+    in the tabs' order."""
     styles = styles_path()
-    sheets = [styles / f"{name}.tcss" for name in ("app", "tables", *(tab.id for tab in tabs))]
+    sheets = [styles / f"{name}.tcss" for name in ("app", "panes", "windows", "tables", *(tab.id for tab in tabs))]
     return [str(sheet) for sheet in sheets if sheet.exists()]
 
 
@@ -84,7 +85,11 @@ class CapwatchApp(PaneAppMixin, App[int]):
     `PaneApp` (tui/app/toolkit/host.py), shared with the pane tests' host."""
 
     TITLE = "capwatch"
-    CSS_PATH = stylesheets(monitor_tabs(vendors.VENDORS))
+    STYLESHEETS = stylesheets(monitor_tabs(vendors.VENDORS))
+    # Only the chrome's sheet before the first frame: the panes' and the windows' are read when the first pane or
+    # window is on its way (`read_later_styles`). Parsing them, and matching each node of the first frame against
+    # their rules (every node is checked against every rule), cost ~8 ms CPU before it.
+    CSS_PATH = STYLESHEETS[:1]
     # Cells readable in every theme (themes.py). Declared here, not set in __init__: setting them there runs their
     # watchers, which parse every stylesheet a second time before the first frame (~30 ms of the start).
     ansi_theme_dark = Reactive(CAPWATCH_DARK, init=False)
@@ -142,6 +147,7 @@ class CapwatchApp(PaneAppMixin, App[int]):
         self.output_budget = OutputBudget(config.max_output_kbps * 1000)
         self._held_since: float | None = None  # monotonic time the budget began holding changes back
         self._thresholds_before: tuple[int, ...] | None = None  # the collector as it was before `_start_up` set it
+        self._later_styles_read = False  # the panes' and windows' sheets (`read_later_styles`)
         self._banner: IncidentBanner | None = None  # mounted at the first outage (`incident_banner`)
         self._toast: AlertToast | None = None  # mounted with the first alert (`alert_toast`)
 
@@ -188,7 +194,27 @@ class CapwatchApp(PaneAppMixin, App[int]):
             keys.screen.mount(self._toast, after=keys)
         return self._toast
 
+    def read_later_styles(self) -> None:
+        """The sheets the first frame went without (`CSS_PATH`): before the first pane or window is mounted, which
+        they style. None of their rules matches the chrome, so what is on screen is not styled again."""
+        if self._later_styles_read:
+            return
+        self._later_styles_read = True
+        later = [Path(sheet) for sheet in self.STYLESHEETS[len(self.CSS_PATH):]]
+        self.stylesheet.read_all(later)
+        # Parsed now: `read_all` leaves the stylesheet's map of rules by selector as it was until a parse, and the
+        # next node styled would be matched against the old map alone (the first pane went without its rules).
+        self.stylesheet.parse()
+        self.css_path.extend(later)  # (what `textual run --dev` watches and reads again when one changes)
+        if self.css_monitor is not None:
+            self.css_monitor.add_paths(later)
+
+    def push_screen(self, *args, **kwargs):
+        self.read_later_styles()  # a window before any pane (`h` as the monitor starts): styles/windows.tcss
+        return super().push_screen(*args, **kwargs)
+
     def _start_pane_mounts(self, tabs: Iterable[str]) -> list[AwaitMount]:
+        self.read_later_styles()
         tabbed = self.query_one(TabbedContent)
         for tab in tabs:
             if tab not in self._pane_mounts and not tabbed.get_pane(tab).children:
