@@ -197,6 +197,26 @@ async def first_notice(app: CapwatchApp, pilot) -> Store:
     return store
 
 
+async def test_the_first_alert_under_a_window_mounts_the_notice_on_the_tabs_screen():
+    """The notice is mounted with the first alert (`CapwatchApp.alert_toast`), over the tabs' key bar: a window open
+    then (the channels' health) has a key bar of its own, and the notice must not go into the window's screen,
+    which closes with it."""
+    from tui.app.screens import HealthScreen
+
+    app = monitor()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await eventually(app.started_up.is_set, pilot=pilot)
+        await pilot.press("2", "h")
+        await eventually(lambda: isinstance(app.screen, HealthScreen), pilot=pilot)
+        app.hub.store.apply(agent_error())
+        await eventually(lambda: len(app.alerts) == 1, pilot=pilot)
+        await pilot.pause()
+        assert toast(app).screen is app.screen_stack[0] and not app.screen.query(AlertToast)
+        await pilot.press("escape")
+        await eventually(lambda: len(app.screen_stack) == 1, pilot=pilot)
+        assert notice_shown(app) and toast(app).text.startswith("▲ 1 new alert ")
+
+
 async def test_a_burst_of_alerts_is_one_toast_that_counts():
     app = monitor()
     async with app.run_test(size=(120, 40)) as pilot:

@@ -178,9 +178,9 @@ class CapwatchApp(PaneAppMixin, App[int]):
         if self._banner is None and mount:
             from tui.app.widgets.banner import IncidentBanner
 
-            tabs = self.query_one(SettledTabs)
+            screen = self._monitor_screen()
             self._banner = IncidentBanner(id="incident-banner")
-            tabs.screen.mount(self._banner, before=tabs)
+            screen.mount(self._banner, before=screen.query_one(SettledTabs))
         return self._banner
 
     def alert_toast(self, *, mount: bool = True) -> AlertToast | None:
@@ -189,10 +189,16 @@ class CapwatchApp(PaneAppMixin, App[int]):
         if self._toast is None and mount:
             from tui.app.widgets.alert_toast import AlertToast
 
-            keys = self.query_one(KeyBar)
+            screen = self._monitor_screen()
             self._toast = AlertToast(self.alerts, rings=bell_rule(self.config.alert_bell), id="alert-toast")
-            keys.screen.mount(self._toast, after=keys)
+            screen.mount(self._toast, after=screen.query_one(KeyBar))
         return self._toast
+
+    def _monitor_screen(self) -> Screen:
+        """The screen of the tabs, under any window open (a window has a key bar of its own)."""
+        if not self.screen_stack:
+            raise NoMatches("the monitor's screen is gone")  # (the shutdown removed it)
+        return self.screen_stack[0]
 
     def read_later_styles(self) -> None:
         """The sheets the first frame went without (`CSS_PATH`): before the first pane or window is mounted, which
