@@ -221,8 +221,11 @@ async def test_the_budget_waits_before_the_limit(sim_factory):
     assert "429" not in journal(running)["statuses"]  # it never ran into the limit
 
 
-def budget_at(clock: list[float], **kwargs) -> RequestBudget:
-    return RequestBudget(clock=lambda: clock[0], **kwargs)
+def budget_at(clock: list[float], *, heard: bool = True, **kwargs) -> RequestBudget:
+    """A budget on a fake clock; `heard`: as after its first reply (past its probe), unless told otherwise."""
+    budget = RequestBudget(clock=lambda: clock[0], **kwargs)
+    budget.heard = heard
+    return budget
 
 
 async def grant(budget: RequestBudget, priority: Priority, key: str | None = None) -> asyncio.Task:
@@ -335,6 +338,32 @@ async def test_budget_learns_from_the_replies_and_holds_after_a_429():
     hostile = httpx.Response(200, headers={"x-ratelimit-limit": "nan", "x-ratelimit-remaining": "-5"})
     budget.observe(hostile)
     assert budget.minute == 300
+
+
+async def test_budget_sends_one_probe_before_a_reply_and_reads_others_spending_less_ours_sent_up_to_it():
+    """Until a reply has told it what other processes on the key spent, one request at a time; a reply's count is
+    read less ours sent up to its request, not less ours in flight after it (which had not reached the server)."""
+    now = [1000.0]
+    budget = budget_at(now, heard=False, minute=300, concurrent=50)
+    first = [await grant(budget, Priority.STREAM) for _ in range(5)]
+    assert [t.done() for t in first] == [True, False, False, False, False] and budget.in_flight == 1
+    probe_at = first[0].result()
+    # The server had 30 of another process's in the minute, and counts our probe: 269 left.
+    budget.observe(httpx.Response(200, headers={"x-ratelimit-limit": "300", "x-ratelimit-remaining": "269"}), probe_at)
+    await asyncio.sleep(0)
+    assert all(t.done() for t in first) and budget.in_flight == 5  # heard: the plan's concurrency
+    assert budget.foreign == 30 and budget.used() == 35
+    # A burst goes out; the reply to its first request counted it and the five before, not the 44 sent after it.
+    burst = []
+    for _ in range(45):
+        now[0] += 0.001
+        burst.append(await grant(budget, Priority.RESYNC))
+    assert all(t.done() for t in burst)
+    budget.observe(httpx.Response(200, headers={"x-ratelimit-limit": "300", "x-ratelimit-remaining": "264"}),
+                   burst[0].result())
+    assert budget.foreign == 30  # (less every one sent so far: 0, the other process's 30 unseen)
+    for _ in range(50):
+        budget.release()
 
 
 # --------------------------------------------------------------------------------------------- activity
