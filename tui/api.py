@@ -106,10 +106,13 @@ class BaseClient:
       waiting for Retry-After when the reply has one, else a jittered exponential delay; it retries a
       mutation only when it carries an Idempotency-Key.
     - `requests_sent` counts every request put on the wire (retries included): `status` says what it spent.
+    - `retry_throttled`: a 429 is waited out (its Retry-After) and tried again within the call; False: it is the
+      call's answer at once (`capwatch status` says it rather than wait within a call past its --wait).
     """
 
     service = ""
     max_retries = 3
+    retry_throttled = True
     RETRIED_STATUSES = frozenset((429, 500, 502, 503, 504))
     rng = random.Random()
 
@@ -191,7 +194,8 @@ class BaseClient:
                 continue
             if response.status_code < 400:
                 return response
-            if response.status_code in self.RETRIED_STATUSES and idempotent and attempt < self.max_retries:
+            if response.status_code in self.RETRIED_STATUSES and idempotent and attempt < self.max_retries and \
+                    (self.retry_throttled or response.status_code != 429):
                 await asyncio.sleep(min(self.wait_before_retry(response, attempt), 30.0))
                 attempt += 1
                 continue

@@ -107,3 +107,40 @@ def test_status_of_a_small_fleet_reads_it_whole_and_says_nothing_is_unread(sim):
     assert snapshot["not_read"] == {} and snapshot["requests"]["capx"] == 1 + 3 * 5
     text = run_status(env, "--wait", "30")
     assert "NOT READ" not in text.stdout
+
+
+def test_status_whose_listing_is_refused_says_it_was_rate_limited_and_ends_in_time(sim_factory):
+    """The key's minute spent by another process (Starter, 60 requests): the listing's first request is answered
+    429 with a Retry-After past --wait. Before: the 429 was waited out within the call, silently; at --wait the
+    listing was 'connecting', no error, nothing said of the 429. Now the 429 is the listing's answer: its channel
+    says it, NOT READ says the listing was rate limited, when, and its Retry-After, and status ends at --wait."""
+    import time
+
+    sim = sim_factory(capx_companies=40, capx_rate_limit=60, capx_concurrency=10)
+    env = client_env(sim, free_port())
+    key = {"Authorization": f"Bearer {sim.options.capx_api_key}"}
+    with httpx.Client(base_url=sim.options.base_urls()["capx"], headers=key, timeout=10) as other:
+        for _ in range(60):
+            assert other.get("/companies", params={"limit": 1}).status_code == 200
+    wait = 5.0
+    started = time.monotonic()
+    done = run_status(env, "--json", "--wait", str(wait))
+    took = time.monotonic() - started
+    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
+    # --wait, plus the interpreter's start and the hub's stop (under a second on a quiet machine).
+    assert took < wait + 4.0, took
+    snapshot = json.loads(done.stdout)
+    listing = snapshot["health"]["capx.companies"]
+    assert listing["state"] == "failing" and "HTTP 429 rate_limit_exceeded" in listing["last_error"], listing
+    unread = snapshot["not_read"]["capx"]
+    assert unread["rate_limited"] is True and unread["parts"] == ["listing", "agents", "tasks", "costs"], unread
+    assert wait < unread["retry_after_s"] <= 62, unread  # (the oldest request leaves the minute: 60 s, rounded up)
+    assert unread["summary"].startswith("the company listing, so no company's agents, tasks and costs: rate limited: "
+                                        "HTTP 429 at "), unread
+    assert f"Retry-After {unread['retry_after_s']} s" in unread["summary"]
+    assert "capx.companies" in snapshot["missing"]
+    assert snapshot["requests"]["capx"] == 1 and refused(sim) == 1  # one request, refused: no retry within --wait
+    text = run_status(env, "--wait", "2")
+    assert text.returncode == 1
+    assert "NOT READ\n  capx: the company listing, so no company's agents, tasks and costs: rate limited" in text.stdout
+    assert "capx.companies               failing" in text.stdout and "HTTP 429" in text.stdout

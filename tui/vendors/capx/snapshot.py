@@ -12,15 +12,21 @@ Pro minutes, and one `status` drained the monitor's minute (429s for it). So `st
   of the key's minute (the room the monitor keeps above its own refreshes for its streams, the operator's company
   and actions), as the replies' `X-RateLimit-Remaining` say it (every process on the key counted). The companies of
   the config's `companies` go first, then the listing's order;
-- a failed read of a company's details is tried again within what is left of the share, never the listing again.
+- a failed read of a company's details is tried again within what is left of the share, never the listing again;
+- a 429 is the answer of the read it refused, at once (`retry_throttled`): the channel says it, and the next try
+  waits in the budget for its Retry-After. A status whose listing was refused (the key's minute spent by other
+  processes) waited out the 429 within the call, silently, and reported the listing "connecting" when --wait ran
+  out.
 
-What it did not read is said (`not_read`): how many companies' agents, tasks and costs, and why.
+What it did not read is said (`not_read`): how many companies' agents, tasks and costs, and why; the listing itself
+when it was not read (rate limited: when, and the Retry-After; else the error, or no answer in time).
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
+import time
 from typing import Any, Iterable
 
 from tui.api import ApiError
@@ -56,14 +62,21 @@ class CapxSnapshot(Poller):
         self.chosen: list[str] = []  # the companies whose details are read (or being read)
         self.read: set[str] = set()  # the chosen whose details were read (or which answered 404: gone)
         self.limit = ""  # what stopped it reading more: "share" or "minute" ("" while it has not)
+        self.listing_error: ApiError | None = None  # the listing's last failure, while it is not read
+        self.listing_error_at = 0.0  # (epoch seconds)
+        client.retry_throttled = False  # a 429 answers at once, said, never waited out within a call (see above)
 
     def interval(self) -> float:
         return 3600.0
 
     async def poll(self) -> None:
         if self.company_ids is None:
-            with request_class(Priority.STREAM):
-                companies = [company async for company in self.client.iter_companies()]
+            try:
+                with request_class(Priority.STREAM):
+                    companies = [company async for company in self.client.iter_companies()]
+            except ApiError as error:
+                self.listing_error, self.listing_error_at = error, time.time()
+                raise
             drop_gone_companies(self.store, model_rows(companies))
             self.company_ids = [company.id for company in companies if company.id]
             listed = set(self.company_ids)
@@ -107,7 +120,7 @@ class CapxSnapshot(Poller):
         """The companies whose agents, tasks and costs it did not read (None: it read every listed one's), and
         why, for `status` to say."""
         if self.company_ids is None:
-            return None
+            return self._listing_not_read()
         listed = set(self.store.rows("companies"))
         left = [company for company in self.company_ids if company in listed and company not in self.read]
         if not left:
@@ -124,3 +137,24 @@ class CapxSnapshot(Poller):
         return {"companies": len(left), "of": len(listed), "parts": list(DETAILS), "share": share, "minute": minute,
                 "spent": self.client.requests_sent, "reason": reason,
                 "summary": f"the agents, tasks and costs of {len(left)} of {len(listed)} companies: {reason}"}
+
+    def _listing_not_read(self) -> dict[str, Any]:
+        """The listing was not read before --wait ran out, so nothing of any company was: why."""
+        budget, error = self.client.budget, self.listing_error
+        note: dict[str, Any] = {"companies": None, "of": None, "parts": ["listing", *DETAILS],
+                                "share": status_share(budget.minute), "minute": budget.minute,
+                                "spent": self.client.requests_sent, "rate_limited": False, "retry_after_s": None}
+        if error is not None and error.status == 429:
+            retry = error.retry_after
+            note.update(rate_limited=True, retry_after_s=None if retry is None else round(retry))
+            at = time.strftime("%H:%M:%S", time.localtime(self.listing_error_at))
+            wait = "" if retry is None else f", Retry-After {retry:.0f} s"
+            reason = (f"rate limited: HTTP 429 at {at}{wait} ({error.message}): the key's requests are spent by other "
+                      f"processes on it (a running monitor, a script), and --wait ran out before the server would "
+                      f"take the listing")
+        elif error is not None:
+            reason = f"the listing failed: {error}"
+        else:
+            reason = "the server did not answer the listing before --wait ran out"
+        note.update(reason=reason, summary=f"the company listing, so no company's agents, tasks and costs: {reason}")
+        return note
