@@ -5,7 +5,8 @@ looks at first; a company answering 404 gone; streams dropped every 7 s live aga
 before its stream opened shown paused long before the next listing; a few streams that cannot reopen a partial
 outage (the server gone: down); the streams waiting for the budget counted as streams only; an Enterprise key's
 concurrency not taken for Starter's; a listing that does not take back a newer status from a stream;
-a forgotten channel recorded; a resync waiting for its turn holding rows, not the replies' models."""
+a forgotten channel recorded; a resync waiting for its turn holding rows, not the replies' models; the resyncs
+waiting for their turns queued, not a task each."""
 
 from __future__ import annotations
 
@@ -464,3 +465,33 @@ async def test_a_resync_waiting_for_its_turn_holds_no_models_of_the_replies_it_h
         await eventually(lambda: all(c.snapshot_at for c in capx(hub).channels.values()), 90.0,
                          lambda: f"{sum(not c.snapshot_at for c in capx(hub).channels.values())} without a snapshot")
         assert capx(hub).approvals == awaiting
+
+
+async def test_resyncs_waiting_for_their_turns_are_queued_not_a_task_each(sim_factory):
+    """A fleet's resyncs wait for the minute: each company waiting was an asyncio task, its coroutine frames and a
+    waiter in the budget (~4 KB a company of RSS while a fleet opens, tests/perf/fleet.py). They wait in a queue now,
+    and a few workers (the key's requests in flight: Starter's 10) read them; every company still has its snapshot,
+    and the one the operator selects goes first of those queued."""
+    async with fleet(sim_factory, 40, window=8.0, capx_rate_limit=60, capx_concurrency=10,
+                     rate=0.0) as (running, hub):
+        integration = capx(hub)
+        budget = integration.client.budget
+
+        def resync_tasks() -> int:
+            return sum(1 for task in asyncio.all_tasks()
+                       if getattr(task.get_coro(), "__qualname__", "").endswith("_resync_until_done"))
+
+        # 1 listing, 40 streams, then 120 resync requests on a 60-request window: most companies wait.
+        await eventually(lambda: len(integration.resyncs) >= 20, 30.0,
+                         lambda: f"{len(integration.resyncs)} queued; waiting {budget.waiting()}")
+        assert resync_tasks() <= budget.concurrent == 10, resync_tasks()
+        assert len(integration.resyncs._running) <= 10
+        last = [c for c, channel in integration.channels.items() if integration.resyncs.queued(channel)][-1]
+        integration.look_at(last)  # the last in line goes first of those queued
+        await eventually(lambda: integration.channels[last].snapshot_at is not None, 20.0)
+        still = sum(1 for channel in integration.channels.values() if channel.snapshot_at is None)
+        assert still >= 10, f"{still} companies without a snapshot when the selected one had its own"
+        await eventually(lambda: all(c.snapshot_at for c in integration.channels.values()), 60.0,
+                         lambda: f"{sum(not c.snapshot_at for c in integration.channels.values())} without a snapshot")
+        await eventually(lambda: not integration.resyncs._running, 5.0)  # the workers end with the queue
+        assert resync_tasks() == 0 and journal_429(running.root) <= 5

@@ -16,6 +16,7 @@ from tui.vendors.capx.client import CapxClient, Company, Playbook, PlaybookRun, 
 from tui.vendors.capx.live import (
     CapxActivity, CapxCompanies, SeenActivity, activity_event, publish_capx_figures, resync_company,
 )
+from tui.vendors.capx.resyncs import Resyncs
 from tui.vendors.capx.snapshot import CapxSnapshot
 
 RATE_LIMIT = "capx.rate_limit"  # the figure every reply updates (publish_capx_figures)
@@ -37,6 +38,8 @@ class CapxIntegration(Integration):
         self.seen = SeenActivity()  # activity already applied, from a stream or a webhook
         self.channels: dict[str, CapxActivity] = {}  # company id -> its activity stream
         self.tasks: dict[str, asyncio.Task] = {}  # company id -> the task its channel runs in
+        # The companies whose snapshot is wanted, read by a few workers (as many as the key's requests in flight).
+        self.resyncs = Resyncs(lambda: self.client.budget.concurrent)
         self.focus: str | None = None  # the company the operator looks at: its snapshot goes first
         self.approvals: set[str] = set()  # companies known to have tasks awaiting approval
         self.webhook_at: dict[str, float] = {}  # company id -> when its last webhook arrived (monotonic)
@@ -64,7 +67,7 @@ class CapxIntegration(Integration):
                                        priority=lambda c=company_id: self.priority(c),
                                        webhooks_arrive=lambda c=company_id: self.webhooks_arrive(c),
                                        on_gone=self.gone, on_open=self.stream_opened,
-                                       on_not_found=self.company_not_found)
+                                       on_not_found=self.company_not_found, resyncs=self.resyncs)
                 channel.seen_webhooks = self.seen
                 channel.approvals = self.approvals
                 self.channels[company_id] = channel
@@ -102,7 +105,15 @@ class CapxIntegration(Integration):
         """The operator selected `company_id` (None: none): its snapshot, waiting or not, goes first."""
         previous, self.focus = self.focus, company_id
         for company in {previous, company_id} - {None}:
-            self.client.budget.reprioritize(company)
+            self.reprioritize(company)
+
+    def reprioritize(self, company_id: str) -> None:
+        """The company's class changed: its requests waiting in the budget, and its resync waiting in the queue,
+        take their new places."""
+        self.client.budget.reprioritize(company_id)
+        channel = self.channels.get(company_id)
+        if channel is not None:
+            self.resyncs.reprioritize(channel)
 
     def webhooks_arrive(self, company_id: str) -> bool:
         at = self.webhook_at.get(company_id)
@@ -164,9 +175,13 @@ class CapxIntegration(Integration):
         self.webhook_at[company] = time.monotonic()
         if kind == "task.approval_required" and company not in self.approvals:
             self.approvals.add(company)
-            self.client.budget.reprioritize(company)
+            self.reprioritize(company)
         elif kind == "costs.threshold_reached" and company in self.channels:
             self.channels[company].want_costs()
+
+    async def aclose(self) -> None:
+        await self.resyncs.stop()
+        await super().aclose()
 
     # ------------------------------------------------------------------------------------------- status
 

@@ -18,7 +18,6 @@ from collections import OrderedDict
 from typing import Any, Callable, Iterable
 
 from tui.api import ApiError
-from tui.live.backoff import wait_set
 from tui.live.channel import Channel, FatalChannelError, Poller, StreamEnded
 from tui.live.events import ChannelState, Event, Fleet, bad_message_event, load_json, parse_timestamp
 from tui.live.sse import SSEReader
@@ -26,6 +25,7 @@ from tui.live.store import Store
 from tui.text import json_text_is_clean, sanitize, sanitize_data
 from tui.vendors.capx.budget import Priority, request_class
 from tui.vendors.capx.client import CapxClient
+from tui.vendors.capx.resyncs import Resyncs
 
 # What each activity type does to the entity it names: (kind, id field, fields to set).
 TASK_STATUS = {
@@ -206,9 +206,10 @@ def forget_company(store: Store, company_id: str, reason: str) -> None:
 
 
 class CapxActivity(Channel):
-    """One company's activity stream. Its REST resync runs as a task of its own beside the stream: one at a time
-    per company, retried on its own backoff. A reconnect while one waits for the budget asks for nothing more (its
-    reads go after the reconnect); one while it reads makes it read again once it is done: a read that went out
+    """One company's activity stream. Its REST resync runs beside the stream: queued (`Resyncs`, shared by the
+    fleet: a few workers take the companies by priority), then read in a task of its own; one at a time per company,
+    retried on its own backoff (queued again when it is over). A reconnect while one is queued asks for nothing more
+    (its reads go after the reconnect); one while it reads makes it read again once it is done: a read that went out
     before the stream reopened may hold the server's state from before a gap the stream did not see (the client
     retries a request across a server's restart, so a resync can begin on one side of a gap and end on the other)."""
 
@@ -221,7 +222,7 @@ class CapxActivity(Channel):
     def __init__(self, client: CapxClient, store: Store, company_id: str, *,
                  priority: Callable[[], Priority] | None = None, webhooks_arrive: Callable[[], bool] | None = None,
                  on_gone: Callable[[str], None] | None = None, on_open: Callable[[], None] | None = None,
-                 on_not_found: Callable[[], None] | None = None, **kwargs):
+                 on_not_found: Callable[[], None] | None = None, resyncs: Resyncs | None = None, **kwargs):
         super().__init__(f"capx.{company_id}", store, **kwargs)
         self.client = client
         self.company_id = company_id
@@ -236,17 +237,22 @@ class CapxActivity(Channel):
         self.created_at = time.monotonic()  # a listing that began before it may not have the company yet
         self.is_gone = False
         self.approvals: set[str] | None = None  # set by the integration: the companies with tasks awaiting approval
-        self._resync: asyncio.Task | None = None  # (None once it is done: a fleet keeps no finished tasks)
+        self.resyncs = Resyncs() if resyncs is None else resyncs  # where its resyncs queue (the fleet's)
+        self._resync: asyncio.Task | None = None  # the resync reading now (None once it is done, and while queued)
         self._touched: set[str] | None = None  # while a resync runs: the entities the stream changed meanwhile
         self._opened_at = 0.0  # when the stream last opened (monotonic)
         self._first_read_at: float | None = None  # when the running resync's first request went out (monotonic)
-        self._retry_now: asyncio.Event | None = None  # while a failed resync waits to try again
+        self._failures = 0  # resyncs failed in a row (its backoff)
+        self._retry: asyncio.TimerHandle | None = None  # while a failed resync waits to be queued again
+        self._ended = False  # its run is over: nothing more is queued or started for it
         self._costs: asyncio.Task | None = None
 
     async def run(self) -> None:
         try:
             await super().run()
         finally:
+            self._ended = True
+            self._unqueue()
             for task in (self._resync, self._costs):
                 if task is not None:
                     task.cancel()
@@ -292,21 +298,39 @@ class CapxActivity(Channel):
                 self.store.record_error(self.name, f"costs: {error}")
 
     def want_resync(self) -> None:
-        """Re-read the company from REST, beside the stream; nothing more when a resync already waits or runs (one
-        waiting out a failure tries again now: the stream just reconnected, so the server answers again; one whose
-        reads began before the stream reopened reads again when it is done, `_resync_until_done`)."""
-        if self._resync is None or self._resync.done():
-            self._resync = asyncio.ensure_future(self._resync_until_done())
-            self._resync.add_done_callback(self._resync_ended)
-        elif self._retry_now is not None:
-            self._retry_now.set()
+        """Re-read the company from REST, beside the stream; nothing more when a resync is already queued or runs
+        (one waiting out a failure is queued now: the stream just reconnected, so the server answers again; one
+        whose reads began before the stream reopened reads again when it is done, `_resync_until_done`)."""
+        if self._ended or (self._resync is not None and not self._resync.done()):
+            return
+        if self._retry is not None:
+            self._retry.cancel()
+            self._retry = None
+        self.resyncs.add(self)
+
+    def start_resync(self) -> asyncio.Task | None:
+        """Its turn in the queue (`Resyncs`' worker): the resync, as a task of its own (None: the channel ended)."""
+        if self._ended or self.is_gone:
+            return None
+        self._resync = asyncio.ensure_future(self._resync_until_done())
+        self._resync.add_done_callback(self._resync_ended)
+        return self._resync
 
     def _resync_ended(self, task: asyncio.Task) -> None:
         if self._resync is task:
             self._resync = None
 
+    def _unqueue(self) -> None:
+        self.resyncs.discard(self)
+        if self._retry is not None:
+            self._retry.cancel()
+            self._retry = None
+
+    def _retry_due(self) -> None:
+        self._retry = None
+        self.want_resync()
+
     async def _resync_until_done(self) -> None:
-        attempt = 0
         while True:
             self._touched, self._first_read_at = set(), None
             try:
@@ -319,17 +343,16 @@ class CapxActivity(Channel):
                 if error.status in (401, 403):
                     return  # the stream's own loop reports a wrong key
                 self.store.record_error(self.name, f"resync: {error}")
-                attempt += 1
-                self._retry_now = asyncio.Event()
-                try:
-                    await wait_set(self._retry_now,
-                                   random.uniform(0.5, min(self.resync_retry_cap, 2.0 ** attempt)))
-                finally:
-                    self._retry_now = None
-                continue
+                self._touched = None
+                self._failures += 1
+                # Queued again after its backoff (or at once by `want_resync`: a reconnect), not waiting in a task.
+                self._retry = asyncio.get_running_loop().call_later(
+                    random.uniform(0.5, min(self.resync_retry_cap, 2.0 ** self._failures)), self._retry_due)
+                return
             self._touched = None
             if self._first_read_at is not None and self._first_read_at < self._opened_at:
                 continue  # the stream reopened after this resync began reading: read again, after the reopening
+            self._failures = 0
             self.snapshot_at = time.time()
             if self.approvals is not None:
                 (self.approvals.add if waiting else self.approvals.discard)(self.company_id)
@@ -353,6 +376,7 @@ class CapxActivity(Channel):
         """The company is gone (it answered 404, or a listing no longer has it): its resync stops, its rows go, and
         `on_gone` ends its channel (whose light goes as it ends, `run`)."""
         self.is_gone = True
+        self._unqueue()
         if self._resync is not None and self._resync is not asyncio.current_task():
             self._resync.cancel()
         forget_company(self.store, self.company_id, reason)
