@@ -6,6 +6,8 @@ on a simulator with 300 companies on Pro (300 requests a minute, 50 in flight).
   minute (the listing, then the details of as many companies as the share and the key's minute allow) and says
   what it did not read.
 - It said "capx.companies connecting" although every company had been read: its light is what it saw.
+- A listing answered 429 (the key's minute spent by another process) was waited out within the call, silently: at
+  --wait the listing was "connecting", no error, nothing said of the 429. It says it now, and ends at --wait.
 """
 
 from __future__ import annotations
