@@ -471,7 +471,7 @@ async def test_resyncs_waiting_for_their_turns_are_queued_not_a_task_each(sim_fa
     """A fleet's resyncs wait for the minute: each company waiting was an asyncio task, its coroutine frames and a
     waiter in the budget (~4 KB a company of RSS while a fleet opens, tests/perf/fleet.py). They wait in a queue now,
     and a few workers (the key's requests in flight: Starter's 10) read them; every company still has its snapshot,
-    and the one the operator selects goes first of those queued."""
+    and the one the operator selects does not wait for a worker."""
     async with fleet(sim_factory, 40, window=8.0, capx_rate_limit=60, capx_concurrency=10,
                      rate=0.0) as (running, hub):
         integration = capx(hub)
@@ -487,7 +487,7 @@ async def test_resyncs_waiting_for_their_turns_are_queued_not_a_task_each(sim_fa
         assert resync_tasks() <= budget.concurrent == 10, resync_tasks()
         assert len(integration.resyncs._running) <= 10
         last = [c for c, channel in integration.channels.items() if integration.resyncs.queued(channel)][-1]
-        integration.look_at(last)  # the last in line goes first of those queued
+        integration.look_at(last)  # the last in line: its resync starts at once
         await eventually(lambda: integration.channels[last].snapshot_at is not None, 20.0)
         still = sum(1 for channel in integration.channels.values() if channel.snapshot_at is None)
         assert still >= 10, f"{still} companies without a snapshot when the selected one had its own"

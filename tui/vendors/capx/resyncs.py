@@ -8,7 +8,9 @@ priority), and a few workers take the best of them, one at a time each, and run 
 that a channel that ends cancels its own resync, never a worker). The budget still orders what the workers send
 (`RequestBudget`: streams and the operator's actions before any resync); the queue orders which companies the
 workers take: the one the operator looks at, then those with approvals waiting, then the rest, first come first
-served within each (`reprioritize` moves a company that waits when its class changes).
+served within each (`reprioritize` moves a company that waits when its class changes). The company the operator
+looks at does not wait for a worker: its resync starts at once, its requests first in the budget after the
+operator's actions and the streams (as when each company was a task of its own).
 
 Workers: as many as the key's requests in flight (`RequestBudget.concurrent`, at most `MAX_WORKERS`), each with
 at most one request in flight: never fewer than the budget could send at once. They end when the queue is empty.
@@ -17,12 +19,18 @@ at most one request in flight: never fewer than the budget could send at once. T
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Callable
+from typing import Callable, Protocol
 
 from tui.vendors.capx.budget import Priority
 
-if TYPE_CHECKING:
-    from tui.vendors.capx.live import CapxActivity
+
+class Resyncable(Protocol):
+    """What the queue needs of a company's channel (tui/vendors/capx/live.py `CapxActivity`)."""
+
+    priority: Callable[[], Priority]  # its class now
+
+    def start_resync(self) -> asyncio.Task | None: ...  # its resync, as a task (None: nothing to read any more)
+
 
 MAX_WORKERS = 50  # Pro's concurrency: 50 workers with a request each keep a 6,000/min key's minute busy at 0.5 s RTT
 
@@ -30,21 +38,24 @@ MAX_WORKERS = 50  # Pro's concurrency: 50 workers with a request each keep a 6,0
 class Resyncs:
     def __init__(self, workers: Callable[[], int] = lambda: 1):
         self.workers = workers  # how many may run (read as each company is queued)
-        self._queued: dict[Priority, dict["CapxActivity", None]] = {priority: {} for priority in Priority}
-        self._where: dict["CapxActivity", Priority] = {}  # a queued channel -> the priority it is queued under
+        self._queued: dict[Priority, dict[Resyncable, None]] = {priority: {} for priority in Priority}
+        self._where: dict[Resyncable, Priority] = {}  # a queued channel -> the priority it is queued under
         self._running: set[asyncio.Task] = set()  # the workers
 
     def __len__(self) -> int:
         return len(self._where)
 
-    def queued(self, channel: "CapxActivity") -> bool:
+    def queued(self, channel: Resyncable) -> bool:
         return channel in self._where
 
-    def add(self, channel: "CapxActivity") -> None:
+    def add(self, channel: Resyncable) -> None:
         """Queue `channel`'s resync (nothing when it is queued already), and start a worker if fewer run than may."""
         if channel in self._where:
             return
         priority = channel.priority()
+        if priority <= Priority.FOCUS:  # the operator's company: at once, not behind the companies workers hold
+            channel.start_resync()
+            return
         self._queued[priority][channel] = None
         self._where[channel] = priority
         if len(self._running) < max(1, min(self.workers(), MAX_WORKERS)):
@@ -52,12 +63,12 @@ class Resyncs:
             self._running.add(worker)
             worker.add_done_callback(self._running.discard)
 
-    def discard(self, channel: "CapxActivity") -> None:
+    def discard(self, channel: Resyncable) -> None:
         priority = self._where.pop(channel, None)
         if priority is not None:
             self._queued[priority].pop(channel, None)
 
-    def reprioritize(self, channel: "CapxActivity") -> None:
+    def reprioritize(self, channel: Resyncable) -> None:
         """A queued company's class changed (the operator selected it, approvals wait): it waits under the new one,
         behind those already there."""
         priority = self._where.get(channel)
@@ -65,7 +76,7 @@ class Resyncs:
             self.discard(channel)
             self.add(channel)
 
-    def _take(self) -> "CapxActivity | None":
+    def _take(self) -> Resyncable | None:
         for queued in self._queued.values():  # (in priority order)
             if queued:
                 channel = next(iter(queued))
