@@ -332,13 +332,42 @@ async def test_a_toast_and_the_alert_notice_are_both_whole_wherever_the_toast_sh
 
         await pilot.pause()
         whole("on the tab")
-        await pilot.press("enter")  # a company's detail: a window, with the toasts on its own screen
-        await eventually(lambda: isinstance(app.screen, DetailScreen) and app.screen.query(Toast), pilot=pilot)
+        await pilot.press("enter")  # a company's detail: a window, which no toast covers (held until it closes)
+        await eventually(lambda: isinstance(app.screen, DetailScreen), pilot=pilot)
         await pilot.pause()
-        whole("over a window")
+        assert not [t for screen in app.screen_stack for t in screen.query(Toast) if t.display], "over a window"
+        assert screen_whole(app, app.query_one("#alert-toast-body").region), "the notice over a window"
         await pilot.press("escape")
+        await eventually(lambda: app.screen.query(Toast), pilot=pilot)  # the export's toast, back
         await pilot.pause()
         whole("back on the tab")
+
+
+def screen_whole(app: CapwatchApp, region) -> bool:
+    return app.screen.region.contains_region(region)
+
+
+async def test_no_toast_covers_a_window_at_80x24_and_what_came_meanwhile_shows_once_it_closes():
+    """Seen at 80x24: an "Approved “…”" toast sat over the export window's buttons for its 3 s. Toasts on screen when a
+    window opens, and those raised while it is up, wait for it to close; then they show, in the order they came."""
+    app = monitor()
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await eventually(app.started_up.is_set, pilot=pilot)
+        await pilot.press("2")
+        app.toast("Approved “Audit agent spend”")
+        await eventually(lambda: app.screen.query(Toast), pilot=pilot)
+        await pilot.press("ctrl+e")
+        await eventually(lambda: isinstance(app.screen, ExportScreen), pilot=pilot)
+        app.toast("Resumed “Acme Research”")  # an action that finished while the window is up
+        await pilot.pause(0.3)
+        dialog = app.screen.query_one(".dialog").region
+        shown = [t for screen in app.screen_stack for t in screen.query(Toast) if t.display]
+        assert not [t.region for t in shown if t.region.overlaps(dialog)], f"toasts over the window {dialog}"
+        assert not shown, "a toast shows while a window is up"
+        await pilot.press("escape")
+        await eventually(lambda: len(app.screen.query(Toast)) == 2, pilot=pilot)
+        said = [str(t.render()) for t in app.screen.query(Toast)]
+        assert said == ["Approved “Audit agent spend”", "Resumed “Acme Research”"], said
 
 
 async def test_the_setting_starts_muted_and_the_palette_snoozes():

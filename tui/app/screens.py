@@ -106,15 +106,21 @@ class DetailScreen(_Modal):
             yield Label(Text(self.title_text, style="bold"), classes="dialog-title")
             with VerticalScroll(classes="detail-body"):
                 yield Static(pretty_json(self.value), classes="detail-json")
-            hint = [f"{key.key} {key.description.lower()}" for key in self.keys]
-            yield Label(Text(" · ".join([*hint, "Esc closes", "y copies the JSON"]), style="dim"))
+            yield Label(self._hint(), id="detail-hint")
+
+    def _hint(self, said: str = "") -> Text:
+        hint = [f"{key.key} {key.description.lower()}" for key in self.keys]
+        text = Text(" · ".join([*hint, "Esc closes", "y copies the JSON"]), style="dim")
+        if said:  # what a key did, in the window (a toast would wait for it to close)
+            text = Text.assemble((said, "bold green"), " · ", text)
+        return text
 
     def action_choose(self, action: str) -> None:
         self.dismiss(action)
 
     def action_copy(self) -> None:
         self.app.copy_to_clipboard(json.dumps(sanitize_data(self.value), indent=2, default=str))
-        self.app.notify("Copied the JSON", markup=False)
+        self.query_one("#detail-hint", Label).update(self._hint("✔ Copied the JSON"))
 
 
 class ConfirmScreen(_Modal):

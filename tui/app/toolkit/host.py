@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from tui.live.store import Store
 
 ERROR_TOAST_SECONDS = 8
+HELD_TOAST_SECONDS = 3.0  # what a toast held under a window shows for once it closes, at least
+HELD_TOASTS_KEPT = 4  # the newest toasts held under a window that show once it closes (more would fill 80x24)
 
 
 @runtime_checkable
@@ -71,9 +73,56 @@ class PaneApp(Protocol):
 
 class PaneAppMixin(KeysInOrder):
     """`PaneApp`'s behaviour, for a Textual App that has a `hub`; keys settled in order (tui/app/keys.py), which
-    the panes rely on (the Query tab's typing, a tab key after a burst)."""
+    the panes rely on (the Query tab's typing, a tab key after a burst).
+
+    No toast ever covers a window (a form, a confirmation, the keys, the palette): at 80x24 an "Approved …" sat over
+    the export window's buttons for its 3 s. While a window is up, toasts are held: those on screen when it opened
+    (with the time they had left, HELD_TOAST_SECONDS at least) and those raised meanwhile (with their whole time)
+    show once the last window closes. A window says what it has to say in its own lines."""
 
     hub: Any
+    _held_toasts: list[tuple[str, dict[str, Any]]] | None = None  # (message, notify's keywords), oldest first
+
+    def _on_mount(self, _event) -> None:  # (Textual calls each class's handler: the app's own on_mount runs too)
+        self.screen_change_signal.subscribe(self, self._hold_toasts_under_windows)  # type: ignore[attr-defined]
+
+    @property
+    def window_open(self) -> bool:
+        return len(self.screen_stack) > 1  # type: ignore[attr-defined]
+
+    def notify(self, message: str, *, title: str = "", severity: str = "information", timeout: float | None = None,
+               markup: bool = True) -> None:
+        if self.window_open:
+            self._hold(message, title=title, severity=severity, timeout=timeout, markup=markup)
+            return
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)  # type: ignore[misc]
+
+    def _hold(self, message: str, **how: Any) -> None:
+        if self._held_toasts is None:
+            self._held_toasts = []
+        self._held_toasts.append((message, how))
+        del self._held_toasts[:-HELD_TOASTS_KEPT]
+
+    def _hold_toasts_under_windows(self, _screen: Any) -> None:
+        """A window opened: the toasts on screen are held (their screen's rack emptied: none shows through the
+        window's shade either). The last window closed: what was held shows, in the order it came."""
+        from textual.widgets._toast import ToastRack
+
+        if self.window_open:
+            shown = list(self._notifications)  # type: ignore[attr-defined]
+            if not shown:
+                return
+            for note in shown:
+                self._hold(note.message, title=note.title, severity=note.severity, markup=note.markup,
+                           timeout=max(note.time_left, HELD_TOAST_SECONDS))
+            self.clear_notifications()  # type: ignore[attr-defined]
+            for screen in self.screen_stack[:-1]:  # type: ignore[attr-defined]
+                for rack in screen.query(ToastRack):
+                    rack.show(self._notifications)  # type: ignore[attr-defined]
+            return
+        held, self._held_toasts = self._held_toasts or [], None
+        for message, how in held:
+            self.notify(message, **how)
 
     @property
     def store(self) -> Store:
