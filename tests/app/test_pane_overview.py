@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.pane_host import PaneHost, StubHub
+from tests.helpers.waiting import eventually
 
 from tui import wall_clock
 from tui.app.panes.overview import ActivityBoard, OverviewPane
@@ -423,3 +424,29 @@ async def test_the_alerts_keep_their_rows_on_a_short_screen_and_the_board_still_
                     assert f"{count:,} {STATUS_LABELS.get(status, status)}" in said, (status, said)
         top = pane.query_one("#overview-top")
         assert top.virtual_size.height <= top.size.height  # nothing of the top scrolled out of sight
+
+
+async def test_at_80_columns_the_overviews_title_gives_up_its_keys_before_what_it_says():
+    """Seen at 80x24: "Alerts  12 open · newest first · ○ follow off (Home) · Enter opens · a…" cut. The keys (the key
+    bar has them) give way first, then "newest first", then shorter words; the line is never cut."""
+    from tests.app.test_alerts import approval, monitor  # a monitor over a Store the test fills
+
+    app = monitor()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await eventually(app.started_up.is_set, pilot=pilot)
+        for n in range(12):
+            app.hub.store.apply(approval(f"tsk_t{n}", n=n))
+        await pilot.press("m")  # toasts muted: said in the title
+        pane = app.query_one("#pane-overview")
+        await eventually(lambda: pane.alerts_table.row_count == 12, pilot=pilot)
+        await pilot.press("down")  # the list no longer follows
+        await pilot.pause()
+        title = app.query_one("#overview-alerts-title")
+        said = str(title.render())
+        assert "…" not in said and len(said) <= title.size.width, said
+        for words in ("Alerts", "12 open", "follow off (Home)", "muted"):
+            assert words in said, f"{words!r} not in {said!r}"
+        await pilot.resize_terminal(140, 40)
+        await pilot.pause()
+        said = str(title.render())
+        assert "newest first" in said and "Enter opens · a acknowledges" in said, said

@@ -288,3 +288,33 @@ async def test_typing_straight_away_starts_the_question_and_bound_keys_still_act
         pane.focus_default()
         await pilot.press(*"Why?")
         assert pane.editor.has_focus and pane.editor.text == "Why?"
+
+
+async def test_at_80_columns_the_status_keeps_the_database_that_answered(tmp_path):
+    """Seen at 80x24 in the monitor: "✔ 0.05s round trip ·", the database's name cut. Its words give way first, while
+    a query runs too ("asking" goes); the whole line still where there is room."""
+    from tests.app.test_alerts import monitor
+
+    fake = FakeCaptain(gate=True)
+    app = monitor()
+    app.hub.vendors["captain"] = SimpleNamespace(query=fake)
+    app.hub.store.replace("databases", {"contracts_2024_q4": {"database_name": "contracts_2024_q4",
+                                                              "database_id": "db_c"}})
+    async with app.run_test(size=(80, 24)) as pilot:
+        await eventually(app.started_up.is_set, pilot=pilot)
+        await pilot.press("6")
+        pane = app.query_one(QueryPane)
+        await eventually(lambda: pane.database_select.value == "contracts_2024_q4", pilot=pilot)
+        pane.editor.text = "Which contracts mention termination?"
+        await pilot.press("ctrl+r")
+        await eventually(lambda: fake.started.is_set() and "s" in static_text(pane, "#query-status"), pilot=pilot)
+        await pilot.pause()
+        said = static_text(pane, "#query-status")
+        assert "contracts_2024_q4…" in said and "…" not in said.replace("q4…", ""), said
+        fake.gate.set()
+        await eventually(lambda: not pane.running, pilot=pilot)
+        await pilot.pause()
+        said = static_text(pane, "#query-status")
+        assert said.startswith("✔ ") and said.endswith("contracts_2024_q4"), said
+        assert len(said) <= pane.query_one("#query-status").size.width
+

@@ -27,6 +27,7 @@ from tui.app.alert_rules import entity_status
 from tui.app.alerts import Alert
 from tui.app.keys import focus_now
 from tui.app.panes.base import Pane
+from tui.app.toolkit.fit import FitLine, part
 from tui.app.toolkit.cells import clock, service_cell, type_cell
 from tui.app.widgets.activity_board import RATE_WINDOW, ActivityBoard, ServiceLine
 from tui.app.widgets.event_table import EventTable, TimelineReader
@@ -117,7 +118,6 @@ class OverviewPane(Pane):
         self._alerts_seen: tuple | None = None
         self._alerts_listed: dict[int, tuple[int, int, int]] = {}  # in the table: seq -> (repeats, renamed, place)
         self._alert_place = 0  # the order alerts arrived (or were told again) in: the list's order, newest first
-        self._alerts_title: Text | None = None  # what the alerts' title line shows
 
     def compose(self) -> ComposeResult:
         with Container(id="overview-top"):
@@ -134,7 +134,7 @@ class OverviewPane(Pane):
             first_run = Static(first_run_text(), id="overview-first-run")
             first_run.border_title = "Getting started"
             yield first_run
-            yield Static(Text("Alerts", style="bold"), id="overview-alerts-title", classes="overview-title")
+            yield FitLine(part(Text("Alerts", style="bold")), id="overview-alerts-title", classes="overview-title")
             # Newest first, the cursor on the newest from the start (Enter opens what just arrived: seen by hand, it
             # stayed on the first alert while newer ones came above it); a cursor key stops following, Home (or f)
             # follows again, and "3 new ↑" counts the unseen. The title line says whether it follows (no foot line:
@@ -373,21 +373,21 @@ class OverviewPane(Pane):
 
     def _show_alerts_title(self) -> None:
         """`Alerts  5 open · newest first · ● following · ...`: whether the list follows the newest (a cursor key stops it, Home
-        follows again), muted or snoozed toasts, then the keys (the key bar has them too: the line cuts them first)."""
-        title = Text("Alerts", style="bold")
-        title.append(f"  {len(self._alerts_listed)} open · newest first · ", style="dim")
-        if self.alerts_table.follow:
-            title.append("● following", style="green")
-        else:
-            title.append("○ follow off (Home)", style="bold")
+        follows again), muted or snoozed toasts, then the keys (the key bar has them too). At 80 columns the keys give
+        way first, then "newest first", then shorter words for the rest (tui/app/toolkit/fit.py)."""
         quiet = self.capwatch.alerts.quiet_words()
-        if quiet:
-            title.append(f" · {quiet}", style="yellow")
-        title.append(" · Enter opens · a acknowledges", style="dim")
-        title.no_wrap, title.overflow = True, "ellipsis"
-        if title != self._alerts_title:  # (one line high in styles/overview.tcss: no layout of the screen)
-            self._alerts_title = title
-            self.query_one("#overview-alerts-title", Static).update(title, layout=False)
+        if self.alerts_table.follow:
+            follow = part("● following", "●", rank=3, style="green")
+        else:
+            follow = part("○ follow off (Home)", "○ off (Home)", "○ Home", rank=3, style="bold")
+        title = (part(Text("Alerts", style="bold"), rank=9),
+                 part(f"{len(self._alerts_listed)} open", rank=8, style="dim", lead="  "),
+                 part("newest first", "", rank=1, style="dim"),
+                 follow,
+                 *([part(quiet, quiet.replace("toasts ", "").replace(" (m)", ""), rank=2, style="yellow")]
+                   if quiet else []),
+                 part("Enter opens · a acknowledges", "⏎ opens · a acks", "", rank=0, style="dim"))
+        self.query_one("#overview-alerts-title", FitLine).show(*title)  # (one line high: no layout of the screen)
 
     def on_live_table_follow_changed(self, message: EventTable.FollowChanged) -> None:
         if message.table is self.alerts_table:

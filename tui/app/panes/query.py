@@ -39,6 +39,7 @@ from tui.app.panes.base import Pane
 from tui.app.query_history import CANCELLED, FAILED, SUCCESS, HistoryEntry, QueryHistory, preview_of
 from tui.app.toolkit.actions import allowed, needs_of, refusal, vendor_action
 from tui.app.toolkit.cells import bar, number
+from tui.app.toolkit.fit import FitLine, Part, part
 from tui.text import sanitize
 
 RELEVANCY_BAR = 10
@@ -235,7 +236,7 @@ class QueryPane(Pane):
             yield Label("Database ", classes="query-label")
             yield Select([], prompt="choose a database", compact=True, id="query-database")
             yield LoadingIndicator(id="query-spinner")
-            yield Static("", id="query-status")
+            yield FitLine(id="query-status")
         yield TextArea(id="query-editor", soft_wrap=True, tab_behavior="focus",
                        placeholder="Ask a question about the database's files. Ctrl+R runs it.")
         with Horizontal(id="query-body"):
@@ -372,7 +373,7 @@ class QueryPane(Pane):
         run = next(self._runs)
         self._current_run = run
         self.running_since = time.perf_counter()
-        self._running_label = f"asking {sanitize(database, single_line=True)}…"
+        self._running_label = sanitize(database, single_line=True)
         self.query_one("#query-spinner").display = True
         self._tick()
         self._ticker = self.set_interval(TICK_SECONDS, self._tick)
@@ -399,9 +400,12 @@ class QueryPane(Pane):
     def _tick(self) -> None:
         if self.running_since is not None:
             elapsed = time.perf_counter() - self.running_since
-            self._set_status(Text(f"{self._running_label} {elapsed:.1f}s", style="cyan"))
+            # At 80 columns the database's name stays, "asking" goes first (tui/app/toolkit/fit.py).
+            self.query_one("#query-status", FitLine).show(
+                part("asking ", "", rank=0, style="cyan"), part(f"{self._running_label}…", style="cyan bold", lead=""),
+                part(f"{elapsed:.1f}s", style="cyan", lead=" "))
 
-    def _stopped(self, run: int, status: Text) -> None:
+    def _stopped(self, run: int, status: Text | tuple[Part, ...]) -> None:
         """Back to idle, unless a newer run has started meanwhile (or the app is closing)."""
         if run != self._current_run or not self.is_attached:
             return
@@ -415,8 +419,9 @@ class QueryPane(Pane):
         if self.history_open:
             self.history_panel.reload()
 
-    def _set_status(self, text: Text) -> None:
-        self.query_one("#query-status", Static).update(text)
+    def _set_status(self, status: Text | tuple[Part, ...]) -> None:
+        line = self.query_one("#query-status", FitLine)
+        line.show_text(status) if isinstance(status, Text) else line.show(*status)
 
     def action_edit(self) -> None:
         focus_now(self.editor)
@@ -442,9 +447,11 @@ class QueryPane(Pane):
         answer = sanitize(reply.response or "")
         self.history.record(database=message.database, question=message.question, elapsed=message.elapsed,
                             status=SUCCESS, preview=answer)
-        self._stopped(message.run, Text.assemble(
-            ("✔ ", "green"), f"{message.elapsed:.2f}s round trip · ",
-            (sanitize(reply.database_name or message.database, single_line=True), "bold")))
+        # At 80 columns the database's name stays, "round trip" goes first.
+        self._stopped(message.run, (
+            part(Text.assemble(("✔ ", "green"), f"{message.elapsed:.2f}s"), rank=2),
+            part(" round trip", "", rank=0, lead=""),
+            part(Text(sanitize(reply.database_name or message.database, single_line=True), style="bold"), rank=1)))
         self.query_one("#query-files", Static).update(relevant_files_text(reply.relevant_files))
         self.query_one("#query-metrics", Static).update(metrics_text(reply, message.elapsed))
         await self.query_one("#query-answer", Markdown).update(answer or "*(an empty answer)*")
