@@ -537,3 +537,42 @@ async def test_a_first_run_says_how_to_set_up_and_how_to_see_a_demo():
     async with app.run_test(size=(80, 24)) as pilot:
         await eventually(app.started_up.is_set, pilot=pilot)
         assert not app.query_one("#overview-first-run").display
+
+
+async def test_after_enter_on_an_alert_its_row_stays_put_and_documents_arriving_above_are_counted():
+    """Seen at 120x40: Enter on a document's alert opened Documents with the row selected near the top; new documents
+    arriving above pushed it down the screen, with no "N new ↑". A row a pane selects for the operator is theirs, as
+    if their own key had put the cursor there: the table stops following, the row keeps its line, and what arrives
+    above is counted until Home."""
+    store = world()
+    for n in range(60):  # more than the view shows
+        store.apply(document_event({"type": "document.status", "document_id": f"doc_{n}", "file_name": f"f{n}.pdf",
+                                    "status": "completed", "updated_at": f"2026-03-01T09:{n:02d}:00.000Z"}))
+    app = monitor(store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await eventually(app.started_up.is_set, pilot=pilot)
+        store.apply(failed_document(file_name="policy.pdf", error="virus found"))
+        store.apply(document_event({"type": "document.status", "document_id": "doc_60", "file_name": "f60.pdf",
+                                    "status": "completed", "updated_at": "2026-03-01T10:00:05.000Z"}))
+        overview = app.query_one("#pane-overview")
+        await eventually(lambda: overview.alerts_table.row_count == 1, pilot=pilot)
+        await pilot.press("enter")
+        await eventually(lambda: isinstance(app.screen, DetailScreen), pilot=pilot)
+        await pilot.press("escape")
+        documents = app.query_one("#documents-table")
+        await pilot.pause()
+        assert documents.cursor_row_id == "doc_608" and not documents.follow and documents.scroll_y == 0
+        line = documents.cursor_index - round(documents.scroll_y)
+        for n in range(61, 64):  # newer than any: they sort in above it
+            store.apply(document_event({"type": "document.status", "document_id": f"doc_{n}", "file_name": f"f{n}.pdf",
+                                        "status": "processing", "updated_at": f"2026-03-01T10:01:{n - 50}.000Z"}))
+        await eventually(lambda: documents.row_count == 65, pilot=pilot)
+        await pilot.pause()
+        assert documents.cursor_row_id == "doc_608"
+        assert documents.cursor_index - round(documents.scroll_y) == line, "the selected row moved down the screen"
+        assert documents.new_above == 3
+        header = "".join(segment.text for segment in documents.render_line(0))
+        assert "3 new ↑" in header, header
+        await pilot.press("home")  # back to the newest: following, nothing left unseen
+        await pilot.pause()
+        assert documents.follow and documents.new_above == 0 and documents.cursor_index == 0

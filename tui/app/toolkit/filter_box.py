@@ -200,7 +200,7 @@ class FilterablePane:
             if box.target is table and box.value:
                 box.action_clear()
             table.filter_text = ""
-        table.move_cursor(table.row_ids.index(row_id))
+        table.choose_row(row_id)
         table.focus()
         return True
 

@@ -169,6 +169,9 @@ class LiveTable(SeenRows, TableLines, ScrollView, can_focus=True):
         self.shows: str | None = None
         """What its rows are, when not its name (the Events table's alerts view: "alerts"): see `what`."""
         self.new_above = 0  # rows that arrived above the view since it was last at the top
+        self.holding = False  # the cursor's row is the operator's (a key, a click, a pane's choice): it keeps its line
+        self._view_height = 0  # the lines of its view when last laid out (0: never yet; hidden, it keeps them)
+        self._reveal_pending = False  # the cursor is to be brought into sight once the view has lines
         self.new_below = 0  # ... below the view since it was last at the bottom
 
         self._cursor_id: str | None = None
@@ -313,13 +316,17 @@ class LiveTable(SeenRows, TableLines, ScrollView, can_focus=True):
             else:
                 self._cursor_id = None
         self._update_virtual_size()
-        if self.is_mounted:
+        if not self._view_lines():
+            self._reveal_pending = self._reveal_pending or reveal_cursor  # in sight once laid out (`on_resize`)
+        elif self.is_mounted:
             index = self.cursor_index
             if reveal_cursor:
                 self._scroll_to_cursor()
-            elif index is not None and self.scroll_y > 0 and 0 <= old_line < self._page_rows():
-                # Keep the cursor row on the same screen line while rows move around it (unless the view is
-                # at the top: there new rows should come into sight).
+            elif index is not None and (self.scroll_y > 0 or self.holding and self.can_follow) \
+                    and 0 <= old_line < self._page_rows():
+                # Keep the cursor row on the same screen line while rows move around it (unless the view is at the
+                # top: there new rows come into sight; but where they arrive at an edge that the table can follow, a
+                # row chosen there, not followed, stays put and what arrives above it is counted).
                 self.scroll_to(y=max(0, index - old_line), animate=False, force=True)
             if added and not self.follow:
                 self._count_arrivals(added)
@@ -367,9 +374,18 @@ class LiveTable(SeenRows, TableLines, ScrollView, can_focus=True):
             self._update_virtual_size()
             self.refresh()
 
+    def _view_lines(self) -> int:
+        """The lines of the view, or those it had when last laid out while it is hidden (0: never laid out yet: a tab
+        shown and its row chosen in the same handler, where a height of 0 scrolled the row to the top line, the rows
+        above it out of sight and uncounted)."""
+        height = self.scrollable_content_region.height
+        if height:
+            self._view_height = height
+        return height or self._view_height
+
     def _page_rows(self) -> int:
         """Rows the view shows: its height less the header and, when shown, the foot."""
-        return max(1, self.scrollable_content_region.height - 1 - self.foot_lines())
+        return max(1, self._view_lines() - 1 - self.foot_lines())
 
     # ------------------------------------------------------------------------------------ following
 
@@ -378,6 +394,7 @@ class LiveTable(SeenRows, TableLines, ScrollView, can_focus=True):
 
     def set_follow(self, follow: bool) -> None:
         """Follow the newest rows (the cursor to the edge where they arrive), or stop."""
+        self.holding = not follow and self.holding
         if follow != self.follow:
             self.follow = follow
             self.post_message(self.FollowChanged(self, follow))
@@ -397,10 +414,25 @@ class LiveTable(SeenRows, TableLines, ScrollView, can_focus=True):
             self._cursor_id = seen
         if self.follow:
             self.set_follow(False)
+        self.holding = True
+
+    def choose_row(self, row_id: str) -> bool:
+        """A pane puts the cursor on `row_id` for the operator (Enter on an alert shows its entity): as the operator's
+        own key would, it stops following, and the row keeps its line while rows arrive above it ("3 new ↑", Home).
+        False when the view has no such row."""
+        index = self.model.position(row_id)
+        if index is None:
+            return False
+        self._moving()
+        self.move_cursor(index)
+        return True
 
     def _scroll_to_cursor(self) -> None:
         index = self.cursor_index
         if index is None:
+            return
+        if not self._view_lines():
+            self._reveal_pending = True
             return
         top = round(self.scroll_y)
         page = self._page_rows()
@@ -510,8 +542,8 @@ class LiveTable(SeenRows, TableLines, ScrollView, can_focus=True):
         if row_id == self.chosen_row_id:
             self.action_select_row()
         else:
-            if self.follow and index != self._edge_index():
-                self.set_follow(False)  # the operator chose a row: the cursor stays on it
+            if index != self._edge_index() or not self.follow:
+                self._moving()  # the operator chose a row: the cursor stays on it
             self.move_cursor(index)
 
     @property
@@ -556,5 +588,6 @@ class LiveTable(SeenRows, TableLines, ScrollView, can_focus=True):
     def on_resize(self, event: events.Resize) -> None:
         """Shorter (a terminal made smaller, a line shown under the table): following, the newest row stays in sight
         (the Events tab's alerts view went on showing older alerts, the newest under its preview, until a key)."""
-        if self.follow:
+        if self.follow or self._reveal_pending:
+            self._reveal_pending = False
             self._scroll_to_cursor()
