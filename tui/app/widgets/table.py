@@ -169,10 +169,10 @@ class LiveTable(SeenRows, TableLines, ScrollView, can_focus=True):
         self.shows: str | None = None
         """What its rows are, when not its name (the Events table's alerts view: "alerts"): see `what`."""
         self.new_above = 0  # rows that arrived above the view since it was last at the top
+        self.new_below = 0  # ... below the view since it was last at the bottom
         self.holding = False  # the cursor's row is the operator's (a key, a click, a pane's choice): it keeps its line
         self._view_height = 0  # the lines of its view when last laid out (0: never yet; hidden, it keeps them)
         self._reveal_pending = False  # the cursor is to be brought into sight once the view has lines
-        self.new_below = 0  # ... below the view since it was last at the bottom
 
         self._cursor_id: str | None = None
         self._seen: tuple[str, Row] | None = None  # the row the operator has under the cursor: `chosen_row_id`
