@@ -572,3 +572,25 @@ async def test_a_view_made_again_from_a_log_counts_what_came_out_of_sight():
         assert table.new_below == 3 and lines(table)[-1].strip().startswith("3 new ↓  End")
         table.set_rows(make_rows(120))  # a view of other rows: nothing to point at
         assert table.new_below == 0
+
+
+async def test_the_focus_coming_and_going_draws_the_cursors_line_again_and_no_other():
+    """A tab switch moves the focus from one table to another; each line drawn is kept under the styles it was drawn
+    with, so only the cursor's line (whose look the focus changes) is drawn again. The whole view was, ~10 ms of a
+    switch under load."""
+    app = TableApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.table.set_rows(make_rows(100))
+        await pilot.pause()
+        focused = lines(app.table)
+        cursor_focused = app.table.render_line(1)
+        built = app.table.rows_built
+        app.table.blur()
+        await pilot.pause()
+        assert lines(app.table) == focused  # the same text
+        assert app.table.render_line(1) != cursor_focused  # the cursor's look changed with the focus
+        assert app.table.rows_built - built == 1
+        app.table.focus()
+        await pilot.pause()
+        assert app.table.render_line(1) == cursor_focused
+        assert app.table.rows_built - built <= 2  # the focused cursor's line again (or from the cache)

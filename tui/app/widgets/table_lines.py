@@ -130,8 +130,11 @@ class TableLines:
         return Text(f"no rows match “{self.model.filter_text}” · Esc clears the filter", style="italic")
 
     def notify_style_update(self) -> None:
+        """The styles are worked out again at the next pass; the lines drawn stay cached: their keys hold the styles
+        they were drawn with, so a line whose style changed (a theme, the cursor's when the focus comes or goes) is
+        drawn again and the others are not. Clearing them here redrew every visible row of a table given the focus
+        by a tab switch, ~10 ms of the switch under load."""
         super().notify_style_update()
-        self._strips.clear()
         self._pass_styles = None
 
     def refresh_cells(self) -> None:
