@@ -103,6 +103,7 @@ class OverviewPane(Pane):
     WANTS_EVENTS = True
     WANTS_FIGURES = True
     LISTS_ALERTS = True
+    APPLY_HIDDEN_AFTER = 500
 
     BINDINGS: ClassVar = [
         Binding("a", "acknowledge", "Acknowledge"),
