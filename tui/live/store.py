@@ -23,8 +23,7 @@ DEFAULT_MAX_FINISHED = 10_000
 
 
 class ChangeBatch:
-    """Everything that changed since a feed's previous `take()`. A class with slots, not a dataclass: ~0.5 ms less
-    before the monitor's first frame."""
+    """Everything that changed since a feed's previous `take()` (slots, not a dataclass: less before the first frame)."""
 
     __slots__ = ("kinds", "figures", "health", "events", "dropped_events", "replaced")
 
@@ -38,10 +37,6 @@ class ChangeBatch:
         self.dropped_events = dropped_events  # events that arrived but did not fit in `events`
         # Kinds to treat as wholly changed: a resync happened, or more ids changed than a feed keeps.
         self.replaced = set() if replaced is None else replaced
-
-    def __repr__(self) -> str:
-        return (f"ChangeBatch(kinds={self.kinds!r}, figures={self.figures!r}, health={self.health!r}, "
-                f"events={len(self.events)}, dropped_events={self.dropped_events}, replaced={self.replaced!r})")
 
     def absorb(self, later: "ChangeBatch", *, max_events: int = 5000, max_ids: int = 50_000) -> None:
         """Fold a later batch into this one: the batch a feed taken less often would have given, within the
