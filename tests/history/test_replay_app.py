@@ -116,3 +116,38 @@ async def test_the_monitor_starts_with_the_last_hours_from_history_marked(tmp_pa
                                   data=first.data, kind=first.kind, patch=first.patch))
         await eventually(lambda: table.row_count == before and not isinstance(
             table.get_row(list(table.row_ids)[-1])["event"], RecalledEvent), timeout=10)
+
+        # The Overview's alerts read back from the history say so, until live data delivers the same again:
+        # then the alert is confirmed (unmarked, in its place), not told twice.
+        await app.action_show_tab("overview")
+        alerts = app.query_one("#overview-alerts")
+        log = app.alerts
+        recalled_alert = next(alert for alert in log.entries if isinstance(alert.event, RecalledEvent))
+        row_id = str(recalled_alert.seq)
+        subject = lambda: alerts.get_row(row_id)["subject"].plain
+        await eventually(lambda: row_id in alerts.row_ids, timeout=10)
+        assert subject().startswith("↺ history ")
+        told = recalled_alert.event
+        app.hub.store.apply(Event(time=told.time, service=told.service, type=told.type, id=told.id, data=told.data,
+                                  kind=told.kind, patch=told.patch))
+        await eventually(lambda: not isinstance(recalled_alert.event, RecalledEvent), timeout=10)
+        assert recalled_alert.repeats == 0
+        await eventually(lambda: not subject().startswith("↺"), timeout=10)
+        assert "×2" not in subject()
+
+
+async def test_the_demo_starts_from_its_own_new_world_not_the_last_demo_recalled(tmp_path):
+    """Each demo's simulator is a new world: what the last demo recorded names entities this one lacks."""
+    from tui.app.app import CapwatchApp
+    from tui.history.recording import open_history
+    from tui.live.hub import LiveHub
+
+    path = tmp_path / "demo-history.sqlite3"
+    await record_session(path, count=20)
+    config = offline_config(CAPWATCH_HISTORY=str(path))
+    app = CapwatchApp(config, demo=True, hub=LiveHub(config, VENDORS), history=open_history(config))
+    async with app.run_test(size=(120, 40)):
+        await eventually(lambda: app.started_up.is_set(), timeout=20)
+        assert app.history is not None  # it records
+        assert not any(isinstance(e, RecalledEvent) for e in app.hub.store.timeline)
+        assert not len(app.alerts)

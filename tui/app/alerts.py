@@ -24,6 +24,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from typing import TYPE_CHECKING, overload
 
 from tui.app.alert_rules import entity_status
+from tui.live.recording import RecalledEvent, recall_key
 
 if TYPE_CHECKING:
     from rich.text import Text
@@ -142,6 +143,14 @@ class AlertLog(Sequence["Event"]):
         for event in events:
             key = repeat_key(event)
             known = self._repeats.get(key) if key else None
+            if (known is not None and known.seq in self._by_seq and known.event.__class__ is RecalledEvent
+                    and recall_key(known.event) == recall_key(event)):
+                # The live layer delivered again what was read back from the history (a backfill, a resync): the
+                # same alert confirmed, not told again. It keeps its place and count.
+                known.event = event
+                known._text = None
+                self.version += 1
+                continue
             if known is not None and known.seq in self._by_seq and not known.acknowledged:
                 # Told again (a backfill, a resync, the same error again): counted on it, and it comes first again,
                 # with the time of the latest.

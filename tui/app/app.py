@@ -292,7 +292,9 @@ class CapwatchApp(PaneAppMixin, App[int]):
         """The last hours of events from the history on the timeline (and the alerts among them), marked as history,
         before the panes read it and before the LiveHub starts; read in a worker thread, waited for RECALL_WAIT at
         most (a history that is slow or cannot be read: the monitor starts without it)."""
-        if self.history is None:
+        if self.history is None or self.demo:
+            # The demo's simulator invents a new world each run: the last demo's alerts would name entities that do
+            # not exist in this one (its ids repeat with --seed). It records; `capwatch history --demo` reads it.
             return
         from tui.history.reading import recent_events
 

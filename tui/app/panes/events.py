@@ -29,13 +29,15 @@ from tui.app.alerts import Alert
 from tui.app.keys import focus_now
 from tui.app.panes.base import Pane
 from tui.app.screens import DetailScreen
-from tui.app.toolkit.cells import clock, event_detail, service_cell, summarize, type_cell
+from tui.app.toolkit.cells import (
+    clock, event_detail, from_history, history_marked, is_recalled, service_cell, summarize, type_cell,
+)
 from tui.app.toolkit.filter_box import FilterablePane, FilterBox
 from tui.app.widgets.event_table import EventTable, TimelineReader
 from tui.app.widgets.table import Column, LiveTable
 from tui.app.widgets.table_model import id_column
 from tui.live.events import APP_SERVICE, Event
-from tui.live.recording import RecalledEvent, recall_key
+from tui.live.recording import recall_key
 from tui.text import sanitize
 from tui.vendors import VENDORS
 
@@ -74,26 +76,10 @@ def type_matcher(pattern: str) -> Callable[[str], bool] | None:
     return lambda event_type: pattern in event_type.lower()
 
 
-def from_history(render: Callable[[dict[str, Any]], Any]) -> Callable[[dict[str, Any]], Any]:
-    """A cell drawn dim when its event was read back from the history (not yet confirmed by live data)."""
-    def cell(row: dict[str, Any]) -> Any:
-        value = render(row)
-        if row["event"].__class__ is RecalledEvent:
-            value = value.copy() if isinstance(value, Text) else Text(str(value))
-            value.stylize("dim")
-        return value
-
-    return cell
-
-
 def summary_cell(row: dict[str, Any]) -> Any:
     event = row["event"]
     summary = row.get("alert") or summarize(event)  # an alert's row says what the alert says
-    if event.__class__ is RecalledEvent:  # marked: "↺ history" before its summary
-        body = summary.copy() if isinstance(summary, Text) else Text(str(summary))
-        body.stylize("dim")
-        return Text.assemble(("↺ history ", "dim italic"), body)
-    return summary
+    return history_marked(summary) if is_recalled(event) else summary
 
 
 # Narrow, the summary keeps its room: the id gives way first (cut at its start), then the type (cut at its end).
@@ -215,7 +201,7 @@ class EventsPane(FilterablePane, Pane):
         backfill, a resync) leave the table: the live row takes their place. Returns their sequences."""
         recalled, gone = self._recalled, []
         for seq, event in entries:
-            if event.__class__ is RecalledEvent:
+            if is_recalled(event):
                 recalled[recall_key(event)] = seq
             elif recalled:
                 old = recalled.pop(recall_key(event), None)

@@ -28,7 +28,7 @@ from tui.app.alerts import Alert
 from tui.app.keys import focus_now
 from tui.app.panes.base import Pane
 from tui.app.toolkit.fit import FitLine, part
-from tui.app.toolkit.cells import clock, service_cell, type_cell
+from tui.app.toolkit.cells import clock, from_history, history_marked, is_recalled, service_cell, type_cell
 from tui.app.widgets.activity_board import RATE_WINDOW, ActivityBoard, ServiceLine
 from tui.app.widgets.event_table import EventTable, TimelineReader
 from tui.app.widgets.meters import (
@@ -66,10 +66,10 @@ def status_of(kind: str, row: dict[str, Any]) -> str:
 ALERT_COLUMNS = [
     # Sorted by when the alert arrived or was told again (its place in the log), not by the server's time: clocks of
     # four vendors differ, and what just arrived must come first.
-    Column("time", "Time", width=8, priority=3, render=lambda row: clock(row.get("time")),
+    Column("time", "Time", width=8, priority=3, render=from_history(lambda row: clock(row.get("time"))),
            sort_key=lambda row: row["place"]),
-    Column("service", "Service", width=8, priority=2, render=service_cell),
-    Column("type", "Type", width=22, priority=2, min_width=12, render=type_cell),
+    Column("service", "Service", width=8, priority=2, render=from_history(service_cell)),
+    Column("type", "Type", width=22, priority=2, min_width=12, render=from_history(type_cell)),
     Column("subject", "Alert", priority=4, min_width=48),
 ]
 
@@ -117,7 +117,8 @@ class OverviewPane(Pane):
         self.counts: dict[str, Counter] = {kind: Counter() for kind in self.KINDS}
         self._status: dict[str, dict[str, str]] = {kind: {} for kind in self.KINDS}  # kind -> id -> status
         self._alerts_seen: tuple | None = None
-        self._alerts_listed: dict[int, tuple[int, int, int]] = {}  # in the table: seq -> (repeats, renamed, place)
+        # in the table: seq -> (repeats, renamed, place, read back from the history)
+        self._alerts_listed: dict[int, tuple[int, int, int, bool]] = {}
         self._alert_place = 0  # the order alerts arrived (or were told again) in: the list's order, newest first
 
     def compose(self) -> ComposeResult:
@@ -360,11 +361,12 @@ class OverviewPane(Pane):
         shown, listed = ({} if force else self._alerts_listed), {}
         changes: dict[str, dict[str, Any] | None] = {}
         for alert in reversed(log.open()):  # oldest first: what arrived last gets the highest place
-            was = shown.get(alert.seq) or (-1, 0, 0)
+            was = shown.get(alert.seq) or (-1, 0, 0, False)
             if was[0] != alert.repeats:  # new, or told again: first
                 self._alert_place += 1
-                was = (-1, 0, self._alert_place)
-            listed[alert.seq] = (alert.repeats, alert.renamed, was[2])
+                was = (-1, 0, self._alert_place, False)
+            # (an alert read back from the history is drawn again when live data confirms it)
+            listed[alert.seq] = (alert.repeats, alert.renamed, was[2], is_recalled(alert.event))
             if listed[alert.seq] != was:  # (or a name learned since: said again, in its place)
                 changes[str(alert.seq)] = self._alert_row(alert, was[2])
         changes.update((str(seq), None) for seq in shown.keys() - listed.keys())
@@ -395,8 +397,9 @@ class OverviewPane(Pane):
             self._show_alerts_title()
 
     def _alert_row(self, alert: Alert, place: int) -> dict[str, Any]:
+        told = alert.told(self.store)
         return {"time": alert.event.time, "service": alert.event.service, "type": alert.event.type,
-                "subject": alert.told(self.store), "status": entity_status(alert.event), "event": alert.event,
+                "subject": history_marked(told) if is_recalled(alert.event) else told, "status": entity_status(alert.event), "event": alert.event,
                 "alert": alert, "place": place}
 
     def tick(self) -> None:

@@ -9,12 +9,13 @@ import it after the first frame. What an alert says is tui/app/alert_words.py's.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Callable
 
 from rich.text import Text
 
 from tui import wall_clock
 from tui.live.events import APP_SERVICE, Event, iso_utc, parse_timestamp
+from tui.live.recording import RecalledEvent
 from tui.text import sanitize
 from tui.vendors import VENDORS
 
@@ -258,3 +259,30 @@ def summarize(event: Event) -> str:
 def event_detail(event: Event) -> dict[str, Any]:
     """What Enter shows of an event or an alert: the whole event, with when capwatch received it."""
     return {**event.to_json_dict(), "received": iso_utc(event.received), "kind": event.kind}
+
+
+# ------------------------------------------------------------------------------------------------ history
+
+
+def is_recalled(event: Any) -> bool:
+    """Read back from the history (the monitor's start, a search reaching back), not yet confirmed by live data."""
+    return event.__class__ is RecalledEvent
+
+
+def from_history(render: Callable[[dict[str, Any]], Any]) -> Callable[[dict[str, Any]], Any]:
+    """A cell drawn dim when its row's event was read back from the history (not yet confirmed by live data)."""
+    def cell(row: dict[str, Any]) -> Any:
+        value = render(row)
+        if is_recalled(row["event"]):
+            value = value.copy() if isinstance(value, Text) else Text(str(value))
+            value.stylize("dim")
+        return value
+
+    return cell
+
+
+def history_marked(words: Any) -> Text:
+    """What an event or alert read back from the history says, dim, after "↺ history "."""
+    body = words.copy() if isinstance(words, Text) else Text(str(words))
+    body.stylize("dim")
+    return Text.assemble(("↺ history ", "dim italic"), body)
