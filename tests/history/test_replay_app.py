@@ -135,6 +135,16 @@ async def test_the_monitor_starts_with_the_last_hours_from_history_marked(tmp_pa
         await eventually(lambda: not subject().startswith("↺"), timeout=10)
         assert "×2" not in subject()
 
+        # A resync that reads the entity in the state the alert says (no event repeats it) confirms it too; one
+        # read in another state (the task done since) leaves the alert marked: it was true then, not now.
+        still, since = [alert for alert in log.entries if isinstance(alert.event, RecalledEvent)][:2]
+        for alert, status in ((still, "awaiting_approval"), (since, "completed")):
+            app.hub.store.upsert("tasks", alert.event.id, {"id": alert.event.id, "status": status}, origin="resync")
+        await eventually(lambda: not isinstance(still.event, RecalledEvent), timeout=10)
+        await eventually(lambda: not alerts.get_row(str(still.seq))["subject"].plain.startswith("↺"), timeout=10)
+        assert isinstance(since.event, RecalledEvent)
+        assert alerts.get_row(str(since.seq))["subject"].plain.startswith("↺ history ")
+
 
 async def test_the_demo_starts_from_its_own_new_world_not_the_last_demo_recalled(tmp_path):
     """Each demo's simulator is a new world: what the last demo recorded names entities this one lacks."""

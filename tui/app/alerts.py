@@ -24,13 +24,13 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from typing import TYPE_CHECKING, overload
 
 from tui.app.alert_rules import entity_status
+from tui.live.events import Event
 from tui.live.recording import RecalledEvent, recall_key
 
 if TYPE_CHECKING:
     from rich.text import Text
 
     from tui.app.alert_words import AlertWords
-    from tui.live.events import Event
     from tui.live.store import Store
 
 ALERT_HISTORY = 1000  # alerts kept: the Overview's list until acknowledged, the Events tab's "alerts only" always
@@ -111,6 +111,7 @@ class AlertLog(Sequence["Event"]):
         self._by_seq: dict[int, Alert] = {}
         self._unnamed: dict[int, Alert] = {}  # alerts whose words had an id where a name goes, by seq
         self._repeats: dict[tuple, Alert] = {}
+        self._recalled: dict[int, Alert] = {}  # alerts read back from the history, not yet confirmed live, by seq
         self._next = 0
         self.version = 0
         self.muted = muted
@@ -149,6 +150,7 @@ class AlertLog(Sequence["Event"]):
                 # same alert confirmed, not told again. It keeps its place and count.
                 known.event = event
                 known._text = None
+                self._recalled.pop(known.seq, None)
                 self.version += 1
                 continue
             if known is not None and known.seq in self._by_seq and not known.acknowledged:
@@ -165,6 +167,7 @@ class AlertLog(Sequence["Event"]):
                 oldest = self._entries[0]
                 self._by_seq.pop(oldest.seq, None)
                 self._unnamed.pop(oldest.seq, None)
+                self._recalled.pop(oldest.seq, None)
                 old_key = repeat_key(oldest.event)
                 if old_key and self._repeats.get(old_key) is oldest:
                     del self._repeats[old_key]
@@ -174,6 +177,8 @@ class AlertLog(Sequence["Event"]):
             self._by_seq[alert.seq] = alert
             if key:
                 self._repeats[key] = alert
+            if event.__class__ is RecalledEvent:
+                self._recalled[alert.seq] = alert
             fresh.append(alert)
         if fresh:
             self.version += 1
@@ -216,6 +221,22 @@ class AlertLog(Sequence["Event"]):
         if renamed:
             self.version += 1
         return renamed
+
+    def confirm(self, kinds: Mapping[str, Collection[str]], replaced: Collection[str], store: Store) -> None:
+        """Alerts read back from the history whose entity the live layer has just read in the state they say
+        (a Capx resync reads a task still awaiting approval: no event repeats it) are confirmed: no longer marked.
+        One that says a state the entity has left stays marked history: it was true then."""
+        for alert in list(self._recalled.values()):
+            event = alert.event
+            if not (event.kind and event.id and (event.kind in replaced or event.id in kinds.get(event.kind, ()))):
+                continue
+            row = store.get(event.kind, event.id)
+            status = entity_status(event)
+            if row is not None and status is not None and row.get("status") == status:
+                alert.event = Event(time=event.time, service=event.service, type=event.type, id=event.id,
+                                    data=event.data, kind=event.kind, patch=event.patch, received=event.received)
+                del self._recalled[alert.seq]
+                self.version += 1
 
     def open(self) -> list[Alert]:
         """The alerts not acknowledged, newest first."""

@@ -364,6 +364,7 @@ class CapwatchApp(PaneAppMixin, App[int]):
             self._collect_alerts(batch.events)
         if batch.kinds or batch.replaced:  # names the alerts lacked (an entity read after its alert came)
             self.alerts.learn_names(batch.kinds, batch.replaced, self.hub.store)
+            self.alerts.confirm(batch.kinds, batch.replaced, self.hub.store)
         if batch.health or batch.figures:
             self.update_health()
         # Hidden tabs, and the shown one while a modal covers it, hold the batch and show it when they are seen.
