@@ -24,13 +24,13 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from typing import TYPE_CHECKING, overload
 
 from tui.app.alert_rules import entity_status
-from tui.live.events import Event
-from tui.live.recording import RecalledEvent, recall_key
+from tui.live.recording import RecalledEvent, confirmed, recall_key
 
 if TYPE_CHECKING:
     from rich.text import Text
 
     from tui.app.alert_words import AlertWords
+    from tui.live.events import Event
     from tui.live.store import Store
 
 ALERT_HISTORY = 1000  # alerts kept: the Overview's list until acknowledged, the Events tab's "alerts only" always
@@ -233,8 +233,7 @@ class AlertLog(Sequence["Event"]):
             row = store.get(event.kind, event.id)
             status = entity_status(event)
             if row is not None and status is not None and row.get("status") == status:
-                alert.event = Event(time=event.time, service=event.service, type=event.type, id=event.id,
-                                    data=event.data, kind=event.kind, patch=event.patch, received=event.received)
+                alert.event = confirmed(event)
                 del self._recalled[alert.seq]
                 self.version += 1
 

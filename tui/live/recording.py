@@ -93,6 +93,12 @@ def recalled(event: Event) -> RecalledEvent:
                          kind=event.kind, patch=event.patch, received=event.received)
 
 
+def confirmed(event: Event) -> Event:
+    """A recalled event as the live layer has now shown it to be: a plain Event, no longer marked as history."""
+    return Event(time=event.time, service=event.service, type=event.type, id=event.id, data=event.data,
+                 kind=event.kind, patch=event.patch, received=event.received)
+
+
 def recall_key(event: Event) -> tuple:
     """What makes a live event the same as a recalled one: a stream's backfill or a resync repeats it."""
     return (event.service, event.type, event.id, round(event.time, 3))
