@@ -366,6 +366,37 @@ async def test_budget_sends_one_probe_before_a_reply_and_reads_others_spending_l
         budget.release()
 
 
+async def test_an_action_waits_only_for_what_others_surely_spent_not_for_replies_read_out_of_order():
+    """A burst's replies come back out of order: an early request's reply counts the later ones that reached the server
+    first, which are read as another process's for as long as no newer reply corrects it. The resyncs hold back for
+    them (never overspent); an action the operator confirms does not wait a window for them (CI saw 8.1 s)."""
+    now = [1000.0]
+    budget = budget_at(now, minute=60, concurrent=1000)
+    burst = []
+    for _ in range(54):  # as far as resyncs go: 10 % of the minute left to the priorities above
+        now[0] += 0.001
+        burst.append(await grant(budget, Priority.RESYNC))
+    assert all(t.done() for t in burst)
+    for _ in burst:
+        budget.release()
+    # The last reply read is the 45th request's, and the server had counted all 54 of ours by then.
+    budget.observe(httpx.Response(200, headers={"x-ratelimit-limit": "60", "x-ratelimit-remaining": "6"}),
+                   burst[44].result())
+    resync = await grant(budget, Priority.RESYNC)
+    action = await grant(budget, Priority.ACTION)
+    assert action.done() and not resync.done()
+    assert budget.used() == 64 and budget.used(surely=True) == 55  # (the action's counted)
+    assert budget.turn_in(Priority.ACTION) == 0.0
+    # Others surely spent the rest: the action waits too.
+    budget.release()
+    budget.observe(httpx.Response(200, headers={"x-ratelimit-limit": "60", "x-ratelimit-remaining": "0"}),
+                   action.result())
+    second = await grant(budget, Priority.ACTION)
+    assert not second.done() and budget.turn_in(Priority.ACTION) > 50
+    for task in (resync, second):
+        task.cancel()
+
+
 # --------------------------------------------------------------------------------------------- activity
 
 
