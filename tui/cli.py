@@ -102,6 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--transport", choices=["ws", "sse"], default=argparse.SUPPRESS, help="CapOut realtime transport")
     demo.add_argument("--history", metavar="WHERE", default=argparse.SUPPRESS,
                       help="where the demo records (default: demo-history.sqlite3 beside the default history)")
+    # The demo's own webhook receiver (its simulator sends Casmo and Capx webhooks to it): another port when the
+    # default one is taken, before or after `demo`.
+    demo.add_argument("--webhook-host", metavar="HOST", default=argparse.SUPPRESS,
+                      help="bind address of the local webhook receiver")
+    demo.add_argument("--webhook-port", metavar="PORT", type=int, default=argparse.SUPPRESS,
+                      help="port of the local webhook receiver")
 
     sim = commands.add_parser("sim", help="serve a simulator of all four APIs")
     sim.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
