@@ -106,23 +106,34 @@ class PaneAppMixin(KeysInOrder):
     def _hold_toasts_under_windows(self, _screen: Any) -> None:
         """A window opened: the toasts on screen are held (their screen's rack emptied: none shows through the
         window's shade either). The last window closed: what was held shows, in the order it came."""
-        from textual.widgets._toast import ToastRack
-
         if self.window_open:
-            shown = list(self._notifications)  # type: ignore[attr-defined]
-            if not shown:
-                return
-            for note in shown:
-                self._hold(note.message, title=note.title, severity=note.severity, markup=note.markup,
-                           timeout=max(note.time_left, HELD_TOAST_SECONDS))
-            self.clear_notifications()  # type: ignore[attr-defined]
-            for screen in self.screen_stack[:-1]:  # type: ignore[attr-defined]
-                for rack in screen.query(ToastRack):
-                    rack.show(self._notifications)  # type: ignore[attr-defined]
+            self._hold_toasts_on_screen()
             return
         held, self._held_toasts = self._held_toasts or [], None
         for message, how in held:
             self.notify(message, **how)
+
+    def _hold_toasts_on_screen(self) -> None:
+        """Textual has no public way to read the toasts on screen or to empty a rack beneath the top screen: this
+        reads its internals (`App._notifications`, `Notification.time_left`, `ToastRack`). Should a Textual release
+        change them, the toasts on screen stay until their time is up, under the window; the ones raised while it is
+        open are still held (`notify`), and nothing fails."""
+        try:
+            from textual.widgets._toast import ToastRack
+
+            shown = list(self._notifications)  # type: ignore[attr-defined]
+            held = [(note.message, {"title": note.title, "severity": note.severity, "markup": note.markup,
+                                    "timeout": max(float(note.time_left), HELD_TOAST_SECONDS)}) for note in shown]
+        except (ImportError, AttributeError, TypeError, ValueError):
+            return
+        if not held:
+            return
+        for message, how in held:
+            self._hold(message, **how)
+        self.clear_notifications()  # type: ignore[attr-defined]
+        for screen in self.screen_stack[:-1]:  # type: ignore[attr-defined]
+            for rack in screen.query(ToastRack):
+                rack.show(self._notifications)  # type: ignore[attr-defined]
 
     @property
     def store(self) -> Store:
