@@ -1,11 +1,13 @@
 """End to end, as an operator sees it: `capwatch demo` in a real terminal (tmux), every tab by number key,
 values that change over time, and a clean quit that also stops the simulator child; at 80x24, a question typed as
 one burst (tmux writes `send-keys -l` text to the terminal at once, as a laggy SSH link delivers it) arrives whole
-and the tab keys after it switch tabs."""
+and the tab keys after it switch tabs; the terminal bell rings for the alerts the operator chose, and by default
+never."""
 
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -52,12 +54,17 @@ def wait_for(session: str, predicate, timeout: float = 60.0) -> str:
     raise AssertionError(f"screen never matched; last screen:\n{screen}")
 
 
-def start_demo(tmp_path, width: int, height: int):
+def start_demo(tmp_path, width: int, height: int, settings: dict[str, str] | None = None):
+    """`capwatch demo` in a new tmux session. Its variables are given on the command line (`env ...`): a session
+    takes the environment of the tmux server, which the first session of the run started, not the client's."""
     session = f"capwatch-e2e-{uuid.uuid4().hex[:8]}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CAPOUT_", "CASMO_", "CAPX_", "CAPTAIN_"))}
-    env.update(HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_DATA_HOME=str(tmp_path / "data"),
-               TERM="xterm-256color", COLUMNS=str(width), LINES=str(height))
-    command = f"{sys.executable} -m tui demo --seed 5 --rate 30"
+    own = dict(HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_DATA_HOME=str(tmp_path / "data"),
+               TERM="xterm-256color", COLUMNS=str(width), LINES=str(height), **(settings or {}))
+    env.update(own)
+    unset = " ".join(f"-u {name}" for name in ("CAPWATCH_ALERT_BELL", "CAPWATCH_ALERT_TOASTS") if name not in own)
+    assigned = " ".join(shlex.quote(f"{name}={value}") for name, value in own.items())
+    command = f"env {unset} {assigned} {shlex.quote(sys.executable)} -m tui demo --seed 5 --rate 30"
     subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", str(width), "-y", str(height), command],
                    check=True, env=env)
     return session
@@ -65,13 +72,14 @@ def start_demo(tmp_path, width: int, height: int):
 
 @pytest.fixture
 def demo_sessions(tmp_path):
-    """Starts `capwatch demo` in tmux at a size (`demo_sessions(80, 24)`); every session ends with the test."""
+    """Starts `capwatch demo` in tmux at a size (`demo_sessions(80, 24)`, and settings by their variables:
+    `demo_sessions(80, 24, {"CAPWATCH_ALERT_BELL": "approval"})`); every session ends with the test."""
     sessions: list[str] = []
 
-    def start(width: int, height: int) -> str:
+    def start(width: int, height: int, settings: dict[str, str] | None = None) -> str:
         home = tmp_path / f"home-{len(sessions)}"
         home.mkdir()
-        sessions.append(start_demo(home, width, height))
+        sessions.append(start_demo(home, width, height, settings))
         return sessions[-1]
 
     yield start
@@ -152,6 +160,24 @@ def test_at_80x24_a_question_typed_as_one_burst_arrives_whole_and_tab_keys_then_
     screen = wait_for(session, lambda s: "Query Captain" in body(s), timeout=15)
     assert f"{QUESTION}4" not in screen and QUESTION in screen
     assert "Traceback" not in screen
+
+
+def bell_heard(session: str) -> bool:
+    """tmux marks a window whose program rang the terminal bell (BEL) while nobody looked at it: these sessions are
+    detached, so every bell is marked."""
+    return tmux("display-message", "-p", "-t", session, "#{window_bell_flag}").strip() == "1"
+
+
+def test_the_terminal_bell_rings_for_the_alerts_the_operator_chose_and_never_by_default(demo_sessions):
+    """The bell reaches the terminal (tmux hears it) for the alerts `alert_bell` names (here approvals, which the
+    demo's Capx companies ask for within seconds); with the default setting, alerts on screen ring nothing."""
+    chosen = demo_sessions(80, 24, {"CAPWATCH_ALERT_BELL": "approval"})
+    default = demo_sessions(80, 24)
+    wait_for(chosen, lambda s: "approval required" in s and bell_heard(chosen), timeout=60)
+    # An alert is collected (and would ring) before the frame that shows it is written: once the default session
+    # shows approvals and failures, any bell for them was heard.
+    screen = wait_for(default, lambda s: "approval required" in s and "failed" in body(s), timeout=60)
+    assert not bell_heard(default), screen
 
 
 def _simulator_children(pane: int) -> list[int]:
