@@ -492,7 +492,7 @@ class CapwatchApp(PaneAppMixin, App[int]):
         """m: mute the alert notice and the bell, or (muted or snoozed) tell again. Alerts still list."""
         if self.alerts.silenced():
             self.alerts.tell()
-            self.toast("Alert toasts on")
+            self.toast("Alert toasts and the bell back on")
         else:
             self.alerts.mute()
             self.toast("Alerts muted: no toast, no bell (m)")
@@ -501,7 +501,10 @@ class CapwatchApp(PaneAppMixin, App[int]):
     def snooze_alerts(self, minutes: int) -> None:
         self.alerts.snooze(minutes * 60)
         self.set_timer(minutes * 60, self._quiet_changed, name="snooze ends")
-        self.toast(f"Alert toasts and the bell snoozed: {self.alerts.quiet_words()}")
+        from tui import wall_clock
+
+        until = wall_clock.hms(self.alerts.snoozed_until)[:5]
+        self.toast(f"Alert toasts and the bell snoozed until {until}; m brings them back. Alerts still list.")
         self._quiet_changed()
 
     def _quiet_changed(self) -> None:
