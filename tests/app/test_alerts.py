@@ -290,8 +290,8 @@ async def test_the_events_tabs_alerts_view_lists_them_too_so_it_takes_the_notice
 
 
 async def test_a_toast_while_the_notice_shows_stacks_above_it_at_80x24():
-    """Textual's toasts (unmuting's "Alert toasts on", an export's "Exported ...") sit in the same corner: while the
-    notice shows they stack above it, where they covered its right half."""
+    """Textual's toasts (unmuting's "Alert toasts and the bell back on", an export's "Exported ...") sit in the same
+    corner: while the notice shows they stack above it, where they covered its right half."""
     app = monitor()
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await first_notice(app, pilot)
@@ -527,13 +527,14 @@ async def test_enter_on_an_alert_opens_its_entity_in_its_tab_selected_with_its_r
         documents = app.query_one("#documents-table")
         assert documents.cursor_row_id == "doc_608" and app.focused is documents
         assert documents.filter_text == "" and app.query_one("#documents-filter").value == ""  # the filter went
-
         await pilot.press("1")
         overview.alerts_table.move_cursor(0)  # the agent error
         await pilot.press("enter")
         await eventually(lambda: isinstance(app.screen, DetailScreen), pilot=pilot)
         assert app.query_one("#tabs").active == "capx"
         assert app.screen.value["entity"]["name"] == "Nova"
+        # Its company by name, which the agent's row gives only as an id (a document has none).
+        assert app.screen.value["company"] == "Orbit Logistics" and "company" not in detail
         await pilot.press("escape")
         await pilot.pause()
         capx = app.query_one("#pane-capx")

@@ -168,12 +168,14 @@ def recent_events(store: Store, event: Event, limit: int = RECENT_EVENTS) -> lis
 
 
 def alert_detail(event: Event, store: Store) -> dict[str, Any]:
-    """What Enter on an alert shows: what it says, the entity as the Store has it now, its recent events (one line
-    each, newest first: "14:03:22 agent.error · error · tool call timed out"), and the alert's whole event."""
+    """What Enter on an alert shows: what it says, its company (a Capx entity's, by name), the entity as the Store has
+    it now, its recent events (one line each, newest first: "14:03:22 agent.error · error · tool call timed out"),
+    and the alert's whole event."""
     from tui.app.toolkit.cells import clock, event_detail, summarize  # with the panes, after the first frame
 
     row = store.get(event.kind, event.id) if event.kind and event.id else None
-    return {"alert": alert_line(event, store), "entity": row,
+    company = alert_words(event, store).company  # a Capx entity's company by name: its row says only its id
+    return {"alert": alert_line(event, store), **({"company": company} if company else {}), "entity": row,
             "recent_events": [f"{clock(each.time)} {each.type} · {summarize(each)}"
                               for each in recent_events(store, event)],
             "event": event_detail(event)}
