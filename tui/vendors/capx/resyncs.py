@@ -12,8 +12,8 @@ served within each (`reprioritize` moves a company that waits when its class cha
 looks at does not wait for a worker: its resync starts at once, its requests first in the budget after the
 operator's actions and the streams (as when each company was a task of its own).
 
-Workers: as many as the key's requests in flight (`RequestBudget.concurrent`, at most `MAX_WORKERS`), each with
-at most one request in flight: never fewer than the budget could send at once. They end when the queue is empty.
+Workers: as many as the key's requests in flight (`RequestBudget.concurrent`), at most `MAX_WORKERS`, each with at
+most one request in flight. They end when the queue is empty.
 """
 
 from __future__ import annotations
@@ -32,7 +32,15 @@ class Resyncable(Protocol):
     def start_resync(self) -> asyncio.Task | None: ...  # its resync, as a task (None: nothing to read any more)
 
 
-MAX_WORKERS = 50  # Pro's concurrency: 50 workers with a request each keep a 6,000/min key's minute busy at 0.5 s RTT
+# Sixteen workers with a request each send ~1,900 a minute at 0.5 s RTT, which spreads a 1,000-company fleet's 3,000
+# first-snapshot requests over a minute and a half, and always leaves a Pro or Enterprise key's other 34 requests in
+# flight to the streams (a reconnect storm) and the operator's actions. Measured at 1,000 companies on Enterprise
+# (tests/perf/fleet.py, quiet machine, 2026-12-08, docs/performance.md): with 50 workers, first snapshots in 13 to
+# 38 s, and the runs whose snapshots came fastest held the loop while streams waited for their first events (events
+# from every stream in 13.3 and 17.3 s, target 15; RSS 51.5 and 44.2 KB a stream, target 50; 10 to 11 s and 33 KB
+# otherwise); with 16, snapshots in 23 to 37 s (the loop's CPU sets the pace, not the workers), events from every
+# stream in 10.5 to 12.3 s, RSS 29.1 to 32.0 KB a stream.
+MAX_WORKERS = 16
 
 
 class Resyncs:
