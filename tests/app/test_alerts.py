@@ -354,17 +354,23 @@ def screen_whole(app: CapwatchApp, region) -> bool:
     return app.screen.region.contains_region(region)
 
 
+async def a_toast_then_the_export_window(app: CapwatchApp, pilot, before=lambda: None) -> None:
+    """On the Documents tab a toast shows, then (after `before()`) the export window opens over it."""
+    await eventually(app.started_up.is_set, pilot=pilot)
+    await pilot.press("2")
+    app.toast("Approved “Audit agent spend”")
+    await eventually(lambda: app.screen.query(Toast), pilot=pilot)
+    before()
+    await pilot.press("ctrl+e")
+    await eventually(lambda: isinstance(app.screen, ExportScreen), pilot=pilot)
+
+
 async def test_no_toast_covers_a_window_at_80x24_and_what_came_meanwhile_shows_once_it_closes():
     """Seen at 80x24: an "Approved “…”" toast sat over the export window's buttons for its 3 s. Toasts on screen when a
     window opens, and those raised while it is up, wait for it to close; then they show, in the order they came."""
     app = monitor()
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
-        await eventually(app.started_up.is_set, pilot=pilot)
-        await pilot.press("2")
-        app.toast("Approved “Audit agent spend”")
-        await eventually(lambda: app.screen.query(Toast), pilot=pilot)
-        await pilot.press("ctrl+e")
-        await eventually(lambda: isinstance(app.screen, ExportScreen), pilot=pilot)
+        await a_toast_then_the_export_window(app, pilot)
         app.toast("Resumed “Acme Research”")  # an action that finished while the window is up
         await pilot.pause(0.3)
         dialog = app.screen.query_one(".dialog").region
@@ -385,13 +391,9 @@ async def test_toasts_are_held_under_a_window_even_if_textuals_internals_change(
 
     app = monitor()
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
-        await eventually(app.started_up.is_set, pilot=pilot)
-        await pilot.press("2")
-        app.toast("Approved “Audit agent spend”")
-        await eventually(lambda: app.screen.query(Toast), pilot=pilot)
-        monkeypatch.setitem(sys.modules, "textual.widgets._toast", None)  # `from ... import` raises ImportError
-        await pilot.press("ctrl+e")
-        await eventually(lambda: isinstance(app.screen, ExportScreen), pilot=pilot)
+        # (`from ... import` of a module that sys.modules holds as None raises ImportError)
+        await a_toast_then_the_export_window(
+            app, pilot, before=lambda: monkeypatch.setitem(sys.modules, "textual.widgets._toast", None))
         app.toast("Resumed “Acme Research”")
         await pilot.pause(0.2)
         assert app._held_toasts and [message for message, _ in app._held_toasts] == ["Resumed “Acme Research”"]
