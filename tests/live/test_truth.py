@@ -81,6 +81,29 @@ async def test_hung_server_leaves_no_green_light_and_recovers():
         await eventually(lambda: all_live(hub), 45.0, lambda: f"not all LIVE after SIGCONT: {states(hub)}")
 
 
+STREAMS_BACK_WITHIN = 10.0  # after the server is back: the pollers' backoff (up to 4 s), the wake's spread (1 s), a reconnect
+
+
+async def test_streams_backing_off_from_a_lost_server_try_again_when_it_is_back():
+    """After an outage of a minute, each stream waits out a backoff of up to 30 s (its cap) between attempts: a
+    server back found the Capx streams 'not live' for as long while the company listing, on its own shorter
+    backoff, already answered (seen in tmux, a restart as a new world). Once any channel reaches the server again,
+    the streams that lost it try again at once."""
+    async with hub_on_child() as (server, hub):
+        streams = [*hub.vendor("capx").channels.values(), hub.vendor("capout").realtime]
+        for stream in streams:  # as after a long outage: every attempt's delay drawn from up to the cap
+            stream.backoff.attempts, stream.backoff.healthy_after = 10, float("inf")
+        await asyncio.to_thread(server.kill)
+        await eventually(lambda: all(s.health.state is ChannelState.RECONNECTING for s in streams), DEAD_WITHIN,
+                         lambda: f"the streams did not notice the kill: {states(hub)}")
+        await asyncio.to_thread(server.start)  # the same port, the same world
+        back_at = time.monotonic()
+        await eventually(lambda: all(s.health.state is ChannelState.LIVE for s in streams), STREAMS_BACK_WITHIN,
+                         lambda: f"streams still waiting out their backoff {STREAMS_BACK_WITHIN} s after the server "
+                                 f"was back: {states(hub)}")
+        print(f"\nserver back: every stream live after {time.monotonic() - back_at:.1f} s")
+
+
 async def test_a_hung_server_is_noticed_in_time_by_a_service_that_only_polls():
     """Captain alone has no stream to notice a hang and no sibling to warn it: its pollers must. The worst moment
     to hang is just after a poll, with a whole interval before the next one asks the server anything."""

@@ -9,13 +9,15 @@ A poller polls, and is LIVE only while its last poll succeeded: a failed poll ma
 retried on a short jittered backoff (1, 2, 4 ... s, capped at its interval); a poll with no answer after
 `answer_within` seconds makes it STALE while it waits (a hung server). When any channel loses its server to a
 connection error, the other channels of that server are checked at once (`ServerWatch`); a poller whose check
-must wait for its turn in a request budget is not LIVE meanwhile when no stream of that server reads either.
+must wait for its turn in a request budget is not LIVE meanwhile when no stream of that server reads either. When
+one reaches the server again, the streams waiting out a backoff after losing it try again at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 import weakref
 from urllib.parse import urlsplit
@@ -29,6 +31,7 @@ from tui.api import ApiError
 from tui.text import sanitize
 
 log = logging.getLogger("capwatch.live")
+_SPREAD = random.Random()  # the spread of the attempts the return of a lost server wakes
 
 
 class StreamEnded(Exception):
@@ -70,7 +73,8 @@ class ServerWatch:
     """The channels and pollers of one Store that talk to one server. When one of them loses the server to a
     connection error, the others are checked at once rather than at their next interval: pollers poll now, and
     a poller with nothing to ask (idle) leaves LIVE with the same error. When one of them reaches the server
-    again, the pollers that are not LIVE poll now, and the streams the loss put in doubt are believed again.
+    again, the pollers that are not LIVE poll now, the streams the loss put in doubt are believed again, and the
+    streams waiting out a backoff after losing the server try again (within `Channel.WAKE_SPREAD` seconds).
 
     Only those are told that the server was reached: every stream of a fleet reaches it as it opens, and telling
     each of 1,000 streams about each of the others was a million calls (a second of CPU) at every start."""
@@ -81,6 +85,7 @@ class ServerWatch:
         self.members: "weakref.WeakSet[Channel | Poller]" = weakref.WeakSet()
         self.pollers: "weakref.WeakSet[Poller]" = weakref.WeakSet()
         self.in_doubt: "weakref.WeakSet[Channel]" = weakref.WeakSet()  # streams a sibling's loss made STALE
+        self.backing_off: "weakref.WeakSet[Channel]" = weakref.WeakSet()  # streams waiting out a backoff, server lost
 
     def join(self, member: "Channel | Poller") -> None:
         self.members.add(member)
@@ -107,8 +112,9 @@ class ServerWatch:
         return any(isinstance(member, Channel) and member.health.state is ChannelState.LIVE for member in self.members)
 
     def reached(self, source: object) -> None:
-        doubted = list(self.in_doubt)
+        doubted = [*self.in_doubt, *self.backing_off]
         self.in_doubt.clear()
+        self.backing_off.clear()
         for member in [*self.pollers, *doubted]:
             if member is not source:
                 member.server_reached()
@@ -153,6 +159,7 @@ class Channel:
         self._lost_timer: asyncio.TimerHandle | None = None  # a lost message's reconnect, when due (lost_message)
         self._ending = False  # the session's task was cancelled to end it for that reconnect
         self._watch: ServerWatch | None = None
+        self._server_back: asyncio.Event | None = None  # set when a sibling reaches the server this backoff lost
 
     async def session(self) -> None:
         raise NotImplementedError
@@ -165,6 +172,7 @@ class Channel:
         return self._watch
 
     QUIET_SUSPECT = 3.0  # seconds without a byte after which a sibling's loss of the server makes this STALE
+    WAKE_SPREAD = 1.0  # seconds over which the streams woken by the server's return spread their attempts
 
     def server_lost(self, error: str, by: str) -> None:
         """A sibling lost the server. A stream finds out for sure on its own (its connection breaks, or its read
@@ -183,9 +191,29 @@ class Channel:
 
     def server_reached(self) -> None:
         """A sibling reached the server again: a stream in doubt is believed again (its read timeout still
-        watches it); a reconnecting one goes on with its backoff."""
+        watches it); one waiting out a backoff because it lost the server tries again now (`_back_off`)."""
         if self.health.state is ChannelState.STALE:
             self.store.set_state(self.name, ChannelState.LIVE)
+        if self._server_back is not None:
+            self._server_back.set()
+
+    async def _back_off(self, delay: float, *, server_lost: bool) -> None:
+        """Wait `delay` seconds before the next attempt; after a lost server, only until a sibling reaches it again
+        (then within WAKE_SPREAD s, so that many woken at once do not come in one burst). A server back after an
+        outage of a minute left its streams to wait out backoffs of up to 30 s each, and the screen said "not
+        live" while the server answered the rest."""
+        if not server_lost:
+            await asyncio.sleep(delay)
+            return
+        watch = self.watch()
+        self._server_back = asyncio.Event()
+        watch.backing_off.add(self)
+        try:
+            if await wait_set(self._server_back, delay):
+                await asyncio.sleep(_SPREAD.uniform(0.0, min(self.WAKE_SPREAD, delay)))
+        finally:
+            watch.backing_off.discard(self)
+            self._server_back = None
 
     def lost_message(self) -> None:
         """A message could not be read, so an update may be missing: reconnect (which resyncs) once the
@@ -282,7 +310,7 @@ class Channel:
             if lost_server:
                 self.watch().lost(self, reason)
             if delay:
-                await asyncio.sleep(delay)
+                await self._back_off(delay, server_lost=lost_server)
 
     def retry_on_auth_error(self, error: ApiError) -> bool:
         """Whether a 401/403 is worth retrying (CapOut: an expired realtime token is; a bad API key is not)."""
