@@ -274,14 +274,18 @@ class AlertLog(Sequence["Event"]):
             return True
         return self.snoozed_until is not None and (time.time() if now is None else now) < self.snoozed_until
 
-    def quiet_words(self) -> str:
-        """"toasts muted", "toasts snoozed until 14:30", or "" when the operator is told."""
+    def snooze_ends(self) -> str:
+        """When the snooze ends, as HH:MM local ("" when not snoozed)."""
         from tui import wall_clock
 
+        return wall_clock.hms(self.snoozed_until)[:5] if self.snoozed_until is not None else ""
+
+    def quiet_words(self) -> str:
+        """"toasts muted", "toasts snoozed until 14:30", or "" when the operator is told."""
         if self.muted:
             return "toasts muted (m)"
         if self.silenced():
-            return f"toasts snoozed until {wall_clock.hms(self.snoozed_until)[:5]} (m)"
+            return f"toasts snoozed until {self.snooze_ends()} (m)"
         return ""
 
 

@@ -501,10 +501,8 @@ class CapwatchApp(PaneAppMixin, App[int]):
     def snooze_alerts(self, minutes: int) -> None:
         self.alerts.snooze(minutes * 60)
         self.set_timer(minutes * 60, self._quiet_changed, name="snooze ends")
-        from tui import wall_clock
-
-        until = wall_clock.hms(self.alerts.snoozed_until)[:5]
-        self.toast(f"Alert toasts and the bell snoozed until {until}; m brings them back. Alerts still list.")
+        self.toast(f"Alert toasts and the bell snoozed until {self.alerts.snooze_ends()}; m brings them back. "
+                   "Alerts still list.")
         self._quiet_changed()
 
     def _quiet_changed(self) -> None:
