@@ -185,14 +185,22 @@ class RequestBudget:
     def used(self, *, surely: bool = False) -> int:
         """Requests counted against the key's current minute, ours and others'; `surely`: others' at least (a reply's
         count read less every one of ours sent so far), not at most (less ours sent up to its request)."""
-        ours = self.ours()
-        if self.clock() - self.foreign_at >= self.window + self.margin:
+        now = self.clock()
+        ours = self.ours(now)
+        if now - self.foreign_at >= self.window + self.margin:
             return ours
         return ours + (self.foreign_surely if surely else self.foreign)
 
-    def ours(self) -> int:
+    def used_as(self, priority: Priority) -> int:
+        """The minute used, as a request of `priority` must see it: an action waits only for what others surely spent
+        (a burst's replies read out of order can make their share look larger for a while, with nothing granted to
+        correct it: an action confirmed then waited the window out, 8.1 s of an 8 s window in CI); should they have
+        spent more, the action's 429 is waited out and it goes again (`BaseClient.send`)."""
+        return self.used(surely=priority is Priority.ACTION)
+
+    def ours(self, now: float | None = None) -> int:
         """Our requests counted against the key's current minute."""
-        horizon = self.clock() - self.window - self.margin
+        horizon = (self.clock() if now is None else now) - self.window - self.margin
         sent = self.sent
         while sent and sent[0] <= horizon:
             sent.popleft()
@@ -213,7 +221,7 @@ class RequestBudget:
 
     def next_room_in(self, priority: Priority = Priority.ACTION) -> float:
         """Seconds until the minute has room for a request of `priority` (0 when it has now)."""
-        excess = self.used(surely=priority is Priority.ACTION) - (self.minute - self.reserve(priority)) + 1
+        excess = self.used_as(priority) - (self.minute - self.reserve(priority)) + 1
         if excess <= 0:
             return 0.0
         if excess > len(self.sent):  # what others spent on the key leaves with their observation
@@ -250,10 +258,7 @@ class RequestBudget:
             # first (taken for another process's for a moment: the minute held a little, never overspent);
             # counting every one sent so far took all of a burst's requests in flight for counted ones, and with 50
             # in flight another process's 30 were not seen at all (429s: tests/live/test_capx_shared_key.py).
-            # An action waits only for what others surely spent: a burst's replies arriving out of order left others
-            # a few requests too many for a whole minute once nothing more was granted to correct it, and an action
-            # confirmed then waited the window out (8.1 s of an 8 s window in CI). Should they have spent more, the
-            # action's 429 is waited out and it goes again (`BaseClient.send`).
+            # ... and what they surely spent, less every one of ours sent so far: what an action waits for (`used_as`).
             counted = limit - min(max(remaining, 0), limit)
             ours_sent = self.ours()
             ours = ours_sent if sent_at is None else bisect.bisect_right(self.sent, sent_at)
@@ -337,7 +342,7 @@ class RequestBudget:
         return self.concurrent if self.heard else 1
 
     def _room(self, priority: Priority) -> bool:
-        return self.used(surely=priority is Priority.ACTION) < self.minute - self.reserve(priority)
+        return self.used_as(priority) < self.minute - self.reserve(priority)
 
     def _grant(self) -> None:
         waiting = self._waiting
@@ -374,7 +379,7 @@ class RequestBudget:
         if self.held_until > now:
             due.append(self.held_until - now)
         first = Priority(self._waiting[0].priority)
-        if self.sent and self.used(surely=first is Priority.ACTION) >= self.minute - self.reserve(first):
+        if self.sent and self.used_as(first) >= self.minute - self.reserve(first):
             due.append(self.sent[0] + self.window + self.margin - now)
         if self.foreign and self.foreign_at:
             due.append(self.foreign_at + self.window + self.margin - now)
