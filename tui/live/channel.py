@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 import weakref
 from urllib.parse import urlsplit
@@ -31,7 +30,6 @@ from tui.api import ApiError
 from tui.text import sanitize
 
 log = logging.getLogger("capwatch.live")
-_SPREAD = random.Random()  # the spread of the attempts the return of a lost server wakes
 
 
 class StreamEnded(Exception):
@@ -210,7 +208,7 @@ class Channel:
         watch.backing_off.add(self)
         try:
             if await wait_set(self._server_back, delay):
-                await asyncio.sleep(_SPREAD.uniform(0.0, min(self.WAKE_SPREAD, delay)))
+                await asyncio.sleep(self.backoff.rng.uniform(0.0, min(self.WAKE_SPREAD, delay)))
         finally:
             watch.backing_off.discard(self)
             self._server_back = None
