@@ -81,7 +81,8 @@ async def test_hung_server_leaves_no_green_light_and_recovers():
         await eventually(lambda: all_live(hub), 45.0, lambda: f"not all LIVE after SIGCONT: {states(hub)}")
 
 
-STREAMS_BACK_WITHIN = 10.0  # after the server is back: the pollers' backoff (up to 4 s), the wake's spread (1 s), a reconnect
+# After the server is back: the pollers' backoff (up to 4 s), the wake's spread (1 s), a reconnect.
+STREAMS_BACK_WITHIN = 10.0
 
 
 async def test_streams_backing_off_from_a_lost_server_try_again_when_it_is_back():
