@@ -164,6 +164,27 @@ async def test_every_window_offers_only_the_keys_that_work_in_it():
             await eventually(lambda: len(app.screen_stack) == 1, pilot=pilot)
 
 
+async def test_the_health_window_at_80x24_shows_each_last_error_whole():
+    """Seen at 80x24 with faults at start: the health window's last-error column was a few characters wide, its
+    words one per line ('cap…', 'HTTP', '500', 'int…'). Each channel's last error is now a line of its own under
+    the table, across the window."""
+    from tui.live.events import ChannelState
+
+    store = fleet()
+    store.channel("capx.co_north", "capx")
+    error = "capx: HTTP 500 internal: simulated server fault at start"
+    store.set_state("capx.co_north", ChannelState.RECONNECTING, error)
+    app = monitor(store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await eventually(app.started_up.is_set, pilot=pilot)
+        await pilot.press("h")
+        await eventually(lambda: len(app.screen_stack) == 2, pilot=pilot)
+        await pilot.pause()
+        lines = ["".join(segment.text for segment in strip) for strip in app.screen._compositor.render_strips()]
+        # (the window's width: the error and the time it came wrap to a second line there)
+        assert any(f"capx Northwind Ops: {error[:50]}" in line for line in lines), "\n".join(lines)
+
+
 # ------------------------------------------------------------------------------------------------ a failure's reason
 
 

@@ -246,21 +246,26 @@ class HealthScreen(_Modal):
 
         store = self.app.hub.store  # type: ignore[attr-defined]
         table = Table(expand=True, box=None)
-        for column in ("channel", "state", "last event", "events", "reconnects", "last error"):
-            table.add_column(column, no_wrap=column != "last error")
+        for column in ("channel", "state", "last event", "events", "reconnects"):
+            table.add_column(column, no_wrap=True)
         channels = worst_first(list(store.health.values()), store)
         for health in channels:
             table.add_row(Text(channel_label(health, store)),
                           Text(health.state.value, style=f"bold {STATE_COLOURS.get(health.state.value, '')}"),
-                          Text(age_text(health)), Text(str(health.events)), Text(str(health.reconnects)),
-                          Text(sanitize(health.last_error or "", single_line=True) + health.error_time()))
-        # What channels count beside their events (the receiver's refusals and time-outs, bad messages), one
-        # line each under the table: a column would squeeze the last error at 80 columns.
-        counted = [Text.assemble((f"{channel_label(health, store)}: ", "bold"), health.counters_text())
-                   for health in channels if health.counters_text()]
-        if counted:
-            counted.insert(0, Text("\nCounts", style="bold"))
-        self.query_one("#health-table", Static).update(Group(table, *counted))
+                          Text(age_text(health)), Text(str(health.events)), Text(str(health.reconnects)))
+        # The last errors and what channels count beside their events (the receiver's refusals and time-outs, bad
+        # messages) go under the table, a channel a paragraph each, the window's whole width: a column for the
+        # error was squeezed to a few characters in the 100-column window (a word per line at 80x24).
+        sections = []
+        for title, lines in (
+                ("Last errors", [(health, sanitize(health.last_error, single_line=True) + health.error_time())
+                                 for health in channels if health.last_error]),
+                ("Counts", [(health, health.counters_text()) for health in channels if health.counters_text()])):
+            if lines:
+                sections.append(Text("\n" + title, style="bold"))
+                sections += [Text.assemble((f"{channel_label(health, store)}: ", "bold"), text)
+                             for health, text in lines]
+        self.query_one("#health-table", Static).update(Group(table, *sections))
 
 
 STATE_COLOURS = {"live": "green", "degraded": "yellow", "connecting": "yellow", "reconnecting": "yellow",
